@@ -1,0 +1,1 @@
+"""Applicant data: the field catalogue, pandera schemas, readers and writers, the synthetic generator."""

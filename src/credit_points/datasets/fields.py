@@ -1,0 +1,85 @@
+"""The applicant record's field catalogue (``configs/fields.yaml``): types, bounds and bilingual labels."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from credit_points.config import CONFIG_DIR, StrictModel, VersionedConfig, load_config
+
+FieldDtype = Literal["string", "float", "int", "bool", "category", "date"]
+FieldGroup = Literal["identity", "financials", "people", "innovation", "qualifications", "credit", "outcome"]
+
+
+class FieldSpec(StrictModel):
+    """One column of the applicant record."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    group: FieldGroup
+    dtype: FieldDtype
+    label_zh: str
+    label_en: str
+    nullable: bool = False
+    required: bool = True
+    min: float | None = None
+    max: float | None = None
+    enum: tuple[str, ...] | None = None
+    pattern: str | None = None
+    unit: Literal["yuan"] | None = None
+    pii: bool = False
+    check: Literal["uscc"] | None = None
+    not_future: bool = False
+    le_field: str | None = None
+    le_unless_zero: bool = False
+    levels_zh: tuple[str, ...] | None = None
+    levels_en: tuple[str, ...] | None = None
+
+    @model_validator(mode="after")
+    def _enum_only_for_categories(self) -> FieldSpec:
+        if (self.enum is not None) != (self.dtype == "category"):
+            raise ValueError(f"field {self.name!r}: 'enum' is required for category fields and only for them")
+        return self
+
+
+class FieldsConfig(VersionedConfig):
+    """The whole applicant record."""
+
+    kind: Literal["fields"] = "fields"
+    fields: tuple[FieldSpec, ...]
+
+    @model_validator(mode="after")
+    def _names_unique_and_refs_known(self) -> FieldsConfig:
+        names = [f.name for f in self.fields]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate field names: {dupes}")
+        for f in self.fields:
+            if f.le_field is not None and f.le_field not in names:
+                raise ValueError(f"field {f.name!r}: le_field {f.le_field!r} is not a field")
+        return self
+
+    @cached_property
+    def by_name(self) -> dict[str, FieldSpec]:
+        return {f.name: f for f in self.fields}
+
+    @property
+    def names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+    @property
+    def input_names(self) -> list[str]:
+        """Fields of an applicant (the outcome excluded)."""
+        return [f.name for f in self.fields if f.group != "outcome"]
+
+    def label(self, name: str, lang: str = "zh") -> str:
+        spec = self.by_name.get(name)
+        if spec is None:
+            return name
+        return spec.label_zh if lang == "zh" else spec.label_en
+
+
+def load_fields(path: str | None = None) -> FieldsConfig:
+    """The field catalogue (default ``configs/fields.yaml``)."""
+    return load_config(path or CONFIG_DIR / "fields.yaml", FieldsConfig)
