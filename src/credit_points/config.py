@@ -58,6 +58,7 @@ CONFIG_KINDS: dict[str, str] = {
     "pd_model": "credit_points.pd_model.config:PDModelConfig",
     "policy": "credit_points.policy.config:PolicyConfig",
     "reason_codes": "credit_points.explain.config:ReasonCodesConfig",
+    "promotion": "credit_points.tracking.gate:PromotionConfig",
 }
 
 
