@@ -1,1 +1,1 @@
-"""pipelines."""
+"""Jobs that compose the domain packages and the adapters: generate, train, evaluate, promote, score, report, demo."""

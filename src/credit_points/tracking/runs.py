@@ -1,0 +1,76 @@
+"""Run logging: flattened configs, seeds, git SHA, library versions, data digests, metrics and artifacts."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from credit_points.config import PROJECT_ROOT
+
+_MAX_PARAM = 500  # MLflow's parameter value limit is 6000 characters; keep params readable
+
+
+def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Flatten nested mappings into dotted keys; lists become their JSON-ish text.
+
+    Examples:
+        >>> flatten({"a": {"b": 1, "c": [1, 2]}, "d": "x"})
+        {'a.b': 1, 'a.c': '[1, 2]', 'd': 'x'}
+    """
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten(value, f"{name}."))
+        elif isinstance(value, list | tuple):
+            out[name] = str(list(value))
+        else:
+            out[name] = value
+    return out
+
+
+def git_sha(root: Path = PROJECT_ROOT) -> str:
+    """The checked-out commit (with ``-dirty`` when the tree has changes), or ``unknown`` outside git."""
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root, capture_output=True, text=True, timeout=5, check=True,
+        ).stdout.strip()  # fmt: skip
+        return f"{sha}-dirty" if dirty else sha
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def log_params(params: Mapping[str, Any]) -> None:
+    """Log parameters in one batch, values cut to a readable length."""
+    import mlflow
+
+    clean = {k: (str(v)[:_MAX_PARAM] if v is not None else "None") for k, v in params.items()}
+    items = list(clean.items())
+    for start in range(0, len(items), 90):  # MLflow batches at most 100 params per call
+        mlflow.log_params(dict(items[start : start + 90]))
+
+
+def log_dataset(frame: pd.DataFrame, *, name: str, source: str, digest: str, context: str) -> None:
+    """Record a data set's digest and schema with ``mlflow.log_input`` (no rows are stored)."""
+    import mlflow
+
+    dataset = mlflow.data.from_pandas(frame.head(0), source=source, name=name, digest=digest[:36])
+    mlflow.log_input(dataset, context=context, tags={"sha256": digest, "rows": str(len(frame))})
+
+
+@contextmanager
+def training_run(run_name: str, tags: Mapping[str, str] | None = None) -> Iterator[Any]:
+    """An MLflow run in the configured experiment."""
+    import mlflow
+
+    with mlflow.start_run(run_name=run_name, tags=dict(tags or {})) as run:
+        yield run
