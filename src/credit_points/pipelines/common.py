@@ -1,0 +1,74 @@
+"""Pieces every job shares: reading and validating applicants, data digests, point-in-time points."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from credit_points.exceptions import DataValidationError
+from credit_points.points.config import PointsConfig
+from credit_points.points.engine import PointsScorer
+from credit_points.points.reference import ReferenceTable, build_reference
+
+APPLICANTS_FILE = "applicants.parquet"
+
+
+@dataclass
+class LoadedData:
+    """Validated applicant rows, the problems found, and where they came from."""
+
+    frame: pd.DataFrame
+    errors: pd.DataFrame
+    path: Path
+    digest: str
+
+
+def applicants_path(data: str | Path) -> Path:
+    """A data folder's ``applicants.parquet``, or the file itself."""
+    path = Path(data)
+    if path.is_dir():
+        path = path / APPLICANTS_FILE
+    if not path.exists():
+        raise DataValidationError("no such file or folder", path=str(path))
+    return path
+
+
+def frame_digest(frame: pd.DataFrame) -> str:
+    """SHA-256 over the values of a frame (row order and column names included), independent of file format."""
+    h = hashlib.sha256()
+    h.update("|".join(map(str, frame.columns)).encode())
+    h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def load_applicants(data: str | Path, *, require_outcome: bool = False) -> LoadedData:
+    """Read and validate applicants; bad rows are returned in ``errors``, never dropped silently."""
+    from credit_points.datasets.io import read_table
+    from credit_points.datasets.schema import validate_applicants
+
+    path = applicants_path(data)
+    raw = read_table(path)
+    good, errors = validate_applicants(raw, require_outcome=require_outcome, path=str(path))
+    return LoadedData(good, errors, path, frame_digest(raw))
+
+
+def score_points_by_cohort(frame: pd.DataFrame, config: PointsConfig) -> tuple[pd.DataFrame, ReferenceTable]:
+    """Points for a multi-year panel, each year against that year's own population (point in time).
+
+    Returns the points frame (same index) and the reference of the latest year — the one a bundle pins for
+    new applicants.
+    """
+    years = frame["as_of_date"].dt.year.to_numpy()
+    parts = []
+    reference = None
+    for year in np.unique(years):
+        cohort = frame.loc[years == year]
+        reference = build_reference(cohort, config)
+        parts.append(PointsScorer(config, reference).score(cohort))
+    if reference is None:
+        raise DataValidationError("no rows to score", field="as_of_date")
+    return pd.concat(parts).loc[frame.index], reference
