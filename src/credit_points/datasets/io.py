@@ -1,0 +1,160 @@
+"""Reading and writing applicant tables (CSV, Parquet): whole files, chunks, row counts.
+
+The format follows the suffix (``.csv`` or ``.parquet``). CSV text columns of the field catalogue
+(``firm_id``, enums, dates ...) are read as strings, so a code such as ``"000123"`` keeps its zeros; types
+are then checked and coerced by :func:`credit_points.datasets.schema.validate_applicants`. Every problem
+with the file itself raises :class:`~credit_points.exceptions.DataValidationError` naming the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from credit_points.datasets.fields import FieldsConfig, load_fields
+from credit_points.exceptions import DataValidationError
+
+SUFFIXES = (".csv", ".parquet")
+_TEXT_DTYPES = {"string", "category", "date"}
+
+
+def _format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise DataValidationError(f"unknown file type {suffix or '(none)'!r}; expected one of {SUFFIXES}", path=str(path))
+    return suffix
+
+
+def _existing(path: str | Path) -> tuple[Path, str]:
+    path = Path(path)
+    kind = _format(path)
+    if not path.is_file():
+        raise DataValidationError("file not found", path=str(path))
+    return path, kind
+
+
+def _csv_text_dtypes(fields: FieldsConfig | None) -> dict[str, str]:
+    fields = fields or load_fields()
+    return {f.name: "str" for f in fields.fields if f.dtype in _TEXT_DTYPES}
+
+
+def _check_columns(path: Path, present: Sequence[str], columns: Sequence[str] | None) -> None:
+    if columns is None:
+        return
+    missing = [c for c in columns if c not in present]
+    if missing:
+        raise DataValidationError("missing column", field=", ".join(missing), path=str(path))
+
+
+def read_table(path: str | Path, columns: Sequence[str] | None = None, *, fields: FieldsConfig | None = None) -> pd.DataFrame:
+    """Read a whole CSV or Parquet file.
+
+    Args:
+        path: the file; its suffix chooses the format.
+        columns: read only these columns (all by default); a missing one raises.
+        fields: the catalogue whose text columns stay strings in CSV (default ``configs/fields.yaml``).
+
+    Raises:
+        DataValidationError: missing or unreadable file, unknown suffix, missing column.
+    """
+    path, kind = _existing(path)
+    try:
+        if kind == ".parquet":
+            import pyarrow.parquet as pq
+
+            present = pq.read_schema(path).names
+            _check_columns(path, present, columns)
+            return pd.read_parquet(path, columns=list(columns) if columns is not None else None)
+        header = pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns.tolist()
+        _check_columns(path, header, columns)
+        return pd.read_csv(
+            path,
+            usecols=list(columns) if columns is not None else None,
+            dtype=_csv_text_dtypes(fields),
+            encoding="utf-8-sig",
+            low_memory=False,
+        )
+    except DataValidationError:
+        raise
+    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise DataValidationError(f"cannot read file ({type(exc).__name__}: {exc})", path=str(path)) from None
+    except Exception as exc:  # pyarrow raises its own ArrowInvalid (a ValueError) and ArrowException
+        raise DataValidationError(f"cannot read file ({type(exc).__name__}: {exc})", path=str(path)) from None
+
+
+def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write ``frame`` as CSV (UTF-8, no index) or Parquet (pyarrow, no index), by suffix.
+
+    Parquet output is deterministic: the same frame gives the same bytes.
+    """
+    path = Path(path)
+    kind = _format(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if kind == ".parquet":
+            frame.to_parquet(path, index=False, engine="pyarrow", compression="zstd")
+        else:
+            frame.to_csv(path, index=False, encoding="utf-8", date_format="%Y-%m-%d")
+    except OSError as exc:
+        raise DataValidationError(f"cannot write file ({exc.strerror})", path=str(path)) from None
+    return path
+
+
+def iter_table_chunks(
+    path: str | Path,
+    chunk_rows: int = 100_000,
+    *,
+    columns: Sequence[str] | None = None,
+    fields: FieldsConfig | None = None,
+) -> Iterator[pd.DataFrame]:
+    """Stream a file in chunks of at most ``chunk_rows`` rows (Parquet record batches, CSV chunks).
+
+    Each chunk keeps its position in the file as its index (0-based), so row numbers stay true.
+    """
+    if chunk_rows < 1:
+        raise DataValidationError("must be at least 1", field="chunk_rows", value=chunk_rows)
+    path, kind = _existing(path)
+    start = 0
+    try:
+        if kind == ".parquet":
+            import pyarrow.parquet as pq
+
+            parquet = pq.ParquetFile(path)
+            _check_columns(path, parquet.schema_arrow.names, columns)
+            for batch in parquet.iter_batches(batch_size=chunk_rows, columns=list(columns) if columns else None):
+                chunk = batch.to_pandas()
+                chunk.index = pd.RangeIndex(start, start + len(chunk))
+                start += len(chunk)
+                yield chunk
+            return
+        header = pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns.tolist()
+        _check_columns(path, header, columns)
+        reader = pd.read_csv(
+            path,
+            usecols=list(columns) if columns is not None else None,
+            dtype=_csv_text_dtypes(fields),
+            encoding="utf-8-sig",
+            chunksize=chunk_rows,
+        )
+        with reader:
+            yield from reader
+    except DataValidationError:
+        raise
+    except Exception as exc:
+        raise DataValidationError(f"cannot read file ({type(exc).__name__}: {exc})", path=str(path)) from None
+
+
+def count_rows(path: str | Path) -> int:
+    """Number of data rows (Parquet from its metadata; CSV by streaming, header excluded)."""
+    path, kind = _existing(path)
+    try:
+        if kind == ".parquet":
+            import pyarrow.parquet as pq
+
+            return int(pq.ParquetFile(path).metadata.num_rows)
+        first = pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns[0]
+        return sum(len(chunk) for chunk in pd.read_csv(path, usecols=[first], chunksize=500_000, encoding="utf-8-sig"))
+    except Exception as exc:
+        raise DataValidationError(f"cannot read file ({type(exc).__name__}: {exc})", path=str(path)) from None

@@ -1,0 +1,455 @@
+"""The applicant record's contract: the pandera schema and the vectorised row-level validation.
+
+:func:`validate_applicants` coerces every catalogue column to its type and checks every rule of
+``configs/fields.yaml`` on whole columns at once. It returns the good rows, typed, and one error row per
+problem — a bad row is reported, never dropped silently. :func:`applicant_schema` is the same contract
+as a pandera ``DataFrameSchema``; the good rows always satisfy it.
+
+Rules, in the order they are checked for each field (a field reports its first failing rule per row):
+
+1. type: a number, an integer (whole number), ``true``/``false``, text or an ISO date must parse;
+2. presence: a non-nullable field must have a value (empty text counts as missing);
+3. numbers must be finite (no NaN where a value is required, never ±inf);
+4. ``min`` / ``max`` bounds, ``enum`` membership, ``pattern`` (full match);
+5. ``check: uscc``: the GB 32100-2015 check digit of 统一社会信用代码;
+6. ``not_future``: not after ``today``; dates outside 1900–2200 are rejected as implausible;
+7. cross-field: ``le_field`` (e.g. R&D expense ≤ revenue, skipped when ``le_unless_zero`` and the bound
+   is zero), ``founded_date`` ≤ ``as_of_date``, and a unique (``firm_id``, ``as_of_date``) key (every
+   row sharing a key is reported: the batch cannot tell which one is right).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from credit_points.datasets import uscc
+from credit_points.datasets.fields import FieldsConfig, FieldSpec, load_fields
+from credit_points.exceptions import DataValidationError
+
+ERROR_COLUMNS = ["row", "firm_id", "field", "value", "reason"]
+KEY_COLUMNS = ("firm_id", "as_of_date")
+EARLIEST_DATE = pd.Timestamp("1900-01-01")
+LATEST_DATE = pd.Timestamp("2200-12-31")
+_TRUE = frozenset({"true", "t", "yes", "y", "1", "1.0"})
+_FALSE = frozenset({"false", "f", "no", "n", "0", "0.0"})
+_NUMERIC = ("float", "int")
+
+
+@dataclass(frozen=True)
+class _Problem:
+    positions: np.ndarray
+    field: str
+    reason: str | np.ndarray
+
+
+def empty_errors() -> pd.DataFrame:
+    """An error frame with no rows and the contract's columns and types."""
+    return pd.DataFrame(
+        {
+            "row": pd.Series([], dtype="int64"),
+            "firm_id": pd.Series([], dtype="str"),
+            "field": pd.Series([], dtype="str"),
+            "value": pd.Series([], dtype="str"),
+            "reason": pd.Series([], dtype="str"),
+        }
+    )
+
+
+def _as_today(today: dt.date | str | pd.Timestamp | None) -> pd.Timestamp:
+    if today is None:
+        return pd.Timestamp.now().normalize()
+    stamp = pd.Timestamp(today)
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_localize(None)
+    return stamp.normalize()
+
+
+def _missing_text(raw: pd.Series) -> np.ndarray:
+    """Null, or text that is empty after stripping spaces."""
+    null = raw.isna().to_numpy()
+    if raw.dtype == object or pd.api.types.is_string_dtype(raw.dtype):
+        text = raw.astype("str")
+        blank = (text.str.strip() == "").fillna(False).to_numpy(dtype=bool)
+        return null | blank
+    return null
+
+
+def _coerce_numeric(spec: FieldSpec, raw: pd.Series, problems: list[_Problem]) -> np.ndarray:
+    if pd.api.types.is_bool_dtype(raw.dtype):
+        values = raw.to_numpy(dtype="float64")
+        unparsed = np.zeros(len(raw), dtype=bool)
+    elif pd.api.types.is_numeric_dtype(raw.dtype):
+        values = raw.to_numpy(dtype="float64", na_value=np.nan)
+        unparsed = np.zeros(len(raw), dtype=bool)
+    else:
+        blank = _missing_text(raw)
+        text = raw.astype("str").str.strip()
+        values = pd.to_numeric(text.where(~blank), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        # to_numeric turns "NaN"/"nan" into NaN: those are missing values, not parse failures.
+        spelled_nan = text.str.lower().isin(["nan", "na", "null", "none"]).to_numpy(dtype=bool)
+        unparsed = np.isnan(values) & ~blank & ~spelled_nan
+    kind = "an integer" if spec.dtype == "int" else "a number"
+    if unparsed.any():
+        problems.append(_Problem(np.flatnonzero(unparsed), spec.name, f"not {kind}"))
+    flagged = unparsed.copy()
+    missing = np.isnan(values) & ~flagged
+    if not spec.nullable and missing.any():
+        problems.append(_Problem(np.flatnonzero(missing), spec.name, "required value is missing or NaN"))
+    flagged |= missing
+    infinite = np.isinf(values)
+    if infinite.any():
+        problems.append(_Problem(np.flatnonzero(infinite), spec.name, "must be finite (not ±inf)"))
+    flagged |= infinite
+    finite = ~flagged & ~np.isnan(values)
+    if spec.dtype == "int":
+        fractional = finite & (np.floor(values) != values)
+        if fractional.any():
+            problems.append(_Problem(np.flatnonzero(fractional), spec.name, "not a whole number"))
+        flagged |= fractional
+        finite &= ~fractional
+    if spec.min is not None:
+        low = finite & (values < spec.min)
+        if low.any():
+            problems.append(_Problem(np.flatnonzero(low), spec.name, f"below the minimum {spec.min:g}"))
+        flagged |= low
+    if spec.max is not None:
+        high = finite & (values > spec.max)
+        if high.any():
+            problems.append(_Problem(np.flatnonzero(high), spec.name, f"above the maximum {spec.max:g}"))
+        flagged |= high
+    return values
+
+
+def _coerce_bool(spec: FieldSpec, raw: pd.Series, problems: list[_Problem]) -> np.ndarray:
+    if pd.api.types.is_bool_dtype(raw.dtype) and not raw.isna().any():
+        return raw.to_numpy(dtype=bool)
+    missing = raw.isna().to_numpy()
+    text = raw.astype("str").str.strip().str.lower()
+    is_true = text.isin(list(_TRUE)).to_numpy(dtype=bool)
+    is_false = text.isin(list(_FALSE)).to_numpy(dtype=bool)
+    blank = _missing_text(raw)
+    missing |= blank
+    unparsed = ~missing & ~is_true & ~is_false
+    if unparsed.any():
+        problems.append(_Problem(np.flatnonzero(unparsed), spec.name, "not a boolean (true/false)"))
+    if missing.any() and not spec.nullable:
+        problems.append(_Problem(np.flatnonzero(missing), spec.name, "required value is missing"))
+    return is_true
+
+
+def _coerce_text(spec: FieldSpec, raw: pd.Series, problems: list[_Problem]) -> pd.Series:
+    blank = _missing_text(raw)
+    text = raw.astype("str").where(~blank)
+    flagged = blank.copy()
+    if blank.any() and not spec.nullable:
+        problems.append(_Problem(np.flatnonzero(blank), spec.name, "required value is missing"))
+    if spec.enum is not None:
+        unknown = ~flagged & ~text.isin(list(spec.enum)).to_numpy(dtype=bool)
+        if unknown.any():
+            problems.append(_Problem(np.flatnonzero(unknown), spec.name, f"not one of {', '.join(spec.enum)}"))
+        flagged |= unknown
+    if spec.pattern is not None:
+        matches = text.str.fullmatch(spec.pattern).fillna(False).to_numpy(dtype=bool)
+        no_match = ~flagged & ~matches
+        if no_match.any():
+            problems.append(_Problem(np.flatnonzero(no_match), spec.name, f"does not match {spec.pattern}"))
+        flagged |= no_match
+    if spec.check == "uscc":
+        bad_code = ~flagged & ~uscc.valid_mask(text.to_numpy(dtype=object, na_value=None))
+        if bad_code.any():
+            problems.append(
+                _Problem(np.flatnonzero(bad_code), spec.name, "not a valid 统一社会信用代码 (GB 32100-2015 format or check digit)")
+            )
+    return text
+
+
+def _coerce_date(spec: FieldSpec, raw: pd.Series, today: pd.Timestamp, problems: list[_Problem]) -> np.ndarray:
+    if isinstance(raw.dtype, pd.DatetimeTZDtype):
+        parsed = raw.dt.tz_localize(None)
+        blank = parsed.isna().to_numpy()
+    elif pd.api.types.is_datetime64_dtype(raw.dtype):
+        parsed = raw
+        blank = parsed.isna().to_numpy()
+    else:
+        blank = _missing_text(raw)
+        text = raw.astype("str").str.strip().where(~blank)
+        parsed = pd.to_datetime(text, errors="coerce", format="ISO8601")
+    unparsed = parsed.isna().to_numpy() & ~blank
+    if unparsed.any():
+        problems.append(_Problem(np.flatnonzero(unparsed), spec.name, "not a date (expected YYYY-MM-DD)"))
+    if blank.any() and not spec.nullable:
+        problems.append(_Problem(np.flatnonzero(blank), spec.name, "required value is missing"))
+    ok = ~parsed.isna().to_numpy()
+    early = ok & ((parsed < EARLIEST_DATE) | (parsed > LATEST_DATE)).fillna(False).to_numpy(dtype=bool)
+    if early.any():
+        problems.append(_Problem(np.flatnonzero(early), spec.name, "outside the plausible range 1900-01-01 to 2200-12-31"))
+    ok &= ~early
+    if spec.not_future:
+        future = ok & (parsed > today).fillna(False).to_numpy(dtype=bool)
+        if future.any():
+            problems.append(_Problem(np.flatnonzero(future), spec.name, f"in the future (after {today.date()})"))
+    kept = parsed.where(ok)
+    return kept.to_numpy(dtype="datetime64[ns]")
+
+
+def _cross_checks(
+    fields: FieldsConfig, typed: dict[str, object], bad_cells: dict[str, np.ndarray], problems: list[_Problem]
+) -> None:
+    for spec in fields.fields:
+        other = spec.le_field
+        if other is None or spec.name not in typed or other not in typed:
+            continue
+        value = np.asarray(typed[spec.name], dtype="float64")
+        bound = np.asarray(typed[other], dtype="float64")
+        comparable = ~bad_cells[spec.name] & ~bad_cells[other] & ~np.isnan(value) & ~np.isnan(bound)
+        if spec.le_unless_zero:
+            comparable &= bound != 0
+        above = comparable & (value > bound)
+        if above.any():
+            label = fields.label(other, "en")
+            problems.append(_Problem(np.flatnonzero(above), spec.name, f"greater than {other} ({label})"))
+    if "founded_date" in typed and "as_of_date" in typed:
+        founded = np.asarray(typed["founded_date"])
+        as_of = np.asarray(typed["as_of_date"])
+        comparable = ~bad_cells["founded_date"] & ~bad_cells["as_of_date"] & ~np.isnat(founded) & ~np.isnat(as_of)
+        late = comparable & (founded > as_of)
+        if late.any():
+            problems.append(_Problem(np.flatnonzero(late), "founded_date", "after as_of_date"))
+
+
+def _duplicate_keys(frame: pd.DataFrame, typed: dict[str, object], problems: list[_Problem]) -> None:
+    if not all(key in typed for key in KEY_COLUMNS):
+        return
+    keys = pd.DataFrame({key: typed[key] for key in KEY_COLUMNS})
+    complete = keys.notna().all(axis=1).to_numpy()
+    repeated = keys.duplicated(keep=False).to_numpy() & complete
+    if not repeated.any():
+        return
+    positions = np.flatnonzero(repeated)
+    dupes = keys.iloc[positions].assign(_row=positions + 1)
+    first = dupes.groupby(list(KEY_COLUMNS), sort=False)["_row"].transform("min").to_numpy()
+    count = dupes.groupby(list(KEY_COLUMNS), sort=False)["_row"].transform("size").to_numpy()
+    reason = np.char.add(
+        np.char.add("duplicate (firm_id, as_of_date): ", count.astype(str)),
+        np.char.add(" rows share it, first at row ", first.astype(str)),
+    ).astype(object)
+    problems.append(_Problem(positions, "firm_id", reason))
+
+
+def _display(values: np.ndarray) -> np.ndarray:
+    """Original cell values as text for the error frame ('' for missing)."""
+    series = pd.Series(values, dtype=object)
+    text = series.astype("str")
+    return text.where(series.notna(), "").to_numpy(dtype=object)
+
+
+def _error_frame(frame: pd.DataFrame, problems: list[_Problem], fields: FieldsConfig) -> pd.DataFrame:
+    if not problems:
+        return empty_errors()
+    order = {name: i for i, name in enumerate(fields.names)}
+    firm_raw = frame["firm_id"].to_numpy(dtype=object) if "firm_id" in frame else np.full(len(frame), None, dtype=object)
+    parts = []
+    for problem in problems:
+        raw = frame[problem.field].to_numpy(dtype=object)[problem.positions]
+        reason = problem.reason if isinstance(problem.reason, np.ndarray) else np.full(problem.positions.size, problem.reason, dtype=object)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "row": problem.positions.astype("int64") + 1,
+                    "firm_id": _display(firm_raw[problem.positions]),
+                    "field": problem.field,
+                    "value": _display(raw),
+                    "reason": reason,
+                    "_order": order.get(problem.field, len(order)),
+                }
+            )
+        )
+    errors = pd.concat(parts, ignore_index=True).sort_values(["row", "_order"], kind="stable")
+    errors = errors.drop(columns="_order").reset_index(drop=True)
+    return errors.astype({"row": "int64", "firm_id": "str", "field": "str", "value": "str", "reason": "str"})
+
+
+def missing_columns(
+    columns: Sequence[str], fields: FieldsConfig | None = None, *, require_outcome: bool = False
+) -> list[str]:
+    """Catalogue columns that a table must have and ``columns`` lacks."""
+    fields = fields or load_fields()
+    present = set(columns)
+    return [
+        f.name
+        for f in fields.fields
+        if (f.required or (require_outcome and f.group == "outcome")) and f.name not in present
+    ]
+
+
+def validate_applicants(
+    frame: pd.DataFrame,
+    fields: FieldsConfig | None = None,
+    *,
+    today: dt.date | str | pd.Timestamp | None = None,
+    require_outcome: bool = False,
+    path: str | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split a batch of applicant rows into typed good rows and one error row per problem.
+
+    Args:
+        frame: applicant rows as read (text or typed columns); extra columns pass through unchanged.
+        fields: the catalogue (default ``configs/fields.yaml``).
+        today: the date ``as_of_date`` may not exceed (default: today's local date).
+        require_outcome: the outcome column ``default_12m`` must be present (training data).
+        path: the file the rows came from, named in errors.
+
+    Returns:
+        ``(good, errors)``. ``good`` keeps the input's index and column order of the catalogue (then the
+        extra columns); numbers (float and int fields) are float64, booleans bool, categories and text
+        ``str``, dates ``datetime64[ns]``. ``errors`` has the columns ``row`` (1-based position in the
+        input), ``firm_id``, ``field``, ``value`` (the original cell as text) and ``reason``.
+
+    Raises:
+        DataValidationError: when a required column is missing (naming the column and the file).
+
+    Examples:
+        >>> rows = pd.DataFrame({"firm_id": ["91350100M000100Y43", "91350100M000100Y44"], "revenue": ["1e6", "-5"]})
+        >>> good, errors = validate_applicants(rows, _subset("firm_id", "revenue"))
+        >>> len(good), errors[["row", "field", "reason"]].values.tolist()
+        (1, [[2, 'firm_id', 'not a valid 统一社会信用代码 (GB 32100-2015 format or check digit)'], [2, 'revenue', 'below the minimum 0']])
+    """
+    fields = fields or load_fields()
+    if not isinstance(frame, pd.DataFrame):
+        raise DataValidationError(f"expected a DataFrame; got {type(frame).__name__}", path=path)
+    absent = missing_columns(frame.columns, fields, require_outcome=require_outcome)
+    if absent:
+        raise DataValidationError(
+            f"missing column{'s' if len(absent) > 1 else ''} {', '.join(absent)}", field=absent[0], path=path
+        )
+    now = _as_today(today)
+    problems: list[_Problem] = []
+    typed: dict[str, object] = {}
+    bad_cells: dict[str, np.ndarray] = {}
+    for spec in fields.fields:
+        if spec.name not in frame.columns:
+            continue
+        raw = frame[spec.name]
+        before = len(problems)
+        if spec.dtype in _NUMERIC:
+            typed[spec.name] = _coerce_numeric(spec, raw, problems)
+        elif spec.dtype == "bool":
+            typed[spec.name] = _coerce_bool(spec, raw, problems)
+        elif spec.dtype == "date":
+            typed[spec.name] = _coerce_date(spec, raw, now, problems)
+        else:
+            typed[spec.name] = _coerce_text(spec, raw, problems)
+        cells = np.zeros(len(frame), dtype=bool)
+        for problem in problems[before:]:
+            cells[problem.positions] = True
+        bad_cells[spec.name] = cells
+    _cross_checks(fields, typed, bad_cells, problems)
+    _duplicate_keys(frame, typed, problems)
+
+    bad = np.zeros(len(frame), dtype=bool)
+    for problem in problems:
+        bad[problem.positions] = True
+    columns: dict[str, object] = {}
+    for name, values in typed.items():
+        if isinstance(values, pd.Series):
+            columns[name] = values.to_numpy(dtype=object, na_value=np.nan)
+        else:
+            columns[name] = values
+    good = pd.DataFrame(columns, index=frame.index)
+    for spec in fields.fields:
+        if spec.dtype in ("string", "category") and spec.name in good:
+            good[spec.name] = good[spec.name].astype("str")
+    extras = [c for c in frame.columns if c not in typed]
+    if extras:
+        good = pd.concat([good, frame[extras]], axis=1)
+    good = good.iloc[np.flatnonzero(~bad)]
+    return good, _error_frame(frame, problems, fields)
+
+
+def _check_le(name: str, other: str, unless_zero: bool) -> pa.Check:
+    def le(frame: pd.DataFrame) -> pd.Series:
+        if name not in frame or other not in frame:
+            return pd.Series(True, index=frame.index)
+        ok = ~(frame[name] > frame[other])
+        if unless_zero:
+            ok |= frame[other] == 0
+        return ok
+
+    return pa.Check(le, name=f"{name}_le_{other}", error=f"{name} must not exceed {other}")
+
+
+def _founded_before(frame: pd.DataFrame) -> pd.Series:
+    if "founded_date" not in frame or "as_of_date" not in frame:
+        return pd.Series(True, index=frame.index)
+    return ~(frame["founded_date"] > frame["as_of_date"])
+
+
+def applicant_schema(fields: FieldsConfig | None = None) -> pa.DataFrameSchema:
+    """The applicant record as a pandera ``DataFrameSchema`` (the typed form of :func:`validate_applicants`).
+
+    Column checks come from the catalogue (bounds, enums, patterns, nullability, the USCC check digit);
+    frame checks hold the cross-field rules and the unique (``firm_id``, ``as_of_date``) key. Columns the
+    catalogue marks not required may be absent; extra columns are allowed.
+
+    Examples:
+        >>> schema = applicant_schema()
+        >>> schema.columns["tax_credit_grade"].checks[0].statistics["allowed_values"]
+        ['A', 'B', 'M', 'C', 'D']
+    """
+    fields = fields or load_fields()
+    columns: dict[str, pa.Column] = {}
+    for spec in fields.fields:
+        checks: list[pa.Check] = []
+        if spec.dtype in _NUMERIC:
+            dtype: object = "float64"
+            if spec.min is not None:
+                checks.append(pa.Check.ge(spec.min))
+            if spec.max is not None:
+                checks.append(pa.Check.le(spec.max))
+            checks.append(pa.Check(lambda s: np.isfinite(s) | s.isna(), name="finite"))
+            if spec.dtype == "int":
+                checks.append(pa.Check(lambda s: (np.floor(s) == s) | s.isna(), name="whole_number"))
+        elif spec.dtype == "bool":
+            dtype = "bool"
+        elif spec.dtype == "date":
+            dtype = "datetime64[ns]"
+            checks.append(pa.Check.in_range(EARLIEST_DATE, LATEST_DATE))
+        else:
+            dtype = "str"
+            if spec.enum is not None:
+                checks.append(pa.Check.isin(list(spec.enum)))
+            if spec.pattern is not None:
+                checks.append(pa.Check.str_matches(spec.pattern))
+            if spec.check == "uscc":
+                checks.append(pa.Check(lambda s: pd.Series(uscc.valid_mask(s), index=s.index), name="uscc_check_digit"))
+        columns[spec.name] = pa.Column(
+            dtype,
+            checks=checks,
+            nullable=spec.nullable,
+            required=spec.required,
+            description=f"{spec.label_zh} / {spec.label_en}",
+        )
+    frame_checks = [_check_le(f.name, f.le_field, f.le_unless_zero) for f in fields.fields if f.le_field]
+    frame_checks.append(pa.Check(_founded_before, name="founded_before_as_of", error="founded_date after as_of_date"))
+    names = set(fields.names)
+    unique = [key for key in KEY_COLUMNS if key in names]
+    return pa.DataFrameSchema(
+        columns,
+        checks=frame_checks,
+        unique=unique or None,
+        strict=False,
+        coerce=False,
+        name="applicants",
+    )
+
+
+def _subset(*names: str) -> FieldsConfig:
+    """A catalogue holding only ``names`` (for examples and focused tests)."""
+    full = load_fields()
+    return FieldsConfig(version=full.version, fields=tuple(full.by_name[name] for name in names))
