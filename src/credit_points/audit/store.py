@@ -1,0 +1,722 @@
+"""The decision audit store: an append-only, hash-chained table of decisions and overrides (SQLAlchemy Core).
+
+One row per decision or override. Each row carries the canonical JSON of the record the engine produced,
+its SHA-256, the columns a bank queries by (pulled out of the record), the SHA-256 of the previous row
+(``prev_hash``) and its own hash (``row_hash`` = SHA-256 of ``prev_hash`` + the canonical JSON of the row's
+other columns). Editing, deleting or re-ordering any row breaks the chain, and :meth:`AuditStore.verify`
+names the first row that no longer verifies.
+
+Appends are serialised so the chain never forks: SQLite takes the write lock up front
+(``BEGIN IMMEDIATE``), PostgreSQL takes a transaction-scoped advisory lock (``pg_advisory_xact_lock``).
+Database triggers reject ``UPDATE`` and ``DELETE`` (and ``TRUNCATE`` on PostgreSQL) on both engines.
+
+The engine's record is opaque JSON except for the keys in :data:`INDEXED_PATHS`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import math
+import re
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+from credit_points.config import canonical_json, sha256_text
+from credit_points.exceptions import AuditError, DataValidationError
+
+GENESIS_HASH = "0" * 64
+"""``prev_hash`` of the first row."""
+
+#: Column name -> dotted path into the engine's decision record.
+INDEXED_PATHS: dict[str, str] = {
+    "input_sha256": "input_sha256",
+    "points_config_version": "points.config_version",
+    "points_config_hash": "points.config_hash",
+    "model_name": "model.name",
+    "model_version": "model.version",
+    "model_artifact_hash": "model.artifact_hash",
+    "model_feature_order_hash": "model.feature_order_hash",
+    "prob_default": "risk.prob_default",
+    "limit_amount": "limit.limit",
+    "decision": "decision",
+}
+#: Column name -> key of an override's ``new_values``.
+OVERRIDE_PATHS: dict[str, str] = {"limit_amount": "limit", "decision": "decision"}
+_NUMERIC_COLUMNS = frozenset({"prob_default", "limit_amount"})
+_TEXT_COLUMNS = tuple(c for c in INDEXED_PATHS if c not in _NUMERIC_COLUMNS)
+#: Columns covered by ``row_hash`` (everything except the hash itself and the record text, which is bound
+#: through ``record_sha256``).
+HASHED_COLUMNS: tuple[str, ...] = (
+    "seq",
+    "decision_id",
+    "kind",
+    "parent_id",
+    "request_id",
+    "client_id",
+    "idempotency_key",
+    "body_sha256",
+    "created_at",
+    "record_sha256",
+    *INDEXED_PATHS,
+    "override_reason",
+    "override_officer",
+    "override_scope",
+)
+_PREFIX_RE = re.compile(r"^(?:[a-z][a-z0-9_]{0,30})?$")
+_MAX_TEXT = 200
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def get_path(record: Mapping[str, Any], path: str) -> Any:
+    """The value at a dotted path of nested mappings, or ``None`` when any step is missing.
+
+    Examples:
+        >>> get_path({"risk": {"prob_default": 0.02}}, "risk.prob_default")
+        0.02
+        >>> get_path({"risk": None}, "risk.prob_default") is None
+        True
+    """
+    value: Any = record
+    for part in path.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _column_value(column: str, value: Any, *, source: str) -> Any:
+    if value is None:
+        return None
+    if column in _NUMERIC_COLUMNS:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise DataValidationError("must be a finite number", field=source, value=value)
+        return float(value)
+    if not isinstance(value, str):
+        raise DataValidationError(f"must be a string; got {type(value).__name__}", field=source, value=value)
+    if len(value) > _MAX_TEXT:
+        raise DataValidationError(f"longer than {_MAX_TEXT} characters", field=source, value=value[:20] + "...")
+    return value
+
+
+def extract_indexed(record: Mapping[str, Any], kind: str = "decision") -> dict[str, Any]:
+    """The indexed columns of a row, pulled out of its record.
+
+    Decisions read :data:`INDEXED_PATHS`; overrides read ``new_values`` by :data:`OVERRIDE_PATHS`. Numbers
+    become floats so that the value hashed is the value read back.
+
+    Examples:
+        >>> extract_indexed({"decision": "approve", "limit": {"limit": 500000}})["limit_amount"]
+        500000.0
+    """
+    out: dict[str, Any] = dict.fromkeys(INDEXED_PATHS)
+    if kind == "override":
+        new_values = record.get("new_values") or {}
+        for column, key in OVERRIDE_PATHS.items():
+            out[column] = _column_value(column, new_values.get(key), source=f"new_values.{key}")
+        return out
+    for column, path in INDEXED_PATHS.items():
+        out[column] = _column_value(column, get_path(record, path), source=path)
+    return out
+
+
+def compute_row_hash(prev_hash: str, content: Mapping[str, Any]) -> str:
+    """SHA-256 over ``prev_hash`` followed by the canonical JSON of the hashed columns.
+
+    Examples:
+        >>> len(compute_row_hash(GENESIS_HASH, {"seq": 1}))
+        64
+    """
+    return sha256_text(prev_hash + canonical_json({k: content.get(k) for k in HASHED_COLUMNS}))
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """One stored row (decision or override).
+
+    ``is_new`` is not stored: it is ``False`` when an append returned an earlier row for the same
+    idempotency key and body instead of writing a new one.
+    """
+
+    seq: int
+    decision_id: str
+    kind: str
+    parent_id: str | None
+    request_id: str | None
+    client_id: str | None
+    idempotency_key: str | None
+    body_sha256: str | None
+    created_at: str
+    record_json: str
+    record_sha256: str
+    input_sha256: str | None
+    points_config_version: str | None
+    points_config_hash: str | None
+    model_name: str | None
+    model_version: str | None
+    model_artifact_hash: str | None
+    model_feature_order_hash: str | None
+    prob_default: float | None
+    limit_amount: float | None
+    decision: str | None
+    override_reason: str | None
+    override_officer: str | None
+    override_scope: str | None
+    prev_hash: str
+    row_hash: str
+    is_new: bool = field(default=True, compare=False)
+
+    @property
+    def record(self) -> dict[str, Any]:
+        """The stored record, parsed from its canonical JSON."""
+        import json
+
+        return json.loads(self.record_json)  # type: ignore[no-any-return]
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], *, is_new: bool = True) -> AuditRow:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k != "is_new"}, is_new=is_new)
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """Outcome of a chain verification: ``ok``, or the first row that fails and why."""
+
+    ok: bool
+    rows_checked: int
+    first_bad_seq: int | None = None
+    first_bad_decision_id: str | None = None
+    reason: str | None = None
+    head_hash: str | None = None
+
+
+class IdempotencyConflictError(AuditError):
+    """The idempotency key was used before by the same client with a different body."""
+
+
+class NotFoundError(AuditError, LookupError):
+    """No row has the decision id."""
+
+
+def _build_metadata(prefix: str) -> tuple[sa.MetaData, sa.Table, sa.Table]:
+    metadata = sa.MetaData()
+    log = sa.Table(
+        f"{prefix}audit_log",
+        metadata,
+        sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("decision_id", sa.String(32), nullable=False, unique=True),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("parent_id", sa.String(32), nullable=True, index=True),
+        sa.Column("request_id", sa.String(64), nullable=True),
+        sa.Column("client_id", sa.String(64), nullable=True),
+        sa.Column("idempotency_key", sa.String(_MAX_TEXT), nullable=True),
+        sa.Column("body_sha256", sa.String(64), nullable=True),
+        sa.Column("created_at", sa.String(40), nullable=False, index=True),
+        sa.Column("record_json", sa.Text, nullable=False),
+        sa.Column("record_sha256", sa.String(64), nullable=False),
+        sa.Column("input_sha256", sa.String(_MAX_TEXT), nullable=True, index=True),
+        sa.Column("points_config_version", sa.String(_MAX_TEXT), nullable=True),
+        sa.Column("points_config_hash", sa.String(_MAX_TEXT), nullable=True),
+        sa.Column("model_name", sa.String(_MAX_TEXT), nullable=True),
+        sa.Column("model_version", sa.String(_MAX_TEXT), nullable=True, index=True),
+        sa.Column("model_artifact_hash", sa.String(_MAX_TEXT), nullable=True),
+        sa.Column("model_feature_order_hash", sa.String(_MAX_TEXT), nullable=True),
+        sa.Column("prob_default", sa.Double, nullable=True),
+        sa.Column("limit_amount", sa.Double, nullable=True),
+        sa.Column("decision", sa.String(_MAX_TEXT), nullable=True, index=True),
+        sa.Column("override_reason", sa.Text, nullable=True),
+        sa.Column("override_officer", sa.String(_MAX_TEXT), nullable=True),
+        sa.Column("override_scope", sa.String(_MAX_TEXT), nullable=True),
+        sa.Column("prev_hash", sa.String(64), nullable=False),
+        sa.Column("row_hash", sa.String(64), nullable=False),
+        sa.Index(f"{prefix}audit_log_idem", "client_id", "idempotency_key", unique=True),
+    )
+    keys = sa.Table(
+        f"{prefix}api_keys",
+        metadata,
+        sa.Column("key_id", sa.String(32), primary_key=True),
+        sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+        sa.Column("name", sa.String(_MAX_TEXT), nullable=False, index=True),
+        sa.Column("scopes", sa.String(400), nullable=False),
+        sa.Column("created_at", sa.String(40), nullable=False),
+        sa.Column("revoked_at", sa.String(40), nullable=True),
+    )
+    return metadata, log, keys
+
+
+def _redact_url(url: str) -> str:
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - only used for messages
+        return "<unparseable url>"
+
+
+class AuditStore:
+    """The decision store over one SQLAlchemy URL (SQLite file or PostgreSQL).
+
+    Args:
+        url: SQLAlchemy URL, e.g. ``sqlite:////var/lib/credit-points/audit.db`` or
+            ``postgresql+psycopg://user@host/db``.
+        table_prefix: prefix of the table names (lets several stores share one database, e.g. in tests).
+        connect_timeout_s: how long to wait for a connection or a lock before answering "unavailable".
+
+    Examples:
+        >>> import tempfile, pathlib
+        >>> store = AuditStore(f"sqlite:///{pathlib.Path(tempfile.mkdtemp()) / 'a.db'}")
+        >>> store.create_schema()
+        >>> row = store.append_decision({"decision": "approve"}, request_id="r1", client_id="c1")
+        >>> store.verify().ok, store.count()
+        (True, 1)
+        >>> store.dispose()
+    """
+
+    def __init__(self, url: str, *, table_prefix: str = "", connect_timeout_s: float = 5.0) -> None:
+        if not _PREFIX_RE.match(table_prefix):
+            raise DataValidationError("must be lower-case letters, digits, '_'", field="table_prefix", value=table_prefix)
+        self.url = url
+        self.safe_url = _redact_url(url)
+        self.prefix = table_prefix
+        self.metadata, self.log, self.keys = _build_metadata(table_prefix)
+        self._timeout = connect_timeout_s
+        self._engine: Engine | None = None
+        self._lock_key = int(hashlib.sha256(f"credit-points:{table_prefix}audit_log".encode()).hexdigest()[:15], 16)
+
+    # -- engine -----------------------------------------------------------------------------------
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return sa.engine.make_url(self.url).get_backend_name()
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine, created on first use."""
+        if self._engine is None:
+            self._engine = self._create_engine()
+        return self._engine
+
+    def _create_engine(self) -> Engine:
+        dialect = self.dialect
+        if dialect == "sqlite":
+            engine = sa.create_engine(self.url, connect_args={"timeout": self._timeout, "check_same_thread": False})
+            timeout_ms = int(self._timeout * 1000)
+
+            @event.listens_for(engine, "connect")
+            def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+                dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+                cur = dbapi_conn.cursor()
+                cur.execute(f"PRAGMA busy_timeout = {timeout_ms}")
+                with contextlib.suppress(Exception):  # a read-only file keeps its journal mode
+                    cur.execute("PRAGMA journal_mode = WAL")
+                cur.execute("PRAGMA synchronous = FULL")
+                cur.close()
+
+            @event.listens_for(engine, "begin")
+            def _on_begin(conn: Connection) -> None:
+                mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+                conn.exec_driver_sql(f"BEGIN {mode}")
+
+            return engine
+        if dialect == "postgresql":
+            return sa.create_engine(
+                self.url,
+                pool_pre_ping=True,
+                connect_args={"connect_timeout": max(1, math.ceil(self._timeout))},
+            )
+        raise AuditError(f"unsupported audit store dialect {dialect!r}; use sqlite or postgresql")
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        if self._engine is not None:
+            self._engine.dispose()
+
+    def _write_conn(self) -> Any:
+        """A connection whose transaction holds the store's write lock from its first statement."""
+        conn = self.engine.connect()
+        if self.dialect == "sqlite":
+            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+        return conn
+
+    def _lock(self, conn: Connection) -> None:
+        if self.dialect == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": self._lock_key})
+
+    # -- schema -----------------------------------------------------------------------------------
+    def create_schema(self) -> None:
+        """Create the tables and the append-only triggers if missing (safe to call from every worker)."""
+        t = self.log.name
+        try:
+            with self._write_conn() as conn, conn.begin():
+                self._lock(conn)
+                self.metadata.create_all(conn)
+                if self.dialect == "sqlite":
+                    for op in ("UPDATE", "DELETE"):
+                        conn.exec_driver_sql(
+                            f"CREATE TRIGGER IF NOT EXISTS {t}_no_{op.lower()} BEFORE {op} ON {t} "
+                            f"BEGIN SELECT RAISE(ABORT, 'audit log is append-only: {op} rejected'); END"
+                        )
+                else:
+                    conn.exec_driver_sql(
+                        f"CREATE OR REPLACE FUNCTION {t}_reject_change() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                        "BEGIN RAISE EXCEPTION 'audit log is append-only: %% rejected', TG_OP "
+                        "USING ERRCODE = 'insufficient_privilege'; END $$"
+                    )
+                    conn.exec_driver_sql(
+                        f"CREATE OR REPLACE TRIGGER {t}_append_only BEFORE UPDATE OR DELETE ON {t} "
+                        f"FOR EACH ROW EXECUTE FUNCTION {t}_reject_change()"
+                    )
+                    conn.exec_driver_sql(
+                        f"CREATE OR REPLACE TRIGGER {t}_no_truncate BEFORE TRUNCATE ON {t} "
+                        f"FOR EACH STATEMENT EXECUTE FUNCTION {t}_reject_change()"
+                    )
+        except sa.exc.SQLAlchemyError as exc:
+            raise self._unavailable("cannot create the audit schema", exc) from None
+
+    def drop_schema(self) -> None:
+        """Drop the tables (and the trigger function): for throwaway test stores only."""
+        with self.engine.begin() as conn:
+            self.metadata.drop_all(conn)
+            if self.dialect == "postgresql":
+                conn.exec_driver_sql(f"DROP FUNCTION IF EXISTS {self.log.name}_reject_change()")
+
+    def _unavailable(self, what: str, exc: BaseException) -> AuditError:
+        detail = type(getattr(exc, "orig", None) or exc).__name__
+        return AuditError(f"{what} ({detail}) at {self.safe_url}")
+
+    # -- writes -----------------------------------------------------------------------------------
+    @staticmethod
+    def _canonical(record: Mapping[str, Any], field_name: str) -> str:
+        if not isinstance(record, Mapping):
+            raise DataValidationError(f"must be a JSON object; got {type(record).__name__}", field=field_name)
+        try:
+            return canonical_json(dict(record))
+        except (TypeError, ValueError) as exc:
+            raise DataValidationError(f"is not canonical JSON ({exc})", field=field_name) from None
+
+    def _last(self, conn: Connection) -> tuple[int, str]:
+        row = conn.execute(sa.select(self.log.c.seq, self.log.c.row_hash).order_by(self.log.c.seq.desc()).limit(1)).first()
+        return (0, GENESIS_HASH) if row is None else (int(row.seq), str(row.row_hash))
+
+    def _insert(self, conn: Connection, seq: int, prev_hash: str, values: dict[str, Any]) -> AuditRow:
+        values = {**values, "seq": seq, "prev_hash": prev_hash}
+        values["row_hash"] = compute_row_hash(prev_hash, values)
+        conn.execute(sa.insert(self.log).values(**values))
+        return AuditRow.from_mapping(values)
+
+    def _find_idem(self, conn: Connection, client_id: str, key: str) -> AuditRow | None:
+        row = conn.execute(
+            sa.select(self.log).where(self.log.c.client_id == client_id, self.log.c.idempotency_key == key)
+        ).first()
+        return None if row is None else AuditRow.from_mapping(row._mapping, is_new=False)
+
+    def append_decision(
+        self,
+        record: Mapping[str, Any],
+        *,
+        request_id: str | None,
+        client_id: str | None,
+        idempotency_key: str | None = None,
+        body_sha256: str | None = None,
+        decision_id: str | None = None,
+    ) -> AuditRow:
+        """Append one decision; committed when this returns.
+
+        Args:
+            record: the engine's decision record (JSON object; floats are stored exactly).
+            request_id: the HTTP request id (or batch job id).
+            client_id: who asked (the API key id).
+            idempotency_key: the client's ``Idempotency-Key``; with it, an earlier row for the same client,
+                key and body is returned (``is_new=False``) instead of writing a second one.
+            body_sha256: SHA-256 of the canonical request body; defaults to the record's ``input_sha256``.
+            decision_id: a caller-chosen id (32 hex); a fresh uuid4 by default.
+
+        Raises:
+            IdempotencyConflictError: the key was used before with another body.
+            DataValidationError: the record is not canonical JSON or an indexed key has the wrong type.
+            AuditError: the store is unavailable; nothing was written.
+        """
+        rows = self.append_decisions(
+            [record],
+            request_id=request_id,
+            client_id=client_id,
+            idempotency_keys=[idempotency_key],
+            body_sha256s=[body_sha256],
+            decision_ids=[decision_id],
+        )
+        return rows[0]
+
+    def append_decisions(
+        self,
+        records: Sequence[Mapping[str, Any]],
+        *,
+        request_id: str | None,
+        client_id: str | None,
+        idempotency_keys: Sequence[str | None] | None = None,
+        body_sha256s: Sequence[str | None] | None = None,
+        decision_ids: Sequence[str | None] | None = None,
+    ) -> list[AuditRow]:
+        """Append several decisions in one transaction (all or nothing), in order. See :meth:`append_decision`."""
+        n = len(records)
+        keys = list(idempotency_keys) if idempotency_keys is not None else [None] * n
+        bodies = list(body_sha256s) if body_sha256s is not None else [None] * n
+        ids = list(decision_ids) if decision_ids is not None else [None] * n
+        if not (len(keys) == len(bodies) == len(ids) == n):
+            raise DataValidationError("lengths differ from records", field="idempotency_keys/body_sha256s/decision_ids")
+        prepared = []
+        for i, record in enumerate(records):
+            text = self._canonical(record, f"records[{i}]")
+            indexed = extract_indexed(record, "decision")
+            key = keys[i]
+            if key is not None and (not key or len(key) > _MAX_TEXT):
+                raise DataValidationError(f"must be 1-{_MAX_TEXT} characters", field="idempotency_key")
+            if key is not None and client_id is None:
+                raise DataValidationError("an idempotency key needs a client id", field="client_id")
+            did = ids[i] or uuid.uuid4().hex
+            if not re.fullmatch(r"[0-9a-f]{32}|[0-9A-HJKMNP-TV-Z]{26}", did):
+                raise DataValidationError("must be 32 lower-case hex digits or a ULID", field="decision_id", value=did)
+            body = bodies[i] if bodies[i] is not None else indexed["input_sha256"]
+            prepared.append(
+                {
+                    "decision_id": did,
+                    "kind": "decision",
+                    "parent_id": None,
+                    "request_id": request_id,
+                    "client_id": client_id,
+                    "idempotency_key": key,
+                    "body_sha256": body,
+                    "record_json": text,
+                    "record_sha256": sha256_text(text),
+                    **indexed,
+                    "override_reason": None,
+                    "override_officer": None,
+                    "override_scope": None,
+                }
+            )
+        try:
+            with self._write_conn() as conn, conn.begin():
+                self._lock(conn)
+                seq, prev = self._last(conn)
+                out: list[AuditRow] = []
+                for values in prepared:
+                    if values["idempotency_key"] is not None:
+                        earlier = self._find_idem(conn, values["client_id"], values["idempotency_key"])
+                        if earlier is not None:
+                            if earlier.body_sha256 != values["body_sha256"]:
+                                raise IdempotencyConflictError(
+                                    "idempotency key was already used with a different request body"
+                                )
+                            out.append(earlier)
+                            continue
+                    seq += 1
+                    row = self._insert(conn, seq, prev, {**values, "created_at": _now()})
+                    prev = row.row_hash
+                    out.append(row)
+                return out
+        except sa.exc.SQLAlchemyError as exc:
+            raise self._unavailable("cannot append to the audit store", exc) from None
+
+    def append_override(
+        self,
+        decision_id: str,
+        *,
+        reason: str,
+        officer: str,
+        scope: str,
+        new_values: Mapping[str, Any],
+        request_id: str | None = None,
+        client_id: str | None = None,
+    ) -> AuditRow:
+        """Append an override: a new row linked to ``decision_id``; the original row is untouched.
+
+        Args:
+            decision_id: the decision overridden (a decision row, not another override).
+            reason: why (free text, required).
+            officer: who decided (the bank's officer id).
+            scope: what the override covers (e.g. ``limit``, ``decision``, ``rate``).
+            new_values: the overriding values (JSON object, non-empty), e.g. ``{"limit": 300000}``.
+
+        Raises:
+            NotFoundError: no decision has that id.
+            DataValidationError: a missing reason, officer or scope, or empty ``new_values``.
+        """
+        for name, value in (("reason", reason), ("officer", officer), ("scope", scope)):
+            if not isinstance(value, str) or not value.strip():
+                raise DataValidationError("is required", field=name)
+        if not isinstance(new_values, Mapping) or not new_values:
+            raise DataValidationError("must be a non-empty JSON object", field="new_values")
+        record = {
+            "override_of": decision_id,
+            "reason": reason,
+            "officer": officer,
+            "scope": scope,
+            "new_values": dict(new_values),
+        }
+        text = self._canonical(record, "new_values")
+        values = {
+            "decision_id": uuid.uuid4().hex,
+            "kind": "override",
+            "parent_id": decision_id,
+            "request_id": request_id,
+            "client_id": client_id,
+            "idempotency_key": None,
+            "body_sha256": None,
+            "record_json": text,
+            "record_sha256": sha256_text(text),
+            **extract_indexed(record, "override"),
+            "override_reason": reason,
+            "override_officer": officer[:_MAX_TEXT],
+            "override_scope": scope[:_MAX_TEXT],
+        }
+        try:
+            with self._write_conn() as conn, conn.begin():
+                self._lock(conn)
+                parent = conn.execute(sa.select(self.log.c.kind).where(self.log.c.decision_id == decision_id)).first()
+                if parent is None or parent.kind != "decision":
+                    raise NotFoundError(f"decision_id: no decision {decision_id!r}")
+                seq, prev = self._last(conn)
+                return self._insert(conn, seq + 1, prev, {**values, "created_at": _now()})
+        except sa.exc.SQLAlchemyError as exc:
+            raise self._unavailable("cannot append to the audit store", exc) from None
+
+    # -- reads ------------------------------------------------------------------------------------
+    def _read(self, stmt: Any) -> list[AuditRow]:
+        try:
+            with self.engine.connect() as conn:
+                return [AuditRow.from_mapping(r._mapping) for r in conn.execute(stmt)]
+        except sa.exc.SQLAlchemyError as exc:
+            raise self._unavailable("cannot read the audit store", exc) from None
+
+    def get(self, decision_id: str) -> AuditRow | None:
+        """The row with this id (decision or override), or ``None``."""
+        rows = self._read(sa.select(self.log).where(self.log.c.decision_id == decision_id))
+        return rows[0] if rows else None
+
+    def overrides_of(self, decision_id: str) -> list[AuditRow]:
+        """The overrides linked to a decision, oldest first."""
+        return self._read(sa.select(self.log).where(self.log.c.parent_id == decision_id).order_by(self.log.c.seq))
+
+    def find_idempotent(self, client_id: str, key: str) -> AuditRow | None:
+        """The decision a client stored under an idempotency key, or ``None``."""
+        rows = self._read(
+            sa.select(self.log).where(self.log.c.client_id == client_id, self.log.c.idempotency_key == key)
+        )
+        return AuditRow.from_mapping(vars_of(rows[0]), is_new=False) if rows else None
+
+    def count(self, kind: str | None = None) -> int:
+        """Number of rows (of one kind when given)."""
+        stmt = sa.select(sa.func.count()).select_from(self.log)
+        if kind is not None:
+            stmt = stmt.where(self.log.c.kind == kind)
+        try:
+            with self.engine.connect() as conn:
+                return int(conn.execute(stmt).scalar_one())
+        except sa.exc.SQLAlchemyError as exc:
+            raise self._unavailable("cannot read the audit store", exc) from None
+
+    def iter_rows(self, *, start_seq: int = 1, chunk_size: int = 1000) -> Iterator[AuditRow]:
+        """Every row in chain order, read in chunks (constant memory)."""
+        next_seq = start_seq
+        while True:
+            chunk = self._read(
+                sa.select(self.log).where(self.log.c.seq >= next_seq).order_by(self.log.c.seq).limit(chunk_size)
+            )
+            yield from chunk
+            if len(chunk) < chunk_size:
+                return
+            next_seq = chunk[-1].seq + 1
+
+    def head(self) -> tuple[int, str]:
+        """``(last seq, last row_hash)``: publish it elsewhere to make truncation of the tail evident too."""
+        try:
+            with self.engine.connect() as conn:
+                return self._last(conn)
+        except sa.exc.SQLAlchemyError as exc:
+            raise self._unavailable("cannot read the audit store", exc) from None
+
+    def verify(self, *, expected_head: tuple[int, str] | None = None) -> VerifyResult:
+        """Walk the chain and name the first row that does not verify.
+
+        Checks, per row in ``seq`` order: no gap in ``seq``; ``prev_hash`` equals the previous row's
+        ``row_hash``; ``record_sha256`` matches ``record_json``; the indexed columns equal what the record
+        says; ``row_hash`` recomputes. With ``expected_head`` (an earlier :meth:`head`), also that the chain
+        still reaches it.
+        """
+        prev = GENESIS_HASH
+        expected_seq = 1
+        checked = 0
+        hashes_at: dict[int, str] = {}
+        for row in self.iter_rows():
+            problem = self._check_row(row, prev, expected_seq)
+            if problem is not None:
+                return VerifyResult(False, checked, row.seq, row.decision_id, problem)
+            checked += 1
+            prev = row.row_hash
+            expected_seq = row.seq + 1
+            if expected_head is not None and row.seq == expected_head[0]:
+                hashes_at[row.seq] = row.row_hash
+        if expected_head is not None and hashes_at.get(expected_head[0]) != expected_head[1]:
+            return VerifyResult(False, checked, expected_head[0], None, "chain no longer reaches the published head")
+        return VerifyResult(True, checked, head_hash=prev)
+
+    @staticmethod
+    def _check_row(row: AuditRow, prev: str, expected_seq: int) -> str | None:
+        if row.seq != expected_seq:
+            return f"seq {row.seq} follows {expected_seq - 1}: rows missing"
+        if row.prev_hash != prev:
+            return "prev_hash does not match the previous row's row_hash"
+        if sha256_text(row.record_json) != row.record_sha256:
+            return "record_json does not match record_sha256"
+        try:
+            import json
+
+            record = json.loads(row.record_json)
+            indexed = extract_indexed(record, row.kind)
+        except (ValueError, DataValidationError) as exc:
+            return f"record cannot be read ({type(exc).__name__})"
+        values = vars_of(row)
+        for column, value in indexed.items():
+            if values[column] != value:
+                return f"column {column} does not match the record"
+        if compute_row_hash(row.prev_hash, values) != row.row_hash:
+            return "row_hash does not match the row's content"
+        return None
+
+    def ping(self, *, write: bool = True) -> None:
+        """Check the store answers, and (by default) that it can take its write lock now.
+
+        Raises:
+            AuditError: naming why the store is unusable.
+        """
+        try:
+            with self._write_conn() if write else self.engine.connect() as conn:
+                trans = conn.begin()
+                try:
+                    conn.execute(sa.select(sa.func.count()).select_from(self.log).where(self.log.c.seq == 0))
+                    if write and self.dialect == "sqlite":
+                        # a write that touches no row: fails on a read-only file or connection
+                        conn.execute(sa.delete(self.log).where(sa.false()))
+                    elif write:
+                        read_only = conn.exec_driver_sql("SHOW transaction_read_only").scalar()
+                        may_insert = conn.execute(
+                            sa.text("SELECT has_table_privilege(:t, 'INSERT')"), {"t": self.log.name}
+                        ).scalar()
+                        if read_only == "on" or not may_insert:
+                            raise AuditError(f"audit store is read-only at {self.safe_url}")
+                finally:
+                    trans.rollback()
+        except sa.exc.SQLAlchemyError as exc:
+            raise self._unavailable("audit store unavailable", exc) from None
+
+
+def vars_of(row: AuditRow) -> dict[str, Any]:
+    """The stored columns of a row as a dict."""
+    return {k: getattr(row, k) for k in AuditRow.__dataclass_fields__ if k != "is_new"}
