@@ -57,6 +57,7 @@ CONFIG_KINDS: dict[str, str] = {
     "points": "credit_points.points.config:PointsConfig",
     "pd_model": "credit_points.pd_model.config:PDModelConfig",
     "policy": "credit_points.policy.config:PolicyConfig",
+    "product": "credit_points.policy.config:ProductConfig",
     "reason_codes": "credit_points.explain.config:ReasonCodesConfig",
     "promotion": "credit_points.tracking.gate:PromotionConfig",
 }

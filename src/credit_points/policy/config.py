@@ -1,0 +1,521 @@
+"""Policy configuration: the bank's global lending settings and the product catalogue, as validated models.
+
+A policy file (``configs/policy/<name>.yaml``, ``kind: policy``) holds what is common to every product
+(LPR, capital and cost spreads, LGD, EAD conversion, decision thresholds, refer rules, the product choice
+rule, rounding) and names its products in ``catalogue``. Each product lives in its own file
+(``configs/products/<id>.yaml``, ``kind: product``). :func:`load_policy` reads the policy, resolves and
+embeds every product, so one :class:`PolicyConfig` object -- and one ``content_hash`` -- pins the whole
+policy a decision was made under.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from credit_points.config import (
+    CONFIG_DIR,
+    StrictModel,
+    VersionedConfig,
+    deep_merge,
+    read_yaml,
+    resolve_config_path,
+    validate_mapping,
+)
+from credit_points.exceptions import ConfigError
+from credit_points.expressions import compile_expression
+
+_ID = r"^[a-z][a-z0-9_]*$"
+
+#: Columns the points and PD stages add to the applicant record; policy expressions may use them.
+UPSTREAM_COLUMNS: frozenset[str] = frozenset(
+    {
+        "stage",
+        "points_total",
+        "points_core",
+        "points_bonus",
+        "points_deductions",
+        "veto",
+        "rank_zone",
+        "rank_stage",
+        "prob_default",
+        "grade",
+        "raw_score",
+    }
+)
+#: Column families produced upstream whose names depend on the points profile.
+UPSTREAM_PATTERNS: tuple[str, ...] = (
+    r"^points_cat_[a-z0-9_]+$",
+    r"^deduction_[a-z0-9_]+$",
+    r"^bonus_[a-z0-9_]+$",
+)
+#: Columns the policy engine derives itself before evaluating rules.
+ENGINE_COLUMNS: frozenset[str] = frozenset({"firm_age_years"})
+
+
+def _check_expression(source: str, where: str) -> str:
+    try:
+        compile_expression(source)
+    except ConfigError as exc:
+        raise ValueError(f"{where}: {exc}") from None
+    return source
+
+
+class Rule(StrictModel):
+    """A declarative rule: the applicant passes where ``expression`` is true.
+
+    Attributes:
+        id: snake-case id, recorded in ``failed_rules_<product>`` and mapped to a reason code.
+        expression: a :mod:`credit_points.expressions` expression over record, points and PD columns.
+        text_zh: the rule in Chinese, as the bank's credit manual states it.
+        text_en: the rule in English.
+    """
+
+    id: str = Field(pattern=_ID)
+    expression: str
+    text_zh: str
+    text_en: str
+
+    @model_validator(mode="after")
+    def _parses(self) -> Rule:
+        _check_expression(self.expression, f"rule {self.id!r}")
+        return self
+
+
+class DerivedColumn(StrictModel):
+    """A helper column computed before the rules (e.g. ``rd_intensity``)."""
+
+    id: str = Field(pattern=_ID)
+    expression: str
+    label_zh: str
+    label_en: str
+
+    @model_validator(mode="after")
+    def _parses(self) -> DerivedColumn:
+        _check_expression(self.expression, f"derived column {self.id!r}")
+        return self
+
+
+class PointsBand(StrictModel):
+    """Points at or above ``min_points`` earn ``multiplier`` (until the next band up).
+
+    The last band may leave ``min_points`` empty (``null``): it then covers every score below the others.
+    """
+
+    min_points: float | None
+    multiplier: float = Field(ge=0)
+
+
+class GradeMultiplier(StrictModel):
+    """The limit multiplier for one master-scale grade."""
+
+    grade: str = Field(min_length=1)
+    multiplier: float = Field(ge=0)
+
+
+def _check_points_bands(bands: Sequence[PointsBand], where: str) -> None:
+    if not bands:
+        raise ValueError(f"{where}: needs at least one band")
+    if any(b.min_points is None for b in bands[:-1]):
+        raise ValueError(f"{where}: only the last band may leave min_points empty")
+    lows = [b.min_points for b in bands if b.min_points is not None]
+    if lows != sorted(lows, reverse=True) or len(set(lows)) != len(lows):
+        raise ValueError(
+            f"{where}: bands must be listed from the highest min_points down, without repeats; got {lows}"
+        )
+    mults = [b.multiplier for b in bands]
+    if any(hi < lo for hi, lo in zip(mults, mults[1:], strict=False)):
+        raise ValueError(
+            f"{where}: multipliers must not increase as points fall (more points never lower the limit); got {mults}"
+        )
+
+
+def _check_grade_table(table: Sequence[GradeMultiplier], where: str) -> None:
+    if not table:
+        raise ValueError(f"{where}: needs at least one grade")
+    grades = [g.grade for g in table]
+    if len(set(grades)) != len(grades):
+        raise ValueError(f"{where}: duplicate grades {sorted({g for g in grades if grades.count(g) > 1})}")
+    mults = [g.multiplier for g in table]
+    if any(worse > better for better, worse in zip(mults, mults[1:], strict=False)):
+        raise ValueError(
+            f"{where}: multipliers must not increase from the best grade to the worst (lower PD never lowers the "
+            f"limit); got {dict(zip(grades, mults, strict=True))}"
+        )
+
+
+class SeedFloor(StrictModel):
+    """A base-line capacity for young firms that pass eligibility (a zone's policy floor)."""
+
+    stages: tuple[str, ...]
+    amount: float = Field(ge=0)
+
+
+class ProductPricing(StrictModel):
+    """Product-level pricing terms.
+
+    Attributes:
+        interest_subsidy: government interest subsidy (贴息) deducted from the rate, as a fraction.
+        extra_spread: product-specific spread added to the rate.
+        ceiling_over_lpr: when set, the rate is at most LPR + this (e.g. 0.01 = LPR + 100 bp).
+    """
+
+    interest_subsidy: float = Field(default=0.0, ge=0, le=0.2)
+    extra_spread: float = Field(default=0.0, ge=-0.2, le=0.2)
+    ceiling_over_lpr: float | None = Field(default=None, ge=0, le=0.2)
+
+
+class RiskCompensation(StrictModel):
+    """The government risk-compensation scheme (风险补偿资金池) a product sits in.
+
+    Attributes:
+        scheme: the scheme's name.
+        loss_share: share of the bank's loss the pool reimburses.
+        pure_credit_extra_share: extra share when the loan is pure credit (no collateral, no guarantee).
+        max_compensation_per_loan: the most the pool pays on one loan, in yuan (``None``: no cap).
+    """
+
+    scheme: str
+    loss_share: float = Field(ge=0, le=1)
+    pure_credit_extra_share: float = Field(default=0.0, ge=0, le=1)
+    max_compensation_per_loan: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _share_at_most_one(self) -> RiskCompensation:
+        if self.loss_share + self.pure_credit_extra_share > 1:
+            raise ValueError(
+                f"loss_share + pure_credit_extra_share must be at most 1; got "
+                f"{self.loss_share} + {self.pure_credit_extra_share}"
+            )
+        return self
+
+
+class ProductConfig(VersionedConfig):
+    """One credit product (``configs/products/<id>.yaml``).
+
+    Optional numbers (``pd_cutoff``, ``refer_pd_above``, ``lgd``, ``points_multipliers``,
+    ``risk_multipliers``, ``headroom``) fall back to the policy's defaults when left out.
+    """
+
+    kind: Literal["product"] = "product"
+    id: str = Field(pattern=_ID)
+    name_zh: str
+    name_en: str
+    description: str = ""
+    facility: Literal["term", "revolving"] = "term"
+    pure_credit: bool = True
+    eligibility: tuple[Rule, ...] = ()
+    capacity: str
+    capacity_text: str = ""
+    floor: SeedFloor | None = None
+    headroom: str | None = None
+    points_multipliers: tuple[PointsBand, ...] | None = None
+    risk_multipliers: tuple[GradeMultiplier, ...] | None = None
+    pd_cutoff: float | None = Field(default=None, gt=0, le=1)
+    refer_pd_above: float | None = Field(default=None, ge=0, le=1)
+    cap: float = Field(gt=0)
+    rounding_unit: float = Field(gt=0)
+    lgd: float | None = Field(default=None, ge=0, le=1)
+    pricing: ProductPricing = ProductPricing()
+    risk_compensation: RiskCompensation
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ProductConfig:
+        _check_expression(self.capacity, f"product {self.id!r} capacity")
+        if self.headroom is not None:
+            _check_expression(self.headroom, f"product {self.id!r} headroom")
+        ids = [r.id for r in self.eligibility]
+        if len(set(ids)) != len(ids):
+            raise ValueError(
+                f"product {self.id!r}: duplicate rule ids {sorted({i for i in ids if ids.count(i) > 1})}"
+            )
+        reserved = {"no_veto", "pd_cutoff"} & set(ids)
+        if reserved:
+            raise ValueError(
+                f"product {self.id!r}: rule ids {sorted(reserved)} are reserved for the built-in checks"
+            )
+        if self.points_multipliers is not None:
+            _check_points_bands(self.points_multipliers, f"product {self.id!r} points_multipliers")
+        if self.risk_multipliers is not None:
+            _check_grade_table(self.risk_multipliers, f"product {self.id!r} risk_multipliers")
+        if self.cap % self.rounding_unit:
+            raise ValueError(
+                f"product {self.id!r}: cap {self.cap} is not a multiple of rounding_unit {self.rounding_unit}"
+            )
+        if (
+            self.pd_cutoff is not None
+            and self.refer_pd_above is not None
+            and self.refer_pd_above > self.pd_cutoff
+        ):
+            raise ValueError(
+                f"product {self.id!r}: refer_pd_above {self.refer_pd_above} is above pd_cutoff {self.pd_cutoff}"
+            )
+        return self
+
+
+class PolicyPricing(StrictModel):
+    """Bank-wide pricing inputs.
+
+    Attributes:
+        lpr_1y: the one-year Loan Prime Rate (贷款市场报价利率).
+        capital_spread: charge for the capital the loan consumes, as a rate.
+        cost_spread: operating and funding cost over LPR, as a rate.
+        rate_floor: lowest rate offered (``None``: no floor).
+        rate_decimals: rates are rounded to this many decimals (4 = one basis point).
+    """
+
+    lpr_1y: float = Field(gt=0, le=0.2)
+    capital_spread: float = Field(ge=0, le=0.2)
+    cost_spread: float = Field(ge=0, le=0.2)
+    rate_floor: float | None = Field(default=None, ge=0, le=0.2)
+    rate_decimals: int = Field(default=4, ge=2, le=8)
+
+
+class Exposure(StrictModel):
+    """Loss-given-default and exposure-at-default settings.
+
+    Attributes:
+        lgd: loss given default for unsecured lending, before risk compensation.
+        term_ccf: EAD as a share of the limit for term loans.
+        revolving_ccf: EAD as a share of the limit for revolving lines (expected drawing).
+    """
+
+    lgd: float = Field(ge=0, le=1)
+    term_ccf: float = Field(default=1.0, gt=0, le=1)
+    revolving_ccf: float = Field(gt=0, le=1)
+
+
+class DecisionThresholds(StrictModel):
+    """When an offer is approved, referred to a credit officer, or declined.
+
+    Attributes:
+        pd_cutoff: default PD cut-off of a product; above it the product is declined.
+        refer_pd_above: default start of the refer band (PD above it and at most the cut-off: refer).
+        min_limit: a limit below this (after rounding) is not offered.
+    """
+
+    pd_cutoff: float = Field(gt=0, le=1)
+    refer_pd_above: float = Field(ge=0, le=1)
+    min_limit: float = Field(default=0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _band_below_cutoff(self) -> DecisionThresholds:
+        if self.refer_pd_above > self.pd_cutoff:
+            raise ValueError(f"refer_pd_above {self.refer_pd_above} is above pd_cutoff {self.pd_cutoff}")
+        return self
+
+
+class PolicyConfig(VersionedConfig):
+    """The whole lending policy: global settings plus the embedded product catalogue.
+
+    ``catalogue`` names the product files in priority order. ``products`` holds them embedded; it is filled
+    by :func:`load_policy` (a policy validated straight from its YAML has the names but no products, and
+    :func:`credit_points.policy.engine.apply_policy` refuses it).
+    """
+
+    kind: Literal["policy"] = "policy"
+    currency: Literal["CNY"] = "CNY"
+    pricing: PolicyPricing
+    exposure: Exposure
+    decision: DecisionThresholds
+    product_choice: Literal["max_limit", "priority"] = "max_limit"
+    reason_products: tuple[str, ...] = ()
+    derived: tuple[DerivedColumn, ...] = ()
+    headroom: str = "existing_unsecured_debt"
+    points_multipliers: tuple[PointsBand, ...]
+    risk_multipliers: tuple[GradeMultiplier, ...]
+    refer_rules: tuple[Rule, ...] = ()
+    catalogue: tuple[str, ...] = Field(min_length=1)
+    product_overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    products: tuple[ProductConfig, ...] = ()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PolicyConfig:
+        _check_points_bands(self.points_multipliers, "points_multipliers")
+        _check_grade_table(self.risk_multipliers, "risk_multipliers")
+        _check_expression(self.headroom, "headroom")
+        if len(set(self.catalogue)) != len(self.catalogue):
+            raise ValueError(f"catalogue lists a product twice: {list(self.catalogue)}")
+        unknown = sorted(set(self.reason_products) - set(self.catalogue))
+        if unknown:
+            raise ValueError(f"reason_products {unknown} are not in the catalogue {list(self.catalogue)}")
+        unknown = sorted(set(self.product_overrides) - set(self.catalogue))
+        if unknown:
+            raise ValueError(f"product_overrides for {unknown}, which are not in the catalogue")
+        if self.products and tuple(p.id for p in self.products) != self.catalogue:
+            raise ValueError(
+                f"embedded products {[p.id for p in self.products]} do not match the catalogue {list(self.catalogue)}"
+            )
+        grades = {g.grade for g in self.risk_multipliers}
+        for product in self.products:
+            if product.risk_multipliers is not None and {g.grade for g in product.risk_multipliers} != grades:
+                raise ValueError(
+                    f"product {product.id!r}: risk_multipliers must list the same grades as the policy"
+                )
+            cutoff = self.product_pd_cutoff(product)
+            if self.product_refer_pd_above(product) > cutoff:
+                raise ValueError(f"product {product.id!r}: refer band starts above its PD cut-off {cutoff}")
+        ids = [r.id for r in self.refer_rules] + [d.id for d in self.derived]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"refer rule / derived column ids repeat: {ids}")
+        return self
+
+    # -- resolved settings (product value, else the policy default) --------------------------------
+    @property
+    def grades(self) -> tuple[str, ...]:
+        """Master-scale grade labels, best first, as the risk-multiplier table lists them."""
+        return tuple(g.grade for g in self.risk_multipliers)
+
+    def product(self, product_id: str) -> ProductConfig:
+        """The embedded product ``product_id``."""
+        for product in self.products:
+            if product.id == product_id:
+                return product
+        raise ConfigError(
+            f"no product {product_id!r} in the policy; products: {[p.id for p in self.products]}"
+        )
+
+    def product_pd_cutoff(self, product: ProductConfig) -> float:
+        return product.pd_cutoff if product.pd_cutoff is not None else self.decision.pd_cutoff
+
+    def product_refer_pd_above(self, product: ProductConfig) -> float:
+        return product.refer_pd_above if product.refer_pd_above is not None else self.decision.refer_pd_above
+
+    def product_points_multipliers(self, product: ProductConfig) -> tuple[PointsBand, ...]:
+        return (
+            product.points_multipliers if product.points_multipliers is not None else self.points_multipliers
+        )
+
+    def product_risk_multipliers(self, product: ProductConfig) -> tuple[GradeMultiplier, ...]:
+        return product.risk_multipliers if product.risk_multipliers is not None else self.risk_multipliers
+
+    def product_lgd(self, product: ProductConfig) -> float:
+        return product.lgd if product.lgd is not None else self.exposure.lgd
+
+    def product_ccf(self, product: ProductConfig) -> float:
+        return self.exposure.revolving_ccf if product.facility == "revolving" else self.exposure.term_ccf
+
+    def product_headroom(self, product: ProductConfig) -> str:
+        return product.headroom if product.headroom is not None else self.headroom
+
+    def rule_ids(self) -> list[str]:
+        """Every rule id a decision can name: product rules, refer rules and the built-in checks."""
+        ids = {"no_veto", "pd_cutoff"} | {r.id for r in self.refer_rules}
+        for product in self.products:
+            ids |= {r.id for r in product.eligibility}
+        return sorted(ids)
+
+    def expressions(self) -> list[tuple[str, str]]:
+        """Every expression in the policy as ``(location, source)``."""
+        found = [(f"derived.{d.id}", d.expression) for d in self.derived]
+        found += [(f"refer_rules.{r.id}", r.expression) for r in self.refer_rules]
+        found.append(("headroom", self.headroom))
+        for p in self.products:
+            found += [(f"products.{p.id}.eligibility.{r.id}", r.expression) for r in p.eligibility]
+            found.append((f"products.{p.id}.capacity", p.capacity))
+            if p.headroom is not None:
+                found.append((f"products.{p.id}.headroom", p.headroom))
+        return found
+
+
+def _known_name(name: str, known: set[str]) -> bool:
+    return name in known or any(re.match(pattern, name) for pattern in UPSTREAM_PATTERNS)
+
+
+def check_policy_names(
+    policy: PolicyConfig, record_fields: Iterable[str], *, path: str | None = None
+) -> None:
+    """Raise :class:`ConfigError` when an expression names a column nobody produces.
+
+    Known names are the applicant record's fields, the points and PD columns, the engine's own helper
+    columns and the policy's derived columns (each derived column may use the ones before it).
+    """
+    known = set(record_fields) | UPSTREAM_COLUMNS | ENGINE_COLUMNS
+    for derived in policy.derived:
+        unknown = sorted(n for n in compile_expression(derived.expression).names if not _known_name(n, known))
+        if unknown:
+            raise ConfigError(
+                f"expression uses unknown field(s) {unknown}", path=path, location=f"derived.{derived.id}"
+            )
+        known.add(derived.id)
+    for location, source in policy.expressions():
+        unknown = sorted(n for n in compile_expression(source).names if not _known_name(n, known))
+        if unknown:
+            raise ConfigError(
+                f"expression {source!r} uses unknown field(s) {unknown}", path=path, location=location
+            )
+
+
+def load_policy(
+    name_or_path: str | Path = "default",
+    overlays: Sequence[str | Path] = (),
+    *,
+    products_dir: str | Path | None = None,
+    check_names: bool = True,
+) -> PolicyConfig:
+    """Load a policy, resolve its catalogue and embed every product.
+
+    Args:
+        name_or_path: a profile name (``configs/policy/<name>.yaml``) or a file path.
+        overlays: files merged over the policy file in order (a partner bank's changes). An overlay may
+            change a product through ``product_overrides: {<product id>: {...}}``.
+        products_dir: where product files live; default ``../products`` beside the policy file when that
+            folder exists, else ``configs/products``.
+        check_names: check every expression's names against ``configs/fields.yaml`` and upstream columns.
+
+    Raises:
+        ConfigError: naming the file and the key of the first problem.
+
+    Examples:
+        >>> policy = load_policy("default")
+        >>> [p.id for p in policy.products]
+        ['keji_dai', 'shanxin_dai', 'jifen_dai', 'renewal_without_principal']
+        >>> policy.grades[-1]
+        'D'
+    """
+    path = resolve_config_path(name_or_path, "policy")
+    data = read_yaml(path)
+    for overlay in overlays:
+        data = deep_merge(data, read_yaml(overlay))
+    if data.get("kind") != "policy":
+        raise ConfigError(
+            f"expected kind 'policy'; got {data.get('kind')!r}", path=str(path), location="kind"
+        )
+    if data.get("products"):
+        raise ConfigError(
+            "products are embedded by load_policy; list product ids under 'catalogue'",
+            path=str(path),
+            location="products",
+        )
+    if products_dir is None:
+        sibling = path.resolve().parent.parent / "products"
+        products_dir = sibling if sibling.is_dir() else CONFIG_DIR / "products"
+    catalogue = data.get("catalogue") or []
+    if not isinstance(catalogue, list) or not all(isinstance(c, str) for c in catalogue):
+        raise ConfigError("catalogue must be a list of product ids", path=str(path), location="catalogue")
+    overrides = data.get("product_overrides") or {}
+    products = []
+    for product_id in catalogue:
+        product_path = Path(products_dir) / f"{product_id}.yaml"
+        product_data = read_yaml(product_path)
+        if product_id in overrides:
+            product_data = deep_merge(product_data, overrides[product_id])
+        product = validate_mapping(product_data, ProductConfig, path=str(product_path))
+        if product.id != product_id:
+            raise ConfigError(
+                f"file declares id {product.id!r}, catalogue says {product_id!r}",
+                path=str(product_path),
+                location="id",
+            )
+        products.append(product.model_dump(mode="python"))
+    data["products"] = products
+    policy = validate_mapping(data, PolicyConfig, path=str(path))
+    if check_names:
+        from credit_points.datasets.fields import load_fields
+
+        check_policy_names(policy, load_fields().names, path=str(path))
+    return policy

@@ -1,0 +1,478 @@
+"""The policy engine: eligibility, capacity, the limit waterfall, pricing, expected loss and the decision.
+
+Everything is computed on whole columns: one pass per product (a handful) over arrays of all rows, never a
+loop over applicants. The input is one row per applicant: the applicant record, the points columns
+(``stage``, ``points_total``, ``veto`` ...) and the PD columns (``prob_default``, ``grade``).
+
+Limit waterfall for each product (each step is a column of :func:`apply_policy`)::
+
+    limit_capacity       = capacity formula (floored for seed/sapling firms), 0 when not eligible
+    limit_after_points   = limit_capacity     x points multiplier (band of points_total)
+    limit_after_risk     = limit_after_points x risk multiplier (PD grade)
+    limit_after_headroom = max(limit_after_risk - existing unsecured debt, 0)
+    limit_after_cap      = min(limit_after_headroom, product cap)
+    limit                = rounded down to the product's unit; 0 when below the policy's minimum offer
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from credit_points.exceptions import ConfigError, DataValidationError
+from credit_points.expressions import compile_expression
+from credit_points.policy.config import PolicyConfig, ProductConfig
+
+#: Waterfall steps that can bind, in waterfall order (``capacity`` when none of the others reduced it).
+BINDING_STEPS: tuple[str, ...] = (
+    "capacity",
+    "points_multiplier",
+    "risk_multiplier",
+    "headroom",
+    "cap",
+    "min_limit",
+)
+DECISIONS: tuple[str, ...] = ("decline", "refer", "approve")
+_DECLINE, _REFER, _APPROVE = 0, 1, 2
+#: Guard so that a limit meant to be an exact multiple (e.g. 29,999.999999 after float maths) is not cut.
+_ROUNDING_EPS = 1e-9
+
+REQUIRED_COLUMNS: tuple[str, ...] = ("stage", "points_total", "veto", "prob_default", "grade")
+
+
+class _Columns(dict):  # type: ignore[type-arg]
+    """Name -> numpy column, read lazily from the frame, plus the engine's and the policy's derived columns."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        super().__init__()
+        self._frame = frame
+
+    def __missing__(self, key: str) -> np.ndarray:
+        if key not in self._frame.columns:
+            raise KeyError(key)
+        value = _as_numpy(self._frame[key])
+        self[key] = value
+        return value
+
+
+def _as_numpy(series: pd.Series) -> np.ndarray:
+    dtype = series.dtype
+    if isinstance(dtype, pd.BooleanDtype):
+        return series.to_numpy(dtype=bool, na_value=False)
+    if pd.api.types.is_extension_array_dtype(dtype) and pd.api.types.is_numeric_dtype(dtype):
+        return series.to_numpy(dtype="float64", na_value=np.nan)
+    return series.to_numpy()
+
+
+def _evaluate(source: str, env: _Columns, n: int, where: str) -> np.ndarray:
+    try:
+        out = compile_expression(source).evaluate(env)
+    except KeyError as exc:  # pragma: no cover - Expression turns missing names into ConfigError
+        raise DataValidationError("column missing from the input", field=str(exc)) from None
+    except ConfigError as exc:
+        raise DataValidationError(f"{where}: {exc}") from None
+    return np.broadcast_to(np.asarray(out), (n,))
+
+
+def _as_float(values: np.ndarray) -> np.ndarray:
+    return np.asarray(values, dtype="float64")
+
+
+def _as_bool(values: np.ndarray) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.dtype.kind == "f":
+        return np.nan_to_num(arr, nan=0.0) != 0
+    if arr.dtype == object:
+        return np.asarray(pd.Series(arr).fillna(False).astype(bool))
+    return arr.astype(bool)
+
+
+def prepare_columns(frame: pd.DataFrame, policy: PolicyConfig) -> _Columns:
+    """The columns policy expressions see: the frame's, ``firm_age_years`` and the policy's derived columns.
+
+    Raises:
+        DataValidationError: a required column is missing, or ``prob_default`` / ``grade`` is invalid.
+    """
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise DataValidationError(f"columns missing from the policy input: {missing}", field=missing[0])
+    n = len(frame)
+    env = _Columns(frame)
+    prob_default = _as_float(env["prob_default"])
+    bad = ~np.isnan(prob_default) & ((prob_default < 0) | (prob_default > 1))
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise DataValidationError(
+            "probability of default must be in [0, 1]", field="prob_default", value=float(prob_default[first])
+        )
+    env["prob_default"] = prob_default
+    env["points_total"] = _as_float(env["points_total"])
+    env["veto"] = _as_bool(env["veto"])
+    if "firm_age_years" not in frame.columns and {"founded_date", "as_of_date"} <= set(frame.columns):
+        age = (frame["as_of_date"] - frame["founded_date"]) / np.timedelta64(1, "D") / 365.25
+        env["firm_age_years"] = np.asarray(age, dtype="float64")
+    for derived in policy.derived:
+        if derived.id not in frame.columns:
+            env[derived.id] = _evaluate(derived.expression, env, n, f"derived column {derived.id!r}")
+    return env
+
+
+def grade_index(grades: np.ndarray, policy: PolicyConfig, prob_default: np.ndarray) -> np.ndarray:
+    """Position of each row's grade in the policy's master scale (-1 where PD is missing).
+
+    Raises:
+        DataValidationError: a grade the scale does not know, or a missing grade beside a known PD.
+    """
+    values = pd.Series(np.asarray(grades, dtype=object)).astype(object)
+    codes = pd.Categorical(values.where(values.notna(), None), categories=list(policy.grades)).codes
+    codes = np.asarray(codes, dtype="int64")
+    unknown = (codes < 0) & values.notna().to_numpy()
+    if unknown.any():
+        value = values.iloc[int(np.flatnonzero(unknown)[0])]
+        raise DataValidationError(
+            f"grade not on the policy's master scale {list(policy.grades)}", field="grade", value=value
+        )
+    missing = (codes < 0) & ~np.isnan(prob_default)
+    if missing.any():
+        raise DataValidationError("grade missing where prob_default is known", field="grade", value=None)
+    return codes
+
+
+def _points_multiplier(points: np.ndarray, product: ProductConfig, policy: PolicyConfig) -> np.ndarray:
+    bands = policy.product_points_multipliers(product)
+    conditions = [points >= b.min_points for b in bands if b.min_points is not None]
+    choices = [b.multiplier for b in bands if b.min_points is not None]
+    default = bands[-1].multiplier if bands[-1].min_points is None else 0.0
+    return np.select(conditions, choices, default=default).astype("float64")
+
+
+def _join_ids(fail: np.ndarray, ids: list[str]) -> np.ndarray:
+    """``;``-joined ids of the failing columns of a boolean (n, k) matrix, built once per distinct pattern."""
+    n = fail.shape[0]
+    if not ids:
+        return np.full(n, "", dtype=object)
+    weights = np.left_shift(np.int64(1), np.arange(len(ids), dtype=np.int64))
+    mask = fail.astype(np.int64) @ weights
+    uniq, inverse = np.unique(mask, return_inverse=True)
+    texts = np.array(
+        [";".join(i for k, i in enumerate(ids) if (int(u) >> k) & 1) for u in uniq], dtype=object
+    )
+    return texts[inverse.reshape(-1)]
+
+
+@dataclass(frozen=True)
+class ProductOffers:
+    """Every product's offer for every row: arrays of shape (n, products) (strings: object arrays)."""
+
+    product_ids: tuple[str, ...]
+    eligible: np.ndarray
+    failed_rules: np.ndarray
+    capacity: np.ndarray
+    points_multiplier: np.ndarray
+    risk_multiplier: np.ndarray
+    limit_capacity: np.ndarray
+    limit_after_points: np.ndarray
+    limit_after_risk: np.ndarray
+    limit_after_headroom: np.ndarray
+    limit_after_cap: np.ndarray
+    limit: np.ndarray
+    binding: np.ndarray
+    decision: np.ndarray
+    rate: np.ndarray
+    ead: np.ndarray
+    lgd: np.ndarray
+    expected_loss: np.ndarray
+    expected_loss_net: np.ndarray
+    refer_hits: np.ndarray
+    veto: np.ndarray
+    pd_failed: np.ndarray
+
+
+def _require_products(policy: PolicyConfig) -> None:
+    if not policy.products:
+        raise ConfigError(
+            "the policy has no embedded products; load it with credit_points.policy.config.load_policy"
+        )
+
+
+def refer_rule_hits(env: _Columns, policy: PolicyConfig, n: int) -> np.ndarray:
+    """Boolean (n, refer rules): which of the policy's refer rules each row triggers."""
+    hits = np.zeros((n, len(policy.refer_rules)), dtype=bool)
+    for k, rule in enumerate(policy.refer_rules):
+        hits[:, k] = _as_bool(_evaluate(rule.expression, env, n, f"refer rule {rule.id!r}"))
+    return hits
+
+
+def evaluate_products(frame: pd.DataFrame, policy: PolicyConfig) -> ProductOffers:
+    """Run every product's eligibility, waterfall, pricing and expected loss on every row.
+
+    Raises:
+        ConfigError: the policy has no embedded products.
+        DataValidationError: a column is missing or holds an invalid value (named).
+    """
+    _require_products(policy)
+    n, n_products = len(frame), len(policy.products)
+    env = prepare_columns(frame, policy)
+    prob_default = env["prob_default"]
+    points = env["points_total"]
+    veto = env["veto"]
+    stage = np.asarray(env["stage"], dtype=object)
+    grade_pos = grade_index(env["grade"], policy, prob_default)
+    refer_hits = refer_rule_hits(env, policy, n)
+    any_refer = refer_hits.any(axis=1)
+
+    shape = (n, n_products)
+    out: dict[str, Any] = {
+        name: np.zeros(shape, dtype="float64")
+        for name in (
+            "capacity", "points_multiplier", "risk_multiplier", "limit_capacity", "limit_after_points",
+            "limit_after_risk", "limit_after_headroom", "limit_after_cap", "limit", "rate", "ead", "lgd",
+            "expected_loss", "expected_loss_net",
+        )
+    }  # fmt: skip
+    out["eligible"] = np.zeros(shape, dtype=bool)
+    out["pd_failed"] = np.zeros(shape, dtype=bool)
+    out["failed_rules"] = np.empty(shape, dtype=object)
+    out["binding"] = np.zeros(shape, dtype="int64")
+    out["decision"] = np.zeros(shape, dtype="int64")
+    pricing = policy.pricing
+    min_limit = policy.decision.min_limit
+
+    for j, product in enumerate(policy.products):
+        where = f"product {product.id!r}"
+        rules = product.eligibility
+        fail = np.zeros((n, len(rules) + 2), dtype=bool)
+        fail[:, 0] = veto
+        for k, rule in enumerate(rules, start=1):
+            fail[:, k] = ~_as_bool(_evaluate(rule.expression, env, n, f"{where} rule {rule.id!r}"))
+        cutoff = policy.product_pd_cutoff(product)
+        with np.errstate(invalid="ignore"):
+            fail[:, -1] = ~(prob_default <= cutoff)
+        out["pd_failed"][:, j] = fail[:, -1]
+        eligible = ~fail.any(axis=1)
+        out["eligible"][:, j] = eligible
+        out["failed_rules"][:, j] = _join_ids(fail, ["no_veto", *[r.id for r in rules], "pd_cutoff"])
+
+        capacity = np.nan_to_num(_as_float(_evaluate(product.capacity, env, n, f"{where} capacity")), nan=0.0)
+        capacity = np.maximum(capacity, 0.0)
+        if product.floor is not None:
+            young = np.isin(stage, np.asarray(product.floor.stages, dtype=object))
+            capacity = np.where(young, np.maximum(capacity, product.floor.amount), capacity)
+        points_mult = _points_multiplier(points, product, policy)
+        risk_table = np.array(
+            [g.multiplier for g in policy.product_risk_multipliers(product)], dtype="float64"
+        )
+        risk_mult = np.where(grade_pos >= 0, risk_table[np.clip(grade_pos, 0, None)], 0.0)
+        headroom = _evaluate(policy.product_headroom(product), env, n, f"{where} headroom")
+        headroom = np.maximum(np.nan_to_num(_as_float(headroom), nan=0.0), 0.0)
+
+        limit_capacity = np.where(eligible, capacity, 0.0)
+        after_points = limit_capacity * points_mult
+        after_risk = after_points * risk_mult
+        after_headroom = np.maximum(after_risk - headroom, 0.0)
+        after_cap = np.minimum(after_headroom, product.cap)
+        unit = product.rounding_unit
+        rounded = np.floor(after_cap / unit + _ROUNDING_EPS) * unit
+        limit = np.where(rounded >= min_limit, rounded, 0.0)
+
+        reductions = np.stack(
+            [
+                np.zeros(n),
+                limit_capacity - after_points,
+                after_points - after_risk,
+                after_risk - after_headroom,
+                after_headroom - after_cap,
+                rounded - limit,
+            ],
+            axis=1,
+        )
+        binding = np.argmax(reductions, axis=1)
+        binding = np.where(reductions.max(axis=1) > 0, binding, 0)
+
+        lgd = policy.product_lgd(product)
+        ead = limit * policy.product_ccf(product)
+        loss_given_default = lgd * ead
+        scheme = product.risk_compensation
+        share = scheme.loss_share + (scheme.pure_credit_extra_share if product.pure_credit else 0.0)
+        compensation = share * loss_given_default
+        if scheme.max_compensation_per_loan is not None:
+            compensation = np.minimum(compensation, scheme.max_compensation_per_loan)
+        pd_or_zero = np.nan_to_num(prob_default, nan=0.0)
+        expected_loss = pd_or_zero * loss_given_default
+        expected_loss_net = pd_or_zero * (loss_given_default - compensation)
+
+        offered = limit > 0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            el_rate = np.where(offered, expected_loss_net / np.where(offered, ead, 1.0), np.nan)
+        rate = (
+            pricing.lpr_1y + el_rate + pricing.capital_spread + pricing.cost_spread
+            + product.pricing.extra_spread - product.pricing.interest_subsidy
+        )  # fmt: skip
+        if product.pricing.ceiling_over_lpr is not None:
+            rate = np.minimum(rate, pricing.lpr_1y + product.pricing.ceiling_over_lpr)
+        if pricing.rate_floor is not None:
+            rate = np.maximum(rate, pricing.rate_floor)
+        rate = np.round(np.maximum(rate, 0.0), pricing.rate_decimals)
+
+        with np.errstate(invalid="ignore"):
+            in_band = prob_default > policy.product_refer_pd_above(product)
+        decision = np.where(~offered, _DECLINE, np.where(in_band | any_refer, _REFER, _APPROVE))
+
+        for name, value in (
+            ("capacity", capacity), ("points_multiplier", points_mult), ("risk_multiplier", risk_mult),
+            ("limit_capacity", limit_capacity), ("limit_after_points", after_points),
+            ("limit_after_risk", after_risk), ("limit_after_headroom", after_headroom),
+            ("limit_after_cap", after_cap), ("limit", limit), ("binding", binding), ("decision", decision),
+            ("rate", rate), ("ead", ead), ("lgd", np.full(n, lgd)), ("expected_loss", expected_loss),
+            ("expected_loss_net", expected_loss_net),
+        ):  # fmt: skip
+            out[name][:, j] = value
+
+    return ProductOffers(
+        product_ids=tuple(p.id for p in policy.products), refer_hits=refer_hits, veto=veto, **out
+    )
+
+
+def _choose(offers: ProductOffers, policy: PolicyConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Index of the recommended product per row and whether any product is offered."""
+    offered = offers.limit > 0
+    if policy.product_choice == "priority":
+        choice = np.argmax(offered, axis=1)
+    else:
+        choice = np.argmax(np.where(offered, offers.limit, -1.0), axis=1)
+    return choice, offered.any(axis=1)
+
+
+def _decline_binding(offers: ProductOffers) -> np.ndarray:
+    """Why a row with no offer was declined: veto, PD cut-off, eligibility, or the step that zeroed the limit."""
+    labels = np.array(["veto", "pd_cutoff", "eligibility", *BINDING_STEPS], dtype=object)
+    any_eligible = offers.eligible.any(axis=1)
+    best = np.argmax(np.where(offers.eligible, offers.limit_after_cap, -1.0), axis=1)
+    rows = np.arange(len(best))
+    step = offers.binding[rows, best] + 3
+    code = np.where(
+        offers.veto, 0, np.where(offers.pd_failed.all(axis=1), 1, np.where(any_eligible, step, 2))
+    )
+    return labels[code]
+
+
+def apply_policy(frame: pd.DataFrame, policy: PolicyConfig) -> pd.DataFrame:
+    """Eligibility per product, the recommended product, its limit waterfall, price, expected loss, decision.
+
+    Args:
+        frame: one row per applicant: the applicant record plus the points columns (``stage``,
+            ``points_total``, ``veto``, ``rank_zone`` ...) and the PD columns (``prob_default``, ``grade``).
+        policy: a policy from :func:`~credit_points.policy.config.load_policy` (products embedded).
+
+    Returns:
+        A frame with the same index: per product ``eligible_<product>`` (bool) and ``failed_rules_<product>``
+        (``;``-joined rule ids, built-in ``no_veto`` and ``pd_cutoff`` included); ``product`` ("" when none
+        is offered), ``capacity``, ``points_multiplier``, ``risk_multiplier``, ``limit_capacity``,
+        ``limit_after_points``, ``limit_after_risk``, ``limit_after_headroom``, ``limit_after_cap``,
+        ``limit``, ``binding_constraint``, ``rate`` (NaN when nothing is offered), ``ead``, ``lgd``,
+        ``expected_loss``, ``expected_loss_net``, ``decision``, ``policy_version``, ``policy_hash``.
+        Waterfall columns are those of the recommended product, and 0 when none is offered.
+
+    Raises:
+        ConfigError: the policy has no embedded products.
+        DataValidationError: a column is missing or holds an invalid value (named).
+
+    Examples:
+        >>> from credit_points.policy.config import load_policy
+        >>> policy = load_policy("default")
+        >>> firm = pd.DataFrame({
+        ...     "revenue": [10e6], "tax_paid": [0.5e6], "rd_expense": [0.6e6], "total_liabilities": [2e6],
+        ...     "total_assets": [8e6], "employees": [80.0], "tech_qualification_tier": [3.0], "srdi": ["none"],
+        ...     "orders_backlog": [0.0], "gov_subsidies": [0.0], "wages_paid": [3e6], "high_level_talent": [0.0],
+        ...     "existing_bank_debt": [0.0], "existing_unsecured_debt": [0.0], "max_overdue_days_24m": [0.0],
+        ...     "firm_age_years": [5.0], "stage": ["growth"], "points_total": [104.0], "veto": [False],
+        ...     "rank_zone": [900], "prob_default": [0.012], "grade": ["4"]})
+        >>> out = apply_policy(firm, policy)
+        >>> row = out.iloc[0]
+        >>> row["product"], float(row["limit_capacity"]), float(row["limit"]), row["binding_constraint"]
+        ('keji_dai', 3900000.0, 3510000.0, 'risk_multiplier')
+        >>> row["decision"], float(row["rate"])
+        ('approve', 0.04)
+    """
+    offers = evaluate_products(frame, policy)
+    n = len(frame)
+    rows = np.arange(n)
+    choice, any_offer = _choose(offers, policy)
+
+    def pick(matrix: np.ndarray, empty: float = 0.0) -> np.ndarray:
+        return np.where(any_offer, matrix[rows, choice], empty)
+
+    result: dict[str, Any] = {}
+    for j, product_id in enumerate(offers.product_ids):
+        result[f"eligible_{product_id}"] = offers.eligible[:, j]
+        result[f"failed_rules_{product_id}"] = pd.array(offers.failed_rules[:, j], dtype="str")
+    product_ids = np.array(offers.product_ids, dtype=object)
+    result["product"] = np.where(any_offer, product_ids[choice], "")
+    for name in (
+        "capacity", "points_multiplier", "risk_multiplier", "limit_capacity", "limit_after_points",
+        "limit_after_risk", "limit_after_headroom", "limit_after_cap", "limit",
+    ):  # fmt: skip
+        result[name] = pick(getattr(offers, name))
+    steps = np.array(BINDING_STEPS, dtype=object)
+    result["binding_constraint"] = np.where(
+        any_offer, steps[offers.binding[rows, choice]], _decline_binding(offers)
+    )
+    result["rate"] = pick(offers.rate, np.nan)
+    result["ead"] = pick(offers.ead)
+    result["lgd"] = pick(offers.lgd, np.nan)
+    result["expected_loss"] = pick(offers.expected_loss)
+    result["expected_loss_net"] = pick(offers.expected_loss_net)
+    decisions = np.array(DECISIONS, dtype=object)
+    result["decision"] = np.where(any_offer, decisions[offers.decision[rows, choice]], "decline")
+    result["policy_version"] = np.full(n, policy.version, dtype=object)
+    result["policy_hash"] = np.full(n, policy.content_hash, dtype=object)
+    out = pd.DataFrame(result, index=frame.index)
+    for name in ("product", "binding_constraint", "decision", "policy_version", "policy_hash"):
+        out[name] = out[name].astype("str")
+    return out
+
+
+def product_offers(frame: pd.DataFrame, policy: PolicyConfig) -> pd.DataFrame:
+    """Every product's offer for every row, in long form (one row per applicant and product).
+
+    Returns:
+        Columns ``row`` (the input's index label), ``product``, ``eligible``, ``failed_rules``, the
+        waterfall columns as in :func:`apply_policy`, ``binding_constraint``, ``rate``, ``ead``, ``lgd``,
+        ``expected_loss``, ``expected_loss_net``, ``decision`` (this product's own decision) and
+        ``recommended`` (bool). Rows are ordered by applicant, then catalogue order.
+    """
+    offers = evaluate_products(frame, policy)
+    n, n_products = offers.limit.shape
+    choice, any_offer = _choose(offers, policy)
+    recommended = np.zeros((n, n_products), dtype=bool)
+    recommended[np.arange(n)[any_offer], choice[any_offer]] = True
+    steps = np.array(BINDING_STEPS, dtype=object)
+    decisions = np.array(DECISIONS, dtype=object)
+    binding = np.where(
+        offers.eligible, steps[offers.binding], np.where(offers.veto[:, None], "veto", "eligibility")
+    )
+    binding = np.where(offers.eligible | ~offers.pd_failed | offers.veto[:, None], binding, "pd_cutoff")
+    columns: dict[str, Any] = {
+        "row": np.repeat(np.asarray(frame.index, dtype=object), n_products),
+        "product": np.tile(np.array(offers.product_ids, dtype=object), n),
+        "eligible": offers.eligible.reshape(-1),
+        "failed_rules": offers.failed_rules.reshape(-1),
+    }
+    for name in (
+        "capacity", "points_multiplier", "risk_multiplier", "limit_capacity", "limit_after_points",
+        "limit_after_risk", "limit_after_headroom", "limit_after_cap", "limit",
+    ):  # fmt: skip
+        columns[name] = getattr(offers, name).reshape(-1)
+    columns["binding_constraint"] = binding.reshape(-1)
+    for name in ("rate", "ead", "lgd", "expected_loss", "expected_loss_net"):
+        columns[name] = getattr(offers, name).reshape(-1)
+    columns["rate"] = np.where(columns["limit"] > 0, columns["rate"], np.nan)
+    columns["decision"] = decisions[offers.decision].reshape(-1)
+    columns["recommended"] = recommended.reshape(-1)
+    out = pd.DataFrame(columns)
+    for name in ("product", "failed_rules", "binding_constraint", "decision"):
+        out[name] = out[name].astype("str")
+    return out
