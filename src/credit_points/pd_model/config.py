@@ -1,0 +1,250 @@
+"""PD model configuration (``configs/pd_model/*.yaml``): features, encodings, LightGBM, calibration, split, scale.
+
+Every business number of the default-risk model lives here: the feature list with monotone constraints and
+reason families, the fixed categorical maps, the LightGBM parameters and seeds, the out-of-time split, the
+master scale (grades, PD bands, PD floor), the WoE-scorecard challenger and the model-selection settings.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from credit_points.config import StrictModel, VersionedConfig, load_config, resolve_config_path
+from credit_points.expressions import compile_expression
+
+#: Columns a feature may never read: outcomes and simulation truth (they are observed after ``as_of_date``).
+FORBIDDEN_FEATURE_INPUTS: frozenset[str] = frozenset({"default_12m", "true_pd", "true_raw", "default_date"})
+
+
+class FeatureSpec(StrictModel):
+    """One model feature.
+
+    Attributes:
+        name: the feature (model column) name.
+        source: a record or points column, or an expression over them (``credit_points.expressions``).
+        monotone: +1 PD never decreases as the feature grows, -1 never increases, 0 unconstrained.
+        encoding: name of a fixed map in ``encodings`` applied to the ``source`` column (categories).
+        label_zh: Chinese label for reports.
+        label_en: English label.
+        reason_family: the reason-code family the feature's contribution maps to.
+    """
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    source: str = Field(min_length=1)
+    monotone: Literal[-1, 0, 1] = 0
+    encoding: str | None = None
+    label_zh: str
+    label_en: str
+    reason_family: str = Field(min_length=1)
+
+
+class EncodingMap(StrictModel):
+    """A fixed category → number map; a value outside it is an error, never silently NaN."""
+
+    levels: dict[str, float]
+    missing: Literal["nan", "error"] = "nan"
+
+
+class LightGBMParams(StrictModel):
+    """LightGBM parameters of the booster (native names where they exist)."""
+
+    num_threads: int = Field(1, ge=1)
+    deterministic: bool = True
+    seed: int = 0
+    num_leaves: int = Field(15, ge=2)
+    max_depth: int = -1
+    n_estimators: int = Field(300, ge=1)
+    learning_rate: float = Field(0.05, gt=0, le=1)
+    min_child_samples: int = Field(50, ge=1)
+    subsample: float = Field(0.8, gt=0, le=1)
+    subsample_freq: int = Field(1, ge=0)
+    colsample_bytree: float = Field(0.8, gt=0, le=1)
+    reg_lambda: float = Field(1.0, ge=0)
+    reg_alpha: float = Field(0.0, ge=0)
+    max_bin: int = Field(255, ge=2)
+    early_stopping_rounds: int | None = Field(50, ge=1)
+
+
+class CalibrationConfig(StrictModel):
+    """Calibration of the booster margin: Platt scaling, ``raw = a * margin + b``."""
+
+    method: Literal["platt"] = "platt"
+    min_slope: float = Field(1e-3, gt=0)
+
+
+class SplitConfig(StrictModel):
+    """Out-of-time split of ``as_of_date`` cohorts: train (earliest), calibration, test (latest).
+
+    ``mode: years`` puts the last ``test_periods`` calendar years in test and the ``calib_periods`` years
+    before them in calibration; ``mode: quantiles`` cuts ``as_of_date`` at the given quantiles.
+    """
+
+    mode: Literal["years", "quantiles"] = "years"
+    date_column: str = "as_of_date"
+    firm_column: str = "firm_id"
+    target: str = "default_12m"
+    calib_periods: int = Field(1, ge=1)
+    test_periods: int = Field(1, ge=1)
+    calib_quantile: float = Field(0.6, gt=0, lt=1)
+    test_quantile: float = Field(0.8, gt=0, lt=1)
+    drop_test_firms_from_train: bool = True
+
+    @model_validator(mode="after")
+    def _quantiles_ordered(self) -> SplitConfig:
+        if self.calib_quantile >= self.test_quantile:
+            raise ValueError(
+                f"calib_quantile must be below test_quantile; got {self.calib_quantile} >= {self.test_quantile}"
+            )
+        return self
+
+
+class GradeBand(StrictModel):
+    """One performing grade: PD up to (excluding) ``pd_max``."""
+
+    grade: str = Field(min_length=1)
+    pd_max: float = Field(gt=0, le=1)
+    label_zh: str = ""
+    label_en: str = ""
+
+
+class MasterScale(StrictModel):
+    """The master scale: performing grades by PD band, plus the default grade.
+
+    Attributes:
+        pd_floor: regulatory PD floor applied before grading (0.0003 = 0.03%).
+        grades: performing grades in increasing PD; the last band must reach 1.0.
+        default_grade: grade of obligors in default (PD = 1).
+    """
+
+    pd_floor: float = Field(0.0003, ge=0, lt=1)
+    grades: tuple[GradeBand, ...] = Field(min_length=7)
+    default_grade: str = "D"
+
+    @model_validator(mode="after")
+    def _bands_increase(self) -> MasterScale:
+        uppers = [g.pd_max for g in self.grades]
+        if any(b <= a for a, b in zip(uppers, uppers[1:], strict=False)):
+            raise ValueError(f"grade pd_max must increase strictly; got {uppers}")
+        if uppers[-1] != 1.0:
+            raise ValueError(f"the last performing grade must reach pd_max 1.0; got {uppers[-1]}")
+        labels = [g.grade for g in self.grades] + [self.default_grade]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"grade labels must be unique; got {labels}")
+        return self
+
+    @property
+    def labels(self) -> list[str]:
+        """Grade labels, best first, the default grade last."""
+        return [g.grade for g in self.grades] + [self.default_grade]
+
+
+class ScorecardConfig(StrictModel):
+    """The WoE-logistic challenger: binning, regularisation and points scaling."""
+
+    max_n_bins: int = Field(8, ge=2)
+    min_bin_size: float = Field(0.05, gt=0, lt=0.5)
+    monotonic_trend: str = "auto_asc_desc"
+    min_iv: float = Field(0.02, ge=0)
+    C: float = Field(1.0, gt=0)
+    pdo: float = Field(20.0, gt=0)
+    base_score: float = 600.0
+    base_odds: float = Field(50.0, gt=0)
+
+
+class SelectionConfig(StrictModel):
+    """Model selection between the LightGBM classifier and the scorecard (or a blend of both).
+
+    The blend weight ``w`` of the booster in calibrated log-odds is chosen from ``weights`` by the
+    out-of-fold ``metric`` over ``inner_folds`` stratified folds of the training data only.
+    """
+
+    weights: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
+    inner_folds: int = Field(3, ge=2)
+    metric: Literal["log_loss", "brier", "auc"] = "log_loss"
+
+    @model_validator(mode="after")
+    def _weights_in_unit_interval(self) -> SelectionConfig:
+        bad = [w for w in self.weights if not 0.0 <= w <= 1.0]
+        if bad or not self.weights:
+            raise ValueError(f"selection weights must lie in [0, 1]; got {list(self.weights)}")
+        return self
+
+
+class ValidationConfig(StrictModel):
+    """Thresholds of the validation pack."""
+
+    ci_level: float = Field(0.95, gt=0, lt=1)
+    ece_bins: int = Field(10, ge=2)
+    hl_groups: int = Field(10, ge=3)
+    psi_bins: int = Field(10, ge=2)
+    amber_p: float = Field(0.05, gt=0, lt=1)
+    red_p: float = Field(0.01, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _red_below_amber(self) -> ValidationConfig:
+        if self.red_p >= self.amber_p:
+            raise ValueError(f"red_p must be below amber_p; got {self.red_p} >= {self.amber_p}")
+        return self
+
+
+class PDModelConfig(VersionedConfig):
+    """The whole PD model configuration (``kind: pd_model``)."""
+
+    kind: Literal["pd_model"] = "pd_model"
+    features: tuple[FeatureSpec, ...] = Field(min_length=1)
+    encodings: dict[str, EncodingMap] = Field(default_factory=dict)
+    lightgbm: LightGBMParams = LightGBMParams()
+    calibration: CalibrationConfig = CalibrationConfig()
+    split: SplitConfig = SplitConfig()
+    master_scale: MasterScale
+    scorecard: ScorecardConfig = ScorecardConfig()
+    selection: SelectionConfig = SelectionConfig()
+    validation: ValidationConfig = ValidationConfig()
+
+    @model_validator(mode="after")
+    def _features_consistent(self) -> PDModelConfig:
+        names = [f.name for f in self.features]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate feature names: {dupes}")
+        for i, spec in enumerate(self.features):
+            if spec.encoding is not None:
+                if spec.encoding not in self.encodings:
+                    raise ValueError(
+                        f"features.{i} ({spec.name}): encoding {spec.encoding!r} is not in encodings "
+                        f"{sorted(self.encodings)}"
+                    )
+                if not spec.source.isidentifier():
+                    raise ValueError(f"features.{i} ({spec.name}): an encoded source must be one column; got {spec.source!r}")
+            used = compile_expression(spec.source).names
+            leaked = sorted(used & FORBIDDEN_FEATURE_INPUTS | ({self.split.target} & used))
+            if leaked:
+                raise ValueError(
+                    f"features.{i} ({spec.name}): reads {leaked}, observed after as_of_date (point-in-time)"
+                )
+        return self
+
+    @cached_property
+    def feature_names(self) -> list[str]:
+        """Feature names in model order."""
+        return [f.name for f in self.features]
+
+    @cached_property
+    def monotone_constraints(self) -> list[int]:
+        """Monotone constraints in model order (LightGBM convention: +1 output never decreases)."""
+        return [int(f.monotone) for f in self.features]
+
+
+def load_pd_config(name_or_path: str | Path = "default", *, overlays: tuple[str | Path, ...] = ()) -> PDModelConfig:
+    """Load a PD model profile by name (``configs/pd_model/<name>.yaml``) or path.
+
+    Examples:
+        >>> cfg = load_pd_config("default")
+        >>> cfg.kind, len(cfg.master_scale.grades) >= 7, cfg.master_scale.pd_floor
+        ('pd_model', True, 0.0003)
+    """
+    return load_config(resolve_config_path(name_or_path, "pd_model"), PDModelConfig, overlays=overlays)
