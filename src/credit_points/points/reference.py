@@ -1,0 +1,253 @@
+"""The pinned reference population: a compact per-stage, per-indicator quantile table with its hash.
+
+Percentiles are read from this table, never from the batch being scored, so one firm scored alone gets
+exactly the points it gets inside a million-row batch. A table holds, for every stage and indicator, the
+number of reference firms with a value and the values at ``quantiles`` evenly spaced probabilities
+(numpy's ``linear`` method), plus a copy of the fallback bands that apply where a stage has fewer than
+``min_firms`` firms. It is plain JSON, hashed like a config.
+
+The percentile of a value ``x`` is the mid-rank of the table's piecewise-linear distribution:
+``(F(x-) + F(x)) / 2`` — inside a run of tied knots (many firms with no patent) it is the middle of the
+run, elsewhere the linear interpolation between knots; below the smallest knot it is 0, above the
+largest 1. It never decreases as ``x`` grows.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from credit_points.config import canonical_json, sha256_text
+from credit_points.exceptions import ConfigError
+from credit_points.points.config import PointsConfig
+
+FORMAT = "credit-points/points-reference/1"
+
+
+@dataclass(frozen=True)
+class StageIndicatorTable:
+    """Quantile knots of one indicator in one stage."""
+
+    n: int
+    quantiles: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class ReferenceTable:
+    """Per-stage, per-indicator quantile table of a reference population.
+
+    Attributes:
+        profile: the points profile it was built for.
+        reference_key: hash of the stage and indicator definitions it depends on
+            (:attr:`PointsConfig.reference_key`); a scorer refuses a table built for other definitions.
+        probs: probabilities of the knots (0 … 1).
+        min_firms: below this many firms with a value, a stage uses the fallback bands.
+        stages: ``{stage: {"n_firms": int, "indicators": {indicator: StageIndicatorTable}}}``.
+        fallback: ``{stage: {indicator: {"edges": [...], "scores": [...]}}}`` for percentile indicators.
+        label: free text (e.g. "Changsha zone, firms scored in 2024").
+    """
+
+    profile: str
+    reference_key: str
+    probs: tuple[float, ...]
+    min_firms: int
+    stages: dict[str, dict[str, Any]]
+    fallback: dict[str, dict[str, dict[str, list[float]]]] = field(default_factory=dict)
+    label: str = ""
+
+    # ------------------------------------------------------------------ lookup
+    def table(self, stage: str, indicator: str) -> StageIndicatorTable | None:
+        """The knots of ``indicator`` in ``stage`` (``None`` when the stage had no firm with a value)."""
+        return self.stages.get(stage, {}).get("indicators", {}).get(indicator)
+
+    def uses_quantiles(self, stage: str, indicator: str) -> bool:
+        """True where the stage had at least ``min_firms`` reference firms with a value."""
+        table = self.table(stage, indicator)
+        return table is not None and table.n >= self.min_firms
+
+    def quantile(self, stage: str, indicator: str, prob: float) -> float:
+        """The raw value at probability ``prob`` in the stage (NaN without a table)."""
+        table = self.table(stage, indicator)
+        if table is None:
+            return float("nan")
+        return float(np.interp(prob, self.probs, table.quantiles))
+
+    # ------------------------------------------------------------------ serialisation
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form (the one that is hashed and saved)."""
+        return {
+            "format": FORMAT,
+            "profile": self.profile,
+            "reference_key": self.reference_key,
+            "label": self.label,
+            "probs": list(self.probs),
+            "min_firms": self.min_firms,
+            "stages": {
+                stage: {
+                    "n_firms": int(body["n_firms"]),
+                    "indicators": {
+                        ind: {"n": t.n, "quantiles": list(t.quantiles)} for ind, t in body["indicators"].items()
+                    },
+                }
+                for stage, body in self.stages.items()
+            },
+            "fallback": self.fallback,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ReferenceTable:
+        """Rebuild a table from :meth:`to_dict` output (e.g. parsed JSON)."""
+        if data.get("format") != FORMAT:
+            raise ConfigError(f"not a points reference table (format {data.get('format')!r}; expected {FORMAT!r})")
+        try:
+            stages = {
+                stage: {
+                    "n_firms": int(body["n_firms"]),
+                    "indicators": {
+                        ind: StageIndicatorTable(n=int(t["n"]), quantiles=tuple(float(q) for q in t["quantiles"]))
+                        for ind, t in body["indicators"].items()
+                    },
+                }
+                for stage, body in data["stages"].items()
+            }
+            return cls(
+                profile=str(data["profile"]),
+                reference_key=str(data["reference_key"]),
+                probs=tuple(float(p) for p in data["probs"]),
+                min_firms=int(data["min_firms"]),
+                stages=stages,
+                fallback=data.get("fallback", {}),
+                label=str(data.get("label", "")),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"reference table is malformed: {exc!r}") from None
+
+    @cached_property
+    def content_hash(self) -> str:
+        """SHA-256 of the canonical JSON of the table."""
+        return sha256_text(canonical_json(self.to_dict()))
+
+    def save(self, path: str | Path) -> Path:
+        """Write the table as JSON; returns the path."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_dict(), ensure_ascii=False, allow_nan=False, indent=1), encoding="utf-8")
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> ReferenceTable:
+        """Read a table written by :meth:`save`."""
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError("reference file not found", path=str(path)) from None
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"reference file is not JSON: {exc.msg}", path=str(path)) from None
+        try:
+            return cls.from_dict(data)
+        except ConfigError as exc:
+            raise ConfigError(str(exc), path=str(path)) from None
+
+    def check_compatible(self, config: PointsConfig) -> None:
+        """Raise :class:`ConfigError` unless the table was built for the config's stages and indicators."""
+        if self.reference_key != config.reference_key:
+            raise ConfigError(
+                f"reference table was built for other stage/indicator definitions (profile {self.profile!r}, "
+                f"key {self.reference_key[:12]}…); config {config.profile!r} has key {config.reference_key[:12]}…"
+            )
+
+
+def midrank_percentile(values: np.ndarray, knots: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """Percentile of each value against quantile knots: the mid-rank ``(F(x-) + F(x)) / 2``.
+
+    NaN values give NaN.
+
+    Examples:
+        >>> probs = np.array([0.0, 0.25, 0.5, 0.75, 1.0])
+        >>> knots = np.array([0.0, 0.0, 0.0, 2.0, 4.0])
+        >>> midrank_percentile(np.array([-1.0, 0.0, 1.0, 3.0, 9.0]), knots, probs).tolist()
+        [0.0, 0.25, 0.625, 0.875, 1.0]
+    """
+    k = len(knots)
+    hi = np.searchsorted(knots, values, side="right")  # knots <= x
+    lo = np.searchsorted(knots, values, side="left")  # knots < x
+    f_hi = _interp_at(values, hi, knots, probs, k)
+    f_lo = _interp_at(values, lo, knots, probs, k)
+    out = 0.5 * (f_lo + f_hi)
+    return np.where(np.isnan(values), np.nan, out)
+
+
+def _interp_at(values: np.ndarray, idx: np.ndarray, knots: np.ndarray, probs: np.ndarray, k: int) -> np.ndarray:
+    left = np.clip(idx - 1, 0, k - 1)
+    right = np.clip(idx, 0, k - 1)
+    q0, q1 = knots[left], knots[right]
+    p0, p1 = probs[left], probs[right]
+    span = q1 - q0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frac = np.where(span > 0, (values - q0) / np.where(span > 0, span, 1.0), 0.0)
+    inside = p0 + np.clip(frac, 0.0, 1.0) * (p1 - p0)
+    return np.where(idx <= 0, 0.0, np.where(idx >= k, 1.0, inside))
+
+
+def build_reference(frame: pd.DataFrame, config: PointsConfig, *, label: str = "") -> ReferenceTable:
+    """Build the reference table of a population of applicants (a zone's scored firms of a year).
+
+    Args:
+        frame: validated applicant records.
+        config: the points profile (stages, derived indicators, indicator sources).
+        label: free text stored with the table.
+
+    Raises:
+        DataValidationError: when a stage cannot be assigned (missing or out-of-range stage field).
+
+    Examples:
+        >>> from credit_points.points.config import load_points_config
+        >>> from credit_points.points.testing import example_frame
+        >>> ref = build_reference(example_frame(40), load_points_config("torch-18"))
+        >>> ref.stages["growth"]["n_firms"], len(ref.probs)
+        (8, 101)
+    """
+    from credit_points.points.engine import PointsScorer
+
+    scorer = PointsScorer(config, None)
+    codes, matrix = scorer.indicator_values(frame)
+    probs = np.linspace(0.0, 1.0, config.scoring.quantiles)
+    stages: dict[str, dict[str, Any]] = {}
+    for s, stage in enumerate(config.stage_ids):
+        in_stage = codes == s
+        body: dict[str, Any] = {"n_firms": int(in_stage.sum()), "indicators": {}}
+        if body["n_firms"]:
+            sub = matrix[:, in_stage]
+            for j, ind in enumerate(config.indicator_ids):
+                col = sub[j]
+                col = col[np.isfinite(col)]
+                if col.size:
+                    knots = np.quantile(col, probs, method="linear")
+                    knots = np.maximum.accumulate(knots)  # guard against rounding making knots non-monotone
+                    body["indicators"][ind] = StageIndicatorTable(n=int(col.size), quantiles=tuple(map(float, knots)))
+        stages[stage] = body
+    fallback: dict[str, dict[str, dict[str, list[float]]]] = {}
+    for stage in config.stage_ids:
+        for ind in config.indicators:
+            bands = config.fallback_bands(ind, stage) if ind.kind == "percentile" else None
+            if bands is not None:
+                fallback.setdefault(stage, {})[ind.id] = {"edges": list(bands.edges), "scores": list(bands.scores)}
+    return ReferenceTable(
+        profile=config.profile,
+        reference_key=config.reference_key,
+        probs=tuple(map(float, probs)),
+        min_firms=config.scoring.min_firms,
+        stages=stages,
+        fallback=fallback,
+        label=label,
+    )
+
+
+__all__ = ["ReferenceTable", "StageIndicatorTable", "build_reference", "midrank_percentile"]
