@@ -1,0 +1,134 @@
+"""The synthetic generator's parameters (``configs/generator.yaml``): stages, zones, industries, default model."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from credit_points.config import CONFIG_DIR, StrictModel, VersionedConfig, load_config
+
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+
+COEFFICIENTS = (
+    "innovation",
+    "innovation_loss_making",
+    "leverage_hinge",
+    "insolvent",
+    "loss",
+    "profit",
+    "decline",
+    "hypergrowth",
+    "unsecured_burden",
+    "young",
+    "seed_stage",
+    "sapling_stage",
+    "large_stage",
+    "overdue_any",
+    "overdue_30",
+    "overdue_90",
+    "no_credit_file",
+    "stressed_and_overdue",
+    "penalties",
+    "lawsuits",
+    "credit_abnormal",
+    "credit_ordinary_dishonest",
+    "credit_serious_dishonest",
+    "tax_a",
+    "tax_m",
+    "tax_c",
+    "tax_d",
+    "registration_bad",
+    "pboc_npl",
+    "abnormal_operation",
+)
+
+
+class StageBand(StrictModel):
+    """A revenue band: lower bound (yuan, inclusive) and its share of incumbent firms."""
+
+    id: str
+    lower: float = Field(ge=0)
+    share: Share
+
+
+class ZoneSpec(StrictModel):
+    """A zone: id, Chinese name, city (used in enterprise names) and GB/T 2260 division code."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name_zh: str
+    city_zh: str
+    division: str = Field(pattern=r"^[0-9]{6}$")
+    weight: float = Field(gt=0)
+
+
+class IndustrySpec(StrictModel):
+    """A GB/T 4754 industry with its innovation profile and exposure to the shock."""
+
+    code: str = Field(pattern=r"^[A-T][0-9]{2,4}$")
+    label_zh: str
+    weight: float = Field(gt=0)
+    rd_intensity: float = Field(gt=0, lt=1)
+    rd_staff_share: float = Field(gt=0, lt=1)
+    patent_rate: float = Field(ge=0)
+    shock_sensitivity: float = Field(ge=0)
+    words_zh: tuple[str, ...] = Field(min_length=1)
+
+
+class DefaultModelSpec(StrictModel):
+    """The latent default model: target rate, shock, drift, unobserved effects and coefficients."""
+
+    base_rate: float = Field(gt=0, lt=0.5)
+    shock_year: int | None = None
+    shock_logit: float = 0.0
+    shock_leverage_factor: float = Field(default=1.0, ge=0)
+    drift_start_year: int | None = None
+    drift_logit_per_year: float = 0.0
+    drift_leverage_per_year: float = 0.0
+    drift_innovation_per_year: float = 0.0
+    frailty_sd: float = Field(ge=0)
+    noise_sd: float = Field(ge=0)
+    coefficients: dict[str, float]
+
+    @model_validator(mode="after")
+    def _all_coefficients(self) -> DefaultModelSpec:
+        missing = [c for c in COEFFICIENTS if c not in self.coefficients]
+        unknown = sorted(set(self.coefficients) - set(COEFFICIENTS))
+        if missing or unknown:
+            raise ValueError(f"coefficients: missing {missing}, unknown {unknown}")
+        return self
+
+
+class GeneratorConfig(VersionedConfig):
+    """Everything the synthetic panel is drawn from."""
+
+    kind: Literal["generator"] = "generator"
+    stages: tuple[StageBand, ...] = Field(min_length=2)
+    top_band_upper: float = Field(gt=0)
+    pre_revenue_share: Share
+    zones: tuple[ZoneSpec, ...] = Field(min_length=1)
+    industries: tuple[IndustrySpec, ...] = Field(min_length=1)
+    brand_chars_zh: str = Field(min_length=10)
+    entry_share: Share
+    incumbent_age_mean: float = Field(gt=0)
+    exit_rate: Share
+    exit_after_default: Share
+    missing: dict[str, Share]
+    no_credit_file_share: Share
+    default_model: DefaultModelSpec
+
+    @model_validator(mode="after")
+    def _bands_ordered(self) -> GeneratorConfig:
+        lowers = [s.lower for s in self.stages]
+        if lowers[0] != 0 or any(b <= a for a, b in zip(lowers, lowers[1:], strict=False)):
+            raise ValueError("stages: lower bounds must start at 0 and increase")
+        if self.top_band_upper <= lowers[-1]:
+            raise ValueError("top_band_upper must exceed the last stage's lower bound")
+        if abs(sum(s.share for s in self.stages) - 1.0) > 1e-6:
+            raise ValueError("stages: shares must sum to 1")
+        return self
+
+
+def load_generator_config(path: str | None = None) -> GeneratorConfig:
+    """The generator's parameters (default ``configs/generator.yaml``)."""
+    return load_config(path or CONFIG_DIR / "generator.yaml", GeneratorConfig)
