@@ -9,6 +9,7 @@ unsecured ≤ bank debt, staff with a degree ≤ employees, founded ≤ as-of da
 the field and never repeat the submitted value.
 
 Examples:
+    >>> from credit_points.datasets.record import ApplicantIn
     >>> ApplicantIn.model_fields["revenue"].description
     '营业收入 / Operating revenue'
 """
@@ -123,6 +124,7 @@ def applicants_to_frame(records: Sequence[BaseModel], fields: FieldsConfig | Non
     ``datetime64[ns]``. Columns follow the catalogue; the outcome column appears only when a record sets it.
 
     Examples:
+        >>> from credit_points.datasets.record import ApplicantIn
         >>> record = ApplicantIn.model_validate(example_applicant())
         >>> frame = applicants_to_frame([record])
         >>> str(frame["revenue"].dtype), str(frame["as_of_date"].dtype), str(frame["srdi"].dtype)
