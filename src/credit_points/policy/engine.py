@@ -389,11 +389,11 @@ def apply_policy(frame: pd.DataFrame, policy: PolicyConfig) -> pd.DataFrame:
         ...     "orders_backlog": [0.0], "gov_subsidies": [0.0], "wages_paid": [3e6], "high_level_talent": [0.0],
         ...     "existing_bank_debt": [0.0], "existing_unsecured_debt": [0.0], "max_overdue_days_24m": [0.0],
         ...     "firm_age_years": [5.0], "stage": ["growth"], "points_total": [104.0], "veto": [False],
-        ...     "rank_zone": [900], "prob_default": [0.012], "grade": ["4"]})
+        ...     "rank_zone": [900], "prob_default": [0.012], "grade": ["5"]})
         >>> out = apply_policy(firm, policy)
         >>> row = out.iloc[0]
         >>> row["product"], float(row["limit_capacity"]), float(row["limit"]), row["binding_constraint"]
-        ('keji_dai', 3900000.0, 3510000.0, 'risk_multiplier')
+        ('keji_dai', 3900000.0, 3310000.0, 'risk_multiplier')
         >>> row["decision"], float(row["rate"])
         ('approve', 0.04)
     """

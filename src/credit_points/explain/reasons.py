@@ -1,0 +1,368 @@
+"""Reason codes: the one to four principal reasons behind an adverse decision, with Chinese and English text.
+
+Only adverse outcomes get reasons: ``decline``, ``refer``, and an ``approve`` whose limit was cut below what
+the firm's capacity supports (by the points tier, the PD grade or existing unsecured debt; the product cap
+and rounding are product design, not adverse). Reasons are drawn, in this order, from
+
+1. vetoes (``veto_reasons``),
+2. policy rules: on a decline, the failed eligibility rules of the *nearest* product (fewest failed rules
+   among the policy's ``reason_products``); on a refer, the refer rules hit; then the limit-waterfall steps
+   that cut the limit (points tier, headroom, capacity, minimum offer),
+3. points deductions (``deduction_<id>`` columns), largest first,
+4. PD-model reason families: contributions (``contrib_<feature>``, calibrated log-odds) summed per family,
+   those that raised the PD, largest first.
+
+Within a source, ties are broken by code. The PD cut-off and the refer band are never reasons by
+themselves (that would be a bare "model score" reason): the model families say *why* the PD is high.
+Everything is computed on whole arrays; only the distinct code lists are turned into strings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from credit_points.exceptions import DataValidationError
+from credit_points.explain.config import ReasonCodesConfig
+from credit_points.policy.config import PolicyConfig
+from credit_points.policy.engine import apply_policy, prepare_columns, refer_rule_hits
+
+#: Decision columns reason codes read (from :func:`credit_points.policy.engine.apply_policy`).
+DECISION_COLUMNS: tuple[str, ...] = (
+    "decision",
+    "product",
+    "limit",
+    "limit_capacity",
+    "points_multiplier",
+    "limit_after_risk",
+    "limit_after_headroom",
+    "binding_constraint",
+)
+_GROUP = {"veto": 0, "rule": 1, "limit_step": 1, "deduction": 2, "family": 3}
+_BUILT_IN_RULES = frozenset({"no_veto", "pd_cutoff"})
+_EPS = 1e-9
+
+
+def _decisions(frame: pd.DataFrame, policy: PolicyConfig) -> pd.DataFrame:
+    needed = [*DECISION_COLUMNS, *(f"failed_rules_{p.id}" for p in policy.products)]
+    if all(c in frame.columns for c in needed):
+        return frame
+    return apply_policy(frame, policy)
+
+
+def adverse_outcome(decisions: pd.DataFrame, policy: PolicyConfig) -> np.ndarray:
+    """Which rows have an adverse outcome (and so get reason codes and need model contributions).
+
+    Adverse: ``decline``; ``refer``; or ``approve`` with a limit below the capacity of the recommended
+    product, capped and rounded (a cut by the points tier, the PD grade or existing unsecured debt).
+
+    Args:
+        decisions: the frame :func:`~credit_points.policy.engine.apply_policy` returns (or a frame with its
+            columns).
+        policy: the policy the decisions were made under.
+
+    Examples:
+        >>> from credit_points.policy.config import load_policy
+        >>> policy = load_policy()
+        >>> frame = pd.DataFrame({"decision": ["approve", "approve", "refer"], "product": ["jifen_dai"] * 3,
+        ...     "limit": [1e6, 5e5, 1e6], "limit_capacity": [1e6, 1e6, 1e6]})
+        >>> adverse_outcome(frame, policy).tolist()
+        [False, True, True]
+    """
+    decision = decisions["decision"].to_numpy(dtype=object)
+    product = decisions["product"].to_numpy(dtype=object)
+    unit = np.ones(len(decisions))
+    cap = np.zeros(len(decisions))
+    for p in policy.products:
+        here = product == p.id
+        unit[here] = p.rounding_unit
+        cap[here] = p.cap
+    capacity = decisions["limit_capacity"].to_numpy(dtype="float64")
+    full = np.floor(np.minimum(capacity, cap) / unit + _EPS) * unit
+    reduced = (decision == "approve") & (decisions["limit"].to_numpy(dtype="float64") < full)
+    return np.asarray((decision != "approve") | reduced, dtype=bool)
+
+
+def _membership(
+    values: pd.Series, ids: list[str], source: str, *, skip: frozenset[str] = frozenset()
+) -> np.ndarray:
+    """Boolean (n, len(ids)) from a ``;``-joined id column, parsed once per distinct value."""
+    codes, uniques = pd.factorize(values.fillna("").astype(object), sort=False)
+    position = {i: k for k, i in enumerate(ids)}
+    table = np.zeros((len(uniques) + 1, len(ids)), dtype=bool)
+    for u, text in enumerate(uniques):
+        for item in filter(None, str(text).split(";")):
+            if item in skip:
+                continue
+            if item not in position:
+                raise DataValidationError(
+                    f"{source} id has no reason code in the reason-code table", value=item
+                )
+            table[u, position[item]] = True
+    return table[np.where(codes < 0, len(uniques), codes)]
+
+
+def group_contributions(contribs_frame: pd.DataFrame, codes_config: ReasonCodesConfig) -> pd.DataFrame:
+    """Sum per-feature contributions (``contrib_<feature>`` columns) into reason families.
+
+    Other columns, and ``contrib_base``, are ignored. A row whose contributions are all missing gets NaN.
+
+    Returns:
+        One column per family (family id, table order), same index.
+
+    Raises:
+        DataValidationError: a feature that belongs to no family (named).
+
+    Examples:
+        >>> from credit_points.explain.config import load_reason_codes
+        >>> codes = load_reason_codes()
+        >>> contribs = pd.DataFrame({"contrib_debt_to_assets_ratio": [0.4], "contrib_bank_debt_to_revenue_ratio": [0.1],
+        ...                          "contrib_log_revenue": [-0.2], "contrib_base": [-3.0]})
+        >>> families = group_contributions(contribs, codes)
+        >>> float(families.loc[0, "leverage"]), float(families.loc[0, "scale"]), float(families.loc[0, "points"])
+        (0.5, -0.2, 0.0)
+    """
+    columns = [c for c in contribs_frame.columns if c.startswith("contrib_") and c != "contrib_base"]
+    family_ids = [f.id for f in codes_config.families]
+    position = {f: k for k, f in enumerate(family_ids)}
+    member = np.zeros((len(columns), len(family_ids)))
+    for i, column in enumerate(columns):
+        feature = column[len("contrib_") :]
+        family = codes_config.feature_family.get(feature)
+        if family is None:
+            raise DataValidationError("feature belongs to no reason family", field=column, value=feature)
+        member[i, position[family]] = 1.0
+    values = (
+        contribs_frame[columns].to_numpy(dtype="float64") if columns else np.zeros((len(contribs_frame), 0))
+    )
+    sums = np.nan_to_num(values, nan=0.0) @ member
+    computed = ~np.isnan(values).all(axis=1) if columns else np.zeros(len(contribs_frame), dtype=bool)
+    sums[~computed] = np.nan
+    return pd.DataFrame(sums, index=contribs_frame.index, columns=family_ids)
+
+
+def _candidates(
+    frame: pd.DataFrame, decisions: pd.DataFrame, policy: PolicyConfig, codes_config: ReasonCodesConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every possible reason for every (adverse) row: present (n, m), size, group, codes (m,), family rows."""
+    n = len(frame)
+    decision = decisions["decision"].to_numpy(dtype=object)
+    blocks: list[tuple[np.ndarray, np.ndarray, str, list[str]]] = []  # present, size, source, codes
+
+    # 1. vetoes
+    veto_ids = [v.id for v in codes_config.vetoes]
+    if "veto_reasons" in frame.columns:
+        present = _membership(frame["veto_reasons"], veto_ids, "veto")
+    elif "veto" in frame.columns and np.asarray(frame["veto"], dtype=bool).any():
+        raise DataValidationError("vetoed rows need their veto_reasons", field="veto_reasons")
+    else:
+        present = np.zeros((n, len(veto_ids)), dtype=bool)
+    blocks.append((present, np.zeros(present.shape), "veto", [v.code for v in codes_config.vetoes]))
+
+    # 2a. policy rules: the nearest product's failed rules on a decline, the refer rules hit on a refer
+    rule_ids = [r.id for r in codes_config.rules]
+    rules = np.zeros((n, len(rule_ids)), dtype=bool)
+    declined = decision == "decline"
+    reason_products = list(policy.reason_products) or [p.id for p in policy.products]
+    if declined.any():
+        failed = [
+            _membership(decisions[f"failed_rules_{p}"], rule_ids, "rule", skip=_BUILT_IN_RULES)
+            for p in reason_products
+        ]
+        counts = np.stack([f.sum(axis=1) for f in failed], axis=1)
+        nearest = np.argmin(counts, axis=1)
+        chosen = np.stack(failed, axis=0)[nearest, np.arange(n)]
+        rules |= chosen & declined[:, None]
+    referred = decision == "refer"
+    if referred.any() and policy.refer_rules:
+        hits = refer_rule_hits(prepare_columns(frame, policy), policy, n)
+        position = {r: k for k, r in enumerate(rule_ids)}
+        for k, rule in enumerate(policy.refer_rules):
+            if rule.id not in position:
+                raise DataValidationError(
+                    "refer rule has no reason code in the reason-code table", value=rule.id
+                )
+            rules[:, position[rule.id]] |= hits[:, k] & referred
+    blocks.append((rules, np.zeros(rules.shape), "rule", [r.code for r in codes_config.rules]))
+
+    # 2b. limit-waterfall steps that cut the limit
+    offered = decisions["product"].to_numpy(dtype=object) != ""
+    binding = decisions["binding_constraint"].to_numpy(dtype=object)
+    step_hit = {
+        "points_multiplier": (offered & (decisions["points_multiplier"].to_numpy(dtype="float64") < 1))
+        | (declined & (binding == "points_multiplier")),
+        "headroom": (
+            offered
+            & (
+                decisions["limit_after_headroom"].to_numpy(dtype="float64")
+                < decisions["limit_after_risk"].to_numpy(dtype="float64")
+            )
+        )
+        | (declined & (binding == "headroom")),
+        "capacity": declined & (binding == "capacity"),
+        "min_limit": declined & (binding == "min_limit"),
+    }
+    steps = np.zeros((n, len(codes_config.limit_steps)), dtype=bool)
+    for k, step in enumerate(codes_config.limit_steps):
+        if step.id in step_hit:
+            steps[:, k] = step_hit[step.id]
+    blocks.append((steps, np.zeros(steps.shape), "limit_step", [s.code for s in codes_config.limit_steps]))
+
+    # 3. points deductions, largest first
+    deduction_position = {d.id: k for k, d in enumerate(codes_config.deductions)}
+    sizes = np.zeros((n, len(codes_config.deductions)))
+    for column in (c for c in frame.columns if c.startswith("deduction_")):
+        values = np.abs(np.nan_to_num(frame[column].to_numpy(dtype="float64"), nan=0.0))
+        deduction_id = column[len("deduction_") :]
+        if deduction_id not in deduction_position:
+            if (values > 0).any():
+                raise DataValidationError(
+                    "points deduction has no reason code in the reason-code table",
+                    field=column,
+                    value=deduction_id,
+                )
+            continue
+        sizes[:, deduction_position[deduction_id]] = values
+    blocks.append((sizes > 0, sizes, "deduction", [d.code for d in codes_config.deductions]))
+
+    # 4. model reason families that raised the PD, largest first
+    families = group_contributions(frame, codes_config).to_numpy()
+    family_sizes = np.nan_to_num(families, nan=-np.inf)
+    blocks.append(
+        (
+            family_sizes > codes_config.min_contribution,
+            family_sizes,
+            "family",
+            [f.code for f in codes_config.families],
+        )
+    )
+
+    present = np.concatenate([b[0] for b in blocks], axis=1)
+    size = np.concatenate([b[1] for b in blocks], axis=1)
+    group = np.concatenate([np.full(b[0].shape[1], _GROUP[b[2]]) for b in blocks])
+    codes = np.array([c for b in blocks for c in b[3]], dtype=object)
+    return present, size, group, codes, family_sizes
+
+
+def reason_codes(
+    frame: pd.DataFrame,
+    policy: PolicyConfig,
+    codes_config: ReasonCodesConfig,
+    max_codes: int = 4,
+) -> pd.DataFrame:
+    """The reason codes of each decision: 1 to ``max_codes`` on adverse outcomes, none otherwise.
+
+    Args:
+        frame: the policy input (record, points and PD columns, ``contrib_<feature>`` where computed), with
+            or without the columns of :func:`~credit_points.policy.engine.apply_policy` (computed when absent).
+        policy: the policy the decisions were made under.
+        codes_config: the reason-code table.
+        max_codes: at most this many (and at most the table's ``max_codes``).
+
+    Returns:
+        Same index; ``reason_codes`` (``;``-joined codes, ``""`` on favourable outcomes) and
+        ``reason_codes_version`` (the table version).
+
+    Raises:
+        DataValidationError: an adverse row has no reason at all (its model contributions were not
+            computed), or an id or feature has no code in the table.
+    """
+    decisions = _decisions(frame, policy)
+    limit = max(1, min(max_codes, codes_config.max_codes))
+    adverse = adverse_outcome(decisions, policy)
+    out = np.full(len(frame), "", dtype=object)
+    rows = np.flatnonzero(adverse)
+    if rows.size:
+        sub = frame.iloc[rows]
+        sub_decisions = decisions.iloc[rows]
+        present, size, group, codes, family_sizes = _candidates(sub, sub_decisions, policy, codes_config)
+        empty = ~present.any(axis=1)
+        has_contribs = np.isfinite(family_sizes).any(axis=1)
+        if (empty & ~has_contribs).any():
+            label = sub.index[int(np.flatnonzero(empty & ~has_contribs)[0])]
+            raise DataValidationError(
+                "adverse outcome with no reason: compute model contributions for this row",
+                field="contrib_*",
+                value=label,
+            )
+        if empty.any():  # only the model explains it, and no family raised the PD: name the least favourable
+            n_family = family_sizes.shape[1]
+            best = np.argmax(family_sizes[empty], axis=1)
+            fill = np.zeros((int(empty.sum()), n_family), dtype=bool)
+            fill[np.arange(fill.shape[0]), best] = True
+            present[
+                np.flatnonzero(empty)[:, None], np.arange(present.shape[1] - n_family, present.shape[1])
+            ] = fill
+        code_rank = np.argsort(np.argsort(codes.astype(str), kind="stable"), kind="stable")
+        shape = present.shape
+        order = np.lexsort(
+            (
+                np.broadcast_to(code_rank, shape),
+                np.where(present, -size, 0.0),
+                np.broadcast_to(group, shape),
+                ~present,
+            ),
+            axis=-1,
+        )
+        top = order[:, :limit]
+        keep = np.take_along_axis(present, top, axis=1)
+        base = shape[1] + 1
+        key = np.zeros(len(rows), dtype=np.int64)
+        for j in range(limit):
+            key = key * base + np.where(keep[:, j], top[:, j] + 1, 0)
+        uniq, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        texts = np.array(
+            [";".join(codes[top[i, j]] for j in range(limit) if keep[i, j]) for i in first], dtype=object
+        )
+        out[rows] = texts[inverse.reshape(-1)]
+    result = pd.DataFrame({"reason_codes": out}, index=frame.index)
+    result["reason_codes"] = result["reason_codes"].astype("str")
+    result["reason_codes_version"] = pd.array([codes_config.version] * len(frame), dtype="str")
+    return result
+
+
+def reason_text(
+    reason_codes_column: pd.Series, codes_config: ReasonCodesConfig, lang: str = "zh", sep: str | None = None
+) -> pd.Series:
+    """The texts of ``;``-joined codes, joined by ``sep`` (default "；" for zh, "; " for en).
+
+    Examples:
+        >>> from credit_points.explain.config import load_reason_codes
+        >>> codes = load_reason_codes()
+        >>> reason_text(pd.Series(["V04;M03", ""]), codes, "en").tolist()
+        ['The tax credit grade is D; High level of debt', '']
+    """
+    joiner = sep if sep is not None else ("；" if lang == "zh" else "; ")
+    factor, uniques = pd.factorize(reason_codes_column.fillna("").astype(object), sort=False)
+    texts = np.array(
+        [joiner.join(codes_config.text(c, lang) for c in filter(None, str(u).split(";"))) for u in uniques]
+        + [""],
+        dtype=object,
+    )
+    return pd.Series(
+        texts[np.where(factor < 0, len(uniques), factor)], index=reason_codes_column.index, dtype="str"
+    )
+
+
+def reason_table(reason_codes_column: pd.Series, codes_config: ReasonCodesConfig) -> pd.DataFrame:
+    """Long form for reports and the API: one row per (decision, reason).
+
+    Returns:
+        Columns ``row`` (index label), ``rank`` (1 = first), ``code``, ``source`` (veto / rule / limit_step /
+        deduction / family), ``reason_id``, ``text_zh``, ``text_en``.
+    """
+    split = reason_codes_column.fillna("").astype(object).str.split(";").explode()
+    split = split[split.astype(bool)]
+    records: dict[str, Any] = {
+        "row": split.index.to_numpy(),
+        "rank": split.groupby(level=0, sort=False).cumcount().to_numpy() + 1,
+        "code": split.to_numpy(dtype=object),
+    }
+    lookup = {code: (source, item) for code, (source, item) in codes_config.by_code.items()}
+    records["source"] = [lookup[c][0] for c in records["code"]]
+    records["reason_id"] = [lookup[c][1].id for c in records["code"]]
+    records["text_zh"] = [lookup[c][1].text_zh for c in records["code"]]
+    records["text_en"] = [lookup[c][1].text_en for c in records["code"]]
+    return pd.DataFrame(records)
