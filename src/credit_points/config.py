@@ -54,6 +54,7 @@ class VersionedConfig(StrictModel):
 # kind -> "module:Class"; imported lazily so that loading one kind never imports the others.
 CONFIG_KINDS: dict[str, str] = {
     "fields": "credit_points.datasets.fields:FieldsConfig",
+    "generator": "credit_points.datasets.generator_config:GeneratorConfig",
     "points": "credit_points.points.config:PointsConfig",
     "pd_model": "credit_points.pd_model.config:PDModelConfig",
     "policy": "credit_points.policy.config:PolicyConfig",
