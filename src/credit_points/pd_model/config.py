@@ -91,7 +91,9 @@ class SplitConfig(StrictModel):
     test_periods: int = Field(1, ge=1)
     calib_quantile: float = Field(0.6, gt=0, lt=1)
     test_quantile: float = Field(0.8, gt=0, lt=1)
-    drop_test_firms_from_train: bool = True
+    firm_split: Literal["holdout", "drop", "none"] = "holdout"
+    test_firm_share: float = Field(0.3, gt=0, lt=1)
+    seed: int = 0
 
     @model_validator(mode="after")
     def _quantiles_ordered(self) -> SplitConfig:
