@@ -45,7 +45,10 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
-        app(args=argv, standalone_mode=False)
+        result = app(args=argv, standalone_mode=False)
+        # In non-standalone mode click returns the code of ``typer.Exit(n)`` instead of raising it.
+        if isinstance(result, int) and result != 0:
+            raise SystemExit(result)
     except CreditPointsError as exc:
         if debug:
             traceback.print_exc()
