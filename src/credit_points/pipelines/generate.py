@@ -1,0 +1,70 @@
+"""The generate job: draw the synthetic panel and write it with a manifest of row counts and file hashes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from credit_points.config import sha256_text
+from credit_points.datasets.generator import generate_panel
+from credit_points.datasets.generator_config import load_generator_config
+from credit_points.datasets.io import write_table
+
+APPLICANTS_FILE = "applicants.parquet"
+TRUTH_FILE = "truth.parquet"
+MANIFEST_FILE = "manifest.json"
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    return sha256_text(Path(path).read_bytes())
+
+
+def write_panel(
+    out_dir: str | Path,
+    n_firms: int,
+    years: tuple[int, int] = (2019, 2024),
+    seed: int = 0,
+    *,
+    zone: str | None = None,
+) -> dict[str, Path]:
+    """Generate a panel and write ``applicants.parquet``, ``truth.parquet`` and ``manifest.json``.
+
+    The true PD is written apart from the applicants: it is never a model input. The same arguments
+    give byte-identical files.
+
+    Args:
+        out_dir: the folder (created if needed).
+        n_firms: firms in the panel (see :func:`~credit_points.datasets.generator.generate_panel`).
+        years: first and last year, inclusive.
+        seed: random seed.
+        zone: restrict to one zone id.
+
+    Returns:
+        ``{"applicants": path, "truth": path, "manifest": path}``.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    config = load_generator_config()
+    applicants, truth = generate_panel(n_firms, years=years, seed=seed, zone=zone, config=config)
+    paths = {
+        "applicants": write_table(applicants, out / APPLICANTS_FILE),
+        "truth": write_table(truth, out / TRUTH_FILE),
+    }
+    years_present = applicants["as_of_date"].dt.year
+    manifest = {
+        "kind": "synthetic_panel",
+        "seed": seed,
+        "n_firms": n_firms,
+        "years": [int(years[0]), int(years[1])],
+        "zone": zone,
+        "generator_config_version": config.version,
+        "generator_config_hash": config.content_hash,
+        "rows": {"applicants": len(applicants), "truth": len(truth)},
+        "rows_by_year": {str(y): int(n) for y, n in years_present.value_counts().sort_index().items()},
+        "default_rate": float(applicants["default_12m"].mean()) if len(applicants) else None,
+        "files": {name: {"file": path.name, "sha256": file_sha256(path)} for name, path in paths.items()},
+    }
+    manifest_path = out / MANIFEST_FILE
+    manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    return {**paths, "manifest": manifest_path}
