@@ -193,6 +193,27 @@ class ValidationConfig(StrictModel):
         return self
 
 
+class GenericDataConfig(StrictModel):
+    """Settings of the model on a bank's own tabular data (``pd-cv``): no feature list, no fixed maps.
+
+    Attributes:
+        lightgbm: booster parameters (no monotone constraints on unknown columns; early stopping inside
+            the inner selection folds picks the number of trees).
+        numeric_parse_share: a text column is numeric when at least this share of its values parse.
+        max_categories: most frequent categories kept per column (by training-fold frequency); the rest
+            share one "other" code.
+        bad_labels: target values read as "bad" (default) when ``--bad-value`` is not given
+            (case-insensitive); otherwise 1 of a 0/1 target, else the minority class.
+    """
+
+    lightgbm: LightGBMParams = LightGBMParams(
+        n_estimators=2000, learning_rate=0.02, num_leaves=8, min_child_samples=20, early_stopping_rounds=100
+    )
+    numeric_parse_share: float = Field(0.95, gt=0, le=1)
+    max_categories: int = Field(100, ge=2)
+    bad_labels: tuple[str, ...] = ("bad", "default", "defaulted", "charged off", "yes", "true", "y", "1")
+
+
 class PDModelConfig(VersionedConfig):
     """The whole PD model configuration (``kind: pd_model``)."""
 
@@ -206,6 +227,7 @@ class PDModelConfig(VersionedConfig):
     scorecard: ScorecardConfig = ScorecardConfig()
     selection: SelectionConfig = SelectionConfig()
     validation: ValidationConfig = ValidationConfig()
+    generic: GenericDataConfig = GenericDataConfig()
 
     @model_validator(mode="after")
     def _features_consistent(self) -> PDModelConfig:
