@@ -70,7 +70,9 @@ def golden_frame(engine: DecisionEngine, applicants: pd.DataFrame, n: int = 40, 
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return json.loads(frame.to_json(orient="records", date_format="iso", double_precision=17))
+    from credit_points.records import input_records
+
+    return input_records(frame, list(frame.columns))
 
 
 def save_bundle(

@@ -17,7 +17,8 @@ import pandas as pd
 from credit_points.config import canonical_json, sha256_text
 from credit_points.datasets.fields import FieldsConfig
 from credit_points.explain.config import ReasonCodesConfig
-from credit_points.explain.reasons import reason_codes
+from credit_points.explain.reasons import adverse_outcome, reason_codes
+from credit_points.pd_model.calibration import sigmoid
 from credit_points.pd_model.classifier import PDClassifier
 from credit_points.pd_model.config import PDModelConfig
 from credit_points.pd_model.features import build_features, feature_order_hash
@@ -90,6 +91,10 @@ class DecisionEngine:
             "fields": {"version": self.fields.version, "hash": self.fields.content_hash},
         }
 
+    def set_threads(self, num_threads: int) -> None:
+        """LightGBM threads per prediction (1 per serving process: scale with workers, not threads)."""
+        self.classifier.num_threads = int(num_threads)
+
     def score_points(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Innovation points only (``POST /v1/points``)."""
         return self._scorer.score(frame)
@@ -98,7 +103,8 @@ class DecisionEngine:
         """PD columns (``raw_score``, ``prob_default``, ``grade``) for a frame of record + points columns."""
         features = build_features(joined, self.pd_config)
         raw = self.classifier.raw_score(features)
-        prob_default = self.classifier.prob_from_raw(raw)
+        # the regulatory PD floor applies to every use of the PD (grade, limit, price, expected loss)
+        prob_default = np.maximum(sigmoid(raw), self.pd_config.master_scale.pd_floor)
         grades = assign_grade(prob_default, self.pd_config.master_scale)
         return pd.DataFrame({"raw_score": raw, "prob_default": prob_default, "grade": grades}, index=joined.index)
 
@@ -131,7 +137,7 @@ class DecisionEngine:
         if explain == "all":
             mask = np.ones(len(decided), dtype=bool)
         elif explain == "adverse":
-            mask = (decided["decision"] != "approve").to_numpy()
+            mask = adverse_outcome(decided, self.policy)
         else:
             mask = np.zeros(len(decided), dtype=bool)
         if mask.any():

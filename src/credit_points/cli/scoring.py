@@ -1,9 +1,51 @@
-"""CLI commands: scoring."""
+"""CLI commands: batch scoring (`score`) and the end-to-end demo (`demo`)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
 
+def score(
+    model: str = typer.Option("models:/credit-points@champion", "--model", help="models:/NAME@ALIAS, models:/NAME/VERSION or a bundle folder."),
+    in_path: Path = typer.Option(..., "--in", help="Applicants, CSV or Parquet."),
+    out_path: Path = typer.Option(..., "--out", help="Decisions, .parquet or .csv."),
+    errors_path: Path | None = typer.Option(None, "--errors", help="Bad rows with their reasons (CSV)."),
+    chunk_rows: int = typer.Option(100_000, "--chunk-rows", min=1, help="Rows per chunk (bounds memory)."),
+    engine: str = typer.Option("local", "--engine", help="local (streaming chunks) or dask."),
+    scheduler: str | None = typer.Option(None, "--scheduler", help="Dask scheduler address; default a LocalCluster."),
+    explain: str = typer.Option("adverse", "--explain", help="Contributions for: adverse rows, all rows, none."),
+) -> None:
+    """Decide every applicant in a file; print the portfolio summary by stage and product."""
+    from credit_points.pipelines.score_job import run_score
+
+    summary = run_score(
+        model=model,
+        in_path=in_path,
+        out_path=out_path,
+        errors_path=errors_path,
+        chunk_rows=chunk_rows,
+        engine=engine,
+        scheduler=scheduler,
+        explain=explain,
+    )
+    if summary.bad_rows:
+        raise typer.Exit(1)
+
+
+def demo(
+    firms: int = typer.Option(8000, "--firms", min=200, help="Firms in the generated zone."),
+    seed: int = typer.Option(7, "--seed"),
+    out: Path | None = typer.Option(None, "--out", help="Where to write; default <home>/data/demo."),
+) -> None:
+    """The whole job on embedded defaults: generate → points → train → register → promote → score → reports."""
+    from credit_points.pipelines.demo import run_demo
+
+    run_demo(firms=firms, seed=seed, out=out)
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
+    app.command("score")(score)
+    app.command("demo")(demo)

@@ -1,0 +1,82 @@
+"""The ``score`` job: resolve the model, stream the file through the engine, print the portfolio summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from credit_points.config import get_settings
+from credit_points.pipelines.models import load_engine
+from credit_points.pipelines.score import PortfolioSummary, score_file
+
+
+def print_summary(summary: PortfolioSummary, console: Console | None = None) -> None:
+    """Portfolio summary overall, by stage and by product, as rich tables."""
+    console = console or Console()
+    for by in (None, "stage", "product"):
+        frame = summary.table(by)
+        table = Table(title=f"portfolio{' by ' + by if by else ''}", title_justify="left")
+        table.add_column(by or "")
+        for col in ("applicants", "approval %", "refer %", "limit (万元)", "EL net (万元)", "EL rate %", "avg rate %"):
+            table.add_column(col, justify="right")
+        for key, row in frame.iterrows():
+            table.add_row(
+                str(key),
+                f"{int(row['applicants']):,}",
+                f"{100 * row['approval_rate']:.1f}",
+                f"{100 * row['refer_rate']:.1f}",
+                f"{row['total_limit'] / 1e4:,.0f}",
+                f"{row['expected_loss_net'] / 1e4:,.1f}",
+                "-" if row["el_rate"] != row["el_rate"] else f"{100 * row['el_rate']:.2f}",
+                "-" if row["avg_rate"] != row["avg_rate"] else f"{100 * row['avg_rate']:.2f}",
+            )
+        console.print(table)
+    if summary.bad_rows:
+        console.print(f"[yellow]{summary.bad_rows} bad row(s) were not scored; see the errors file[/yellow]")
+
+
+def run_score(
+    *,
+    model: str,
+    in_path: Path,
+    out_path: Path,
+    errors_path: Path | None = None,
+    chunk_rows: int = 100_000,
+    engine: str = "local",
+    scheduler: str | None = None,
+    explain: str = "adverse",
+    console: Console | None = None,
+) -> PortfolioSummary:
+    """Score ``in_path`` with ``model``; write decisions and errors; print and return the summary."""
+    console = console or Console()
+    if engine == "dask":
+        from credit_points.pipelines.dask_score import run_dask_score
+
+        summary = run_dask_score(
+            model=model, in_path=in_path, out_path=out_path, errors_path=errors_path, scheduler=scheduler, explain=explain
+        )
+    else:
+        from credit_points.datasets.io import count_rows
+
+        decision_engine, resolved = load_engine(model, get_settings())
+        console.print(f"model {resolved.name} version {resolved.version} ({resolved.source}), artifact {resolved.artifact_hash[:12]}")
+        total = count_rows(in_path)
+        with Progress(
+            TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=True
+        ) as bar:
+            task = bar.add_task("score", total=total)
+            summary = score_file(
+                decision_engine,
+                in_path,
+                out_path,
+                errors_path=errors_path,
+                chunk_rows=chunk_rows,
+                explain=explain,
+                progress=lambda n: bar.advance(task, n),
+            )
+    print_summary(summary, console)
+    console.print(f"decisions: {out_path}" + (f"\nerrors: {errors_path}" if errors_path else ""))
+    return summary

@@ -1,0 +1,200 @@
+"""The ``train`` job: data → point-in-time points → PD model (out of time) → bundle → MLflow run + registry.
+
+ingest → split → train → evaluate → register → alias ``challenger``. The promotion gate is a separate job.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+
+from credit_points.bundle import golden_frame, library_versions, save_bundle
+from credit_points.config import Settings, get_settings
+from credit_points.datasets.fields import load_fields
+from credit_points.engine import DecisionEngine, ModelIdentity
+from credit_points.explain.config import load_reason_codes
+from credit_points.pd_model.config import load_pd_config
+from credit_points.pd_model.training import FitResult, fit_pd_model
+from credit_points.pipelines.common import load_applicants, score_points_by_cohort
+from credit_points.points.config import load_points_config
+from credit_points.policy.config import load_policy
+from credit_points.tracking.gate import score_distribution
+
+MODEL_LIMITATIONS = (
+    "Trained on the cohorts listed; validated on the latest cohort only (out of time). "
+    "The innovation points supplement, and do not replace, the bank's own credit assessment. "
+    "PDs below the regulatory floor are floored. Performance on zones, industries or years unlike the "
+    "training data is unknown until monitored (score PSI and CSI)."
+)
+
+
+@dataclass
+class TrainOutcome:
+    """What a training run produced."""
+
+    run_id: str
+    model_name: str
+    version: str
+    artifact_hash: str
+    metrics: dict[str, float]
+    model_card: dict[str, Any]
+    bad_rows: int
+
+
+def _window(frame: pd.DataFrame, idx: np.ndarray) -> list[str]:
+    dates = frame["as_of_date"].iloc[idx]
+    return [dates.min().date().isoformat(), dates.max().date().isoformat()]
+
+
+def build_model_card(
+    frame: pd.DataFrame, fit: FitResult, engine_versions: dict[str, Any], data_digest: str, train_raw: np.ndarray
+) -> dict[str, Any]:
+    """The model card: windows, data, selection, validation figures, grade table, limitations."""
+    pack = fit.validation
+    grade = pack["grade_table"]
+    return {
+        "windows": {
+            "train": _window(frame, fit.split.train),
+            "calibration": _window(frame, fit.split.calib),
+            "out_of_time": _window(frame, fit.split.test),
+        },
+        "rows": {"train": len(fit.split.train), "calibration": len(fit.split.calib), "out_of_time": len(fit.split.test)},
+        "data_sha256": data_digest,
+        "selection": {k: v for k, v in fit.selection.items() if k != "table"},
+        "validation": {k: float(v) for k, v in pack["metrics"].items()},
+        "challenger_validation": {k: float(v) for k, v in fit.challenger_validation["metrics"].items()},
+        "grade_table": json.loads(grade.to_json(orient="records")),
+        "score_distribution_train": score_distribution(train_raw),
+        "configs": engine_versions,
+        "feature_order_hash": fit.feature_order_hash,
+        "libraries": library_versions(),
+        "limitations": MODEL_LIMITATIONS,
+    }
+
+
+def _log_figures(fit: FitResult, console: Console) -> None:
+    import matplotlib.pyplot as plt
+    import mlflow
+
+    from credit_points.reports.figures import calibration_by_grade_figure, roc_figure, shap_summary_figure
+
+    figures = {
+        "figures/roc.png": roc_figure(fit.y_oot, fit.prob_default_oot),
+        "figures/calibration_by_grade.png": calibration_by_grade_figure(fit.validation["grade_table"]),
+    }
+    sample = fit.X_oot.sample(n=min(2000, len(fit.X_oot)), random_state=0)
+    contrib, _ = fit.model.contributions(sample)
+    figures["figures/shap_summary.png"] = shap_summary_figure(contrib, sample)
+    for name, fig in figures.items():
+        mlflow.log_figure(fig, name)
+        plt.close(fig)
+
+
+def run_train(
+    data: str | Path,
+    *,
+    points_config: str = "torch-18",
+    pd_config: str = "default",
+    policy: str = "default",
+    alias: str = "challenger",
+    engine: str = "local",
+    scheduler: str | None = None,
+    settings: Settings | None = None,
+    console: Console | None = None,
+) -> TrainOutcome:
+    """Train, validate, bundle, log and register; give the new version ``alias``."""
+    import mlflow
+
+    from credit_points.tracking.registry import register_bundle, set_alias
+    from credit_points.tracking.runs import flatten, git_sha, log_dataset, log_params, training_run
+    from credit_points.tracking.setup import configure_tracking
+
+    settings = settings or get_settings()
+    console = console or Console()
+    loaded = load_applicants(data, require_outcome=True)
+    if len(loaded.errors):
+        console.print(f"[yellow]{loaded.errors['row'].nunique()} bad row(s) left out of training[/yellow]")
+    frame = loaded.frame.reset_index(drop=True)
+    points_cfg = load_points_config(points_config)
+    pd_cfg = load_pd_config(pd_config)
+    policy_cfg = load_policy(policy)
+    codes_cfg = load_reason_codes()
+    fields = load_fields()
+
+    console.print(f"points ({points_config}) for {len(frame):,} firm-years")
+    points, reference = score_points_by_cohort(frame, points_cfg)
+    joined = pd.concat([frame, points], axis=1)
+    console.print("fitting the PD model (out-of-time split, calibration, challenger)")
+    if engine == "dask":
+        from credit_points.pipelines.dask_train import fit_pd_model_dask
+
+        fit = fit_pd_model_dask(joined, pd_cfg, scheduler=scheduler)
+    else:
+        fit = fit_pd_model(joined, pd_cfg)
+
+    decision_engine = DecisionEngine(
+        points_config=points_cfg,
+        reference=reference,
+        pd_config=pd_cfg,
+        classifier=fit.model,
+        policy=policy_cfg,
+        reason_codes_config=codes_cfg,
+        fields=fields,
+        identity=ModelIdentity(name=settings.registry_model_name),
+    )
+    train_raw = fit.model.raw_score(fit.X_train)
+    card = build_model_card(frame, fit, decision_engine.versions, loaded.digest, train_raw)
+    decision_engine.model_card = card
+
+    configure_tracking(settings)
+    with training_run("train", tags={"git_sha": git_sha(), "engine": engine}) as run, tempfile.TemporaryDirectory() as tmp:
+        params = {
+            "points": points_cfg.model_dump(mode="json", exclude={"provenance"}),
+            "points_config_hash": points_cfg.content_hash,
+            "pd_model": pd_cfg.model_dump(mode="json", exclude={"provenance"}),
+            "pd_model_config_hash": pd_cfg.content_hash,
+            "features": ",".join(c for c in fit.X_train.columns),
+            "policy_version": policy_cfg.version,
+            "policy_hash": policy_cfg.content_hash,
+            "reference_hash": reference.content_hash,
+            "git_sha": git_sha(),
+            "engine": engine,
+            **{f"lib.{k}": v for k, v in library_versions().items()},
+        }
+        log_params(flatten(params))
+        log_dataset(loaded.frame, name="applicants", source=loaded.path.resolve().as_uri(), digest=loaded.digest, context="training")
+        mlflow.log_metrics({f"oot_{k}": float(v) for k, v in fit.metrics.items() if np.isfinite(v)})
+        mlflow.log_metric("bad_rows", float(loaded.errors["row"].nunique() if len(loaded.errors) else 0))
+        for name in ("grade_table", "calibration_table", "csi_table"):
+            table = fit.validation.get(name)
+            if isinstance(table, pd.DataFrame):
+                mlflow.log_text(table.to_csv(index=False), f"validation/{name}.csv")
+        mlflow.log_dict(card, "model_card.json")
+        _log_figures(fit, console)
+
+        bundle_dir = Path(tmp) / "bundle"
+        golden = golden_frame(decision_engine, frame.iloc[fit.split.test], n=40, seed=0)
+        artifact = save_bundle(decision_engine, bundle_dir, golden_inputs=golden, model_card=card)
+        version = register_bundle(bundle_dir, name=settings.registry_model_name, artifact_hash=artifact, run_id=run.info.run_id)
+        set_alias(settings.registry_model_name, alias, version)
+    console.print(
+        f"registered {settings.registry_model_name} version {version} as @{alias} "
+        f"(OOT AUC {fit.metrics['auc']:.4f}, run {run.info.run_id})"
+    )
+    return TrainOutcome(
+        run_id=run.info.run_id,
+        model_name=settings.registry_model_name,
+        version=version,
+        artifact_hash=artifact,
+        metrics=dict(fit.metrics),
+        model_card=card,
+        bad_rows=int(loaded.errors["row"].nunique()) if len(loaded.errors) else 0,
+    )
+

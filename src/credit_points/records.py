@@ -1,0 +1,161 @@
+"""Decision records: the one JSON shape that the API returns, the audit store keeps and the reports render.
+
+A record is built from one row of :meth:`DecisionEngine.decide` and the row's canonical input. Floats are
+kept as Python floats (``json`` writes their shortest round-trip repr), so a stored PD reads back bit for bit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from credit_points.config import canonical_json, sha256_text
+
+if TYPE_CHECKING:
+    from credit_points.engine import DecisionEngine
+
+RECORD_SCHEMA = "credit-points-decision/1"
+WATERFALL_STEPS = (
+    ("capacity", "limit_capacity"),
+    ("points_multiplier", "limit_after_points"),
+    ("risk_multiplier", "limit_after_risk"),
+    ("headroom", "limit_after_headroom"),
+    ("cap", "limit_after_cap"),
+    ("rounding", "limit"),
+)
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-safe Python value: NaN/NaT → None, numpy scalars → Python, timestamps → ISO date."""
+    if value is None:
+        return None
+    if isinstance(value, float | np.floating):
+        f = float(value)
+        return None if math.isnan(f) or math.isinf(f) else f
+    if isinstance(value, np.bool_ | bool):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, pd.Timestamp):
+        return None if pd.isna(value) else value.date().isoformat()
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if value is pd.NaT or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    return value
+
+
+def input_records(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
+    """Each row's canonical input (catalogue fields only, JSON-safe), in catalogue order."""
+    present = [c for c in columns if c in frame.columns]
+    rows = frame[present].to_dict("records")
+    return [{k: _plain(v) for k, v in row.items()} for row in rows]
+
+
+def input_sha256(record: dict[str, Any]) -> str:
+    """SHA-256 of one canonical input."""
+    return sha256_text(canonical_json(record))
+
+
+def _split(value: Any) -> list[str]:
+    return [v for v in str(value or "").split(";") if v]
+
+
+def decision_records(
+    engine: DecisionEngine, decided: pd.DataFrame, inputs: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Nested decision records, one per row of ``decided`` (aligned with ``inputs``)."""
+    points_cfg = engine.points_config
+    policy = engine.policy
+    codes = engine.reason_codes_config
+    features = [c.removeprefix("contrib_") for c in decided.columns if c.startswith("contrib_") and c != "contrib_base"]
+    versions = engine.versions
+    model = {**engine.identity.as_dict(), "feature_order_hash": engine.feature_order_hash}
+    rows = decided.to_dict("records")
+    out = []
+    for row, inp in zip(rows, inputs, strict=True):
+        contrib = None
+        if features and row.get("contrib_base") is not None and not pd.isna(row.get("contrib_base")):
+            contrib = {f: _plain(row[f"contrib_{f}"]) for f in features}
+        reason_list = [
+            {"code": c, "text_zh": codes.text(c, "zh"), "text_en": codes.text(c, "en")} for c in _split(row["reason_codes"])
+        ]
+        record = {
+            "schema": RECORD_SCHEMA,
+            "firm_id": inp.get("firm_id"),
+            "as_of_date": inp.get("as_of_date"),
+            "input": inp,
+            "input_sha256": input_sha256(inp),
+            "model": model,
+            "configs": versions,
+            "points": {
+                "config_version": points_cfg.version,
+                "config_hash": points_cfg.content_hash,
+                "profile": points_cfg.profile,
+                "stage": row["stage"],
+                "total": _plain(row["points_total"]),
+                "core": _plain(row["points_core"]),
+                "bonus": _plain(row["points_bonus"]),
+                "deductions": _plain(row["points_deductions"]),
+                "veto": bool(row["veto"]),
+                "veto_reasons": _split(row["veto_reasons"]),
+                "categories": {c: _plain(row[f"points_cat_{c}"]) for c in points_cfg.category_ids},
+                "indicators": [
+                    {
+                        "id": ind.id,
+                        "category": ind.category,
+                        "value": _plain(row[f"ind_{ind.id}_value"]),
+                        "pct": _plain(row[f"ind_{ind.id}_pct"]),
+                        "points": _plain(row[f"ind_{ind.id}_points"]),
+                    }
+                    for ind in points_cfg.indicators
+                ],
+                "bonus_items": {i.id: _plain(row[f"bonus_{i.id}"]) for i in points_cfg.bonus.items if f"bonus_{i.id}" in row},
+                "deduction_items": {
+                    i.id: _plain(row[f"deduction_{i.id}"]) for i in points_cfg.deductions.items if f"deduction_{i.id}" in row
+                },
+                "rank_zone": _plain(row["rank_zone"]),
+                "rank_stage": _plain(row["rank_stage"]),
+            },
+            "risk": {
+                "raw_score": _plain(row["raw_score"]),
+                "prob_default": _plain(row["prob_default"]),
+                "grade": row["grade"],
+                "contributions": contrib,
+                "contrib_base": _plain(row.get("contrib_base")) if contrib is not None else None,
+            },
+            "products": [
+                {
+                    "id": p.id,
+                    "eligible": bool(row[f"eligible_{p.id}"]),
+                    "failed_rules": _split(row[f"failed_rules_{p.id}"]),
+                }
+                for p in policy.products
+            ],
+            "limit": {
+                "product": row["product"] or None,
+                "capacity": _plain(row["capacity"]),
+                "points_multiplier": _plain(row["points_multiplier"]),
+                "risk_multiplier": _plain(row["risk_multiplier"]),
+                "waterfall": [{"step": step, "value": _plain(row[col])} for step, col in WATERFALL_STEPS],
+                "binding_constraint": row["binding_constraint"],
+                "limit": _plain(row["limit"]),
+                "rate": _plain(row["rate"]),
+                "ead": _plain(row["ead"]),
+                "lgd": _plain(row["lgd"]),
+                "expected_loss": _plain(row["expected_loss"]),
+                "expected_loss_net": _plain(row["expected_loss_net"]),
+            },
+            "decision": row["decision"],
+            "reason_codes": reason_list,
+            "reason_codes_version": row.get("reason_codes_version", codes.version),
+            "policy": {"version": policy.version, "hash": policy.content_hash},
+        }
+        out.append(record)
+    return out

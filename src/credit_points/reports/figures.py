@@ -1,0 +1,70 @@
+"""Figures for validation reports and MLflow runs: ROC, calibration by grade, SHAP summary (matplotlib, no display)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+_LIGHT_COLOURS = {"green": "#2e7d32", "amber": "#f9a825", "red": "#c62828", "n/a": "#9e9e9e"}
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def roc_figure(y: np.ndarray, prob_default: np.ndarray, *, title: str = "ROC, out of time") -> Any:
+    """ROC curve with AUC and the KS point marked."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    plt = _pyplot()
+    fpr, tpr, _ = roc_curve(y, prob_default)
+    auc = roc_auc_score(y, prob_default)
+    ks_idx = int(np.argmax(tpr - fpr))
+    fig, ax = plt.subplots(figsize=(5, 5), dpi=110)
+    ax.plot(fpr, tpr, color="#1565c0", lw=2, label=f"model (AUC {auc:.3f})")
+    ax.plot([0, 1], [0, 1], color="#9e9e9e", lw=1, ls="--", label="random")
+    ax.vlines(fpr[ks_idx], fpr[ks_idx], tpr[ks_idx], color="#c62828", lw=1.5, label=f"KS {tpr[ks_idx] - fpr[ks_idx]:.3f}")
+    ax.set_xlabel("false positive rate (non-defaults flagged)")
+    ax.set_ylabel("true positive rate (defaults flagged)")
+    ax.set_title(title)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def calibration_by_grade_figure(grade_table: pd.DataFrame, *, title: str = "Calibration by grade") -> Any:
+    """Observed default rate vs mean predicted PD per grade, bars coloured by traffic light."""
+    plt = _pyplot()
+    table = grade_table[grade_table["n"] > 0]
+    x = np.arange(len(table))
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+    colours = [_LIGHT_COLOURS.get(str(t), "#9e9e9e") for t in table["traffic_light"]]
+    ax.bar(x, table["observed_rate"], color=colours, alpha=0.85, label="observed default rate")
+    ax.plot(x, table["mean_pd"], "o-", color="#1565c0", label="mean predicted PD")
+    ax.set_xticks(x, [str(g) for g in table["grade"]])
+    ax.set_yscale("log")
+    ax.set_xlabel("grade (master scale)")
+    ax.set_ylabel("default rate (log scale)")
+    ax.set_title(title)
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def shap_summary_figure(contributions: np.ndarray, features: pd.DataFrame, *, max_display: int = 15) -> Any:
+    """SHAP beeswarm summary of contributions in calibrated log-odds (positive = raises PD)."""
+    import shap
+
+    plt = _pyplot()
+    shap.summary_plot(contributions, features, max_display=max_display, show=False, plot_size=(8, 6))
+    fig = plt.gcf()
+    fig.axes[0].set_xlabel("contribution to log-odds of default")
+    fig.tight_layout()
+    return fig
