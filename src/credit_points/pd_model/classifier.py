@@ -273,7 +273,7 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
             booster = self._train(X[tr], y01[tr], X[va], y01[va], encoded=True)
             best_iters.append(self.best_iteration_)
             oof_margin[va] = booster.predict(X[va], raw_score=True, num_threads=self.num_threads)
-            sc = clone(self.scorecard).set_params(categorical_features=self.categorical_features)
+            sc = self._scorecard_clone()
             oof_sc[va] = sc.fit(X[tr], y01[tr]).raw_score(X[va])
         table = []
         for w in weights:
@@ -299,7 +299,7 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
         self.blend_weight_ = float(best["weight"])
         n_final = int(round(float(np.mean(best_iters)))) if self.early_stopping_rounds else self.n_estimators
         self.booster_ = self._train(X, y01, None, None, encoded=True, n_estimators=max(n_final, 1))
-        self.scorecard_ = clone(self.scorecard).set_params(categorical_features=self.categorical_features).fit(X, y01)
+        self.scorecard_ = self._scorecard_clone().fit(X, y01)
         if X_calib is not None:
             Xc = self._as_matrix(X_calib)
             yc = self._encode_other(y_calib)
@@ -307,6 +307,12 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
         else:
             self.calib_a_, self.calib_b_ = float(best["a"]), float(best["b"])
         return self
+
+    def _scorecard_clone(self) -> Any:
+        """The challenger with this model's categorical columns and monotone directions."""
+        return clone(self.scorecard).set_params(
+            categorical_features=self.categorical_features, monotone_constraints=self.monotone_constraints
+        )
 
     def _encode_other(self, y: Any) -> np.ndarray:
         y_arr = np.asarray(y).ravel()
@@ -432,8 +438,9 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
             params["blend_weights"] = [float(v) for v in params["blend_weights"]]
         if params["scorecard"] is not None:
             sc_params = params["scorecard"].get_params()
-            if sc_params.get("categorical_features") is not None:
-                sc_params["categorical_features"] = [int(v) for v in sc_params["categorical_features"]]
+            for key in ("categorical_features", "monotone_constraints"):
+                if sc_params.get(key) is not None:
+                    sc_params[key] = [int(v) for v in sc_params[key]]
             params["scorecard"] = sc_params
         names = [str(n) for n in getattr(self, "feature_names_in_", [])] or None
         return {
@@ -467,8 +474,9 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
                 params[key] = tuple(params[key])
         if params.get("scorecard") is not None:
             sc_params = dict(params["scorecard"])
-            if sc_params.get("categorical_features") is not None:
-                sc_params["categorical_features"] = tuple(sc_params["categorical_features"])
+            for key in ("categorical_features", "monotone_constraints"):
+                if sc_params.get(key) is not None:
+                    sc_params[key] = tuple(sc_params[key])
             params["scorecard"] = WoEScorecard(**sc_params)
         model = cls(**params)
         model.blend_weight_ = float(data.get("blend_weight", 1.0))

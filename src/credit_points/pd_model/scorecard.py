@@ -45,6 +45,9 @@ class WoEScorecard(ClassifierMixin, BaseEstimator):
         min_iv: variables below this information value are left out of the regression.
         C: inverse L2 strength of the logistic regression.
         categorical_features: column indices binned as categories (values are category codes).
+        monotone_constraints: -1/0/+1 per column; +1 forces an ascending default rate over the bins, -1 a
+            descending one (with non-negative coefficients the log-odds then move the same way), 0 uses
+            ``monotonic_trend``.
         pdo, base_score, base_odds: points scaling.
 
     Fitted attributes:
@@ -70,6 +73,7 @@ class WoEScorecard(ClassifierMixin, BaseEstimator):
         min_iv: float = 0.02,
         C: float = 1.0,
         categorical_features: tuple[int, ...] | None = None,
+        monotone_constraints: tuple[int, ...] | None = None,
         pdo: float = 20.0,
         base_score: float = 600.0,
         base_odds: float = 50.0,
@@ -80,6 +84,7 @@ class WoEScorecard(ClassifierMixin, BaseEstimator):
         self.min_iv = min_iv
         self.C = C
         self.categorical_features = categorical_features
+        self.monotone_constraints = monotone_constraints
         self.pdo = pdo
         self.base_score = base_score
         self.base_odds = base_odds
@@ -116,8 +121,12 @@ class WoEScorecard(ClassifierMixin, BaseEstimator):
         tables = []
         total_bad = float(y01.sum())
         total_good = float(len(y01) - total_bad)
+        mono = list(self.monotone_constraints) if self.monotone_constraints is not None else [0] * X_arr.shape[1]
+        if len(mono) != X_arr.shape[1]:
+            raise ValueError(f"monotone_constraints has {len(mono)} entries for {X_arr.shape[1]} features")
+        trends = {1: "ascending", -1: "descending", 0: self.monotonic_trend}
         for j in range(X_arr.shape[1]):
-            tables.append(self._fit_table(X_arr[:, j], y01, j in cats, total_bad, total_good))
+            tables.append(self._fit_table(X_arr[:, j], y01, j in cats, total_bad, total_good, trends[int(mono[j])]))
         self.tables_ = tables
         W = self._woe_matrix(X_arr)
         candidates = [j for j, t in enumerate(tables) if t["iv"] >= self.min_iv]
@@ -140,7 +149,9 @@ class WoEScorecard(ClassifierMixin, BaseEstimator):
         self.selected_ = [int(j) for j in np.flatnonzero(coef)]
         return self
 
-    def _fit_table(self, x: np.ndarray, y01: np.ndarray, categorical: bool, tb: float, tg: float) -> dict[str, Any]:
+    def _fit_table(
+        self, x: np.ndarray, y01: np.ndarray, categorical: bool, tb: float, tg: float, trend: str
+    ) -> dict[str, Any]:
         missing = ~np.isfinite(x)
         clean_x, clean_y = x[~missing], y01[~missing]
         table: dict[str, Any] = {"kind": "categorical" if categorical else "numerical"}
@@ -150,7 +161,7 @@ class WoEScorecard(ClassifierMixin, BaseEstimator):
                 dtype="categorical" if categorical else "numerical",
                 max_n_bins=self.max_n_bins,
                 min_bin_size=self.min_bin_size,
-                monotonic_trend=None if categorical else self.monotonic_trend,
+                monotonic_trend=None if categorical else trend,
                 solver="cp",
             )
             ob.fit(clean_x.astype(object) if categorical else clean_x, clean_y.astype(int))
@@ -286,8 +297,9 @@ class WoEScorecard(ClassifierMixin, BaseEstimator):
         """JSON-safe dict: bin tables, coefficients, classes, params."""
         check_is_fitted(self, "tables_")
         params = self.get_params()
-        if params["categorical_features"] is not None:
-            params["categorical_features"] = [int(v) for v in params["categorical_features"]]
+        for key in ("categorical_features", "monotone_constraints"):
+            if params[key] is not None:
+                params[key] = [int(v) for v in params[key]]
         return {
             "format": SERIAL_FORMAT,
             "format_version": 1,
@@ -306,8 +318,9 @@ class WoEScorecard(ClassifierMixin, BaseEstimator):
         if data.get("format") != SERIAL_FORMAT:
             raise ModelError(f"not a serialised WoEScorecard: format {data.get('format')!r}")
         params = dict(data["params"])
-        if params.get("categorical_features") is not None:
-            params["categorical_features"] = tuple(params["categorical_features"])
+        for key in ("categorical_features", "monotone_constraints"):
+            if params.get(key) is not None:
+                params[key] = tuple(params[key])
         model = cls(**params)
         model.tables_ = [dict(t) for t in data["tables"]]
         model.coef_ = np.asarray(data["coef"], dtype="float64")

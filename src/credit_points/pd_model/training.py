@@ -114,7 +114,8 @@ def fit_pd_model(frame_with_points: pd.DataFrame, config: PDModelConfig) -> FitR
     if model.scorecard_ is not None:
         challenger = model.scorecard_
     else:
-        challenger = WoEScorecard.from_config(config).fit(X_train, y_train)
+        challenger = WoEScorecard.from_config(config, monotone_constraints=tuple(config.monotone_constraints))
+        challenger.fit(X_train.to_numpy(), y_train)
     scale = config.master_scale
     prob_default_oot = apply_pd_floor(sigmoid(model.raw_score(X_oot)), scale)
     grades_oot = assign_grade(prob_default_oot, scale)
