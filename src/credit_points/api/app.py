@@ -1,0 +1,100 @@
+"""The FastAPI application: ``create_app`` wires settings, the audit store, the decision service and routers.
+
+The decision service is loaded once, in the lifespan (from ``service=`` or the factory named by
+``CREDIT_POINTS_SERVICE_FACTORY``). ``app_factory`` is what ``credit-points serve`` hands to uvicorn, so
+every worker process builds its own app from the environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from credit_points.api.deps import AppContext
+from credit_points.api.errors import install_handlers
+from credit_points.api.metrics import ApiMetrics
+from credit_points.api.middleware import GuardMiddleware
+from credit_points.api.redaction import install_log_redaction
+from credit_points.api.routers import admin, decisions, health, model, points
+from credit_points.api.schemas import applicant_model
+from credit_points.api.service import DecisionService
+from credit_points.api.settings import as_api_settings
+from credit_points.audit.keys import ApiKeyStore
+from credit_points.audit.store import AuditStore
+from credit_points.config import Settings
+
+DESCRIPTION = """
+积分贷决策接口 · Decision API for unsecured innovation-points loans to technology SMEs.
+
+Every decision is written to an append-only, hash-chained audit store **before** it is answered. Send the
+API key as `Authorization: Bearer cpk_…` (or `X-API-Key`). Errors share one shape
+(`error`, `message`, `correlation_id`, `errors`); 422 answers name fields and never echo values.
+"""
+
+
+def _package_version() -> str:
+    try:
+        return version("credit-points")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def create_app(settings: Settings | None = None, service: DecisionService | None = None) -> FastAPI:
+    """Build the API.
+
+    Args:
+        settings: deployment settings (read from the environment when ``None``).
+        service: the decision service; when ``None`` it is built in the lifespan from
+            ``settings.service_factory`` (not ready, with the reason, if that fails).
+    """
+    install_log_redaction()
+    api_settings = as_api_settings(settings)
+    store = AuditStore(api_settings.audit_db_url, connect_timeout_s=api_settings.audit_timeout_s)
+    metrics = ApiMetrics()
+    model_cls = applicant_model()
+    ctx = AppContext(
+        settings=api_settings,
+        store=store,
+        keys=ApiKeyStore(store),
+        metrics=metrics,
+        applicant_model=model_cls,
+        injected_service=service,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(ctx.open)
+        try:
+            yield
+        finally:
+            ctx.close()
+
+    app = FastAPI(
+        title="credit-points decision API",
+        version=_package_version(),
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    install_handlers(app)
+    app.include_router(decisions.build_router(model_cls, api_settings.max_batch))
+    app.include_router(points.build_router(model_cls))
+    app.include_router(model.build_router())
+    app.include_router(admin.build_router())
+    app.include_router(health.build_router())
+    app.add_middleware(
+        GuardMiddleware,
+        max_body_bytes=api_settings.max_body_bytes,
+        max_concurrency=api_settings.max_concurrency,
+        metrics=metrics,
+    )
+    return app
+
+
+def app_factory() -> FastAPI:
+    """The app from the environment (``uvicorn --factory credit_points.api.app:app_factory``)."""
+    return create_app()

@@ -1,0 +1,111 @@
+"""Request dependencies (``Annotated``): the app context, the caller's key and scope, a ready service.
+
+Authentication runs before anything else a route does: routes read their body themselves, after these
+dependencies, so a request without a valid key or scope is refused before its body is even parsed and
+creates nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+
+from credit_points.api.errors import ApiError
+from credit_points.api.metrics import ApiMetrics
+from credit_points.api.service import DecisionService, UnavailableService, load_service
+from credit_points.api.settings import ApiSettings
+from credit_points.audit.keys import ApiKey, ApiKeyStore
+from credit_points.audit.store import AuditStore
+from credit_points.exceptions import AuditError
+
+
+@dataclass
+class AppContext:
+    """Everything a request needs, built once per process in the app's lifespan."""
+
+    settings: ApiSettings
+    store: AuditStore
+    keys: ApiKeyStore
+    metrics: ApiMetrics
+    applicant_model: type[BaseModel]
+    service: DecisionService = field(default_factory=lambda: UnavailableService("starting"))
+    injected_service: DecisionService | None = None
+    store_error: str | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def open(self) -> None:
+        """Create the audit schema if needed and load the decision service (once)."""
+        try:
+            self.store.create_schema()
+            self.store_error = None
+        except AuditError as exc:
+            self.store_error = str(exc)
+        if self.injected_service is not None:
+            self.service = self.injected_service
+        else:
+            self.service = load_service(self.settings, self.settings.service_factory)
+
+    def close(self) -> None:
+        self.store.dispose()
+
+
+def get_ctx(request: Request) -> AppContext:
+    """The app's context."""
+    return request.app.state.ctx  # type: ignore[no-any-return]
+
+
+Ctx = Annotated[AppContext, Depends(get_ctx)]
+
+_bearer = HTTPBearer(auto_error=False, description="API key as a bearer token: `Authorization: Bearer cpk_…`.")
+_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key in the `X-API-Key` header.")
+
+
+def authenticate(
+    ctx: Ctx,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    header_key: Annotated[str | None, Security(_header)],
+) -> ApiKey:
+    """The caller's active key; 401 without one, with a bad one or with a revoked one."""
+    plaintext = bearer.credentials if bearer is not None else header_key
+    if not plaintext:
+        raise ApiError(401, "unauthenticated", "an API key is required", headers={"WWW-Authenticate": "Bearer"})
+    key = ctx.keys.authenticate(plaintext)
+    if key is None:
+        raise ApiError(401, "unauthenticated", "the API key is not valid", headers={"WWW-Authenticate": "Bearer"})
+    return key
+
+
+def require(scope: str) -> Callable[..., Awaitable[ApiKey]]:
+    """A dependency admitting keys that hold ``scope`` (403 otherwise)."""
+
+    async def dependency(key: Annotated[ApiKey, Depends(authenticate)]) -> ApiKey:
+        if scope not in key.scopes:
+            raise ApiError(403, "forbidden", f"the API key lacks the scope {scope!r}")
+        return key
+
+    dependency.__name__ = f"require_{scope.replace(':', '_')}"
+    return dependency
+
+
+WriteKey = Annotated[ApiKey, Depends(require("decision:write"))]
+ReadKey = Annotated[ApiKey, Depends(require("decision:read"))]
+ReportKey = Annotated[ApiKey, Depends(require("report:read"))]
+OverrideKey = Annotated[ApiKey, Depends(require("decision:override"))]
+AdminKey = Annotated[ApiKey, Depends(require("admin"))]
+
+
+async def ready_service(ctx: Ctx) -> DecisionService:
+    """The decision service if it is ready; 503 with its reason otherwise."""
+    ok, reason = ctx.service.ready()
+    if not ok:
+        raise ApiError(503, "not_ready", f"not ready: {reason}", headers={"Retry-After": "5"})
+    return ctx.service
+
+
+ReadyService = Annotated[DecisionService, Depends(ready_service)]

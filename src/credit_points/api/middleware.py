@@ -1,0 +1,151 @@
+"""The guard in front of every request (pure ASGI): request id, body-size limit, concurrency limit, metrics.
+
+- **Request id**: a client's ``X-Request-ID`` (when it is short and plain) or a fresh one; echoed back and
+  used as the correlation id of errors and log lines.
+- **Body size**: a ``Content-Length`` above the limit is answered 413 before any byte of the body is read;
+  a body sent without a length is counted as it streams and cut off with 413 at the limit.
+- **Overload**: more concurrent ``/v1`` and ``/admin`` requests than the limit are answered 503 at once
+  (``Retry-After``), before authentication or any work, so an overloaded instance fails fast and stores
+  nothing; health and metrics endpoints are never refused.
+- **Metrics**: count and latency by route template (never by raw path).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from typing import Any
+
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from credit_points.api.metrics import ApiMetrics
+
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+LIMITED_PREFIXES: tuple[str, ...] = ("/v1/", "/admin/")
+
+
+class BodyTooLargeError(HTTPException):
+    """The body grew past the limit while it was being read."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body exceeds {limit} bytes")
+
+
+async def _send_json(send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]]) -> None:
+    payload = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+class GuardMiddleware:
+    """See the module docstring."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_concurrency: int, metrics: ApiMetrics) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.max_concurrency = max_concurrency
+        self.metrics = metrics
+        self.in_flight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = self._request_id(scope)
+        scope.setdefault("state", {})["request_id"] = request_id
+        id_header = (b"x-request-id", request_id.encode())
+        status = 500
+        limited = scope["path"].startswith(LIMITED_PREFIXES)
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message).append("X-Request-ID", request_id)
+            await send(message)
+
+        try:
+            length = self._content_length(scope)
+            if length is not None and length > self.max_body_bytes:
+                status = 413
+                await _send_json(
+                    send, 413,
+                    {"error": "body_too_large", "message": f"the request body exceeds {self.max_body_bytes} bytes",
+                     "correlation_id": request_id},
+                    [id_header, (b"connection", b"close")],
+                )
+                return
+            if limited and self.in_flight >= self.max_concurrency:
+                status = 503
+                self.metrics.overload.inc()
+                await _send_json(
+                    send, 503,
+                    {"error": "overloaded", "message": "too many concurrent requests; retry shortly",
+                     "correlation_id": request_id},
+                    [id_header, (b"retry-after", b"1")],
+                )
+                return
+            if limited:
+                self.in_flight += 1
+            self.metrics.in_flight.inc()
+            try:
+                await self.app(scope, self._limited_receive(receive), send_with_id)
+            finally:
+                self.metrics.in_flight.dec()
+                if limited:
+                    self.in_flight -= 1
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            self.metrics.requests.labels(scope["method"], template, str(status)).inc()
+            self.metrics.latency.labels(scope["method"], template).observe(time.perf_counter() - started)
+
+    @staticmethod
+    def _request_id(scope: Scope) -> str:
+        for name, value in scope.get("headers", ()):
+            if name == b"x-request-id":
+                text = value.decode("latin-1")
+                if _REQUEST_ID_RE.match(text):
+                    return text
+                break
+        return uuid.uuid4().hex
+
+    @staticmethod
+    def _content_length(scope: Scope) -> int | None:
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    return int(value)
+                except ValueError:
+                    return None
+        return None
+
+    def _limited_receive(self, receive: Receive) -> Receive:
+        received = 0
+        limit = self.max_body_bytes
+
+        async def wrapped() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLargeError(limit)
+            return message
+
+        return wrapped

@@ -1,0 +1,24 @@
+"""The model card of the model serving now."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from credit_points.api.deps import ReadKey, ReadyService
+from credit_points.api.routers.decisions import _ERRORS
+
+
+def build_router() -> APIRouter:
+    """The model router."""
+    router = APIRouter(prefix="/v1", tags=["model"], responses=_ERRORS)
+
+    @router.get("/model", summary="模型卡 / Model card")
+    async def model_card(key: ReadKey, service: ReadyService) -> JSONResponse:
+        """Name, concrete version, artifact hash, config versions and hashes, training and OOT windows,
+        validation figures."""
+        card = await run_in_threadpool(service.model_card)
+        return JSONResponse(card, headers={"X-Model-Version": service.model_version()})
+
+    return router

@@ -1,0 +1,35 @@
+"""Settings of the API process: the shared ``Settings`` plus the knobs only the server has (``CREDIT_POINTS_*``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from credit_points.config import Settings
+
+
+class ApiSettings(Settings):
+    """Deployment settings of the API (environment or ``.env``; never business numbers).
+
+    Inherits the audit URL, model URI, body-size and concurrency limits from
+    :class:`~credit_points.config.Settings`.
+    """
+
+    service_factory: str | None = Field(
+        default=None, description="'module:callable' building the DecisionService from the settings."
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=2, ge=1, le=64)
+    max_batch: int = Field(default=1000, ge=1, le=100_000, description="Most applicants in one batch request.")
+    graceful_timeout_s: float = Field(default=30.0, gt=0, description="How long SIGTERM waits for in-flight requests.")
+    keep_alive_s: float = Field(default=5.0, gt=0)
+    audit_timeout_s: float = Field(default=5.0, gt=0, description="Connect and lock timeout of the audit store.")
+
+
+def as_api_settings(settings: Settings | None) -> ApiSettings:
+    """``settings`` as :class:`ApiSettings` (read from the environment when ``None``)."""
+    if settings is None:
+        return ApiSettings()
+    if isinstance(settings, ApiSettings):
+        return settings
+    return ApiSettings(**settings.model_dump())
