@@ -108,7 +108,10 @@ class FakeDecisionService:
         if fmt == "json":
             return _canonical(record).encode(), "application/json"
         title = "决策报告" if lang == "zh" else "Decision report"
-        return f"<html><h1>{title}</h1><p>{record['decision']}</p></html>".encode(), "text/html; charset=utf-8"
+        return (
+            f"<html><h1>{title}</h1><p>{record['decision']}</p></html>".encode(),
+            "text/html; charset=utf-8",
+        )
 
     def replay(self, record: dict[str, Any]) -> dict[str, Any]:
         return self._decide_one(record["input"])

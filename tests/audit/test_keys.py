@@ -24,7 +24,11 @@ def test_key_is_stored_only_as_its_hash_and_authenticates(store: AuditStore) -> 
     assert KEY_PATTERN.fullmatch(plaintext) and key.key_id in plaintext
     # and the key authenticates with its scopes
     found = keys.authenticate(plaintext)
-    assert found is not None and found.scopes == ("decision:read", "decision:write") and found.name == "core-banking"
+    assert (
+        found is not None
+        and found.scopes == ("decision:read", "decision:write")
+        and found.name == "core-banking"
+    )
 
 
 def test_wrong_malformed_and_revoked_keys_do_not_authenticate(store: AuditStore) -> None:
@@ -32,7 +36,11 @@ def test_wrong_malformed_and_revoked_keys_do_not_authenticate(store: AuditStore)
     key, plaintext = keys.create("a", ["admin"])
     tampered = plaintext[:-1] + ("A" if plaintext[-1] != "A" else "B")
     assert keys.authenticate(tampered) is None
-    assert keys.authenticate("") is None and keys.authenticate(None) is None and keys.authenticate("x" * 500) is None
+    assert (
+        keys.authenticate("") is None
+        and keys.authenticate(None) is None
+        and keys.authenticate("x" * 500) is None
+    )
     assert keys.revoke(key_id=key.key_id) == 1
     assert keys.authenticate(plaintext) is None
     assert keys.revoke(key_id=key.key_id) == 0  # already revoked

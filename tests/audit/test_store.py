@@ -26,7 +26,12 @@ def make_record(i: int, prob_default: float = 0.0123456789, limit: float = 50000
     return {
         "input_sha256": hashlib.sha256(f"applicant-{i}".encode()).hexdigest(),
         "points": {"config_version": "1.0.0", "config_hash": "ab" * 32, "points_total": 101.5},
-        "model": {"name": "credit-points", "version": "7", "artifact_hash": "cd" * 32, "feature_order_hash": "ef" * 32},
+        "model": {
+            "name": "credit-points",
+            "version": "7",
+            "artifact_hash": "cd" * 32,
+            "feature_order_hash": "ef" * 32,
+        },
         "risk": {"prob_default": prob_default, "grade": "B2"},
         "limit": {"limit": limit, "binding_constraint": "cap"},
         "decision": "approve",
@@ -91,7 +96,10 @@ def test_an_indexed_key_of_the_wrong_type_is_refused_and_nothing_is_written(stor
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(prob_default=st.floats(min_value=0.0, max_value=1.0, allow_nan=False), extra=st.floats(allow_nan=False, allow_infinity=False))
+@given(
+    prob_default=st.floats(min_value=0.0, max_value=1.0, allow_nan=False),
+    extra=st.floats(allow_nan=False, allow_infinity=False),
+)
 def test_floats_survive_the_round_trip_exactly(store: AuditStore, prob_default: float, extra: float) -> None:
     # given a record with arbitrary doubles
     record = make_record(0, prob_default=prob_default)
@@ -200,8 +208,13 @@ def test_override_is_a_linked_row_and_the_original_stays_byte_identical(store: A
     before = vars_of(store.get(original.decision_id))
     # when an officer overrides the limit
     override = store.append_override(
-        original.decision_id, reason="抵押补充 collateral added", officer="officer-17", scope="limit",
-        new_values={"limit": 300000, "decision": "approve"}, request_id="r2", client_id="c",
+        original.decision_id,
+        reason="抵押补充 collateral added",
+        officer="officer-17",
+        scope="limit",
+        new_values={"limit": 300000, "decision": "approve"},
+        request_id="r2",
+        client_id="c",
     )
     # then a new row links to the original, which has not changed by one byte
     assert override.kind == "override" and override.parent_id == original.decision_id
@@ -217,19 +230,29 @@ def test_override_needs_an_existing_decision_and_a_reason(store: AuditStore) -> 
     original = store.append_decision(make_record(1), request_id="r1", client_id="c")
     with pytest.raises(NotFoundError):
         store.append_override("f" * 32, reason="x", officer="o", scope="limit", new_values={"limit": 1})
-    override = store.append_override(original.decision_id, reason="x", officer="o", scope="limit", new_values={"limit": 1})
+    override = store.append_override(
+        original.decision_id, reason="x", officer="o", scope="limit", new_values={"limit": 1}
+    )
     with pytest.raises(NotFoundError):  # an override is overridden through its decision, not chained
-        store.append_override(override.decision_id, reason="x", officer="o", scope="limit", new_values={"limit": 2})
+        store.append_override(
+            override.decision_id, reason="x", officer="o", scope="limit", new_values={"limit": 2}
+        )
     with pytest.raises(DataValidationError, match="reason"):
-        store.append_override(original.decision_id, reason=" ", officer="o", scope="limit", new_values={"limit": 1})
+        store.append_override(
+            original.decision_id, reason=" ", officer="o", scope="limit", new_values={"limit": 1}
+        )
     with pytest.raises(DataValidationError, match="new_values"):
         store.append_override(original.decision_id, reason="x", officer="o", scope="limit", new_values={})
     assert store.count() == 2
 
 
 def test_idempotency_same_key_and_body_returns_the_first_row(store: AuditStore) -> None:
-    first = store.append_decision(make_record(1), request_id="r1", client_id="c", idempotency_key="k-1", body_sha256="b" * 64)
-    again = store.append_decision(make_record(1), request_id="r2", client_id="c", idempotency_key="k-1", body_sha256="b" * 64)
+    first = store.append_decision(
+        make_record(1), request_id="r1", client_id="c", idempotency_key="k-1", body_sha256="b" * 64
+    )
+    again = store.append_decision(
+        make_record(1), request_id="r2", client_id="c", idempotency_key="k-1", body_sha256="b" * 64
+    )
     assert first.is_new and not again.is_new
     assert again.decision_id == first.decision_id and again.request_id == "r1"
     found = store.find_idempotent("c", "k-1")
@@ -239,20 +262,31 @@ def test_idempotency_same_key_and_body_returns_the_first_row(store: AuditStore) 
 
 
 def test_idempotency_same_key_other_body_is_refused(store: AuditStore) -> None:
-    store.append_decision(make_record(1), request_id="r1", client_id="c", idempotency_key="k-1", body_sha256="b" * 64)
+    store.append_decision(
+        make_record(1), request_id="r1", client_id="c", idempotency_key="k-1", body_sha256="b" * 64
+    )
     with pytest.raises(IdempotencyConflictError):
-        store.append_decision(make_record(2), request_id="r2", client_id="c", idempotency_key="k-1", body_sha256="c" * 64)
+        store.append_decision(
+            make_record(2), request_id="r2", client_id="c", idempotency_key="k-1", body_sha256="c" * 64
+        )
     # another client may use the same key
-    other = store.append_decision(make_record(2), request_id="r3", client_id="d", idempotency_key="k-1", body_sha256="c" * 64)
+    other = store.append_decision(
+        make_record(2), request_id="r3", client_id="d", idempotency_key="k-1", body_sha256="c" * 64
+    )
     assert other.is_new and store.count() == 2 and store.verify().ok
 
 
 def test_batch_append_is_all_or_nothing(store: AuditStore) -> None:
-    store.append_decision(make_record(0), request_id="r0", client_id="c", idempotency_key="k", body_sha256="a" * 64)
+    store.append_decision(
+        make_record(0), request_id="r0", client_id="c", idempotency_key="k", body_sha256="a" * 64
+    )
     with pytest.raises(IdempotencyConflictError):
         store.append_decisions(
-            [make_record(1), make_record(2)], request_id="b", client_id="c",
-            idempotency_keys=[None, "k"], body_sha256s=[None, "z" * 64],
+            [make_record(1), make_record(2)],
+            request_id="b",
+            client_id="c",
+            idempotency_keys=[None, "k"],
+            body_sha256s=[None, "z" * 64],
         )
     assert store.count() == 1
     rows = store.append_decisions([make_record(1), make_record(2)], request_id="b", client_id="c")

@@ -62,7 +62,9 @@ def get_ctx(request: Request) -> AppContext:
 
 Ctx = Annotated[AppContext, Depends(get_ctx)]
 
-_bearer = HTTPBearer(auto_error=False, description="API key as a bearer token: `Authorization: Bearer cpk_…`.")
+_bearer = HTTPBearer(
+    auto_error=False, description="API key as a bearer token: `Authorization: Bearer cpk_…`."
+)
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key in the `X-API-Key` header.")
 
 
@@ -74,10 +76,14 @@ def authenticate(
     """The caller's active key; 401 without one, with a bad one or with a revoked one."""
     plaintext = bearer.credentials if bearer is not None else header_key
     if not plaintext:
-        raise ApiError(401, "unauthenticated", "an API key is required", headers={"WWW-Authenticate": "Bearer"})
+        raise ApiError(
+            401, "unauthenticated", "an API key is required", headers={"WWW-Authenticate": "Bearer"}
+        )
     key = ctx.keys.authenticate(plaintext)
     if key is None:
-        raise ApiError(401, "unauthenticated", "the API key is not valid", headers={"WWW-Authenticate": "Bearer"})
+        raise ApiError(
+            401, "unauthenticated", "the API key is not valid", headers={"WWW-Authenticate": "Bearer"}
+        )
     return key
 
 

@@ -97,7 +97,11 @@ def describe_errors(errors: Sequence[Mapping[str, Any]], prefix: Sequence[Any] =
         if isinstance(value, str) and len(value) >= 2 and value in message:
             message = message.replace(value, "[value]")
         out.append(
-            {"field": _field_of([*prefix, *err.get("loc", ())]), "type": str(err.get("type", "value_error")), "message": message}
+            {
+                "field": _field_of([*prefix, *err.get("loc", ())]),
+                "type": str(err.get("type", "value_error")),
+                "message": message,
+            }
         )
     return out
 
@@ -111,9 +115,14 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     seen: dict[str, Any] = {}
     for key, value in pairs:
         if key in seen:
-            raise ApiError(422, "validation_error", "duplicate key in the JSON body", errors=[
-                {"field": str(key), "type": "duplicate_key", "message": "key appears more than once"}
-            ])
+            raise ApiError(
+                422,
+                "validation_error",
+                "duplicate key in the JSON body",
+                errors=[
+                    {"field": str(key), "type": "duplicate_key", "message": "key appears more than once"}
+                ],
+            )
         seen[key] = value
     return seen
 
@@ -125,16 +134,24 @@ def parse_json(raw: bytes) -> Any:
     check, which names the field.
     """
     if not raw.strip():
-        raise ApiError(422, "validation_error", "the request body is empty", errors=[
-            {"field": "(body)", "type": "missing", "message": "a JSON body is required"}
-        ])
+        raise ApiError(
+            422,
+            "validation_error",
+            "the request body is empty",
+            errors=[{"field": "(body)", "type": "missing", "message": "a JSON body is required"}],
+        )
     try:
         return json.loads(raw, object_pairs_hook=_reject_duplicates)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        where = f"line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else "encoding"
-        raise ApiError(422, "invalid_json", f"the body is not valid UTF-8 JSON ({where})", errors=[
-            {"field": "(body)", "type": "json_invalid", "message": f"not valid JSON at {where}"}
-        ]) from None
+        where = (
+            f"line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else "encoding"
+        )
+        raise ApiError(
+            422,
+            "invalid_json",
+            f"the body is not valid UTF-8 JSON ({where})",
+            errors=[{"field": "(body)", "type": "json_invalid", "message": f"not valid JSON at {where}"}],
+        ) from None
     except RecursionError:
         raise ApiError(422, "invalid_json", "the body is nested too deeply") from None
 
@@ -147,7 +164,9 @@ def install_handlers(app: FastAPI) -> None:
         ctx = getattr(request.app.state, "ctx", None)
         if exc.status == 422 and ctx is not None:
             ctx.metrics.validation_errors.inc()
-        return error_response(request, exc.status, exc.code, exc.message, errors=exc.errors, headers=exc.headers)
+        return error_response(
+            request, exc.status, exc.code, exc.message, errors=exc.errors, headers=exc.headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _request_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -156,9 +175,18 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large", 415: "unsupported_media_type"}
+        codes = {
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "body_too_large",
+            415: "unsupported_media_type",
+        }
         return error_response(
-            request, exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail), headers=exc.headers
+            request,
+            exc.status_code,
+            codes.get(exc.status_code, "http_error"),
+            str(exc.detail),
+            headers=exc.headers,
         )
 
     @app.exception_handler(IdempotencyConflictError)
@@ -176,14 +204,19 @@ def install_handlers(app: FastAPI) -> None:
             ctx.metrics.audit_failures.inc()
         logger.error("audit store unavailable request_id=%s: %s", request_id_of(request), exc)
         return error_response(
-            request, 503, "audit_unavailable", "the audit store is unavailable; nothing was decided or stored",
+            request,
+            503,
+            "audit_unavailable",
+            "the audit store is unavailable; nothing was decided or stored",
             headers={"Retry-After": "5"},
         )
 
     @app.exception_handler(ModelError)
     async def _model(request: Request, exc: ModelError) -> JSONResponse:
         logger.error("model unavailable request_id=%s: %s", request_id_of(request), exc)
-        return error_response(request, 503, "model_unavailable", "no validated model is serving", headers={"Retry-After": "5"})
+        return error_response(
+            request, 503, "model_unavailable", "no validated model is serving", headers={"Retry-After": "5"}
+        )
 
     @app.exception_handler(DataValidationError)
     async def _data(request: Request, exc: DataValidationError) -> JSONResponse:
@@ -194,11 +227,16 @@ def install_handlers(app: FastAPI) -> None:
         if exc.value is not None and str(exc.value) and str(exc.value) in text:
             text = text.replace(str(exc.value), "[value]")
         return error_response(
-            request, 422, "validation_error", "the applicant was refused by the engine",
+            request,
+            422,
+            "validation_error",
+            "the applicant was refused by the engine",
             errors=[{"field": f"{row}{field}", "type": "engine_rule", "message": text}],
         )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.error("unhandled error request_id=%s", request_id_of(request), exc_info=exc)
-        return error_response(request, 500, "internal_error", "an internal error occurred; quote the correlation id")
+        return error_response(
+            request, 500, "internal_error", "an internal error occurred; quote the correlation id"
+        )

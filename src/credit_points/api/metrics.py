@@ -23,7 +23,10 @@ class ApiMetrics:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter(
-            "credit_points_http_requests", "HTTP requests answered.", ["method", "route", "status"], registry=r
+            "credit_points_http_requests",
+            "HTTP requests answered.",
+            ["method", "route", "status"],
+            registry=r,
         )
         self.latency = Histogram(
             "credit_points_http_request_duration_seconds",
@@ -33,17 +36,26 @@ class ApiMetrics:
             registry=r,
         )
         self.in_flight = Gauge(
-            "credit_points_http_in_flight", "Requests being served now.", registry=r, multiprocess_mode="livesum"
+            "credit_points_http_in_flight",
+            "Requests being served now.",
+            registry=r,
+            multiprocess_mode="livesum",
         )
         self.overload = Counter(
-            "credit_points_overload_rejections", "Requests refused with 503 by the concurrency limit.", registry=r
+            "credit_points_overload_rejections",
+            "Requests refused with 503 by the concurrency limit.",
+            registry=r,
         )
         self.decisions = Counter(
             "credit_points_decisions", "Decisions stored and answered, by outcome.", ["decision"], registry=r
         )
-        self.audit_rows = Counter("credit_points_audit_rows_written", "Audit rows committed.", ["kind"], registry=r)
+        self.audit_rows = Counter(
+            "credit_points_audit_rows_written", "Audit rows committed.", ["kind"], registry=r
+        )
         self.audit_failures = Counter(
-            "credit_points_audit_failures", "Requests answered 503 because the audit store failed.", registry=r
+            "credit_points_audit_failures",
+            "Requests answered 503 because the audit store failed.",
+            registry=r,
         )
         self.validation_errors = Counter(
             "credit_points_validation_errors", "Requests or batch rows refused as invalid input.", registry=r

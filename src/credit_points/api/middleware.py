@@ -35,7 +35,9 @@ class BodyTooLargeError(HTTPException):
         super().__init__(413, f"the request body exceeds {limit} bytes")
 
 
-async def _send_json(send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]]) -> None:
+async def _send_json(
+    send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]]
+) -> None:
     payload = json.dumps(body).encode()
     await send(
         {
@@ -54,7 +56,9 @@ async def _send_json(send: Send, status: int, body: dict[str, Any], headers: lis
 class GuardMiddleware:
     """See the module docstring."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_concurrency: int, metrics: ApiMetrics) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, max_concurrency: int, metrics: ApiMetrics
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.max_concurrency = max_concurrency
@@ -84,9 +88,13 @@ class GuardMiddleware:
             if length is not None and length > self.max_body_bytes:
                 status = 413
                 await _send_json(
-                    send, 413,
-                    {"error": "body_too_large", "message": f"the request body exceeds {self.max_body_bytes} bytes",
-                     "correlation_id": request_id},
+                    send,
+                    413,
+                    {
+                        "error": "body_too_large",
+                        "message": f"the request body exceeds {self.max_body_bytes} bytes",
+                        "correlation_id": request_id,
+                    },
                     [id_header, (b"connection", b"close")],
                 )
                 return
@@ -94,9 +102,13 @@ class GuardMiddleware:
                 status = 503
                 self.metrics.overload.inc()
                 await _send_json(
-                    send, 503,
-                    {"error": "overloaded", "message": "too many concurrent requests; retry shortly",
-                     "correlation_id": request_id},
+                    send,
+                    503,
+                    {
+                        "error": "overloaded",
+                        "message": "too many concurrent requests; retry shortly",
+                        "correlation_id": request_id,
+                    },
                     [id_header, (b"retry-after", b"1")],
                 )
                 return

@@ -15,9 +15,15 @@ from typing import Any
 from credit_points.audit.keys import KEY_PATTERN
 
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"(?i)\b(authorization|x-api-key)(['\"]?\s*[:=,]\s*['\"]?)(bearer\s+)?[^\s'\",;]+"), r"\1\2[REDACTED]"),
+    (
+        re.compile(r"(?i)\b(authorization|x-api-key)(['\"]?\s*[:=,]\s*['\"]?)(bearer\s+)?[^\s'\",;]+"),
+        r"\1\2[REDACTED]",
+    ),
     (re.compile(r"(cpk_[0-9a-f]{12}_)[A-Za-z0-9_-]+"), r"\1[REDACTED]"),
-    (re.compile(r"(?<![0-9A-Za-z])[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}(?![0-9A-Za-z])"), "[USCC]"),
+    (
+        re.compile(r"(?<![0-9A-Za-z])[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}(?![0-9A-Za-z])"),
+        "[USCC]",
+    ),
     (re.compile(r"(?<![0-9A-Za-z])\d{17}[0-9Xx](?![0-9A-Za-z])"), "[ID]"),
     (re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d{9}(?!\d)"), "[PHONE]"),
     (
@@ -108,8 +114,18 @@ def uvicorn_log_config(level: str = "INFO") -> dict[str, Any]:
             },
         },
         "handlers": {
-            "default": {"class": "logging.StreamHandler", "formatter": "default", "filters": ["redact"], "stream": "ext://sys.stderr"},
-            "access": {"class": "logging.StreamHandler", "formatter": "access", "filters": ["redact"], "stream": "ext://sys.stdout"},
+            "default": {
+                "class": "logging.StreamHandler",
+                "formatter": "default",
+                "filters": ["redact"],
+                "stream": "ext://sys.stderr",
+            },
+            "access": {
+                "class": "logging.StreamHandler",
+                "formatter": "access",
+                "filters": ["redact"],
+                "stream": "ext://sys.stdout",
+            },
         },
         "loggers": {
             "uvicorn": {"handlers": ["default"], "level": level, "propagate": False},

@@ -39,7 +39,9 @@ class ErrorDetail(_Strict):
 
     field: str = Field(description="出错字段 / The field at fault (dotted path).", examples=["revenue"])
     type: str = Field(description="错误类型 / Machine-readable error type.", examples=["greater_than_equal"])
-    message: str = Field(description="说明 / What is wrong.", examples=["Input should be greater than or equal to 0"])
+    message: str = Field(
+        description="说明 / What is wrong.", examples=["Input should be greater than or equal to 0"]
+    )
 
 
 class ErrorOut(_Strict):
@@ -54,9 +56,13 @@ class ErrorOut(_Strict):
 class DecisionOut(_Strict):
     """A stored decision (or override) as the audit store holds it."""
 
-    decision_id: str = Field(description="决策编号 / Decision id (32 hex).", examples=["3f2a9c0e1b7d4e5f8a6b1c2d3e4f5a6b"])
+    decision_id: str = Field(
+        description="决策编号 / Decision id (32 hex).", examples=["3f2a9c0e1b7d4e5f8a6b1c2d3e4f5a6b"]
+    )
     kind: str = Field(description="类型 / ``decision`` or ``override``.", examples=["decision"])
-    parent_id: str | None = Field(default=None, description="被覆盖的决策 / The decision an override belongs to.")
+    parent_id: str | None = Field(
+        default=None, description="被覆盖的决策 / The decision an override belongs to."
+    )
     created_at: str = Field(description="记录时间(UTC) / When the audit row was committed (UTC, ISO 8601).")
     request_id: str | None = Field(description="请求编号 / The request that created the row.")
     model_version: str | None = Field(description="模型具体版本 / The concrete model version that decided.")
@@ -64,7 +70,9 @@ class DecisionOut(_Strict):
     prob_default: float | None = Field(description="违约概率 / Probability of default (12 months).")
     limit: float | None = Field(description="授信额度(元) / Credit limit in yuan.")
     row_hash: str = Field(description="审计行哈希 / SHA-256 of the audit row (hash chain).")
-    idempotent_replay: bool = Field(description="幂等重放 / True when an earlier answer was returned for the same key.")
+    idempotent_replay: bool = Field(
+        description="幂等重放 / True when an earlier answer was returned for the same key."
+    )
     record: dict[str, Any] = Field(
         description="完整决策记录 / The full decision record: points breakdown, PD, grade, products, limit "
         "waterfall, rate, expected loss, decision, reason codes, model and config versions."
@@ -74,7 +82,9 @@ class DecisionOut(_Strict):
 class StoredDecisionOut(DecisionOut):
     """A decision with the overrides linked to it."""
 
-    overrides: list[DecisionOut] = Field(default_factory=list, description="人工覆盖 / Overrides, oldest first.")
+    overrides: list[DecisionOut] = Field(
+        default_factory=list, description="人工覆盖 / Overrides, oldest first."
+    )
 
 
 class BatchIn(_Strict):
@@ -104,14 +114,18 @@ class BatchOut(_Strict):
 class OverrideIn(_Strict):
     """A credit officer's override of a stored decision."""
 
-    reason: str = Field(min_length=1, max_length=2000, description="覆盖理由 / Why the decision is overridden.")
+    reason: str = Field(
+        min_length=1, max_length=2000, description="覆盖理由 / Why the decision is overridden."
+    )
     officer: str = Field(min_length=1, max_length=200, description="审批人员 / The officer's id.")
     scope: str = Field(
-        min_length=1, max_length=100, pattern=r"^[a-z][a-z0-9_:.-]*$",
+        min_length=1,
+        max_length=100,
+        pattern=r"^[a-z][a-z0-9_:.-]*$",
         description="覆盖范围 / What the override covers (e.g. limit, decision, rate).",
     )
     new_values: dict[str, JsonScalar] = Field(
-        min_length=1, description="新值 / The overriding values, e.g. {\"limit\": 300000}."
+        min_length=1, description='新值 / The overriding values, e.g. {"limit": 300000}.'
     )
 
     model_config = ConfigDict(
@@ -119,7 +133,12 @@ class OverrideIn(_Strict):
         allow_inf_nan=False,
         json_schema_extra={
             "examples": [
-                {"reason": "补充提供应收账款质押", "officer": "officer-017", "scope": "limit", "new_values": {"limit": 300000}}
+                {
+                    "reason": "补充提供应收账款质押",
+                    "officer": "officer-017",
+                    "scope": "limit",
+                    "new_values": {"limit": 300000},
+                }
             ]
         },
     )
@@ -128,7 +147,9 @@ class OverrideIn(_Strict):
 class ReloadIn(_Strict):
     """Which model to load; the configured alias when omitted."""
 
-    model_uri: str | None = Field(default=None, max_length=500, description="模型地址 / e.g. models:/credit-points/12.")
+    model_uri: str | None = Field(
+        default=None, max_length=500, description="模型地址 / e.g. models:/credit-points/12."
+    )
 
 
 class CheckOut(_Strict):

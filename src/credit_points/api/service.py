@@ -114,7 +114,9 @@ def import_factory(target: str) -> ServiceFactory:
         for part in attr.split("."):
             obj = getattr(obj, part)
     except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"cannot import {target!r} ({type(exc).__name__}: {exc})", location="service_factory") from None
+        raise ConfigError(
+            f"cannot import {target!r} ({type(exc).__name__}: {exc})", location="service_factory"
+        ) from None
     if not callable(obj):
         raise ConfigError(f"{target!r} is not callable", location="service_factory")
     return obj  # type: ignore[no-any-return]

@@ -20,10 +20,16 @@ class ApiSettings(Settings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=2, ge=1, le=64)
-    max_batch: int = Field(default=1000, ge=1, le=100_000, description="Most applicants in one batch request.")
-    graceful_timeout_s: float = Field(default=30.0, gt=0, description="How long SIGTERM waits for in-flight requests.")
+    max_batch: int = Field(
+        default=1000, ge=1, le=100_000, description="Most applicants in one batch request."
+    )
+    graceful_timeout_s: float = Field(
+        default=30.0, gt=0, description="How long SIGTERM waits for in-flight requests."
+    )
     keep_alive_s: float = Field(default=5.0, gt=0)
-    audit_timeout_s: float = Field(default=5.0, gt=0, description="Connect and lock timeout of the audit store.")
+    audit_timeout_s: float = Field(
+        default=5.0, gt=0, description="Connect and lock timeout of the audit store."
+    )
 
 
 def as_api_settings(settings: Settings | None) -> ApiSettings:

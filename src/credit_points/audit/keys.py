@@ -61,10 +61,14 @@ def parse_scopes(scopes: str | Iterable[str]) -> tuple[str, ...]:
     items = scopes.split(",") if isinstance(scopes, str) else list(scopes)
     cleaned = sorted({s.strip() for s in items if s.strip()})
     if not cleaned:
-        raise DataValidationError(f"at least one scope is required; choose from {', '.join(SCOPES)}", field="scopes")
+        raise DataValidationError(
+            f"at least one scope is required; choose from {', '.join(SCOPES)}", field="scopes"
+        )
     unknown = [s for s in cleaned if s not in SCOPES]
     if unknown:
-        raise DataValidationError(f"unknown scope; choose from {', '.join(SCOPES)}", field="scopes", value=unknown[0])
+        raise DataValidationError(
+            f"unknown scope; choose from {', '.join(SCOPES)}", field="scopes", value=unknown[0]
+        )
     return tuple(cleaned)
 
 
@@ -122,7 +126,9 @@ class ApiKeyStore:
             with self.store.engine.begin() as conn:
                 result = conn.execute(
                     sa.update(self.table)
-                    .where(column == (key_id if key_id is not None else name), self.table.c.revoked_at.is_(None))
+                    .where(
+                        column == (key_id if key_id is not None else name), self.table.c.revoked_at.is_(None)
+                    )
                     .values(revoked_at=datetime.now(UTC).isoformat(timespec="seconds"))
                 )
                 return int(result.rowcount)
@@ -139,7 +145,9 @@ class ApiKeyStore:
             return None
         try:
             with self.store.engine.connect() as conn:
-                row = conn.execute(sa.select(self.table).where(self.table.c.key_hash == hash_key(plaintext))).first()
+                row = conn.execute(
+                    sa.select(self.table).where(self.table.c.key_hash == hash_key(plaintext))
+                ).first()
         except sa.exc.SQLAlchemyError as exc:
             raise self.store._unavailable("cannot check the key", exc) from None
         if row is None or row.revoked_at is not None:

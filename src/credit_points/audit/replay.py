@@ -70,7 +70,12 @@ def diff_records(
                 continue
             out.extend(
                 diff_records(
-                    stored[key], replayed[key], pd_tolerance=pd_tolerance, pd_keys=pd_keys, ignore=ignore, path=sub
+                    stored[key],
+                    replayed[key],
+                    pd_tolerance=pd_tolerance,
+                    pd_keys=pd_keys,
+                    ignore=ignore,
+                    path=sub,
                 )
             )
         return out
@@ -80,7 +85,9 @@ def diff_records(
         out = []
         for i, (a, b) in enumerate(zip(stored, replayed, strict=True)):
             out.extend(
-                diff_records(a, b, pd_tolerance=pd_tolerance, pd_keys=pd_keys, ignore=ignore, path=f"{path}[{i}]")
+                diff_records(
+                    a, b, pd_tolerance=pd_tolerance, pd_keys=pd_keys, ignore=ignore, path=f"{path}[{i}]"
+                )
             )
         return out
     if _is_number(stored) and _is_number(replayed):

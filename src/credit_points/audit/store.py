@@ -105,7 +105,9 @@ def _column_value(column: str, value: Any, *, source: str) -> Any:
     if not isinstance(value, str):
         raise DataValidationError(f"must be a string; got {type(value).__name__}", field=source, value=value)
     if len(value) > _MAX_TEXT:
-        raise DataValidationError(f"longer than {_MAX_TEXT} characters", field=source, value=value[:20] + "...")
+        raise DataValidationError(
+            f"longer than {_MAX_TEXT} characters", field=source, value=value[:20] + "..."
+        )
     return value
 
 
@@ -282,14 +284,18 @@ class AuditStore:
 
     def __init__(self, url: str, *, table_prefix: str = "", connect_timeout_s: float = 5.0) -> None:
         if not _PREFIX_RE.match(table_prefix):
-            raise DataValidationError("must be lower-case letters, digits, '_'", field="table_prefix", value=table_prefix)
+            raise DataValidationError(
+                "must be lower-case letters, digits, '_'", field="table_prefix", value=table_prefix
+            )
         self.url = url
         self.safe_url = _redact_url(url)
         self.prefix = table_prefix
         self.metadata, self.log, self.keys = _build_metadata(table_prefix)
         self._timeout = connect_timeout_s
         self._engine: Engine | None = None
-        self._lock_key = int(hashlib.sha256(f"credit-points:{table_prefix}audit_log".encode()).hexdigest()[:15], 16)
+        self._lock_key = int(
+            hashlib.sha256(f"credit-points:{table_prefix}audit_log".encode()).hexdigest()[:15], 16
+        )
 
     # -- engine -----------------------------------------------------------------------------------
     @property
@@ -307,7 +313,9 @@ class AuditStore:
     def _create_engine(self) -> Engine:
         dialect = self.dialect
         if dialect == "sqlite":
-            engine = sa.create_engine(self.url, connect_args={"timeout": self._timeout, "check_same_thread": False})
+            engine = sa.create_engine(
+                self.url, connect_args={"timeout": self._timeout, "check_same_thread": False}
+            )
             timeout_ms = int(self._timeout * 1000)
 
             @event.listens_for(engine, "connect")
@@ -403,7 +411,9 @@ class AuditStore:
             raise DataValidationError(f"is not canonical JSON ({exc})", field=field_name) from None
 
     def _last(self, conn: Connection) -> tuple[int, str]:
-        row = conn.execute(sa.select(self.log.c.seq, self.log.c.row_hash).order_by(self.log.c.seq.desc()).limit(1)).first()
+        row = conn.execute(
+            sa.select(self.log.c.seq, self.log.c.row_hash).order_by(self.log.c.seq.desc()).limit(1)
+        ).first()
         return (0, GENESIS_HASH) if row is None else (int(row.seq), str(row.row_hash))
 
     def _insert(self, conn: Connection, seq: int, prev_hash: str, values: dict[str, Any]) -> AuditRow:
@@ -470,7 +480,9 @@ class AuditStore:
         bodies = list(body_sha256s) if body_sha256s is not None else [None] * n
         ids = list(decision_ids) if decision_ids is not None else [None] * n
         if not (len(keys) == len(bodies) == len(ids) == n):
-            raise DataValidationError("lengths differ from records", field="idempotency_keys/body_sha256s/decision_ids")
+            raise DataValidationError(
+                "lengths differ from records", field="idempotency_keys/body_sha256s/decision_ids"
+            )
         prepared = []
         for i, record in enumerate(records):
             text = self._canonical(record, f"records[{i}]")
@@ -482,7 +494,9 @@ class AuditStore:
                 raise DataValidationError("an idempotency key needs a client id", field="client_id")
             did = ids[i] or uuid.uuid4().hex
             if not re.fullmatch(r"[0-9a-f]{32}|[0-9A-HJKMNP-TV-Z]{26}", did):
-                raise DataValidationError("must be 32 lower-case hex digits or a ULID", field="decision_id", value=did)
+                raise DataValidationError(
+                    "must be 32 lower-case hex digits or a ULID", field="decision_id", value=did
+                )
             body = bodies[i] if bodies[i] is not None else indexed["input_sha256"]
             prepared.append(
                 {
@@ -579,7 +593,9 @@ class AuditStore:
         try:
             with self._write_conn() as conn, conn.begin():
                 self._lock(conn)
-                parent = conn.execute(sa.select(self.log.c.kind).where(self.log.c.decision_id == decision_id)).first()
+                parent = conn.execute(
+                    sa.select(self.log.c.kind).where(self.log.c.decision_id == decision_id)
+                ).first()
                 if parent is None or parent.kind != "decision":
                     raise NotFoundError(f"decision_id: no decision {decision_id!r}")
                 seq, prev = self._last(conn)
@@ -602,7 +618,9 @@ class AuditStore:
 
     def overrides_of(self, decision_id: str) -> list[AuditRow]:
         """The overrides linked to a decision, oldest first."""
-        return self._read(sa.select(self.log).where(self.log.c.parent_id == decision_id).order_by(self.log.c.seq))
+        return self._read(
+            sa.select(self.log).where(self.log.c.parent_id == decision_id).order_by(self.log.c.seq)
+        )
 
     def find_idempotent(self, client_id: str, key: str) -> AuditRow | None:
         """The decision a client stored under an idempotency key, or ``None``."""
@@ -627,7 +645,10 @@ class AuditStore:
         next_seq = start_seq
         while True:
             chunk = self._read(
-                sa.select(self.log).where(self.log.c.seq >= next_seq).order_by(self.log.c.seq).limit(chunk_size)
+                sa.select(self.log)
+                .where(self.log.c.seq >= next_seq)
+                .order_by(self.log.c.seq)
+                .limit(chunk_size)
             )
             yield from chunk
             if len(chunk) < chunk_size:
@@ -664,7 +685,9 @@ class AuditStore:
             if expected_head is not None and row.seq == expected_head[0]:
                 hashes_at[row.seq] = row.row_hash
         if expected_head is not None and hashes_at.get(expected_head[0]) != expected_head[1]:
-            return VerifyResult(False, checked, expected_head[0], None, "chain no longer reaches the published head")
+            return VerifyResult(
+                False, checked, expected_head[0], None, "chain no longer reaches the published head"
+            )
         return VerifyResult(True, checked, head_hash=prev)
 
     @staticmethod

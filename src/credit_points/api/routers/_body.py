@@ -29,13 +29,18 @@ async def read_json(request: Request) -> Any:
 def validate(model: type[BaseModel], data: Any, prefix: tuple[Any, ...] = ()) -> BaseModel:
     """``data`` validated by ``model``; 422 naming every field at fault, without the values."""
     if not isinstance(data, dict):
-        raise ApiError(422, "validation_error", "the body must be a JSON object", errors=[
-            {"field": "(body)", "type": "model_type", "message": "expected a JSON object"}
-        ])
+        raise ApiError(
+            422,
+            "validation_error",
+            "the body must be a JSON object",
+            errors=[{"field": "(body)", "type": "model_type", "message": "expected a JSON object"}],
+        )
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ApiError(422, "validation_error", "the request is not valid", errors=validation_errors(exc, prefix)) from None
+        raise ApiError(
+            422, "validation_error", "the request is not valid", errors=validation_errors(exc, prefix)
+        ) from None
 
 
 def row_meta(row: AuditRow) -> dict[str, Any]:

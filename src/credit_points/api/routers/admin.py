@@ -25,7 +25,9 @@ def build_router() -> APIRouter:
     @router.post(
         "/reload",
         summary="重新加载模型 / Reload the model",
-        openapi_extra=applicant_openapi(ReloadIn.model_json_schema(), {"model_uri": "models:/credit-points@champion"}),
+        openapi_extra=applicant_openapi(
+            ReloadIn.model_json_schema(), {"model_uri": "models:/credit-points@champion"}
+        ),
     )
     async def reload_model(request: Request, key: AdminKey, ctx: Ctx) -> JSONResponse:
         """Validate a model (hash, golden predictions) and swap it in atomically; 409 if refused."""
@@ -36,10 +38,15 @@ def build_router() -> APIRouter:
             result = await run_in_threadpool(ctx.service.reload, body.model_uri)  # type: ignore[attr-defined]
         except ModelError as exc:
             logger.warning("reload refused request_id=%s key=%s: %s", request_id_of(request), key.key_id, exc)
-            raise ApiError(409, "reload_refused", f"the candidate was refused; {before} keeps serving: {exc}") from None
+            raise ApiError(
+                409, "reload_refused", f"the candidate was refused; {before} keeps serving: {exc}"
+            ) from None
         logger.info(
             "model reloaded request_id=%s key=%s from=%s to=%s",
-            request_id_of(request), key.key_id, before, ctx.service.model_version(),
+            request_id_of(request),
+            key.key_id,
+            before,
+            ctx.service.model_version(),
         )
         return JSONResponse(result)
 

@@ -42,15 +42,22 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorOut, "description": "The key lacks the scope."},
     413: {"model": ErrorOut, "description": "Body too large."},
     422: {"model": ErrorOut, "description": "Invalid input; names the fields, never echoes values."},
-    503: {"model": ErrorOut, "description": "Not ready, overloaded or audit store unavailable; nothing stored."},
+    503: {
+        "model": ErrorOut,
+        "description": "Not ready, overloaded or audit store unavailable; nothing stored.",
+    },
 }
 
 
-def _json_response(text: str, status: int, row: AuditRow | None = None, headers: dict[str, str] | None = None) -> Response:
+def _json_response(
+    text: str, status: int, row: AuditRow | None = None, headers: dict[str, str] | None = None
+) -> Response:
     all_headers = dict(headers or {})
     if row is not None and row.model_version:
         all_headers["X-Model-Version"] = row.model_version
-    return Response(content=text.encode("utf-8"), status_code=status, media_type="application/json", headers=all_headers)
+    return Response(
+        content=text.encode("utf-8"), status_code=status, media_type="application/json", headers=all_headers
+    )
 
 
 def _one_record(records: Any, n: int) -> list[dict[str, Any]]:
@@ -80,11 +87,17 @@ def decide_and_record(
         earlier = ctx.store.find_idempotent(key.key_id, idempotency_key)
         if earlier is not None:
             if earlier.body_sha256 != body_sha256:
-                raise IdempotencyConflictError("idempotency key was already used with a different request body")
+                raise IdempotencyConflictError(
+                    "idempotency key was already used with a different request body"
+                )
             return earlier
     record = _one_record(service.decide([applicant]), 1)[0]
     row = ctx.store.append_decision(
-        record, request_id=request_id, client_id=key.key_id, idempotency_key=idempotency_key, body_sha256=body_sha256
+        record,
+        request_id=request_id,
+        client_id=key.key_id,
+        idempotency_key=idempotency_key,
+        body_sha256=body_sha256,
     )
     _count(ctx, [row])
     return row
@@ -109,7 +122,12 @@ def build_router(applicant_model: type[BaseModel], max_batch: int) -> APIRouter:
                     "name": "Idempotency-Key",
                     "in": "header",
                     "required": False,
-                    "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"^[\x21-\x7e]+$"},
+                    "schema": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": 200,
+                        "pattern": r"^[\x21-\x7e]+$",
+                    },
                     "description": "幂等键 / Same key + same body → the same decision and one audit row; "
                     "same key + another body → 422 idempotency_key_reused.",
                 }
@@ -124,13 +142,24 @@ def build_router(applicant_model: type[BaseModel], max_batch: int) -> APIRouter:
         """
         idem = request.headers.get("idempotency-key")
         if idem is not None and not _IDEMPOTENCY_KEY_RE.match(idem):
-            raise ApiError(422, "validation_error", "bad Idempotency-Key", errors=[
-                {"field": "Idempotency-Key", "type": "string_pattern_mismatch", "message": "1-200 visible ASCII characters"}
-            ])
+            raise ApiError(
+                422,
+                "validation_error",
+                "bad Idempotency-Key",
+                errors=[
+                    {
+                        "field": "Idempotency-Key",
+                        "type": "string_pattern_mismatch",
+                        "message": "1-200 visible ASCII characters",
+                    }
+                ],
+            )
         applicant = validate(applicant_model, await read_json(request)).model_dump(mode="json")
         body_sha = sha256_text(canonical_json(applicant))
         request_id = request_id_of(request)
-        row = await run_in_threadpool(decide_and_record, ctx, service, applicant, body_sha, key, request_id, idem)
+        row = await run_in_threadpool(
+            decide_and_record, ctx, service, applicant, body_sha, key, request_id, idem
+        )
         headers = {"Location": f"/v1/decisions/{row.decision_id}"}
         if not row.is_new:
             headers["Idempotent-Replayed"] = "true"
@@ -141,8 +170,12 @@ def build_router(applicant_model: type[BaseModel], max_batch: int) -> APIRouter:
         summary="批量决策 / Decide a batch",
         response_model=BatchOut,
         openapi_extra=applicant_openapi(
-            {**BatchIn.model_json_schema(), "properties": {"applicants": {"type": "array", "items": schema,
-             "minItems": 1, "maxItems": max_batch}}},
+            {
+                **BatchIn.model_json_schema(),
+                "properties": {
+                    "applicants": {"type": "array", "items": schema, "minItems": 1, "maxItems": max_batch}
+                },
+            },
             {"applicants": [example]},
         ),
     )
@@ -152,14 +185,19 @@ def build_router(applicant_model: type[BaseModel], max_batch: int) -> APIRouter:
         batch = validate(BatchIn, data)
         applicants = batch.applicants  # type: ignore[attr-defined]
         if len(applicants) > max_batch:
-            raise ApiError(422, "validation_error", f"at most {max_batch} applicants per batch", errors=[
-                {"field": "applicants", "type": "too_long", "message": f"at most {max_batch} items"}
-            ])
+            raise ApiError(
+                422,
+                "validation_error",
+                f"at most {max_batch} applicants per batch",
+                errors=[{"field": "applicants", "type": "too_long", "message": f"at most {max_batch} items"}],
+            )
         request_id = request_id_of(request)
         results = await run_in_threadpool(_batch, ctx, service, applicant_model, applicants, key, request_id)
         return _json_response(results, 200)
 
-    @router.get("/{decision_id}", summary="查询决策 / Read a stored decision", response_model=StoredDecisionOut)
+    @router.get(
+        "/{decision_id}", summary="查询决策 / Read a stored decision", response_model=StoredDecisionOut
+    )
     async def get_decision(decision_id: _DECISION_ID, key: ReadKey, ctx: Ctx) -> Response:
         """The stored decision (byte for byte as recorded) and the overrides linked to it."""
         row, overrides = await run_in_threadpool(_load, ctx, decision_id)
@@ -187,7 +225,9 @@ def build_router(applicant_model: type[BaseModel], max_batch: int) -> APIRouter:
             "decision_id": row.decision_id,
             "created_at": row.created_at,
             "row_hash": row.row_hash,
-            "overrides": [o.record | {"decision_id": o.decision_id, "created_at": o.created_at} for o in overrides],
+            "overrides": [
+                o.record | {"decision_id": o.decision_id, "created_at": o.created_at} for o in overrides
+            ],
         }
         content, media_type = await run_in_threadpool(service.render_report, record, format, lang)
         return Response(content=content, media_type=media_type)
@@ -197,9 +237,13 @@ def build_router(applicant_model: type[BaseModel], max_batch: int) -> APIRouter:
         summary="人工覆盖 / Override a decision",
         status_code=201,
         response_model=DecisionOut,
-        openapi_extra=applicant_openapi(OverrideIn.model_json_schema(), OverrideIn.model_config["json_schema_extra"]["examples"][0]),  # type: ignore[index]
+        openapi_extra=applicant_openapi(
+            OverrideIn.model_json_schema(), OverrideIn.model_config["json_schema_extra"]["examples"][0]
+        ),  # type: ignore[index]
     )
-    async def override_decision(decision_id: _DECISION_ID, request: Request, key: OverrideKey, ctx: Ctx) -> Response:
+    async def override_decision(
+        decision_id: _DECISION_ID, request: Request, key: OverrideKey, ctx: Ctx
+    ) -> Response:
         """Record an officer's override as a new row linked to the decision; the original stays byte-identical."""
         body = validate(OverrideIn, await read_json(request))
         row = await run_in_threadpool(
@@ -260,9 +304,18 @@ def _batch(
     parts = []
     for index in range(len(applicants)):
         if index in rows:
-            parts.append(f'{{"index":{index},"status":"ok","decision":{envelope_json(rows[index])},"errors":null}}')
+            parts.append(
+                f'{{"index":{index},"status":"ok","decision":{envelope_json(rows[index])},"errors":null}}'
+            )
         else:
-            parts.append(json.dumps({"index": index, "status": "error", "decision": None, "errors": errors[index]},
-                                    ensure_ascii=False, separators=(",", ":")))
-    head = json.dumps({"request_id": request_id, "n_ok": len(rows), "n_error": len(errors)}, separators=(",", ":"))
+            parts.append(
+                json.dumps(
+                    {"index": index, "status": "error", "decision": None, "errors": errors[index]},
+                    ensure_ascii=False,
+                    separators=(",", ":"),
+                )
+            )
+    head = json.dumps(
+        {"request_id": request_id, "n_ok": len(rows), "n_error": len(errors)}, separators=(",", ":")
+    )
     return head[:-1] + ',"results":[' + ",".join(parts) + "]}"
