@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 import math
 from collections.abc import Mapping, Sequence
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -288,13 +288,14 @@ class PointsConfig(VersionedConfig):
 
 
 # ---------------------------------------------------------------------- checks
-def _field_catalogue() -> tuple[set[str], dict[str, tuple[str, ...]]]:
+@lru_cache(maxsize=1)
+def field_catalogue() -> tuple[frozenset[str], dict[str, tuple[str, ...]], dict[str, str]]:
+    """Names, category enums and dtypes of the applicant record (``configs/fields.yaml``), read once."""
     from credit_points.datasets.fields import load_fields
 
     fields = load_fields()
-    names = set(fields.names)
     enums = {f.name: f.enum for f in fields.fields if f.enum is not None}
-    return names, enums
+    return frozenset(fields.names), enums, {f.name: f.dtype for f in fields.fields}
 
 
 def _literal_strings(node: ast.AST) -> list[str]:
@@ -334,7 +335,7 @@ def _check_expression(
 
 def _check(cfg: PointsConfig) -> list[tuple[str, str]]:  # noqa: C901 - one flat list of checks reads best
     problems: list[tuple[str, str]] = []
-    fields, enums = _field_catalogue()
+    fields, enums, _ = field_catalogue()
     stage_ids = cfg.stage_ids
 
     # stages: ordered, contiguous, only the last open

@@ -25,7 +25,7 @@ import pandas as pd
 from credit_points.exceptions import DataValidationError
 from credit_points.expressions import Expression, compile_expression
 from credit_points.points.config import Bands, PointsConfig
-from credit_points.points.reference import ReferenceTable, build_reference, midrank_percentile
+from credit_points.points.reference import PercentileLookup, ReferenceTable, build_reference
 
 # how an indicator is scored in a stage
 _QUANTILE, _BANDS, _TIER, _BOOLEAN, _BANDED = 0, 1, 2, 3, 4
@@ -34,12 +34,11 @@ _QUANTILE, _BANDS, _TIER, _BOOLEAN, _BANDED = 0, 1, 2, 3, 4
 class _Cell:
     """Compiled scoring rule of one indicator in one stage."""
 
-    __slots__ = ("edges", "knots", "mode", "pct_knots", "scores")
+    __slots__ = ("edges", "lookup", "mode", "scores")
 
     def __init__(self, mode: int) -> None:
         self.mode = mode
-        self.knots: np.ndarray | None = None  # quantile knots used for scoring
-        self.pct_knots: np.ndarray | None = None  # knots used for the reported percentile
+        self.lookup: PercentileLookup | None = None  # the stage's quantile knots (enough reference firms)
         self.edges: np.ndarray | None = None
         self.scores: np.ndarray | None = None
 
@@ -90,6 +89,8 @@ class PointsScorer:
         for _, expr in self._vetoes:
             names |= expr.names
         self._fields = sorted(names - derived_ids)
+        self._field_kinds = _catalogue_kinds()
+        self._positions: tuple[tuple[Any, ...], np.ndarray] = ((), np.empty(0, dtype="int64"))
         self._veto_table = self._veto_strings()
         if reference is not None:
             reference.check_compatible(config)
@@ -111,7 +112,6 @@ class PointsScorer:
                 if ind.kind == "percentile":
                     if knots is not None:
                         cell = _Cell(_QUANTILE)
-                        cell.knots = knots
                     else:
                         bands = ref.fallback.get(stage, {}).get(ind.id)
                         if bands is None:
@@ -131,7 +131,7 @@ class PointsScorer:
                     bands_spec: Bands = ind.bands  # type: ignore[assignment]
                     cell.edges = np.asarray(bands_spec.edges, dtype="float64")
                     cell.scores = np.asarray(bands_spec.scores, dtype="float64")
-                cell.pct_knots = knots
+                cell.lookup = PercentileLookup(knots, probs) if knots is not None else None
                 row.append(cell)
             cells.append(row)
         return cells
@@ -151,8 +151,8 @@ class PointsScorer:
             float_cols += [f"ind_{ind}_value", f"ind_{ind}_pct", f"ind_{ind}_points"]
         float_cols += [f"bonus_{it.id}" for it in cfg.bonus.items]
         float_cols += [f"deduction_{it.id}" for it in cfg.deductions.items]
-        order = ["stage", *float_cols[:4], "veto", "veto_reasons", *float_cols[4:], "rank_zone", "rank_stage",
-                 "points_config_version", "points_config_hash"]  # fmt: skip
+        order = ["stage", "veto", "veto_reasons", "rank_zone", "rank_stage", "points_config_version",
+                 "points_config_hash", *float_cols]  # fmt: skip
         return {"float": float_cols, "order": order}
 
     @property
@@ -161,23 +161,35 @@ class PointsScorer:
         return list(self._columns["order"])
 
     # ------------------------------------------------------------------ inputs
-    def _environment(self, frame: pd.DataFrame) -> dict[str, Any]:
-        env: dict[str, Any] = {}
-        for name in self._fields:
-            if name not in frame.columns:
-                raise DataValidationError("column required by the points profile is missing", field=name)
-            col = frame[name]
-            kind = col.dtype.kind if isinstance(col.dtype, np.dtype) else "O"
-            if kind in "iuf":
-                env[name] = col.to_numpy(dtype="float64", na_value=np.nan) if kind != "f" else col.to_numpy()
-            elif kind == "b" or kind == "M":
-                env[name] = col.to_numpy()
-            else:
-                env[name] = col.to_numpy(dtype=object)
+    def _environment(self, frame: pd.DataFrame, *, derived: bool = True) -> dict[str, Any]:
+        """Columns the profile reads, as numpy arrays (numbers float64, flags bool, codes object), plus derived ones."""
+        missing = [name for name in self._fields if name not in frame.columns]
+        if missing:
+            raise DataValidationError(
+                f"column(s) required by the points profile are missing: {missing}", field=missing[0]
+            )
         n = len(frame)
+        env: dict[str, Any] = {}
+        if n <= _SMALL:  # one conversion of the whole frame beats one pandas lookup per column
+            columns = tuple(frame.columns)
+            if columns != self._positions[0]:
+                self._positions = (columns, frame.columns.get_indexer(self._fields))
+            positions = self._positions[1]
+            cells = frame.to_numpy(dtype=object)
+            for k, name in enumerate(self._fields):
+                env[name] = _convert(cells[:, positions[k]], self._field_kinds.get(name, "O"))
+        else:
+            for name in self._fields:
+                col = frame[name]
+                kind = col.dtype.kind if isinstance(col.dtype, np.dtype) else "O"
+                env[name] = _convert(col.to_numpy(), kind) if kind != "O" else col.to_numpy(dtype=object)
+        if derived:
+            self._add_derived(env, n)
+        return env
+
+    def _add_derived(self, env: dict[str, Any], n: int) -> None:
         for name, expr in self._derived:
             env[name] = _as_float(expr.evaluate(env), n)
-        return env
 
     def stage_codes(self, frame: pd.DataFrame | Mapping[str, Any]) -> np.ndarray:
         """Stage index of every row (into ``config.stages``), lower bound inclusive.
@@ -208,7 +220,7 @@ class PointsScorer:
     def _values(self, env: Mapping[str, Any], n: int) -> np.ndarray:
         values = np.empty((len(self._indicators), n), dtype="float64")
         for j, expr in enumerate(self._indicators):
-            values[j] = _as_float(expr.evaluate(env), n)
+            values[j] = _evaluate(expr, env)
         values[~np.isfinite(values)] = np.nan
         return values
 
@@ -216,9 +228,10 @@ class PointsScorer:
     def score_values(
         self, codes: np.ndarray, values: np.ndarray, *, with_pct: bool = True
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Score fractions (0…1) and percentiles of raw indicator values, shape ``(n_indicators, n)``.
+        """Score fractions (0…1) and stage percentiles of raw indicator values, each ``(n_indicators, n)``.
 
-        Only available with a pinned reference.
+        Needs a pinned reference. Percentiles are NaN where the value is missing or the stage uses
+        fallback bands; without ``with_pct`` the second array is empty.
         """
         if self.reference is None:
             raise DataValidationError("score_values needs a pinned reference table", field="reference")
@@ -227,40 +240,34 @@ class PointsScorer:
         pcts = np.full((m, n), np.nan) if with_pct else np.empty((m, 0))
         if n == 0:
             return scores, pcts
-        first = codes[0]
-        if (codes == first).all():
-            self._score_stage(int(first), values, scores, pcts, with_pct)
+        if (codes == codes[0]).all():
+            self._score_stage(int(codes[0]), values, scores, pcts if with_pct else None)
             return scores, pcts
         order = np.argsort(codes, kind="stable")
         bounds = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=len(self._stage_mins)))])
         sorted_values = values[:, order]
         sorted_scores = np.empty_like(sorted_values)
-        sorted_pcts = np.full_like(sorted_values, np.nan) if with_pct else pcts
+        sorted_pcts = np.full_like(sorted_values, np.nan) if with_pct else None
         for s in range(len(self._stage_mins)):
             a, b = bounds[s], bounds[s + 1]
             if b > a:
-                part_pct = sorted_pcts[:, a:b] if with_pct else sorted_pcts
-                part_scores = sorted_scores[:, a:b]
-                self._score_stage(s, sorted_values[:, a:b], part_scores, part_pct, with_pct)
-                sorted_scores[:, a:b] = part_scores
-                if with_pct:
-                    sorted_pcts[:, a:b] = part_pct
+                part_pct = sorted_pcts[:, a:b] if sorted_pcts is not None else None
+                self._score_stage(s, sorted_values[:, a:b], sorted_scores[:, a:b], part_pct)
         scores[:, order] = sorted_scores
-        if with_pct:
+        if sorted_pcts is not None:
             pcts[:, order] = sorted_pcts
         return scores, pcts
 
-    def _score_stage(self, s: int, values: np.ndarray, out: np.ndarray, pcts: np.ndarray, with_pct: bool) -> None:
+    def _score_stage(self, s: int, values: np.ndarray, out: np.ndarray, pcts: np.ndarray | None) -> None:
+        """Score the rows of one stage in place (``values``, ``out`` and ``pcts`` are views)."""
         full_at = self.config.scoring.full_at
-        probs = self._probs
         for j, ind in enumerate(self.config.indicators):
             cell = self._cells[s][j]
             v = values[j]
-            missing = np.isnan(v)
             pct = None
-            if cell.pct_knots is not None and (with_pct or cell.mode == _QUANTILE):
-                pct = midrank_percentile(v, cell.pct_knots, probs)
-                if with_pct:
+            if cell.lookup is not None and (pcts is not None or cell.mode == _QUANTILE):
+                pct = cell.lookup(v)
+                if pcts is not None:
                     pcts[j] = pct
             if cell.mode == _QUANTILE:
                 good = pct if ind.direction == "higher" else 1.0 - pct  # type: ignore[operator]
@@ -273,91 +280,152 @@ class PointsScorer:
             else:
                 truth = v > 0
                 score = (truth if ind.direction == "higher" else ~truth).astype("float64")
-            out[j] = np.where(missing, ind.missing_score, score)
+            out[j] = np.where(np.isnan(v), ind.missing_score, score)
 
-    def _items(self, items: list[tuple[Any, Expression]], env: Mapping[str, Any], n: int) -> np.ndarray:
-        out = np.empty((len(items), n), dtype="float64")
+    def _items(self, items: list[tuple[Any, Expression]], env: Mapping[str, Any], n: int, out: np.ndarray) -> None:
         for k, (item, expr) in enumerate(items):
-            raw = _as_float(expr.evaluate(env), n)
+            raw = _as_float(_evaluate(expr, env), n)
             raw = np.where(np.isnan(raw) | (raw < 0), 0.0, raw)
             pts = raw * item.points
             out[k] = np.minimum(pts, item.cap) if item.cap is not None else pts
-        return out
 
     def score(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Score a frame of validated applicant records (same index, columns per :attr:`columns`)."""
         if self.reference is None:
             return PointsScorer(self.config, build_reference(frame, self.config)).score(frame)
-        cfg = self.config
         n = len(frame)
-        env = self._environment(frame)
+        env = self._environment(frame, derived=False)
         codes = self.stage_codes(env)
+        # one (columns, rows) block: each output column is a contiguous row, and pandas keeps it as one block
+        block = np.empty((len(self._columns["float"]), n), dtype="float64")
+        veto_code = np.zeros(n, dtype="int64")
+        for a in range(0, max(n, 1), _CHUNK):  # chunks keep the working set in cache; results are per row
+            b = min(n, a + _CHUNK)
+            part = env if (a, b) == (0, n) else {k: v[a:b] for k, v in env.items()}
+            self._add_derived(part, b - a)
+            self._fill(part, codes[a:b], block[:, a:b], veto_code[a:b])
+        veto = veto_code != 0
+        reasons = self._reasons(veto_code) if n <= _SMALL or self._veto_table is None else veto_code
+        zone_codes = self._zone_codes(frame, n)
+        rank_zone, rank_stage = _ranks(zone_codes, codes, len(self._stage_mins), block[0], veto)
+        return self._frame(frame.index, block, codes, veto, reasons, rank_zone, rank_stage)
+
+    def _fill(self, env: dict[str, Any], codes: np.ndarray, block: np.ndarray, veto_code: np.ndarray) -> None:
+        """Score one chunk into its view of the output block and its slice of the veto codes."""
+        cfg = self.config
+        n = len(codes)
         values = self._values(env, n)
+        m = values.shape[0]
+        n_cat = len(self._cat_members)
+        n_bonus = len(self._bonus)
+        total, core, bonus, deductions = block[0], block[1], block[2], block[3]
+        cats = block[4 : 4 + n_cat]
+        start = 4 + n_cat
+        bonus_items = block[start + 3 * m : start + 3 * m + n_bonus]
+        deduction_items = block[start + 3 * m + n_bonus :]
+
         scores, pcts = self.score_values(codes, values)
         points = scores * self._weights[codes].T
-
-        cats = np.zeros((len(self._cat_members), n))
+        block[start : start + 3 * m : 3] = values
+        block[start + 1 : start + 3 * m : 3] = pcts
+        block[start + 2 : start + 3 * m : 3] = points
+        cats[:] = 0.0
+        core[:] = 0.0
         for c, members in enumerate(self._cat_members):
-            for j in members:  # fixed order of additions: identical in any batch
+            for j in members:  # a fixed order of additions: identical in any batch
                 cats[c] += points[j]
-        core = np.zeros(n)
-        for c in range(len(cats)):
             core += cats[c]
-        bonus_items = self._items(self._bonus, env, n)
-        deduction_items = self._items(self._deductions, env, n)
-        bonus = _ordered_sum(bonus_items, n)
-        deductions = _ordered_sum(deduction_items, n)
-        bonus = np.minimum(bonus, cfg.bonus.cap)
-        deductions = np.minimum(deductions, cfg.deductions.cap)
-        total = np.maximum(0.0, core + bonus - deductions)
-
-        veto_code = np.zeros(n, dtype="int64")
+        self._items(self._bonus, env, n, bonus_items)
+        self._items(self._deductions, env, n, deduction_items)
+        np.minimum(_ordered_sum(bonus_items, n), cfg.bonus.cap, out=bonus)
+        np.minimum(_ordered_sum(deduction_items, n), cfg.deductions.cap, out=deductions)
+        np.maximum(0.0, core + bonus - deductions, out=total)
         for k, (_, expr) in enumerate(self._vetoes):
-            veto_code |= _as_bool(expr.evaluate(env), n).astype("int64") << k
-        veto = veto_code != 0
+            veto_code |= _as_bool(_evaluate(expr, env), n).astype("int64") << k
+
+    def _reasons(self, veto_code: np.ndarray) -> np.ndarray:
         if self._veto_table is not None:
-            reasons = self._veto_table[veto_code]
-        else:
-            uniq, inverse = np.unique(veto_code, return_inverse=True)
-            ids = [vid for vid, _ in self._vetoes]
-            labels = [";".join(ids[k] for k in range(len(ids)) if int(u) >> k & 1) for u in uniq]
-            reasons = np.asarray(labels, dtype=object)[inverse]
+            return self._veto_table[veto_code]
+        uniq, inverse = np.unique(veto_code, return_inverse=True)
+        ids = [vid for vid, _ in self._vetoes]
+        labels = [";".join(ids[k] for k in range(len(ids)) if int(u) >> k & 1) for u in uniq]
+        return np.asarray(labels, dtype=object)[inverse]
 
-        block = np.empty((n, len(self._columns["float"])), dtype="float64")
-        block[:, 0], block[:, 1], block[:, 2], block[:, 3] = total, core, bonus, deductions
-        col = 4
-        block[:, col : col + len(cats)] = cats.T
-        col += len(cats)
-        m = values.shape[0]
-        triple = np.empty((n, m, 3))
-        triple[:, :, 0], triple[:, :, 1], triple[:, :, 2] = values.T, pcts.T, points.T
-        block[:, col : col + 3 * m] = triple.reshape(n, 3 * m)
-        col += 3 * m
-        block[:, col : col + len(bonus_items)] = bonus_items.T
-        col += len(bonus_items)
-        block[:, col : col + len(deduction_items)] = deduction_items.T
+    def _frame(
+        self,
+        index: pd.Index,
+        block: np.ndarray,
+        codes: np.ndarray,
+        veto: np.ndarray,
+        reasons: np.ndarray,  # strings, or veto codes into the veto table on the large path
+        rank_zone: np.ndarray,
+        rank_stage: np.ndarray,
+    ) -> pd.DataFrame:
+        n = block.shape[1]
+        if n <= _SMALL:
+            stage = pd.array(self._stage_ids[codes], dtype="str")
+            reason_col = pd.array(reasons, dtype="str")
+            version = pd.array([self.config.version] * n, dtype="str")
+            digest = pd.array([self.config_hash] * n, dtype="str")
+        else:  # built in Arrow: no Python string object per row
+            import pyarrow as pa
+            import pyarrow.compute as pc
 
-        zone_codes = self._zone_codes(frame, n)
-        out = pd.DataFrame(block, index=frame.index, columns=self._columns["float"], copy=False)
-        extra = {
-            "stage": pd.array(self._stage_ids[codes], dtype="str"),
-            "veto": veto,
-            "veto_reasons": pd.array(reasons, dtype="str"),
-            "rank_zone": _group_rank(zone_codes, total, veto),
-            "rank_stage": _group_rank(zone_codes * len(self._stage_mins) + codes, total, veto),
-            "points_config_version": pd.array(np.full(n, cfg.version, dtype=object), dtype="str"),
-            "points_config_hash": pd.array(np.full(n, self.config_hash, dtype=object), dtype="str"),
-        }
-        for name, arr in extra.items():
-            out[name] = arr
-        return out[self._columns["order"]]
+            stage = pd.array(pc.take(pa.array(list(self._stage_ids), pa.string()), codes), dtype="str")
+            if self._veto_table is None:
+                reason_col = pd.array(reasons, dtype="str")
+            else:
+                reason_col = pd.array(pc.take(pa.array(list(self._veto_table), pa.string()), reasons), dtype="str")
+            version = pd.array(pa.repeat(pa.scalar(self.config.version, pa.string()), n), dtype="str")
+            digest = pd.array(pa.repeat(pa.scalar(self.config_hash, pa.string()), n), dtype="str")
+        head = pd.DataFrame(
+            {
+                "stage": stage,
+                "veto": veto,
+                "veto_reasons": reason_col,
+                "rank_zone": rank_zone,
+                "rank_stage": rank_stage,
+                "points_config_version": version,
+                "points_config_hash": digest,
+            },
+            index=index,
+        )
+        return pd.concat([head, pd.DataFrame(block.T, index=index, columns=self._columns["float"], copy=False)], axis=1)
 
     def _zone_codes(self, frame: pd.DataFrame, n: int) -> np.ndarray:
         zone = self.config.zone_field
-        if zone not in frame.columns or n == 0:
+        if zone not in frame.columns or n <= 1:
             return np.zeros(n, dtype="int64")
         codes, _ = pd.factorize(frame[zone], use_na_sentinel=False)
         return np.asarray(codes, dtype="int64")
+
+
+_SMALL = 64
+
+
+def _catalogue_kinds() -> dict[str, str]:
+    """numpy kind of every field of the applicant record (``f`` numbers, ``b`` flags, ``O`` text)."""
+    from credit_points.points.config import field_catalogue
+
+    _, _, dtypes = field_catalogue()
+    return {name: {"float": "f", "int": "f", "bool": "b"}.get(dtype, "O") for name, dtype in dtypes.items()}
+
+_CHUNK = 1 << 16
+
+
+def _convert(col: np.ndarray, kind: str) -> np.ndarray:
+    if kind in "iuf":
+        return np.asarray(col, dtype="float64")
+    if kind == "b":
+        return np.asarray(col, dtype=bool)
+    return col
+
+
+def _evaluate(expr: Expression, env: Mapping[str, Any]) -> Any:
+    """An expression's value; a bare field name is looked up directly."""
+    if expr.source in env:
+        return env[expr.source]
+    return expr.evaluate(env)
 
 
 def _as_float(value: Any, n: int) -> np.ndarray:
@@ -383,24 +451,45 @@ def _ordered_sum(rows: np.ndarray, n: int) -> np.ndarray:
     return total
 
 
-def _group_rank(groups: np.ndarray, points: np.ndarray, veto: np.ndarray) -> np.ndarray:
+def _ranks(
+    zones: np.ndarray, stages: np.ndarray, n_stages: int, points: np.ndarray, veto: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Ranks within zone and within zone × stage, 1 = best (see :func:`_group_rank`)."""
+    n = len(points)
+    if n <= 1:
+        return np.ones(n, dtype="int64"), np.ones(n, dtype="int64")
+    by_points = np.argsort(-points, kind="stable")
+    return (
+        _group_rank(zones, points, veto, by_points),
+        _group_rank(zones * n_stages + stages, points, veto, by_points),
+    )
+
+
+def _group_rank(
+    groups: np.ndarray, points: np.ndarray, veto: np.ndarray, by_points: np.ndarray | None = None
+) -> np.ndarray:
     """Rank within each group, 1 = best: eligible firms before vetoed ones, then more points; ties share the best rank.
 
     Examples:
         >>> _group_rank(np.array([0, 0, 0, 1]), np.array([5.0, 9.0, 5.0, 1.0]), np.array([False] * 4)).tolist()
         [2, 1, 2, 1]
+        >>> _group_rank(np.array([0, 0]), np.array([5.0, 9.0]), np.array([False, True])).tolist()
+        [1, 2]
     """
     n = len(points)
     if n <= 1:
         return np.ones(n, dtype="int64")
-    order = np.lexsort((-points, veto, groups))
-    g, p, v = groups[order], points[order], veto[order]
+    if by_points is None:
+        by_points = np.argsort(-points, kind="stable")
+    key = groups.astype("int64") * 2 + veto
+    order = by_points[np.argsort(key[by_points], kind="stable")]
+    k, p = key[order], points[order]
     idx = np.arange(n)
     new_group = np.empty(n, dtype=bool)
     new_group[0] = True
-    new_group[1:] = g[1:] != g[:-1]
+    np.not_equal(k[1:] // 2, k[:-1] // 2, out=new_group[1:])
     new_run = new_group.copy()
-    new_run[1:] |= (p[1:] != p[:-1]) | (v[1:] != v[:-1])
+    new_run[1:] |= (p[1:] != p[:-1]) | (k[1:] != k[:-1])
     group_start = np.maximum.accumulate(np.where(new_group, idx, 0))
     run_start = np.maximum.accumulate(np.where(new_run, idx, 0))
     ranks = np.empty(n, dtype="int64")

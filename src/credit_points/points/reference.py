@@ -175,25 +175,46 @@ def midrank_percentile(values: np.ndarray, knots: np.ndarray, probs: np.ndarray)
         >>> midrank_percentile(np.array([-1.0, 0.0, 1.0, 3.0, 9.0]), knots, probs).tolist()
         [0.0, 0.25, 0.625, 0.875, 1.0]
     """
-    k = len(knots)
-    hi = np.searchsorted(knots, values, side="right")  # knots <= x
-    lo = np.searchsorted(knots, values, side="left")  # knots < x
-    f_hi = _interp_at(values, hi, knots, probs, k)
-    f_lo = _interp_at(values, lo, knots, probs, k)
-    out = 0.5 * (f_lo + f_hi)
-    return np.where(np.isnan(values), np.nan, out)
+    return PercentileLookup(knots, probs)(values)
 
 
-def _interp_at(values: np.ndarray, idx: np.ndarray, knots: np.ndarray, probs: np.ndarray, k: int) -> np.ndarray:
-    left = np.clip(idx - 1, 0, k - 1)
-    right = np.clip(idx, 0, k - 1)
-    q0, q1 = knots[left], knots[right]
-    p0, p1 = probs[left], probs[right]
-    span = q1 - q0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        frac = np.where(span > 0, (values - q0) / np.where(span > 0, span, 1.0), 0.0)
-    inside = p0 + np.clip(frac, 0.0, 1.0) * (p1 - p0)
-    return np.where(idx <= 0, 0.0, np.where(idx >= k, 1.0, inside))
+class PercentileLookup:
+    """:func:`midrank_percentile` against fixed knots, with the per-segment arrays precomputed.
+
+    Segment ``i`` (``0 <= i <= k``) holds the values with ``knots[i-1] <= x < knots[i]`` (one binary search);
+    inside it the distribution is linear. A value equal to a knot gets the middle of the run of tied knots.
+    """
+
+    __slots__ = ("knots", "left_knot", "left_prob", "run_start", "slope")
+
+    def __init__(self, knots: np.ndarray, probs: np.ndarray) -> None:
+        knots = np.asarray(knots, dtype="float64")
+        probs = np.asarray(probs, dtype="float64")
+        k = len(knots)
+        self.knots = knots
+        below = knots[0] - max(1.0, abs(knots[0]))
+        self.left_knot = np.concatenate([[below], knots])  # knot at the left of segment i
+        self.left_prob = np.concatenate([[0.0], probs])
+        right_knot = np.concatenate([knots, [knots[-1] + max(1.0, abs(knots[-1]))]])
+        right_prob = np.concatenate([probs, [1.0]])
+        span = right_knot - self.left_knot
+        slope = np.where(span > 0, (right_prob - self.left_prob) / np.where(span > 0, span, 1.0), 0.0)
+        slope[0] = 0.0  # below the smallest knot: 0
+        slope[k] = 0.0  # above the largest knot: 1
+        self.left_prob[k] = 1.0
+        self.slope = slope
+        # probability where the run of knots equal to knots[i-1] starts (F(x-) at a knot)
+        first = np.searchsorted(knots, knots, side="left")
+        self.run_start = np.concatenate([[0.0], probs[first]])
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        seg = np.searchsorted(self.knots, values, side="right")
+        left = self.left_knot[seg]
+        at_knot = left == values
+        lin = self.left_prob[seg] + (values - left) * self.slope[seg]
+        mid = 0.5 * (self.run_start[seg] + self.left_prob[seg])
+        out = np.where(at_knot, mid, lin)
+        return np.where(np.isnan(values), np.nan, out)
 
 
 def build_reference(frame: pd.DataFrame, config: PointsConfig, *, label: str = "") -> ReferenceTable:
@@ -212,7 +233,7 @@ def build_reference(frame: pd.DataFrame, config: PointsConfig, *, label: str = "
         >>> from credit_points.points.testing import example_frame
         >>> ref = build_reference(example_frame(40), load_points_config("torch-18"))
         >>> ref.stages["growth"]["n_firms"], len(ref.probs)
-        (8, 101)
+        (7, 101)
     """
     from credit_points.points.engine import PointsScorer
 
