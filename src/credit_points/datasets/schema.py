@@ -3,7 +3,7 @@
 :func:`validate_applicants` coerces every catalogue column to its type and checks every rule of
 ``configs/fields.yaml`` on whole columns at once. It returns the good rows, typed, and one error row per
 problem — a bad row is reported, never dropped silently. :func:`applicant_schema` is the same contract
-as a pandera ``DataFrameSchema``; the good rows always satisfy it.
+as a pandera ``DataFrameSchema``; the good rows are checked against it before they are returned.
 
 Rules, in the order they are checked for each field (a field reports its first failing rule per row):
 
@@ -134,7 +134,7 @@ def _coerce_bool(spec: FieldSpec, raw: pd.Series, problems: list[_Problem]) -> n
     is_true = text.isin(list(_TRUE)).to_numpy(dtype=bool)
     is_false = text.isin(list(_FALSE)).to_numpy(dtype=bool)
     blank = _missing_text(raw)
-    missing |= blank
+    missing = missing | blank
     unparsed = ~missing & ~is_true & ~is_false
     if unparsed.any():
         problems.append(_Problem(np.flatnonzero(unparsed), spec.name, "not a boolean (true/false)"))
@@ -369,7 +369,22 @@ def validate_applicants(
     if extras:
         good = pd.concat([good, frame[extras]], axis=1)
     good = good.iloc[np.flatnonzero(~bad)]
+    _check_contract(good, fields, path)
     return good, _error_frame(frame, problems, fields)
+
+
+_SCHEMAS: dict[str, pa.DataFrameSchema] = {}
+
+
+def _check_contract(good: pd.DataFrame, fields: FieldsConfig, path: str | None) -> None:
+    """The good rows must satisfy the pandera contract; a failure here is a defect, not bad input."""
+    key = fields.content_hash
+    if key not in _SCHEMAS:
+        _SCHEMAS[key] = applicant_schema(fields)
+    try:
+        _SCHEMAS[key].validate(good, lazy=False)
+    except (pa.errors.SchemaError, pa.errors.SchemaErrors) as exc:
+        raise DataValidationError(f"validated rows break the applicant contract: {exc}", path=path) from exc
 
 
 def _check_le(name: str, other: str, unless_zero: bool) -> pa.Check:
