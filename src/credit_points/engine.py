@@ -122,7 +122,7 @@ class DecisionEngine:
         Args:
             frame: validated applicant rows (see ``datasets.schema.validate_applicants``).
             explain: where to compute contributions — rows that need reason codes (default), all rows
-                (reports), or none (fast portfolio runs; reason codes then come from rules only).
+                (reports), or none (validation and fast portfolio runs: no contributions, no reason codes).
 
         Returns:
             The input columns, then points, PD, policy and reason-code columns (docs/architecture.md),
@@ -143,8 +143,11 @@ class DecisionEngine:
         if mask.any():
             contrib = self.contributions(joined.loc[mask])
             decided = decided.join(contrib)
-        reasons = reason_codes(decided, self.policy, self.reason_codes_config)
-        decided = pd.concat([decided, reasons], axis=1)
+        if explain == "none":
+            decided["reason_codes"] = ""
+            decided["reason_codes_version"] = self.reason_codes_config.version
+        else:
+            decided = pd.concat([decided, reason_codes(decided, self.policy, self.reason_codes_config)], axis=1)
         decided["model_name"] = self.identity.name
         decided["model_version"] = self.identity.version
         decided["model_artifact_hash"] = self.identity.artifact_hash

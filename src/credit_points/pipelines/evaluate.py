@@ -1,0 +1,200 @@
+"""The ``evaluate`` and ``promote`` jobs: the validation pack of any version on any cohort, and the gate.
+
+Both decide the cohort with the bundle exactly as serving would (points against the bundle's pinned
+reference, floored PD, grades), so what is validated is what is served.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from credit_points.config import CONFIG_DIR, Settings, get_settings, load_config
+from credit_points.engine import DecisionEngine
+from credit_points.exceptions import DataValidationError
+from credit_points.pd_model.delong import delong_test
+from credit_points.pd_model.validation import validation_pack
+from credit_points.pipelines.common import load_applicants
+from credit_points.pipelines.models import load_engine
+from credit_points.tracking.gate import GateResult, PromotionConfig, evaluate_gate, score_psi
+from credit_points.tracking.registry import ResolvedModel
+
+
+@dataclass
+class Evaluation:
+    """The validation pack of one model on one cohort."""
+
+    resolved: ResolvedModel
+    pack: dict[str, Any]
+    y: np.ndarray
+    raw_score: np.ndarray
+    prob_default: np.ndarray
+    cohort: tuple[str, str]
+
+
+def select_cohort(frame: pd.DataFrame, start: str | None, end: str | None) -> pd.DataFrame:
+    """Rows with ``start <= as_of_date <= end`` (ISO dates; open ends allowed)."""
+    dates = frame["as_of_date"]
+    mask = np.ones(len(frame), dtype=bool)
+    if start:
+        mask &= (dates >= pd.Timestamp(start)).to_numpy()
+    if end:
+        mask &= (dates <= pd.Timestamp(end)).to_numpy()
+    cohort = frame.loc[mask]
+    if cohort.empty:
+        raise DataValidationError(f"no rows with as_of_date in [{start or '…'}, {end or '…'}]", field="as_of_date")
+    return cohort
+
+
+def evaluate_engine(
+    engine: DecisionEngine, resolved: ResolvedModel, cohort: pd.DataFrame
+) -> Evaluation:
+    """Decide the cohort and compute the validation pack against its observed outcomes."""
+    target = engine.pd_config.split.target
+    if target not in cohort.columns or cohort[target].isna().any():
+        raise DataValidationError("outcomes are required to evaluate a model", field=target)
+    decided = engine.decide(cohort, explain="none")
+    y = cohort[target].to_numpy(dtype=float).astype(int)
+    prob_default = decided["prob_default"].to_numpy(dtype=float)
+    raw = decided["raw_score"].to_numpy(dtype=float)
+    pack = validation_pack(
+        y, prob_default, decided["grade"].to_numpy(), engine.pd_config.master_scale, config=engine.pd_config.validation
+    )
+    reference = engine.model_card.get("score_distribution_train")
+    if reference:
+        pack["metrics"]["score_psi"] = score_psi(reference, raw)
+    dates = cohort["as_of_date"]
+    window = (dates.min().date().isoformat(), dates.max().date().isoformat())
+    return Evaluation(resolved, pack, y, raw, prob_default, window)
+
+
+def print_evaluation(evaluation: Evaluation, console: Console) -> None:
+    m = evaluation.pack["metrics"]
+    r = evaluation.resolved
+    console.print(
+        f"{r.name} version {r.version} on {evaluation.cohort[0]} … {evaluation.cohort[1]}: "
+        f"n={int(m['n']):,} defaults={int(m['defaults'])} AUC {m['auc']:.4f} "
+        f"[{m['auc_ci_low']:.4f}, {m['auc_ci_high']:.4f}] Gini {m['gini']:.4f} KS {m['ks']:.4f} "
+        f"Brier {m['brier']:.5f} ECE {m['ece']:.5f} HL p {m['hl_p_value']:.3f}"
+        + (f" score PSI {m['score_psi']:.4f}" if "score_psi" in m else "")
+    )
+    table = Table(title="calibration by grade", title_justify="left")
+    for col in ("grade", "n", "defaults", "observed %", "mean PD %", "binomial p", "Jeffreys p", "light"):
+        table.add_column(col, justify="right")
+    for _, row in evaluation.pack["grade_table"].iterrows():
+        if row["n"] == 0:
+            continue
+        table.add_row(
+            str(row["grade"]), f"{int(row['n']):,}", str(int(row["defaults"])), f"{100 * row['observed_rate']:.2f}",
+            f"{100 * row['mean_pd']:.2f}", f"{row['binomial_p']:.3f}", f"{row['jeffreys_p']:.3f}", str(row["traffic_light"]),
+        )  # fmt: skip
+    console.print(table)
+
+
+def _oot_window(engine: DecisionEngine) -> tuple[str | None, str | None]:
+    window = engine.model_card.get("windows", {}).get("out_of_time")
+    return (window[0], window[1]) if window else (None, None)
+
+
+def run_evaluate(
+    model: str,
+    data: str | Path,
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    settings: Settings | None = None,
+    console: Console | None = None,
+) -> Evaluation:
+    """Validation pack of ``model`` on the rows of ``data`` in [start, end] (default: its OOT window)."""
+    console = console or Console()
+    engine, resolved = load_engine(model, settings or get_settings())
+    if start is None and end is None:
+        start, end = _oot_window(engine)
+    cohort = select_cohort(load_applicants(data, require_outcome=True).frame, start, end)
+    evaluation = evaluate_engine(engine, resolved, cohort)
+    print_evaluation(evaluation, console)
+    return evaluation
+
+
+@dataclass
+class PromotionOutcome:
+    """The gate's verdict and what it compared."""
+
+    gate: GateResult
+    challenger: ResolvedModel
+    champion: ResolvedModel | None
+    promoted: bool
+
+
+def run_promote(
+    data: str | Path,
+    *,
+    challenger: str = "challenger",
+    champion: str = "champion",
+    config: str | Path | None = None,
+    settings: Settings | None = None,
+    console: Console | None = None,
+) -> PromotionOutcome:
+    """Gate the ``challenger`` alias against ``champion`` on the challenger's OOT cohort; promote on pass."""
+    import mlflow
+
+    from credit_points.tracking.registry import alias_version, set_alias
+    from credit_points.tracking.runs import training_run
+    from credit_points.tracking.setup import configure_tracking
+
+    settings = settings or get_settings()
+    console = console or Console()
+    gate_cfg = load_config(config or CONFIG_DIR / "promotion.yaml", PromotionConfig)
+    name = settings.registry_model_name
+    configure_tracking(settings)
+    chal_engine, chal = load_engine(f"models:/{name}@{challenger}", settings, allow_cached=False)
+    start, end = _oot_window(chal_engine)
+    cohort = select_cohort(load_applicants(data, require_outcome=True).frame, start, end)
+    chal_eval = evaluate_engine(chal_engine, chal, cohort)
+    print_evaluation(chal_eval, console)
+
+    champ = None
+    p_drop = champ_auc = None
+    if alias_version(name, champion) is not None:
+        champ_engine, champ = load_engine(f"models:/{name}@{champion}", settings, allow_cached=False)
+        champ_eval = evaluate_engine(champ_engine, champ, cohort)
+        test = delong_test(chal_eval.y, chal_eval.prob_default, champ_eval.prob_default)
+        p_drop, champ_auc = test.p_value_a_worse, test.auc_b
+        console.print(f"champion version {champ.version}: AUC {champ_auc:.4f} on the same cohort")
+    metrics = chal_eval.pack["metrics"]
+    red = chal_eval.pack["grade_table"].query("traffic_light == 'red'")["grade"].astype(str).tolist()
+    gate = evaluate_gate(
+        gate_cfg,
+        oot_auc=metrics["auc"],
+        n_defaults=int(metrics["defaults"]),
+        red_grades=red,
+        psi=float(metrics.get("score_psi", 0.0)),
+        auc_drop_p_value=p_drop,
+        champion_auc=champ_auc,
+    )
+    table = Table(title=f"promotion gate: {name} version {chal.version}", title_justify="left")
+    for col in ("criterion", "verdict", "value", "threshold", "detail"):
+        table.add_column(col)
+    for c in gate.criteria:
+        table.add_row(c.name, "[green]pass[/green]" if c.passed else "[red]FAIL[/red]", str(c.value), str(c.threshold), c.detail)
+    console.print(table)
+    promoted = gate.passed
+    if promoted:
+        set_alias(name, champion, chal.version)
+        console.print(f"[green]version {chal.version} is now @{champion}[/green]")
+    else:
+        console.print(f"[red]version {chal.version} was not promoted: {', '.join(c.name for c in gate.failures)}[/red]")
+    with training_run("promote", tags={"model_version": chal.version, "verdict": "pass" if promoted else "fail"}):
+        mlflow.log_params({"challenger_version": chal.version, "champion_version": champ.version if champ else "none",
+                           "gate_config_hash": gate_cfg.content_hash, "cohort": f"{start}..{end}",
+                           "decided_at": dt.datetime.now(dt.UTC).isoformat()})  # fmt: skip
+        mlflow.log_metrics({f"gate_{k}": float(v) for k, v in metrics.items() if np.isfinite(v)})
+        mlflow.log_text(gate.to_frame().to_csv(index=False), "promotion_gate.csv")
+    return PromotionOutcome(gate, chal, champ, promoted)
