@@ -98,7 +98,9 @@ def _membership(
                 continue
             if item not in position:
                 raise DataValidationError(
-                    f"{source} id has no reason code in the reason-code table", value=item
+                    f"{source} id {item!r} has no reason code in the reason-code table",
+                    field=str(values.name) if values.name is not None else None,
+                    value=item,
                 )
             table[u, position[item]] = True
     return table[np.where(codes < 0, len(uniques), codes)]
@@ -132,7 +134,9 @@ def group_contributions(contribs_frame: pd.DataFrame, codes_config: ReasonCodesC
         feature = column[len("contrib_") :]
         family = codes_config.feature_family.get(feature)
         if family is None:
-            raise DataValidationError("feature belongs to no reason family", field=column, value=feature)
+            raise DataValidationError(
+                f"feature {feature!r} belongs to no reason family", field=column, value=feature
+            )
         member[i, position[family]] = 1.0
     values = (
         contribs_frame[columns].to_numpy(dtype="float64") if columns else np.zeros((len(contribs_frame), 0))
@@ -182,7 +186,7 @@ def _candidates(
         for k, rule in enumerate(policy.refer_rules):
             if rule.id not in position:
                 raise DataValidationError(
-                    "refer rule has no reason code in the reason-code table", value=rule.id
+                    f"refer rule {rule.id!r} has no reason code in the reason-code table", value=rule.id
                 )
             rules[:, position[rule.id]] |= hits[:, k] & referred
     blocks.append((rules, np.zeros(rules.shape), "rule", [r.code for r in codes_config.rules]))
@@ -219,7 +223,7 @@ def _candidates(
         if deduction_id not in deduction_position:
             if (values > 0).any():
                 raise DataValidationError(
-                    "points deduction has no reason code in the reason-code table",
+                    f"points deduction {deduction_id!r} has no reason code in the reason-code table",
                     field=column,
                     value=deduction_id,
                 )
