@@ -15,9 +15,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from credit_points.api.app import create_app
+from credit_points.api.settings import ApiSettings
 from credit_points.audit.keys import SCOPES, ApiKeyStore
 from credit_points.audit.store import AuditStore
-from credit_points.config import Settings
 from credit_points.datasets.record import example_applicant
 
 HERE = Path(__file__).parent
@@ -68,16 +68,28 @@ class Api:
 def make_api(tmp_path: Path, fake: ModuleType) -> Iterator[Callable[..., Api]]:
     """Build an app; keyword arguments override settings; ``service=`` replaces the fake."""
     opened: list[TestClient] = []
+    stores: list[AuditStore] = []
 
-    def build(*, service: Any = None, audit_url: str | None = None, **settings: Any) -> Api:
-        db = tmp_path / "audit.db"
-        writable = AuditStore(f"sqlite:///{db}")
+    def build(
+        *,
+        service: Any = None,
+        audit_url: str | None = None,
+        writable_url: str | None = None,
+        prefix: str = "",
+        **settings: Any,
+    ) -> Api:
+        """``audit_url`` is what the app uses; keys are created through ``writable_url`` (default: the same)."""
+        db = f"sqlite:///{tmp_path / 'audit.db'}"
+        writable = AuditStore(writable_url or audit_url or db, table_prefix=prefix)
         writable.create_schema()
+        stores.append(writable)
         keys = ApiKeyStore(writable)
         plain = {scope: keys.create(f"test-{scope}", [scope])[1] for scope in SCOPES}
         plain["all"] = keys.create("test-all", SCOPES)[1]
         service = service if service is not None else fake.FakeDecisionService()
-        app = create_app(Settings(audit_url=audit_url or f"sqlite:///{db}", **settings), service=service)
+        app = create_app(
+            ApiSettings(audit_url=audit_url or db, audit_table_prefix=prefix, **settings), service=service
+        )
         client = TestClient(app, raise_server_exceptions=False)
         client.__enter__()
         opened.append(client)
@@ -86,3 +98,13 @@ def make_api(tmp_path: Path, fake: ModuleType) -> Iterator[Callable[..., Api]]:
     yield build
     for client in opened:
         client.__exit__(None, None, None)
+    for store in stores:
+        if store.dialect == "postgresql":
+            store.drop_schema()
+        store.dispose()
+
+
+@pytest.fixture
+def new_applicant() -> Callable[..., dict[str, Any]]:
+    """Builds valid applicants (canary name and credit code) with changes applied."""
+    return applicant

@@ -53,7 +53,11 @@ def create_app(settings: Settings | None = None, service: DecisionService | None
     """
     install_log_redaction()
     api_settings = as_api_settings(settings)
-    store = AuditStore(api_settings.audit_db_url, connect_timeout_s=api_settings.audit_timeout_s)
+    store = AuditStore(
+        api_settings.audit_db_url,
+        table_prefix=api_settings.audit_table_prefix,
+        connect_timeout_s=api_settings.audit_timeout_s,
+    )
     metrics = ApiMetrics()
     model_cls = applicant_model()
     ctx = AppContext(

@@ -90,7 +90,7 @@ class StoredDecisionOut(DecisionOut):
 class BatchIn(_Strict):
     """Up to ``max_batch`` applicants (1,000 by default)."""
 
-    applicants: list[dict[str, Any]] = Field(min_length=1, description="申请企业列表 / The applicants.")
+    applicants: list[Any] = Field(min_length=1, description="申请企业列表 / The applicants.")
 
 
 class BatchRowOut(_Strict):

@@ -27,6 +27,9 @@ class ApiSettings(Settings):
         default=30.0, gt=0, description="How long SIGTERM waits for in-flight requests."
     )
     keep_alive_s: float = Field(default=5.0, gt=0)
+    audit_table_prefix: str = Field(
+        default="", description="Prefix of the audit tables (several stores in one database)."
+    )
     audit_timeout_s: float = Field(
         default=5.0, gt=0, description="Connect and lock timeout of the audit store."
     )

@@ -33,7 +33,9 @@ def _store(audit_url: str | None, *, create: bool = False):  # noqa: ANN202 - la
         path = url.removeprefix("sqlite:///")
         if path and not path.startswith("file:"):
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    store = AuditStore(url, connect_timeout_s=settings.audit_timeout_s)
+    store = AuditStore(
+        url, table_prefix=settings.audit_table_prefix, connect_timeout_s=settings.audit_timeout_s
+    )
     if create:
         store.create_schema()
     return store
