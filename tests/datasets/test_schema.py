@@ -49,6 +49,8 @@ def test_clean_rows_pass_typed(clean: pd.DataFrame, fields) -> None:
         ("revenue", float("-inf"), "finite"),
         ("total_assets", "NaN", "missing or NaN"),  # NaN spelled as text
         ("total_assets", np.nan, "missing or NaN"),
+        ("total_assets", "N/A", "missing or NaN"),  # spreadsheet null token, kept as text in the report
+        ("srdi", "null", "required value is missing"),
         ("revenue", -1.0, "below the minimum 0"),
         ("rd_platform_tier", 4, "above the maximum 3"),
         ("tax_credit_grade", "E", "not one of A, B, M, C, D"),

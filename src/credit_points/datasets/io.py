@@ -1,7 +1,8 @@
 """Reading and writing applicant tables (CSV, Parquet): whole files, chunks, row counts.
 
 The format follows the suffix (``.csv`` or ``.parquet``). CSV text columns of the field catalogue
-(``firm_id``, enums, dates ...) are read as strings, so a code such as ``"000123"`` keeps its zeros; types
+(``firm_id``, enums, dates ...) are read as strings, so a code such as ``"000123"`` keeps its zeros; only
+empty cells are read as missing (``N/A`` or ``null`` stay text, so an error report can show them); types
 are then checked and coerced by :func:`credit_points.datasets.schema.validate_applicants`. Every problem
 with the file itself raises :class:`~credit_points.exceptions.DataValidationError` naming the file.
 """
@@ -75,6 +76,8 @@ def read_table(path: str | Path, columns: Sequence[str] | None = None, *, fields
             dtype=_csv_text_dtypes(fields),
             encoding="utf-8-sig",
             low_memory=False,
+            keep_default_na=False,
+            na_values=[""],
         )
     except DataValidationError:
         raise
@@ -137,6 +140,8 @@ def iter_table_chunks(
             dtype=_csv_text_dtypes(fields),
             encoding="utf-8-sig",
             chunksize=chunk_rows,
+            keep_default_na=False,
+            na_values=[""],
         )
         with reader:
             yield from reader

@@ -39,6 +39,8 @@ LATEST_DATE = pd.Timestamp("2200-12-31")
 _TRUE = frozenset({"true", "t", "yes", "y", "1", "1.0"})
 _FALSE = frozenset({"false", "f", "no", "n", "0", "0.0"})
 _NUMERIC = ("float", "int")
+# Text that means "no value" in exported spreadsheets and CSV files (compared lower-case, stripped).
+NULL_TOKENS = ("", "nan", "-nan", "na", "n/a", "#n/a", "null", "none", "<na>", "nat")
 
 
 @dataclass(frozen=True)
@@ -70,12 +72,18 @@ def _as_today(today: dt.date | str | pd.Timestamp | None) -> pd.Timestamp:
     return stamp.normalize()
 
 
-def _missing_text(raw: pd.Series) -> np.ndarray:
-    """Null, or text that is empty after stripping spaces."""
+def _missing_text(raw: pd.Series, allowed: tuple[str, ...] = ()) -> np.ndarray:
+    """Null, or text that means no value (empty, ``NaN``, ``N/A``, ``null`` ...; see ``NULL_TOKENS``).
+
+    Values in ``allowed`` (an enum's codes, such as ``none``) are never missing.
+    """
     null = raw.isna().to_numpy()
     if raw.dtype == object or pd.api.types.is_string_dtype(raw.dtype):
-        text = raw.astype("str")
-        blank = (text.str.strip() == "").fillna(False).to_numpy(dtype=bool)
+        tokens = [t for t in NULL_TOKENS if t not in allowed]
+        text = raw.astype("str").str.strip()
+        blank = text.str.lower().isin(tokens).fillna(False).to_numpy(dtype=bool)
+        if allowed:
+            blank = blank & ~text.isin(list(allowed)).fillna(False).to_numpy(dtype=bool)
         return null | blank
     return null
 
@@ -91,9 +99,7 @@ def _coerce_numeric(spec: FieldSpec, raw: pd.Series, problems: list[_Problem]) -
         blank = _missing_text(raw)
         text = raw.astype("str").str.strip()
         values = pd.to_numeric(text.where(~blank), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-        # to_numeric turns "NaN"/"nan" into NaN: those are missing values, not parse failures.
-        spelled_nan = text.str.lower().isin(["nan", "na", "null", "none"]).to_numpy(dtype=bool)
-        unparsed = np.isnan(values) & ~blank & ~spelled_nan
+        unparsed = np.isnan(values) & ~blank
     kind = "an integer" if spec.dtype == "int" else "a number"
     if unparsed.any():
         problems.append(_Problem(np.flatnonzero(unparsed), spec.name, f"not {kind}"))
@@ -144,7 +150,7 @@ def _coerce_bool(spec: FieldSpec, raw: pd.Series, problems: list[_Problem]) -> n
 
 
 def _coerce_text(spec: FieldSpec, raw: pd.Series, problems: list[_Problem]) -> pd.Series:
-    blank = _missing_text(raw)
+    blank = _missing_text(raw, spec.enum or ())
     text = raw.astype("str").where(~blank)
     flagged = blank.copy()
     if blank.any() and not spec.nullable:
