@@ -191,7 +191,10 @@ def load_config(
         kind = data.get("kind")
         if not isinstance(kind, str):
             raise ConfigError("missing 'kind' (which configuration this file is)", path=str(path), location="kind")
-        model = model_for_kind(kind)  # type: ignore[assignment]
+        try:
+            model = model_for_kind(kind)  # type: ignore[assignment]
+        except ConfigError as exc:
+            raise ConfigError(str(exc), path=str(path), location="kind") from None
     return validate_mapping(data, model, path=str(path))  # type: ignore[arg-type]
 
 
