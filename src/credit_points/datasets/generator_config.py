@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from credit_points.config import CONFIG_DIR, StrictModel, VersionedConfig, load_config
 
@@ -117,15 +117,20 @@ class GeneratorConfig(VersionedConfig):
     no_credit_file_share: Share
     default_model: DefaultModelSpec
 
-    @model_validator(mode="after")
-    def _bands_ordered(self) -> GeneratorConfig:
-        lowers = [s.lower for s in self.stages]
+    @field_validator("stages")
+    @classmethod
+    def _bands_ordered(cls, stages: tuple[StageBand, ...]) -> tuple[StageBand, ...]:
+        lowers = [s.lower for s in stages]
         if lowers[0] != 0 or any(b <= a for a, b in zip(lowers, lowers[1:], strict=False)):
-            raise ValueError("stages: lower bounds must start at 0 and increase")
-        if self.top_band_upper <= lowers[-1]:
+            raise ValueError("lower bounds must start at 0 and increase")
+        if abs(sum(s.share for s in stages) - 1.0) > 1e-6:
+            raise ValueError("shares must sum to 1")
+        return stages
+
+    @model_validator(mode="after")
+    def _top_band(self) -> GeneratorConfig:
+        if self.top_band_upper <= self.stages[-1].lower:
             raise ValueError("top_band_upper must exceed the last stage's lower bound")
-        if abs(sum(s.share for s in self.stages) - 1.0) > 1e-6:
-            raise ValueError("stages: shares must sum to 1")
         return self
 
 
