@@ -5,7 +5,8 @@ the environment so the same class serves in-process tests and a uvicorn subproce
 (``CREDIT_POINTS_SERVICE_FACTORY=fake_service:build`` with ``tests/api`` on ``PYTHONPATH``):
 
 - ``FAKE_DECIDE_DELAY_S``: sleep this long in ``decide`` (overload and graceful-shutdown tests);
-- ``FAKE_NOT_READY``: report not ready with this reason.
+- ``FAKE_NOT_READY``: report not ready with this reason;
+- ``FAKE_SLOW_S``: how long ``decide`` sleeps for an applicant whose ``zone`` is ``"slow"`` (default 1 s).
 
 A ``firm_id`` of ``FAIL_FIRM_ID`` makes ``decide`` raise an unexpected error whose message carries the
 applicant's name and credit code (the canary for logs and 500 bodies).
@@ -83,6 +84,8 @@ class FakeDecisionService:
             self.decide_calls += 1
         if self.delay_s:
             time.sleep(self.delay_s)
+        if any(a.get("zone") == "slow" for a in applicants):
+            time.sleep(float(os.environ.get("FAKE_SLOW_S", "1.0")))
         for applicant in applicants:
             if applicant["firm_id"] == FAIL_FIRM_ID:
                 raise RuntimeError(f"engine exploded on {applicant['name']} ({applicant['firm_id']})")

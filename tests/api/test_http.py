@@ -1,0 +1,234 @@
+"""Over real HTTP: ``credit-points serve`` in a subprocess on a free loopback port, keys made by the CLI.
+
+Checks what only a real server shows: the log canary (no name, credit code or key in any line the process
+writes), fast 503s under overload with no audit row, and SIGTERM draining an in-flight request.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from credit_points.audit.store import AuditStore
+
+pytestmark = pytest.mark.slow
+
+HERE = Path(__file__).parent
+ROOT = HERE.parents[1]
+CLI = [str(Path(sys.executable).with_name("credit-points"))]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen
+    base: str
+    log: Path
+    db_url: str
+    env: dict[str, str]
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [*CLI, *args], env=self.env, capture_output=True, text=True, timeout=60, check=False
+        )
+
+
+def _start(tmp_path: Path, **env_extra: str) -> Server:
+    port = _free_port()
+    db_url = f"sqlite:///{tmp_path / 'audit.db'}"
+    env = {
+        **os.environ,
+        "CREDIT_POINTS_AUDIT_URL": db_url,
+        "CREDIT_POINTS_SERVICE_FACTORY": "fake_service:build",
+        "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+        "CREDIT_POINTS_MAX_CONCURRENCY": "2",
+        **env_extra,
+    }
+    log = tmp_path / "server.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [*CLI, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            cwd=tmp_path,
+        )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {log.read_text()}")
+        try:
+            if httpx.get(f"{base}/livez", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    else:
+        process.kill()
+        raise RuntimeError(f"server did not start: {log.read_text()}")
+    return Server(process, base, log, db_url, env)
+
+
+def _stop(server: Server) -> None:
+    if server.process.poll() is None:
+        server.process.send_signal(signal.SIGTERM)
+        try:
+            server.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[Server]:
+    running = _start(tmp_path_factory.mktemp("http"))
+    yield running
+    _stop(running)
+
+
+def _key(server: Server, scopes: str) -> str:
+    done = server.cli("apikey", "create", "--name", "http-test", "--scopes", scopes)
+    assert done.returncode == 0, done.stderr
+    key = done.stdout.strip()
+    assert re.fullmatch(r"cpk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}", key)
+    return key
+
+
+def test_decision_over_http_is_stored_verified_and_replayable(server, new_applicant) -> None:
+    key = _key(server, "decision:write,decision:read")
+    headers = {"Authorization": f"Bearer {key}"}
+    assert httpx.get(f"{server.base}/readyz").status_code == 200
+    response = httpx.post(f"{server.base}/v1/decisions", json=new_applicant(), headers=headers, timeout=30)
+    assert response.status_code == 201, response.text
+    decision_id = response.json()["decision_id"]
+    got = httpx.get(f"{server.base}/v1/decisions/{decision_id}", headers=headers, timeout=30)
+    assert got.json()["record"] == response.json()["record"]
+    verify = server.cli("audit", "verify")
+    assert verify.returncode == 0 and verify.stdout.startswith("ok:"), verify.stderr
+    replay = server.cli("audit", "replay", decision_id)
+    assert replay.returncode == 0 and "replays identically" in replay.stdout, replay.stderr + replay.stdout
+    assert "openapi" in httpx.get(f"{server.base}/openapi.json").json()
+
+
+def test_overload_answers_503_at_once_and_stores_nothing_for_it(server, new_applicant) -> None:
+    key = _key(server, "decision:write")
+    store = AuditStore(server.db_url)
+    before = store.count()
+    n = 6
+    statuses: list[int] = []
+    bodies: list[dict] = []
+    barrier = threading.Barrier(n)
+
+    def call() -> None:
+        barrier.wait()
+        r = httpx.post(
+            f"{server.base}/v1/decisions",
+            json=new_applicant(zone="slow"),
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=60,
+        )
+        statuses.append(r.status_code)
+        bodies.append(r.json())
+
+    threads = [threading.Thread(target=call) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    ok = statuses.count(201)
+    overloaded = [b for b in bodies if b.get("error") == "overloaded"]
+    # more concurrent requests than the limit of 2: the rest are refused, none hangs or half-happens
+    assert 1 <= ok <= 2 and len(overloaded) == n - ok and statuses.count(503) == n - ok
+    assert store.count() - before == ok
+    assert "prob_default" not in str(overloaded)
+
+
+def test_no_name_credit_code_or_key_in_any_log_line(server, new_applicant, fake) -> None:
+    key = _key(server, "decision:write")
+    headers = {"Authorization": f"Bearer {key}"}
+    canary = new_applicant()
+    # a success, a refusal, an internal error, a bad key and a bad credit code, all carrying the canaries
+    assert (
+        httpx.post(f"{server.base}/v1/decisions", json=canary, headers=headers, timeout=30).status_code == 201
+    )
+    assert (
+        httpx.post(f"{server.base}/v1/decisions", json={**canary, "revenue": -1}, headers=headers).status_code
+        == 422
+    )
+    failing = {**canary, "firm_id": fake.FAIL_FIRM_ID}
+    error = httpx.post(f"{server.base}/v1/decisions", json=failing, headers=headers, timeout=30)
+    assert error.status_code == 500 and "Traceback" not in error.text
+    assert (
+        httpx.post(
+            f"{server.base}/v1/decisions", json=canary, headers={"Authorization": f"Bearer {key[:-3]}xyz"}
+        ).status_code
+        == 401
+    )
+    bad_code = {**canary, "firm_id": canary["firm_id"][:-1] + "0"}
+    assert httpx.post(f"{server.base}/v1/decisions", json=bad_code, headers=headers).status_code == 422
+    time.sleep(0.5)  # let the server flush its log lines
+    log = server.log.read_text(encoding="utf-8", errors="replace")
+    # the log is really being written (so the scan below means something) ...
+    assert "POST /v1/decisions" in log and error.json()["correlation_id"] in log and "RuntimeError" in log
+    # ... and holds none of the secrets
+    for secret in (
+        canary["name"],
+        canary["firm_id"],
+        fake.FAIL_FIRM_ID,
+        bad_code["firm_id"],
+        key,
+        key.split("_")[2],
+    ):
+        assert secret not in log, secret
+
+
+def test_sigterm_drains_the_request_in_flight(tmp_path, new_applicant) -> None:
+    server = _start(tmp_path, FAKE_SLOW_S="1.5")
+    try:
+        key = _key(server, "decision:write")
+        result: dict[str, httpx.Response] = {}
+
+        def slow_call() -> None:
+            result["r"] = httpx.post(
+                f"{server.base}/v1/decisions",
+                json=new_applicant(zone="slow"),
+                headers={"Authorization": f"Bearer {key}"},
+                timeout=60,
+            )
+
+        caller = threading.Thread(target=slow_call)
+        caller.start()
+        # wait until the slow request is in flight (the gauge counts it plus the metrics request itself)
+        for _ in range(200):
+            metrics = httpx.get(f"{server.base}/metrics").text
+            match = re.search(r"^credit_points_http_in_flight ([0-9.]+)$", metrics, re.M)
+            if match and float(match.group(1)) >= 2:
+                break
+            time.sleep(0.02)
+        else:
+            pytest.fail("the slow request never became in flight")
+        server.process.send_signal(signal.SIGTERM)
+        caller.join(timeout=60)
+        # the request in flight was completed and stored; then the server stopped (uvicorn drains, then
+        # re-raises SIGTERM so a supervisor sees the signal)
+        assert result["r"].status_code == 201
+        assert server.process.wait(timeout=60) in (0, -signal.SIGTERM)
+        assert "Waiting for" in server.log.read_text() or "Finished server process" in server.log.read_text()
+        assert AuditStore(server.db_url).count() == 1
+    finally:
+        _stop(server)
