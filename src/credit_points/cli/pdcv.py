@@ -31,11 +31,15 @@ def _read_table(path: Path):  # type: ignore[no-untyped-def]
 def pd_cv(
     data: Annotated[Path, typer.Option("--data", help="CSV, Parquet or JSON file with one row per loan.")],
     target: Annotated[str, typer.Option("--target", help="The outcome column.")],
-    bad_value: Annotated[str | None, typer.Option("--bad-value", help="Target value meaning default (else inferred).")] = None,
+    bad_value: Annotated[
+        str | None, typer.Option("--bad-value", help="Target value meaning default (else inferred).")
+    ] = None,
     folds: Annotated[int, typer.Option("--folds", min=2, help="Stratified folds.")] = 5,
     seed: Annotated[int, typer.Option("--seed", help="Fold and model seed.")] = 0,
     config: Annotated[str, typer.Option("--config", help="PD model profile name or YAML path.")] = "default",
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON: auc, ks, brier, folds, per_fold.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON: auc, ks, brier, folds, per_fold.")
+    ] = False,
 ) -> None:
     """Cross-validate the product's PD model selection on any tabular credit data."""
     from credit_points.pd_model.config import load_pd_config
@@ -48,10 +52,14 @@ def pd_cv(
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
-    typer.echo(f"{data.name}: {result['n']} rows, bad = {result['bad_label']!r} ({result['bad_rate']:.1%}), {folds} folds")
+    typer.echo(
+        f"{data.name}: {result['n']} rows, bad = {result['bad_label']!r} ({result['bad_rate']:.1%}), {folds} folds"
+    )
     typer.echo(f"{'fold':>4} {'AUC':>7} {'KS':>7} {'Brier':>7} {'w_lgbm':>7}")
     for f in result["per_fold"]:
-        typer.echo(f"{f['fold']:>4} {f['auc']:7.4f} {f['ks']:7.4f} {f['brier']:7.4f} {f['blend_weight']:7.2f}")
+        typer.echo(
+            f"{f['fold']:>4} {f['auc']:7.4f} {f['ks']:7.4f} {f['brier']:7.4f} {f['blend_weight']:7.2f}"
+        )
     typer.echo(f"{'mean':>4} {result['auc']:7.4f} {result['ks']:7.4f} {result['brier']:7.4f}")
 
 

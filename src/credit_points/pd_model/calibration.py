@@ -21,7 +21,9 @@ def sigmoid(raw: np.ndarray) -> np.ndarray:
     return np.asarray(expit(raw), dtype="float64")
 
 
-def fit_platt(score: np.ndarray, y: np.ndarray, *, min_slope: float = 1e-3, max_iter: int = 100) -> tuple[float, float]:
+def fit_platt(
+    score: np.ndarray, y: np.ndarray, *, min_slope: float = 1e-3, max_iter: int = 100
+) -> tuple[float, float]:
     """Maximum-likelihood ``(a, b)`` of ``P(y=1) = sigmoid(a * score + b)`` by Newton's method.
 
     The slope is kept at or above ``min_slope`` (a score that does not rank gets an almost flat map instead

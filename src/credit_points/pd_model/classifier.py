@@ -230,8 +230,8 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
         Returns:
             self.
         """
-        X_arr = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=True)
-        self.classes_, y01 = encode_binary_target(y)
+        X_arr, y_arr = validate_data(self, X, y, dtype=np.float64, ensure_all_finite="allow-nan", reset=True)
+        self.classes_, y01 = encode_binary_target(y_arr)
         if len(y01) != X_arr.shape[0]:
             raise ValueError(f"X has {X_arr.shape[0]} rows but y has {len(y01)}")
         self.selection_ = []
@@ -249,7 +249,7 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
                 X_fit, y_fit = X_arr, y01
         else:
             X_fit, y_fit = X_arr, y01
-            Xc = self._as_matrix(X_calib)
+            Xc = self._as_matrix(X_calib, fitted=False)
             yc = self._encode_other(y_calib)
         booster = self._train(X_fit, y_fit, X_valid, y_valid)
         self.booster_ = booster
@@ -333,17 +333,25 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
     ) -> lgb.Booster:
         params = self.lgb_params(X.shape[1])
         cats = list(self.categorical_features) if self.categorical_features else "auto"
-        train_set = lgb.Dataset(X, label=y01, categorical_feature=cats, free_raw_data=True, params={"verbosity": -1})
+        train_set = lgb.Dataset(
+            X, label=y01, categorical_feature=cats, free_raw_data=True, params={"verbosity": -1}
+        )
         callbacks = []
         valid_sets = []
         if X_valid is not None and self.early_stopping_rounds:
-            Xv = X_valid if encoded else self._as_matrix(X_valid)
+            Xv = X_valid if encoded else self._as_matrix(X_valid, fitted=False)
             yv = y_valid if encoded else self._encode_other(y_valid)
             valid_sets = [lgb.Dataset(Xv, label=yv, reference=train_set, categorical_feature=cats)]
-            callbacks.append(lgb.early_stopping(self.early_stopping_rounds, first_metric_only=True, verbose=False))
+            callbacks.append(
+                lgb.early_stopping(self.early_stopping_rounds, first_metric_only=True, verbose=False)
+            )
             params["metric"] = "binary_logloss"
         booster = lgb.train(
-            params, train_set, num_boost_round=n_estimators or self.n_estimators, valid_sets=valid_sets, callbacks=callbacks
+            params,
+            train_set,
+            num_boost_round=n_estimators or self.n_estimators,
+            valid_sets=valid_sets,
+            callbacks=callbacks,
         )
         self.best_iteration_ = int(booster.best_iteration or booster.current_iteration())
         if valid_sets:
@@ -352,12 +360,15 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
         return booster
 
     # ---------------------------------------------------------------------------------------- predict
-    def _as_matrix(self, X: Any) -> np.ndarray:
+    def _as_matrix(self, X: Any, *, fitted: bool = True) -> np.ndarray:
         """Features as a float64 matrix, checked against the fitted columns (fast path for float arrays)."""
-        check_is_fitted(self, "booster_")
+        if fitted:
+            check_is_fitted(self, "booster_")
         if isinstance(X, np.ndarray) and X.dtype == np.float64 and X.ndim == 2:
             if X.shape[1] != self.n_features_in_:
-                raise ValueError(f"X has {X.shape[1]} features, but PDClassifier is expecting {self.n_features_in_} features")
+                raise ValueError(
+                    f"X has {X.shape[1]} features, but PDClassifier is expecting {self.n_features_in_} features as input."
+                )
             return X
         if isinstance(X, pd.DataFrame) and hasattr(self, "feature_names_in_"):
             cols = list(X.columns)
@@ -375,9 +386,13 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
     def margin(self, X: Any) -> np.ndarray:
         """The uncalibrated margin: the booster's raw score, blended with the scorecard's log-odds if selected."""
         Xm = self._as_matrix(X)
-        w = self.blend_weight_
-        out = np.zeros(Xm.shape[0]) if w == 0.0 else np.asarray(
-            self.booster_.predict(Xm, raw_score=True, num_threads=self.num_threads), dtype="float64"
+        w = getattr(self, "blend_weight_", 1.0)
+        out = (
+            np.zeros(Xm.shape[0])
+            if w == 0.0
+            else np.asarray(
+                self.booster_.predict(Xm, raw_score=True, num_threads=self.num_threads), dtype="float64"
+            )
         )
         if self.scorecard_ is not None and w < 1.0:
             out = w * out + (1.0 - w) * self.scorecard_.raw_score(Xm)
@@ -385,7 +400,8 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
 
     def raw_score(self, X: Any) -> np.ndarray:
         """Calibrated log-odds of default: ``a * margin + b``."""
-        return self.calib_a_ * self.margin(X) + self.calib_b_
+        margin = self.margin(X)
+        return self.calib_a_ * margin + self.calib_b_
 
     def predict_pd(self, X: Any) -> np.ndarray:
         """Calibrated PD, one value per row (the probability of ``classes_[1]``)."""
@@ -398,7 +414,8 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         """The more likely class (threshold PD 0.5; credit decisions use the PD, not this)."""
-        return self.classes_[(self.predict_pd(X) >= 0.5).astype(int)]
+        raw = self.raw_score(X)
+        return self.classes_[(raw > 0).astype(int)]
 
     def decision_function(self, X: Any) -> np.ndarray:
         """The calibrated raw score (log-odds of ``classes_[1]``)."""

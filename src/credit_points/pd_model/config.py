@@ -7,7 +7,6 @@ master scale (grades, PD bands, PD floor), the WoE-scorecard challenger and the 
 
 from __future__ import annotations
 
-from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -243,7 +242,9 @@ class PDModelConfig(VersionedConfig):
                         f"{sorted(self.encodings)}"
                     )
                 if not spec.source.isidentifier():
-                    raise ValueError(f"features.{i} ({spec.name}): an encoded source must be one column; got {spec.source!r}")
+                    raise ValueError(
+                        f"features.{i} ({spec.name}): an encoded source must be one column; got {spec.source!r}"
+                    )
             used = compile_expression(spec.source).names
             leaked = sorted(used & FORBIDDEN_FEATURE_INPUTS | ({self.split.target} & used))
             if leaked:
@@ -252,18 +253,20 @@ class PDModelConfig(VersionedConfig):
                 )
         return self
 
-    @cached_property
+    @property
     def feature_names(self) -> list[str]:
         """Feature names in model order."""
         return [f.name for f in self.features]
 
-    @cached_property
+    @property
     def monotone_constraints(self) -> list[int]:
         """Monotone constraints in model order (LightGBM convention: +1 output never decreases)."""
         return [int(f.monotone) for f in self.features]
 
 
-def load_pd_config(name_or_path: str | Path = "default", *, overlays: tuple[str | Path, ...] = ()) -> PDModelConfig:
+def load_pd_config(
+    name_or_path: str | Path = "default", *, overlays: tuple[str | Path, ...] = ()
+) -> PDModelConfig:
     """Load a PD model profile by name (``configs/pd_model/<name>.yaml``) or path.
 
     Examples:

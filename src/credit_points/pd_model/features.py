@@ -76,7 +76,9 @@ def _encode(series: pd.Series, mapping: EncodingMap, field: str) -> np.ndarray:
             value=bad,
         )
     if missing.any() and mapping.missing == "error":
-        raise DataValidationError(f"{int(missing.sum())} missing value(s) where a category is required", field=field)
+        raise DataValidationError(
+            f"{int(missing.sum())} missing value(s) where a category is required", field=field
+        )
     return mapped.to_numpy(dtype="float64", na_value=np.nan)
 
 

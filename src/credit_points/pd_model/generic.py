@@ -24,7 +24,9 @@ from credit_points.pd_model.validation import auc_with_ci, brier, ks_statistic
 _NS_PER_YEAR = 365.25 * 24 * 3600 * 1e9
 
 
-def resolve_target(series: pd.Series, bad_value: Any = None, bad_labels: tuple[str, ...] = ()) -> tuple[np.ndarray, str]:
+def resolve_target(
+    series: pd.Series, bad_value: Any = None, bad_labels: tuple[str, ...] = ()
+) -> tuple[np.ndarray, str]:
     """The 0/1 default indicator of a target column (NaN where the target is missing) and the bad label.
 
     Args:
@@ -44,7 +46,9 @@ def resolve_target(series: pd.Series, bad_value: Any = None, bad_labels: tuple[s
     """
     name = str(series.name)
     present = series.notna().to_numpy()
-    text = series.astype(object).where(series.notna(), None).map(lambda v: None if v is None else str(v).strip())
+    text = (
+        series.astype(object).where(series.notna(), None).map(lambda v: None if v is None else str(v).strip())
+    )
     numeric = pd.to_numeric(series, errors="coerce")
     distinct = sorted({v for v in text[present]})
     if bad_value is not None:
@@ -54,7 +58,11 @@ def resolve_target(series: pd.Series, bad_value: Any = None, bad_labels: tuple[s
         else:
             hit = (text == str(bad_value).strip()).to_numpy()
         if not hit[present].any():
-            raise DataValidationError(f"bad value {bad_value!r} never occurs; values are {distinct[:10]}", field=name, value=bad_value)
+            raise DataValidationError(
+                f"bad value {bad_value!r} never occurs; values are {distinct[:10]}",
+                field=name,
+                value=bad_value,
+            )
         label = str(bad_value)
     else:
         if len(distinct) != 2:
@@ -109,7 +117,11 @@ class TabularEncoder:
                     self.kinds_[str(col)] = "category"
                     counts = s.dropna().astype(str).value_counts()
                     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-                    kept = sorted(v for v, _ in ranked[: self.max_categories - 1]) if len(ranked) > self.max_categories else sorted(counts.index)
+                    kept = (
+                        sorted(v for v, _ in ranked[: self.max_categories - 1])
+                        if len(ranked) > self.max_categories
+                        else sorted(counts.index)
+                    )
                     codes = {v: float(i) for i, v in enumerate(kept)}
                     if len(ranked) > self.max_categories:
                         codes["\x00other"] = float(len(kept))
@@ -221,7 +233,9 @@ def cross_validate_pd(
         Brier, booster weight per fold), ``"n"``, ``"bad_rate"``, ``"bad_label"``, ``"dropped_missing_target"``.
     """
     if target not in frame.columns:
-        raise DataValidationError(f"target column {target!r} is not in the data; columns: {list(frame.columns)[:20]}", field=target)
+        raise DataValidationError(
+            f"target column {target!r} is not in the data; columns: {list(frame.columns)[:20]}", field=target
+        )
     y_all, label = resolve_target(frame[target], bad_value, config.generic.bad_labels)
     keep = ~np.isnan(y_all)
     data = frame.loc[keep].drop(columns=[target]).reset_index(drop=True)
@@ -231,7 +245,9 @@ def cross_validate_pd(
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     per_fold = []
     for k, (tr, te) in enumerate(splitter.split(data, y)):
-        model = GenericPDModel(config.generic, config.selection, config.scorecard, seed=seed).fit(data.iloc[tr], y[tr])
+        model = GenericPDModel(config.generic, config.selection, config.scorecard, seed=seed).fit(
+            data.iloc[tr], y[tr]
+        )
         p = model.predict_pd(data.iloc[te])
         per_fold.append(
             {

@@ -32,7 +32,9 @@ def _checked(prob_default: Any) -> np.ndarray:
     if bad.any():
         first = values[bad][0]
         raise DataValidationError(
-            f"PD must be a number in [0, 1]; got {first!r} ({int(bad.sum())} value(s))", field="prob_default", value=first
+            f"PD must be a number in [0, 1]; got {first!r} ({int(bad.sum())} value(s))",
+            field="prob_default",
+            value=first,
         )
     return values
 

@@ -115,18 +115,22 @@ class WoEScorecard(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------------------------------ fit
     def fit(self, X: Any, y: Any) -> WoEScorecard:
         """Bin every variable, compute WoE tables, and fit the logistic regression on WoE."""
-        X_arr = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=True)
-        self.classes_, y01 = encode_binary_target(y)
+        X_arr, y_arr = validate_data(self, X, y, dtype=np.float64, ensure_all_finite="allow-nan", reset=True)
+        self.classes_, y01 = encode_binary_target(y_arr)
         cats = set(self.categorical_features or ())
         tables = []
         total_bad = float(y01.sum())
         total_good = float(len(y01) - total_bad)
-        mono = list(self.monotone_constraints) if self.monotone_constraints is not None else [0] * X_arr.shape[1]
+        mono = (
+            list(self.monotone_constraints) if self.monotone_constraints is not None else [0] * X_arr.shape[1]
+        )
         if len(mono) != X_arr.shape[1]:
             raise ValueError(f"monotone_constraints has {len(mono)} entries for {X_arr.shape[1]} features")
         trends = {1: "ascending", -1: "descending", 0: self.monotonic_trend}
         for j in range(X_arr.shape[1]):
-            tables.append(self._fit_table(X_arr[:, j], y01, j in cats, total_bad, total_good, trends[int(mono[j])]))
+            tables.append(
+                self._fit_table(X_arr[:, j], y01, j in cats, total_bad, total_good, trends[int(mono[j])])
+            )
         self.tables_ = tables
         W = self._woe_matrix(X_arr)
         candidates = [j for j, t in enumerate(tables) if t["iv"] >= self.min_iv]
@@ -188,7 +192,9 @@ class WoEScorecard(ClassifierMixin, BaseEstimator):
         woe = np.where(cnt > 0, woe, 0.0)
         m_bad = float(y01[missing].sum())
         m_cnt = float(missing.sum())
-        woe_missing = float(_woe(np.array([m_bad]), np.array([m_cnt - m_bad]), tb, tg)[0]) if m_cnt > 0 else 0.0
+        woe_missing = (
+            float(_woe(np.array([m_bad]), np.array([m_cnt - m_bad]), tb, tg)[0]) if m_cnt > 0 else 0.0
+        )
         shares_b = np.append(bad, m_bad) / tb
         shares_g = np.append(good, m_cnt - m_bad) / tg
         iv = float(np.sum((shares_b - shares_g) * np.append(woe, woe_missing)))
@@ -213,16 +219,27 @@ class WoEScorecard(ClassifierMixin, BaseEstimator):
             missing = ~np.isfinite(x)
             woe = np.asarray(t["woe"], dtype="float64")
             if t["kind"] == "categorical":
-                idx = self._cat_index(x, np.asarray(t["categories"], dtype="float64"), np.asarray(t["category_bins"], dtype=int))
+                idx = self._cat_index(
+                    x, np.asarray(t["categories"], dtype="float64"), np.asarray(t["category_bins"], dtype=int)
+                )
                 col = np.where(idx >= 0, woe[np.clip(idx, 0, len(woe) - 1)], t["woe_unknown"])
             else:
-                col = woe[np.digitize(np.where(missing, 0.0, x), np.asarray(t["splits"], dtype="float64"), right=False)]
+                col = woe[
+                    np.digitize(
+                        np.where(missing, 0.0, x), np.asarray(t["splits"], dtype="float64"), right=False
+                    )
+                ]
             W[:, j] = np.where(missing, t["woe_missing"], col)
         return W
 
     def _matrix(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "tables_")
-        if isinstance(X, np.ndarray) and X.dtype == np.float64 and X.ndim == 2 and X.shape[1] == self.n_features_in_:
+        if (
+            isinstance(X, np.ndarray)
+            and X.dtype == np.float64
+            and X.ndim == 2
+            and X.shape[1] == self.n_features_in_
+        ):
             return X
         return validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
 
@@ -250,7 +267,8 @@ class WoEScorecard(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         """The more likely class."""
-        return self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)]
+        raw = self.raw_score(X)
+        return self.classes_[(raw > 0).astype(int)]
 
     @property
     def factor(self) -> float:
@@ -285,11 +303,20 @@ class WoEScorecard(ClassifierMixin, BaseEstimator):
                 labels = [f"[{edges[i]:.6g}, {edges[i + 1]:.6g})" for i in range(len(edges) - 1)]
             else:
                 labels = [
-                    ",".join(f"{c:g}" for c, b in zip(t["categories"], t["category_bins"], strict=True) if b == i)
+                    ",".join(
+                        f"{c:g}" for c, b in zip(t["categories"], t["category_bins"], strict=True) if b == i
+                    )
                     for i in range(len(t["woe"]))
                 ]
             for label, w in [*zip(labels, t["woe"], strict=True), ("missing", t["woe_missing"])]:
-                rows.append({"feature": names[j], "bin": label, "woe": w, "points": base_points - self.factor * self.coef_[j] * w})
+                rows.append(
+                    {
+                        "feature": names[j],
+                        "bin": label,
+                        "woe": w,
+                        "points": base_points - self.factor * self.coef_[j] * w,
+                    }
+                )
         return pd.DataFrame(rows)
 
     # ---------------------------------------------------------------------------------- serialise

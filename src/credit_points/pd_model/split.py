@@ -81,7 +81,9 @@ def oot_split(frame: pd.DataFrame, config: PDModelConfig) -> SplitIndices:
     cfg = config.split
     for col in (cfg.date_column, cfg.firm_column):
         if col not in frame.columns:
-            raise DataValidationError(f"column required by the out-of-time split is missing: {col!r}", field=col)
+            raise DataValidationError(
+                f"column required by the out-of-time split is missing: {col!r}", field=col
+            )
     dates = pd.to_datetime(frame[cfg.date_column])
     if dates.isna().any():
         raise DataValidationError(f"{int(dates.isna().sum())} missing date(s)", field=cfg.date_column)

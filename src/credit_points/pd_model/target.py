@@ -18,7 +18,12 @@ def encode_binary_target(y: Any) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"Unknown label type: target must be binary class labels; got {kind!r}")
     classes, y01 = np.unique(y_arr, return_inverse=True)
     if len(classes) > 2:
-        raise ValueError(f"PD models are binary: the target has {len(classes)} classes; got {classes[:5].tolist()}")
+        raise ValueError(
+            f"Only binary classification is supported. The type of the target is {kind}. "
+            f"(a PD model needs default / non-default; got {len(classes)} classes)"
+        )
     if len(classes) < 2:
-        raise ValueError(f"the target has only one class ({classes.tolist()}); a PD model needs defaults and non-defaults")
+        raise ValueError(
+            f"the target has only one class ({classes.tolist()}); a PD model needs defaults and non-defaults"
+        )
     return classes, y01.astype("float64")

@@ -75,7 +75,9 @@ def _target(frame: pd.DataFrame, column: str) -> np.ndarray:
     bad = ~np.isin(values, (0.0, 1.0))
     if bad.any():
         first = frame[column].to_numpy()[bad][0]
-        raise DataValidationError(f"target must be 0 or 1; got {first!r} ({int(bad.sum())} row(s))", field=column, value=first)
+        raise DataValidationError(
+            f"target must be 0 or 1; got {first!r} ({int(bad.sum())} row(s))", field=column, value=first
+        )
     return values
 
 

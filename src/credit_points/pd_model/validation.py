@@ -36,7 +36,9 @@ def _scores(s: Any, n: int, name: str) -> np.ndarray:
     if arr.shape[0] != n:
         raise DataValidationError(f"has {arr.shape[0]} values for {n} outcomes", field=name)
     if not np.isfinite(arr).all():
-        raise DataValidationError("contains NaN or infinite values", field=name, value=arr[~np.isfinite(arr)][0])
+        raise DataValidationError(
+            "contains NaN or infinite values", field=name, value=arr[~np.isfinite(arr)][0]
+        )
     return arr
 
 
@@ -63,7 +65,12 @@ def auc_with_ci(y: Any, score: Any, level: float = 0.95) -> dict[str, float]:
     var = (np.var(v10, ddof=1) / m if m > 1 else 0.0) + (np.var(v01, ddof=1) / n if n > 1 else 0.0)
     se = float(np.sqrt(var))
     z = float(stats.norm.ppf(0.5 + level / 2.0))
-    return {"auc": auc, "auc_se": se, "auc_ci_low": max(0.0, auc - z * se), "auc_ci_high": min(1.0, auc + z * se)}
+    return {
+        "auc": auc,
+        "auc_se": se,
+        "auc_ci_low": max(0.0, auc - z * se),
+        "auc_ci_high": min(1.0, auc + z * se),
+    }
 
 
 def gini(y: Any, score: Any) -> float:
@@ -121,7 +128,9 @@ def calibration_table(y: Any, prob_default: Any, n_bins: int = 10) -> pd.DataFra
     p = _scores(prob_default, len(yy), "prob_default")
     ids = _equal_count_groups(p, min(n_bins, len(p)))
     frame = pd.DataFrame({"bin": ids, "y": yy, "p": p})
-    table = frame.groupby("bin").agg(n=("y", "size"), defaults=("y", "sum"), observed_rate=("y", "mean"), mean_pd=("p", "mean"))
+    table = frame.groupby("bin").agg(
+        n=("y", "size"), defaults=("y", "sum"), observed_rate=("y", "mean"), mean_pd=("p", "mean")
+    )
     return table.reset_index()
 
 
@@ -192,7 +201,9 @@ def grade_table(
         d = int(yy[mask].sum())
         if n:
             mean_pd = float(p[mask].mean())
-            binom_p = float(stats.binomtest(d, n, min(max(mean_pd, 1e-12), 1.0), alternative="greater").pvalue)
+            binom_p = float(
+                stats.binomtest(d, n, min(max(mean_pd, 1e-12), 1.0), alternative="greater").pvalue
+            )
             jeff_p = float(stats.beta.cdf(mean_pd, d + 0.5, n - d + 0.5))
             observed = d / n
         else:
@@ -213,7 +224,9 @@ def grade_table(
         )
     unknown = sorted(set(np.unique(g)) - set(scale.labels))
     if unknown:
-        raise DataValidationError(f"grades {unknown} are not on the master scale", field="grades", value=unknown[0])
+        raise DataValidationError(
+            f"grades {unknown} are not on the master scale", field="grades", value=unknown[0]
+        )
     return pd.DataFrame(rows)
 
 
