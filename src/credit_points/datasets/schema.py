@@ -301,6 +301,7 @@ def validate_applicants(
     today: dt.date | str | pd.Timestamp | None = None,
     require_outcome: bool = False,
     path: str | None = None,
+    check_contract: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split a batch of applicant rows into typed good rows and one error row per problem.
 
@@ -310,6 +311,8 @@ def validate_applicants(
         today: the date ``as_of_date`` may not exceed (default: today's local date).
         require_outcome: the outcome column ``default_12m`` must be present (training data).
         path: the file the rows came from, named in errors.
+        check_contract: also check the good rows against :func:`applicant_schema` (pandera), a guard
+            against defects in this module; about half the run time on large batches.
 
     Returns:
         ``(good, errors)``. ``good`` keeps the input's index and column order of the catalogue (then the
@@ -375,7 +378,8 @@ def validate_applicants(
     if extras:
         good = pd.concat([good, frame[extras]], axis=1)
     good = good.iloc[np.flatnonzero(~bad)]
-    _check_contract(good, fields, path)
+    if check_contract:
+        _check_contract(good, fields, path)
     return good, _error_frame(frame, problems, fields)
 
 
