@@ -34,6 +34,19 @@ def main() -> None:
     val_s = time.perf_counter() - start
     print(f"validate: {len(applicants):,} rows in {val_s:.2f} s = {len(applicants) / val_s:,.0f} rows/s ({len(good):,} good, {len(errors):,} problems)")
 
+    # The command's path: write Parquet, read it back, validate.
+    import tempfile
+    from pathlib import Path
+
+    from credit_points.datasets.io import read_table, write_table
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_table(applicants, Path(tmp) / "applicants.parquet")
+        start = time.perf_counter()
+        good, errors = validate_applicants(read_table(path), require_outcome=True, path=str(path))
+        file_s = time.perf_counter() - start
+    print(f"read Parquet + validate: {len(applicants):,} rows in {file_s:.2f} s = {len(applicants) / file_s:,.0f} rows/s")
+
 
 if __name__ == "__main__":
     main()
