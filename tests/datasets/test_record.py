@@ -96,6 +96,12 @@ def test_missing_required_field(model: Any) -> None:
 def test_cross_field_rules(model: Any, changes: dict[str, Any], names: tuple[str, str]) -> None:
     errors = _errors(model, **changes)
     assert len(errors) == 1 and all(name in errors[0]["msg"] for name in names)
+    assert errors[0]["loc"] == (names[0],) and errors[0]["input"] is None
+
+
+def test_all_cross_field_problems_are_reported_together(model: Any) -> None:
+    errors = _errors(model, rd_staff=49, existing_unsecured_debt=3_000_000.0)
+    assert sorted(e["loc"] for e in errors) == [("existing_unsecured_debt",), ("rd_staff",)]
 
 
 def test_pre_revenue_firm_may_spend_on_rd(model: Any) -> None:

@@ -22,7 +22,16 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from credit_points.datasets import uscc
 from credit_points.datasets.fields import FieldsConfig, FieldSpec, load_fields
@@ -40,16 +49,24 @@ class ApplicantBase(BaseModel):
 
     @model_validator(mode="after")
     def _cross_field(self) -> ApplicantBase:
+        problems: list[InitErrorDetails] = []
         for name, other, unless_zero in self._le_rules:
             value, bound = getattr(self, name, None), getattr(self, other, None)
             if value is None or bound is None or (unless_zero and bound == 0):
                 continue
             if value > bound:
-                raise ValueError(f"{name} must not exceed {other}")
+                problems.append(_located(name, "le_field", f"{name} must not exceed {other}"))
         founded, as_of = getattr(self, "founded_date", None), getattr(self, "as_of_date", None)
         if founded is not None and as_of is not None and founded > as_of:
-            raise ValueError("founded_date must not be after as_of_date")
+            problems.append(_located("founded_date", "date_order", "founded_date must not be after as_of_date"))
+        if problems:
+            # Located at the field (not the model) so a 422 names it; the input is never attached.
+            raise ValidationError.from_exception_data(type(self).__name__, problems)
         return self
+
+
+def _located(field: str, kind: str, message: str) -> InitErrorDetails:
+    return InitErrorDetails(type=PydanticCustomError(kind, message), loc=(field,), input=None)
 
 
 def _uscc_ok(value: str) -> str:
