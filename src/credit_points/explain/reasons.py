@@ -27,7 +27,13 @@ import pandas as pd
 from credit_points.exceptions import DataValidationError
 from credit_points.explain.config import ReasonCodesConfig
 from credit_points.policy.config import PolicyConfig
-from credit_points.policy.engine import apply_policy, prepare_columns, refer_rule_hits
+from credit_points.policy.engine import (
+    apply_policy,
+    policy_input_columns,
+    prepare_columns,
+    refer_rule_hits,
+    str_column,
+)
 
 #: Decision columns reason codes read (from :func:`credit_points.policy.engine.apply_policy`).
 DECISION_COLUMNS: tuple[str, ...] = (
@@ -43,6 +49,16 @@ DECISION_COLUMNS: tuple[str, ...] = (
 _GROUP = {"veto": 0, "rule": 1, "limit_step": 1, "deduction": 2, "family": 3}
 _BUILT_IN_RULES = frozenset({"no_veto", "pd_cutoff"})
 _EPS = 1e-9
+_ABSENT = 1e12  # sort key of a reason a row does not have
+_GROUP_STEP = 1e7  # sort-key distance between sources; sizes (points, log-odds) are far smaller
+
+
+def _equals(column: pd.Series, value: str) -> np.ndarray:
+    """Element-wise ``column == value`` as a numpy bool array (missing is False), without building a Series."""
+    result = column.array == value
+    if isinstance(result, np.ndarray) and result.dtype == bool:
+        return result
+    return np.asarray(pd.array(result, dtype="boolean").fillna(False), dtype=bool)
 
 
 def _decisions(frame: pd.DataFrame, policy: PolicyConfig) -> pd.DataFrame:
@@ -71,18 +87,17 @@ def adverse_outcome(decisions: pd.DataFrame, policy: PolicyConfig) -> np.ndarray
         >>> adverse_outcome(frame, policy).tolist()
         [False, True, True]
     """
-    decision = decisions["decision"].to_numpy(dtype=object)
-    product = decisions["product"].to_numpy(dtype=object)
+    approved = _equals(decisions["decision"], "approve")
     unit = np.ones(len(decisions))
     cap = np.zeros(len(decisions))
     for p in policy.products:
-        here = product == p.id
+        here = _equals(decisions["product"], p.id)
         unit[here] = p.rounding_unit
         cap[here] = p.cap
     capacity = decisions["limit_capacity"].to_numpy(dtype="float64")
     full = np.floor(np.minimum(capacity, cap) / unit + _EPS) * unit
-    reduced = (decision == "approve") & (decisions["limit"].to_numpy(dtype="float64") < full)
-    return np.asarray((decision != "approve") | reduced, dtype=bool)
+    reduced = approved & (decisions["limit"].to_numpy(dtype="float64") < full)
+    return np.asarray(~approved | reduced, dtype=bool)
 
 
 def _membership(
@@ -141,8 +156,9 @@ def group_contributions(contribs_frame: pd.DataFrame, codes_config: ReasonCodesC
     values = (
         contribs_frame[columns].to_numpy(dtype="float64") if columns else np.zeros((len(contribs_frame), 0))
     )
-    sums = np.nan_to_num(values, nan=0.0) @ member
-    computed = ~np.isnan(values).all(axis=1) if columns else np.zeros(len(contribs_frame), dtype=bool)
+    missing = np.isnan(values)
+    sums = np.where(missing, 0.0, values) @ member
+    computed = ~missing.all(axis=1) if columns else np.zeros(len(contribs_frame), dtype=bool)
     sums[~computed] = np.nan
     return pd.DataFrame(sums, index=contribs_frame.index, columns=family_ids)
 
@@ -152,7 +168,6 @@ def _candidates(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Every possible reason for every (adverse) row: present (n, m), size, group, codes (m,), family rows."""
     n = len(frame)
-    decision = decisions["decision"].to_numpy(dtype=object)
     blocks: list[tuple[np.ndarray, np.ndarray, str, list[str]]] = []  # present, size, source, codes
 
     # 1. vetoes
@@ -168,7 +183,7 @@ def _candidates(
     # 2a. policy rules: the nearest product's failed rules on a decline, the refer rules hit on a refer
     rule_ids = [r.id for r in codes_config.rules]
     rules = np.zeros((n, len(rule_ids)), dtype=bool)
-    declined = decision == "decline"
+    declined = _equals(decisions["decision"], "decline")
     reason_products = list(policy.reason_products) or [p.id for p in policy.products]
     if declined.any():
         failed = [
@@ -179,7 +194,7 @@ def _candidates(
         nearest = np.argmin(counts, axis=1)
         chosen = np.stack(failed, axis=0)[nearest, np.arange(n)]
         rules |= chosen & declined[:, None]
-    referred = decision == "refer"
+    referred = _equals(decisions["decision"], "refer")
     if referred.any() and policy.refer_rules:
         hits = refer_rule_hits(prepare_columns(frame, policy), policy, n)
         position = {r: k for k, r in enumerate(rule_ids)}
@@ -192,11 +207,11 @@ def _candidates(
     blocks.append((rules, np.zeros(rules.shape), "rule", [r.code for r in codes_config.rules]))
 
     # 2b. limit-waterfall steps that cut the limit
-    offered = decisions["product"].to_numpy(dtype=object) != ""
-    binding = decisions["binding_constraint"].to_numpy(dtype=object)
+    offered = ~_equals(decisions["product"], "")
+    binding = decisions["binding_constraint"]
     step_hit = {
         "points_multiplier": (offered & (decisions["points_multiplier"].to_numpy(dtype="float64") < 1))
-        | (declined & (binding == "points_multiplier")),
+        | (declined & _equals(binding, "points_multiplier")),
         "headroom": (
             offered
             & (
@@ -204,9 +219,9 @@ def _candidates(
                 < decisions["limit_after_risk"].to_numpy(dtype="float64")
             )
         )
-        | (declined & (binding == "headroom")),
-        "capacity": declined & (binding == "capacity"),
-        "min_limit": declined & (binding == "min_limit"),
+        | (declined & _equals(binding, "headroom")),
+        "capacity": declined & _equals(binding, "capacity"),
+        "min_limit": declined & _equals(binding, "min_limit"),
     }
     steps = np.zeros((n, len(codes_config.limit_steps)), dtype=bool)
     for k, step in enumerate(codes_config.limit_steps):
@@ -233,7 +248,7 @@ def _candidates(
 
     # 4. model reason families that raised the PD, largest first
     families = group_contributions(frame, codes_config).to_numpy()
-    family_sizes = np.nan_to_num(families, nan=-np.inf)
+    family_sizes = np.where(np.isnan(families), -np.inf, families)
     blocks.append(
         (
             family_sizes > codes_config.min_contribution,
@@ -276,11 +291,15 @@ def reason_codes(
     decisions = _decisions(frame, policy)
     limit = max(1, min(max_codes, codes_config.max_codes))
     adverse = adverse_outcome(decisions, policy)
-    out = np.full(len(frame), "", dtype=object)
     rows = np.flatnonzero(adverse)
+    positions = np.zeros(len(frame), dtype=np.int64)
+    texts: list[str] = [""]
     if rows.size:
-        sub = frame.iloc[rows]
-        sub_decisions = decisions.iloc[rows]
+        needed = policy_input_columns(policy) | {"veto_reasons"}
+        columns = [c for c in frame.columns if c in needed or c.startswith(("deduction_", "contrib_"))]
+        everyone = rows.size == len(frame)
+        sub = frame[columns] if everyone else frame[columns].iloc[rows]
+        sub_decisions = decisions if everyone else decisions.iloc[rows]
         present, size, group, codes, family_sizes = _candidates(sub, sub_decisions, policy, codes_config)
         empty = ~present.any(axis=1)
         has_contribs = np.isfinite(family_sizes).any(axis=1)
@@ -299,31 +318,23 @@ def reason_codes(
             present[
                 np.flatnonzero(empty)[:, None], np.arange(present.shape[1] - n_family, present.shape[1])
             ] = fill
-        code_rank = np.argsort(np.argsort(codes.astype(str), kind="stable"), kind="stable")
-        shape = present.shape
-        order = np.lexsort(
-            (
-                np.broadcast_to(code_rank, shape),
-                np.where(present, -size, 0.0),
-                np.broadcast_to(group, shape),
-                ~present,
-            ),
-            axis=-1,
-        )
-        top = order[:, :limit]
+        # columns in (source, code) order, so a stable sort on (absent, source, -size) breaks ties by code
+        static = np.lexsort((codes.astype(str), group))
+        present, size, group, codes = present[:, static], size[:, static], group[static], codes[static]
+        key = np.where(present, group * _GROUP_STEP - size, _ABSENT)  # present sizes are finite
+        top = np.argsort(key, axis=1, kind="stable")[:, :limit]
         keep = np.take_along_axis(present, top, axis=1)
-        base = shape[1] + 1
-        key = np.zeros(len(rows), dtype=np.int64)
+        base = present.shape[1] + 1
+        combo = np.zeros(len(rows), dtype=np.int64)
         for j in range(limit):
-            key = key * base + np.where(keep[:, j], top[:, j] + 1, 0)
-        uniq, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-        texts = np.array(
-            [";".join(codes[top[i, j]] for j in range(limit) if keep[i, j]) for i in first], dtype=object
-        )
-        out[rows] = texts[inverse.reshape(-1)]
-    result = pd.DataFrame({"reason_codes": out}, index=frame.index)
-    result["reason_codes"] = result["reason_codes"].astype("str")
-    result["reason_codes_version"] = pd.array([codes_config.version] * len(frame), dtype="str")
+            combo = combo * base + np.where(keep[:, j], top[:, j] + 1, 0)
+        _, first, inverse = np.unique(combo, return_index=True, return_inverse=True)
+        texts = [";".join(codes[top[i, j]] for j in range(limit) if keep[i, j]) for i in first]
+        positions = np.full(len(frame), len(texts), dtype=np.int64)
+        positions[rows] = inverse.reshape(-1)
+        texts.append("")
+    result = pd.DataFrame({"reason_codes": str_column(positions, texts)}, index=frame.index)
+    result["reason_codes_version"] = str_column(np.zeros(len(frame), dtype=np.int64), [codes_config.version])
     return result
 
 

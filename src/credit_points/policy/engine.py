@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from credit_points.exceptions import ConfigError, DataValidationError
 from credit_points.expressions import compile_expression
@@ -90,6 +91,14 @@ def _as_bool(values: np.ndarray) -> np.ndarray:
     return arr.astype(bool)
 
 
+def policy_input_columns(policy: PolicyConfig) -> set[str]:
+    """Columns :func:`prepare_columns` and the refer rules read (so callers can pass a narrow frame)."""
+    names = set(REQUIRED_COLUMNS) | {"founded_date", "as_of_date", "firm_age_years"}
+    for item in (*policy.derived, *policy.refer_rules):
+        names |= compile_expression(item.expression).names
+    return names | {d.id for d in policy.derived}
+
+
 def prepare_columns(frame: pd.DataFrame, policy: PolicyConfig) -> _Columns:
     """The columns policy expressions see: the frame's, ``firm_age_years`` and the policy's derived columns.
 
@@ -126,12 +135,12 @@ def grade_index(grades: np.ndarray, policy: PolicyConfig, prob_default: np.ndarr
     Raises:
         DataValidationError: a grade the scale does not know, or a missing grade beside a known PD.
     """
-    values = pd.Series(np.asarray(grades, dtype=object)).astype(object)
-    codes = pd.Categorical(values.where(values.notna(), None), categories=list(policy.grades)).codes
-    codes = np.asarray(codes, dtype="int64")
-    unknown = (codes < 0) & values.notna().to_numpy()
-    if unknown.any():
-        value = values.iloc[int(np.flatnonzero(unknown)[0])]
+    factor, uniques = pd.factorize(np.asarray(grades, dtype=object), use_na_sentinel=True)
+    position = {g: k for k, g in enumerate(policy.grades)}
+    lookup = np.array([position.get(str(u), -2) for u in uniques] + [-1], dtype=np.int64)
+    codes = lookup[np.where(factor < 0, len(uniques), factor)]
+    if (codes == -2).any():
+        value = uniques[int(np.flatnonzero(lookup == -2)[0])]
         raise DataValidationError(
             f"grade not on the policy's master scale {list(policy.grades)}", field="grade", value=value
         )
@@ -149,18 +158,34 @@ def _points_multiplier(points: np.ndarray, product: ProductConfig, policy: Polic
     return np.select(conditions, choices, default=default).astype("float64")
 
 
-def _join_ids(fail: np.ndarray, ids: list[str]) -> np.ndarray:
-    """``;``-joined ids of the failing columns of a boolean (n, k) matrix, built once per distinct pattern."""
+_STR_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' default "str" dtype
+
+
+def str_column(
+    positions: np.ndarray, labels: list[str] | tuple[str, ...]
+) -> pd.api.extensions.ExtensionArray:
+    """A pandas ``str`` array of ``labels[positions]``, built by Arrow (far faster than from Python objects).
+
+    Examples:
+        >>> str_column(np.array([1, 0, 1]), ["a", "b"]).tolist()
+        ['b', 'a', 'b']
+    """
+    taken = pa.array(list(labels), type=pa.large_string()).take(
+        pa.array(np.asarray(positions, dtype=np.int64))
+    )
+    return pd.arrays.ArrowStringArray(taken, dtype=_STR_DTYPE)
+
+
+def _join_ids(fail: np.ndarray, ids: list[str]) -> tuple[np.ndarray, list[str]]:
+    """``;``-joined ids of the failing columns of a boolean (n, k) matrix: (positions, distinct texts)."""
     n = fail.shape[0]
     if not ids:
-        return np.full(n, "", dtype=object)
+        return np.zeros(n, dtype=np.int64), [""]
     weights = np.left_shift(np.int64(1), np.arange(len(ids), dtype=np.int64))
     mask = fail.astype(np.int64) @ weights
     uniq, inverse = np.unique(mask, return_inverse=True)
-    texts = np.array(
-        [";".join(i for k, i in enumerate(ids) if (int(u) >> k) & 1) for u in uniq], dtype=object
-    )
-    return texts[inverse.reshape(-1)]
+    texts = [";".join(i for k, i in enumerate(ids) if (int(u) >> k) & 1) for u in uniq]
+    return inverse.reshape(-1), texts
 
 
 @dataclass(frozen=True)
@@ -169,7 +194,7 @@ class ProductOffers:
 
     product_ids: tuple[str, ...]
     eligible: np.ndarray
-    failed_rules: np.ndarray
+    failed_rules: tuple[tuple[np.ndarray, list[str]], ...]
     capacity: np.ndarray
     points_multiplier: np.ndarray
     risk_multiplier: np.ndarray
@@ -189,6 +214,21 @@ class ProductOffers:
     refer_hits: np.ndarray
     veto: np.ndarray
     pd_failed: np.ndarray
+
+
+_HASHES: dict[int, tuple[PolicyConfig, str]] = {}
+
+
+def policy_hash(policy: PolicyConfig) -> str:
+    """``policy.content_hash``, computed once per policy object (hashing the whole catalogue costs ~1 ms)."""
+    cached = _HASHES.get(id(policy))
+    if cached is not None and cached[0] is policy:
+        return cached[1]
+    if len(_HASHES) >= 32:
+        _HASHES.clear()
+    value = policy.content_hash
+    _HASHES[id(policy)] = (policy, value)
+    return value
 
 
 def _require_products(policy: PolicyConfig) -> None:
@@ -235,7 +275,7 @@ def evaluate_products(frame: pd.DataFrame, policy: PolicyConfig) -> ProductOffer
     }  # fmt: skip
     out["eligible"] = np.zeros(shape, dtype=bool)
     out["pd_failed"] = np.zeros(shape, dtype=bool)
-    out["failed_rules"] = np.empty(shape, dtype=object)
+    failed_rules: list[tuple[np.ndarray, list[str]]] = []
     out["binding"] = np.zeros(shape, dtype="int64")
     out["decision"] = np.zeros(shape, dtype="int64")
     pricing = policy.pricing
@@ -254,7 +294,7 @@ def evaluate_products(frame: pd.DataFrame, policy: PolicyConfig) -> ProductOffer
         out["pd_failed"][:, j] = fail[:, -1]
         eligible = ~fail.any(axis=1)
         out["eligible"][:, j] = eligible
-        out["failed_rules"][:, j] = _join_ids(fail, ["no_veto", *[r.id for r in rules], "pd_cutoff"])
+        failed_rules.append(_join_ids(fail, ["no_veto", *[r.id for r in rules], "pd_cutoff"]))
 
         capacity = np.nan_to_num(_as_float(_evaluate(product.capacity, env, n, f"{where} capacity")), nan=0.0)
         capacity = np.maximum(capacity, 0.0)
@@ -332,7 +372,11 @@ def evaluate_products(frame: pd.DataFrame, policy: PolicyConfig) -> ProductOffer
             out[name][:, j] = value
 
     return ProductOffers(
-        product_ids=tuple(p.id for p in policy.products), refer_hits=refer_hits, veto=veto, **out
+        product_ids=tuple(p.id for p in policy.products),
+        failed_rules=tuple(failed_rules),
+        refer_hits=refer_hits,
+        veto=veto,
+        **out,
     )
 
 
@@ -346,17 +390,21 @@ def _choose(offers: ProductOffers, policy: PolicyConfig) -> tuple[np.ndarray, np
     return choice, offered.any(axis=1)
 
 
+#: Every ``binding_constraint`` value: why nothing was offered, or the waterfall step that bound.
+BINDING_LABELS: tuple[str, ...] = ("veto", "pd_cutoff", "eligibility", *BINDING_STEPS)
+_STEP_OFFSET = 3
+
+
 def _decline_binding(offers: ProductOffers) -> np.ndarray:
-    """Why a row with no offer was declined: veto, PD cut-off, eligibility, or the step that zeroed the limit."""
-    labels = np.array(["veto", "pd_cutoff", "eligibility", *BINDING_STEPS], dtype=object)
+    """Why a row with no offer was declined (position in BINDING_LABELS): veto, PD cut-off, eligibility, or
+    the step that zeroed the limit of the eligible product that came closest."""
     any_eligible = offers.eligible.any(axis=1)
     best = np.argmax(np.where(offers.eligible, offers.limit_after_cap, -1.0), axis=1)
     rows = np.arange(len(best))
-    step = offers.binding[rows, best] + 3
-    code = np.where(
+    step = offers.binding[rows, best] + _STEP_OFFSET
+    return np.where(
         offers.veto, 0, np.where(offers.pd_failed.all(axis=1), 1, np.where(any_eligible, step, 2))
     )
-    return labels[code]
 
 
 def apply_policy(frame: pd.DataFrame, policy: PolicyConfig) -> pd.DataFrame:
@@ -408,31 +456,26 @@ def apply_policy(frame: pd.DataFrame, policy: PolicyConfig) -> pd.DataFrame:
     result: dict[str, Any] = {}
     for j, product_id in enumerate(offers.product_ids):
         result[f"eligible_{product_id}"] = offers.eligible[:, j]
-        result[f"failed_rules_{product_id}"] = pd.array(offers.failed_rules[:, j], dtype="str")
-    product_ids = np.array(offers.product_ids, dtype=object)
-    result["product"] = np.where(any_offer, product_ids[choice], "")
+        result[f"failed_rules_{product_id}"] = str_column(*offers.failed_rules[j])
+    n_products = len(offers.product_ids)
+    result["product"] = str_column(np.where(any_offer, choice, n_products), [*offers.product_ids, ""])
     for name in (
         "capacity", "points_multiplier", "risk_multiplier", "limit_capacity", "limit_after_points",
         "limit_after_risk", "limit_after_headroom", "limit_after_cap", "limit",
     ):  # fmt: skip
         result[name] = pick(getattr(offers, name))
-    steps = np.array(BINDING_STEPS, dtype=object)
-    result["binding_constraint"] = np.where(
-        any_offer, steps[offers.binding[rows, choice]], _decline_binding(offers)
-    )
+    binding = np.where(any_offer, offers.binding[rows, choice] + _STEP_OFFSET, _decline_binding(offers))
+    result["binding_constraint"] = str_column(binding, BINDING_LABELS)
     result["rate"] = pick(offers.rate, np.nan)
     result["ead"] = pick(offers.ead)
     result["lgd"] = pick(offers.lgd, np.nan)
     result["expected_loss"] = pick(offers.expected_loss)
     result["expected_loss_net"] = pick(offers.expected_loss_net)
-    decisions = np.array(DECISIONS, dtype=object)
-    result["decision"] = np.where(any_offer, decisions[offers.decision[rows, choice]], "decline")
-    result["policy_version"] = np.full(n, policy.version, dtype=object)
-    result["policy_hash"] = np.full(n, policy.content_hash, dtype=object)
-    out = pd.DataFrame(result, index=frame.index)
-    for name in ("product", "binding_constraint", "decision", "policy_version", "policy_hash"):
-        out[name] = out[name].astype("str")
-    return out
+    result["decision"] = str_column(np.where(any_offer, offers.decision[rows, choice], _DECLINE), DECISIONS)
+    zeros = np.zeros(n, dtype=np.int64)
+    result["policy_version"] = str_column(zeros, [policy.version])
+    result["policy_hash"] = str_column(zeros, [policy_hash(policy)])
+    return pd.DataFrame(result, index=frame.index)
 
 
 def product_offers(frame: pd.DataFrame, policy: PolicyConfig) -> pd.DataFrame:
@@ -449,30 +492,30 @@ def product_offers(frame: pd.DataFrame, policy: PolicyConfig) -> pd.DataFrame:
     choice, any_offer = _choose(offers, policy)
     recommended = np.zeros((n, n_products), dtype=bool)
     recommended[np.arange(n)[any_offer], choice[any_offer]] = True
-    steps = np.array(BINDING_STEPS, dtype=object)
-    decisions = np.array(DECISIONS, dtype=object)
-    binding = np.where(
-        offers.eligible, steps[offers.binding], np.where(offers.veto[:, None], "veto", "eligibility")
-    )
-    binding = np.where(offers.eligible | ~offers.pd_failed | offers.veto[:, None], binding, "pd_cutoff")
+    eligible, veto = offers.eligible, offers.veto[:, None]
+    why_not = np.where(veto, 0, np.where(offers.pd_failed, 1, 2))
+    binding = np.where(eligible, offers.binding + _STEP_OFFSET, why_not)
+    failed_positions = np.stack([positions for positions, _ in offers.failed_rules], axis=1)
+    failed_texts: list[str] = []
+    for j, (_, texts) in enumerate(offers.failed_rules):
+        failed_positions[:, j] += len(failed_texts)
+        failed_texts.extend(texts)
     columns: dict[str, Any] = {
         "row": np.repeat(np.asarray(frame.index, dtype=object), n_products),
-        "product": np.tile(np.array(offers.product_ids, dtype=object), n),
-        "eligible": offers.eligible.reshape(-1),
-        "failed_rules": offers.failed_rules.reshape(-1),
+        "product": str_column(np.tile(np.arange(n_products), n), offers.product_ids),
+        "eligible": eligible.reshape(-1),
+        "failed_rules": str_column(failed_positions.reshape(-1), failed_texts),
     }
     for name in (
         "capacity", "points_multiplier", "risk_multiplier", "limit_capacity", "limit_after_points",
         "limit_after_risk", "limit_after_headroom", "limit_after_cap", "limit",
     ):  # fmt: skip
         columns[name] = getattr(offers, name).reshape(-1)
-    columns["binding_constraint"] = binding.reshape(-1)
+    columns["binding_constraint"] = str_column(binding.reshape(-1), BINDING_LABELS)
     for name in ("rate", "ead", "lgd", "expected_loss", "expected_loss_net"):
         columns[name] = getattr(offers, name).reshape(-1)
     columns["rate"] = np.where(columns["limit"] > 0, columns["rate"], np.nan)
-    columns["decision"] = decisions[offers.decision].reshape(-1)
+    columns["decision"] = str_column(offers.decision.reshape(-1), DECISIONS)
     columns["recommended"] = recommended.reshape(-1)
     out = pd.DataFrame(columns)
-    for name in ("product", "failed_rules", "binding_constraint", "decision"):
-        out[name] = out[name].astype("str")
     return out
