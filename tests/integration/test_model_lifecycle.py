@@ -1,0 +1,122 @@
+"""The retraining workflow end to end against a real (throwaway) MLflow store.
+
+train → registry version + ``challenger`` → promote (gate) → ``champion``; a deliberately degraded model is
+refused with its failing criteria; bundles load only when every hash and golden prediction matches; serving
+falls back to the verified local copy when the registry cannot be reached.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from credit_points.bundle import load_bundle, verify_bundle
+from credit_points.config import Settings
+from credit_points.exceptions import ModelError
+from credit_points.pipelines.evaluate import run_promote
+from credit_points.pipelines.generate import write_panel
+from credit_points.pipelines.models import load_engine
+from credit_points.pipelines.train import run_train
+from credit_points.tracking.registry import alias_version, fetch_model
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("lifecycle")
+    write_panel(home / "data" / "raw", n_firms=4000, years=(2019, 2024), seed=5)
+    return home
+
+
+def _settings(home: Path) -> Settings:
+    return Settings(home=home, tracking_uri=f"sqlite:///{home / 'mlruns' / 'mlflow.db'}")
+
+
+def test_given_data_when_trained_twice_then_bundles_are_byte_identical(home: Path) -> None:
+    settings = _settings(home)
+    first = run_train(home / "data" / "raw", settings=settings)
+    second = run_train(home / "data" / "raw", settings=settings)
+    assert first.version != second.version
+    assert first.artifact_hash == second.artifact_hash
+    assert alias_version(settings.registry_model_name, "challenger") == second.version
+
+
+def test_given_a_challenger_when_promoted_then_champion_moves_and_a_degraded_model_is_refused(home: Path) -> None:
+    settings = _settings(home)
+    raw = home / "data" / "raw"
+    good = run_train(raw, settings=settings)
+    first = run_promote(raw, settings=settings)
+    assert first.promoted, first.gate.to_frame()
+    assert alias_version(settings.registry_model_name, "champion") == good.version
+
+    # Given a model trained on shuffled outcomes (no signal)
+    degraded_dir = home / "data" / "degraded"
+    degraded_dir.mkdir(parents=True)
+    frame = pd.read_parquet(raw / "applicants.parquet")
+    frame["default_12m"] = np.random.default_rng(0).permutation(frame["default_12m"].to_numpy())
+    frame.to_parquet(degraded_dir / "applicants.parquet", index=False)
+    bad = run_train(degraded_dir, settings=settings)
+    # When it is gated on the real outcomes
+    outcome = run_promote(raw, settings=settings)
+    # Then it is refused, names what failed, and the champion stays
+    assert not outcome.promoted
+    failed = {c.name for c in outcome.gate.failures}
+    assert {"oot_auc_floor", "no_significant_auc_drop"} <= failed
+    assert outcome.challenger.version == bad.version
+    assert alias_version(settings.registry_model_name, "champion") == good.version
+
+
+def test_given_a_tampered_bundle_when_loaded_then_refused_naming_the_file(trained_model, tmp_path: Path) -> None:
+    resolved = fetch_model("models:/credit-points@challenger", trained_model.home / "models")
+    copy = tmp_path / "bundle"
+    shutil.copytree(resolved.bundle_dir, copy)
+    verify_bundle(copy, resolved.artifact_hash)
+    policy = json.loads((copy / "policy.json").read_text())
+    policy["version"] = "tampered"
+    (copy / "policy.json").write_text(json.dumps(policy))
+    with pytest.raises(ModelError, match="policy.json"):
+        load_bundle(copy)
+
+
+def test_given_a_booster_that_no_longer_reproduces_when_loaded_then_golden_check_refuses(trained_model, tmp_path: Path) -> None:
+    resolved = fetch_model("models:/credit-points@challenger", trained_model.home / "models")
+    copy = tmp_path / "bundle"
+    shutil.copytree(resolved.bundle_dir, copy)
+    golden = json.loads((copy / "golden.json").read_text())
+    golden["expected"][0]["raw_score"] += 1e-9
+    (copy / "golden.json").write_text(json.dumps(golden))
+    manifest = json.loads((copy / "MANIFEST.json").read_text())
+    from credit_points.config import sha256_text
+
+    manifest["files"]["golden.json"] = sha256_text((copy / "golden.json").read_bytes())
+    (copy / "MANIFEST.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelError, match="golden predictions differ in 'raw_score'"):
+        load_bundle(copy)
+
+
+def test_given_registry_unreachable_when_loading_then_serves_verified_local_copy_fast(trained_model) -> None:
+    settings = Settings(home=trained_model.home, tracking_uri=trained_model.tracking_uri)
+    engine, resolved = load_engine("models:/credit-points@challenger", settings)
+    assert resolved.source in {"registry", "local-cache"}
+    down = Settings(home=trained_model.home, tracking_uri="http://127.0.0.1:9", registry_timeout_s=2)
+    started = time.perf_counter()
+    cached_engine, cached = load_engine("models:/credit-points@challenger", down)
+    elapsed = time.perf_counter() - started
+    assert cached.source == "local-cache"
+    assert cached.version == resolved.version and cached.artifact_hash == resolved.artifact_hash
+    assert elapsed < 30, "must not wait for MLflow's default minutes of retries"
+    sample = trained_model.engine.fields  # same catalogue
+    assert sample.version == cached_engine.fields.version
+
+
+def test_given_registry_unreachable_and_no_copy_when_loading_then_clear_error(tmp_path: Path) -> None:
+    down = Settings(home=tmp_path, tracking_uri="http://127.0.0.1:9", registry_timeout_s=2)
+    with pytest.raises(ModelError, match="no verified local copy"):
+        load_engine("models:/credit-points@champion", down)
