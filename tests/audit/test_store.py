@@ -318,3 +318,36 @@ def test_unreachable_postgres_fails_without_the_password_in_the_message() -> Non
     with pytest.raises(AuditError) as info:
         store.ping()
     assert "s3cret-pw" not in str(info.value)
+
+
+def test_a_conflict_in_a_group_commit_fails_only_its_own_caller(store: AuditStore) -> None:
+    # given many threads appending at once, four of them racing on one idempotency key with different bodies
+    n = 12
+    outcomes: dict[int, str] = {}
+    start = threading.Barrier(n)
+
+    def work(i: int) -> None:
+        start.wait()
+        key = "shared-key" if i < 4 else None
+        try:
+            store.append_decision(
+                make_record(i),
+                request_id=f"r{i}",
+                client_id="c",
+                idempotency_key=key,
+                body_sha256=f"{i:064d}",
+            )
+            outcomes[i] = "stored"
+        except IdempotencyConflictError:
+            outcomes[i] = "conflict"
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(n)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    # then exactly one of the racers won, the other three were refused, and every other append landed
+    racers = [outcomes[i] for i in range(4)]
+    assert racers.count("stored") == 1 and racers.count("conflict") == 3
+    assert all(outcomes[i] == "stored" for i in range(4, n))
+    assert store.count() == n - 3 and store.verify().ok

@@ -19,8 +19,9 @@ import contextlib
 import hashlib
 import math
 import re
+import threading
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -256,6 +257,51 @@ def _build_metadata(prefix: str) -> tuple[sa.MetaData, sa.Table, sa.Table]:
     return metadata, log, keys
 
 
+@dataclass
+class _Pending:
+    prepared: list[dict[str, Any]]
+    result: list[AuditRow] | None = None
+    error: BaseException | None = None
+    done: bool = False
+
+
+class _GroupCommit:
+    """Leader/follower group commit: callers queue their rows; whoever holds the writer lock writes them all.
+
+    While one transaction commits, other threads queue up; the next of them to get the writer lock writes
+    every queued item in one transaction and wakes the rest with their results. Under load this turns one
+    commit (and one fsync) per request into one per group, without a background thread.
+    """
+
+    def __init__(self, write: Callable[[list[_Pending]], None]) -> None:
+        self._write = write
+        self._queue: list[_Pending] = []
+        self._queue_lock = threading.Lock()
+        self._writer_lock = threading.Lock()
+
+    def submit(self, prepared: list[dict[str, Any]]) -> list[AuditRow]:
+        pending = _Pending(prepared)
+        with self._queue_lock:
+            self._queue.append(pending)
+        with self._writer_lock:
+            if not pending.done:
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                self._write(batch)
+        if pending.error is not None:
+            raise pending.error
+        return pending.result or []
+
+
+def _sqlite_lock_path(url: str) -> str | None:
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    if parsed.database.startswith("file:") or parsed.query.get("uri"):
+        return None
+    return f"{parsed.database}.lock"
+
+
 def _redact_url(url: str) -> str:
     try:
         return sa.engine.make_url(url).render_as_string(hide_password=True)
@@ -296,6 +342,8 @@ class AuditStore:
         self._lock_key = int(
             hashlib.sha256(f"credit-points:{table_prefix}audit_log".encode()).hexdigest()[:15], 16
         )
+        self._group = _GroupCommit(self._write_group)
+        self._lock_path = _sqlite_lock_path(url)
 
     # -- engine -----------------------------------------------------------------------------------
     @property
@@ -357,6 +405,30 @@ class AuditStore:
     def _lock(self, conn: Connection) -> None:
         if self.dialect == "postgresql":
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": self._lock_key})
+
+    @contextlib.contextmanager
+    def _file_lock(self) -> Iterator[None]:
+        """Across processes on one SQLite file: an exclusive ``flock`` on ``<file>.lock``.
+
+        ``BEGIN IMMEDIATE`` alone serialises writers too, but a waiting process polls with growing sleeps
+        (SQLite's busy handler), which shows up as long latency tails; a blocking ``flock`` hands the lock
+        over as soon as it is released. ``BEGIN IMMEDIATE`` stays as the guarantee.
+        """
+        if self._lock_path is None:
+            yield
+            return
+        import fcntl
+
+        try:
+            handle = open(self._lock_path, "a+b")  # noqa: SIM115 - held for the duration of the write
+        except OSError:  # e.g. a read-only directory: fall back on SQLite's own locking
+            yield
+            return
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            yield
+        finally:
+            handle.close()  # closing releases the lock
 
     # -- schema -----------------------------------------------------------------------------------
     def create_schema(self) -> None:
@@ -515,28 +587,57 @@ class AuditStore:
                     "override_scope": None,
                 }
             )
+        return self._group.submit(prepared)
+
+    def _write_group(self, items: list[_Pending]) -> None:
+        """Write the queued appends of several threads in one transaction (one commit, one fsync).
+
+        Each item is one caller's list of rows, all or nothing: an idempotency conflict fails that item
+        only; a database failure fails every item of the group (nothing was committed).
+        """
         try:
-            with self._write_conn() as conn, conn.begin():
+            with self._file_lock(), self._write_conn() as conn, conn.begin():
                 self._lock(conn)
                 seq, prev = self._last(conn)
-                out: list[AuditRow] = []
-                for values in prepared:
-                    if values["idempotency_key"] is not None:
-                        earlier = self._find_idem(conn, values["client_id"], values["idempotency_key"])
-                        if earlier is not None:
-                            if earlier.body_sha256 != values["body_sha256"]:
-                                raise IdempotencyConflictError(
-                                    "idempotency key was already used with a different request body"
-                                )
-                            out.append(earlier)
-                            continue
-                    seq += 1
-                    row = self._insert(conn, seq, prev, {**values, "created_at": _now()})
-                    prev = row.row_hash
-                    out.append(row)
-                return out
+                for item in items:
+                    try:
+                        item.result, seq, prev = self._insert_item(conn, item.prepared, seq, prev)
+                    except IdempotencyConflictError as exc:
+                        item.error = exc
         except sa.exc.SQLAlchemyError as exc:
-            raise self._unavailable("cannot append to the audit store", exc) from None
+            failure: BaseException = self._unavailable("cannot append to the audit store", exc)
+            for item in items:
+                item.result, item.error = None, failure
+        except BaseException as exc:  # a bug: fail every waiting caller, never leave one hanging
+            for item in items:
+                item.result, item.error = None, exc
+        finally:
+            for item in items:
+                item.done = True
+
+    def _insert_item(
+        self, conn: Connection, prepared: list[dict[str, Any]], seq: int, prev: str
+    ) -> tuple[list[AuditRow], int, str]:
+        earlier_rows: dict[int, AuditRow] = {}
+        for i, values in enumerate(prepared):  # check every key first: the item is all or nothing
+            if values["idempotency_key"] is not None:
+                earlier = self._find_idem(conn, values["client_id"], values["idempotency_key"])
+                if earlier is not None:
+                    if earlier.body_sha256 != values["body_sha256"]:
+                        raise IdempotencyConflictError(
+                            "idempotency key was already used with a different request body"
+                        )
+                    earlier_rows[i] = earlier
+        out: list[AuditRow] = []
+        for i, values in enumerate(prepared):
+            if i in earlier_rows:
+                out.append(earlier_rows[i])
+                continue
+            seq += 1
+            row = self._insert(conn, seq, prev, {**values, "created_at": _now()})
+            prev = row.row_hash
+            out.append(row)
+        return out, seq, prev
 
     def append_override(
         self,
@@ -591,7 +692,7 @@ class AuditStore:
             "override_scope": scope[:_MAX_TEXT],
         }
         try:
-            with self._write_conn() as conn, conn.begin():
+            with self._file_lock(), self._write_conn() as conn, conn.begin():
                 self._lock(conn)
                 parent = conn.execute(
                     sa.select(self.log.c.kind).where(self.log.c.decision_id == decision_id)

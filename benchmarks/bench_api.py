@@ -1,0 +1,224 @@
+"""Loopback load test of ``POST /v1/decisions`` with wrk: requests/s, p50/p95/p99, errors, audit rows vs 2xx.
+
+Starts ``credit-points serve`` (2 workers by default) on a free loopback port over a fresh audit store,
+creates a key, warms up, then runs wrk (2 threads, 8 connections by default) for a bounded time (the whole
+run stays under two minutes). Every request is a full decision with its audit row, so the check at the end
+is that the number of audit rows written equals the number of 201 responses the server sent (read from
+its own metrics) — no lost and no phantom rows — and that wrk saw no errors.
+
+The decision service is the one configured for the API (``CREDIT_POINTS_SERVICE_FACTORY`` or
+``--service``). To measure the HTTP and audit layers alone, use the test double::
+
+    python benchmarks/bench_api.py --service fake_service:build --pythonpath tests/api
+
+A baseline of ``mlflow models serve`` answering PD alone for the same model is to be added beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+MAX_TOTAL_S = 120.0
+
+WRK_SCRIPT = r"""
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer __KEY__"
+wrk.body = [==[__BODY__]==]
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'WRK_JSON {"requests": %d, "duration_us": %d, "p50_us": %d, "p95_us": %d, "p99_us": %d, "max_us": %d, '
+    .. '"connect_errors": %d, "read_errors": %d, "write_errors": %d, "timeouts": %d, "non_2xx": %d}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(95),
+    latency:percentile(99), latency.max, e.connect, e.read, e.write, e.timeout, e.status))
+end
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _metric(text: str, pattern: str) -> float:
+    total = 0.0
+    for match in re.finditer(pattern + r" ([0-9.e+]+)$", text, re.M):
+        total += float(match.group(1))
+    return total
+
+
+def _wrk(url: str, script: Path, *, threads: int, connections: int, duration_s: float) -> dict[str, Any]:
+    command = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{max(1, round(duration_s))}s",
+        "--latency",
+        "-s",
+        str(script),
+        url,
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=duration_s + 30, check=False)
+    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("WRK_JSON ")), None)
+    if done.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
+    result: dict[str, Any] = json.loads(line.removeprefix("WRK_JSON "))
+    return result
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Start the server, load it, stop it; return the figures."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (make sysdeps)")
+    started = time.monotonic()
+    workdir = Path(tempfile.mkdtemp(prefix="bench-api-"))
+    audit_url = args.audit_url or f"sqlite:///{workdir / 'audit.db'}"
+    env = {
+        **os.environ,
+        "CREDIT_POINTS_AUDIT_URL": audit_url,
+        "CREDIT_POINTS_MAX_CONCURRENCY": str(args.max_concurrency),
+    }
+    if args.service:
+        env["CREDIT_POINTS_SERVICE_FACTORY"] = args.service
+    if args.pythonpath:
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str((ROOT / args.pythonpath).resolve()), env.get("PYTHONPATH", "")]
+        )
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(workdir / "metrics")
+    (workdir / "metrics").mkdir()
+
+    from credit_points.audit.keys import ApiKeyStore
+    from credit_points.audit.store import AuditStore
+    from credit_points.datasets.record import example_applicant
+
+    store = AuditStore(audit_url)
+    store.create_schema()
+    _, key = ApiKeyStore(store).create("bench", ["decision:write"])
+
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    cli = str(Path(sys.executable).with_name("credit-points"))
+    log = (workdir / "server.log").open("wb")
+    server = subprocess.Popen(
+        [cli, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=workdir,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if server.poll() is not None:
+                raise SystemExit(f"server exited; see {workdir / 'server.log'}")
+            try:
+                ready = httpx.get(f"{base}/readyz", timeout=2)
+                if ready.status_code == 200:
+                    break
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"server not ready: {ready.text}")
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        script = workdir / "post.lua"
+        body = json.dumps(example_applicant(), ensure_ascii=False)
+        script.write_text(WRK_SCRIPT.replace("__KEY__", key).replace("__BODY__", body), encoding="utf-8")
+        budget = MAX_TOTAL_S - (time.monotonic() - started) - 15
+        warmup = min(args.warmup, max(1.0, budget / 5))
+        duration = min(args.duration, max(1.0, budget - warmup))
+        url = f"{base}/v1/decisions"
+        _wrk(url, script, threads=args.threads, connections=args.connections, duration_s=warmup)
+        time.sleep(1.0)  # let requests wrk abandoned at the end of the warm-up finish
+        rows_before = store.count()
+        metrics_before = httpx.get(f"{base}/metrics").text
+        figures = _wrk(url, script, threads=args.threads, connections=args.connections, duration_s=duration)
+        time.sleep(1.0)  # let requests wrk abandoned at the end finish on the server
+        metrics_after = httpx.get(f"{base}/metrics").text
+        rows = store.count() - rows_before
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+    pattern = r'credit_points_http_requests_total\{method="POST",route="/v1/decisions",status="201"\}'
+    served_201 = _metric(metrics_after, pattern) - _metric(metrics_before, pattern)
+    seconds = figures["duration_us"] / 1e6
+    errors = sum(figures[k] for k in ("connect_errors", "read_errors", "write_errors", "timeouts", "non_2xx"))
+    return {
+        "service": env.get("CREDIT_POINTS_SERVICE_FACTORY") or "(none)",
+        "audit_store": store.dialect,
+        "workers": args.workers,
+        "connections": args.connections,
+        "duration_s": round(seconds, 2),
+        "requests": figures["requests"],
+        "requests_per_s": round(figures["requests"] / seconds, 1),
+        "p50_ms": figures["p50_us"] / 1000,
+        "p95_ms": figures["p95_us"] / 1000,
+        "p99_ms": figures["p99_us"] / 1000,
+        "max_ms": figures["max_us"] / 1000,
+        "errors": errors,
+        "responses_201": int(served_201),
+        "audit_rows": rows,
+        "audit_rows_equal_201": rows == int(served_201),
+        "chain_ok": store.verify().ok,
+        "total_s": round(time.monotonic() - started, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--duration", type=float, default=20.0, help="measured seconds (capped so the run stays < 2 min)"
+    )
+    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--max-concurrency", type=int, default=64, help="the server's concurrency limit")
+    parser.add_argument("--service", default=None, help="'module:callable' building the DecisionService")
+    parser.add_argument(
+        "--pythonpath", default=None, help="folder (relative to the repo) to put on PYTHONPATH"
+    )
+    parser.add_argument("--audit-url", default=None, help="audit store URL (default: a fresh SQLite file)")
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    args = parser.parse_args(argv)
+    figures = run(args)
+    if args.json:
+        print(json.dumps(figures))
+        return
+    print(
+        f"POST /v1/decisions  service={figures['service']}  store={figures['audit_store']}  "
+        f"workers={figures['workers']}  connections={figures['connections']}  {figures['duration_s']} s"
+    )
+    print(
+        f"  {figures['requests_per_s']} requests/s   p50 {figures['p50_ms']:.2f} ms   p95 {figures['p95_ms']:.2f} ms   "
+        f"p99 {figures['p99_ms']:.2f} ms   max {figures['max_ms']:.2f} ms"
+    )
+    print(
+        f"  errors {figures['errors']}   201 responses {figures['responses_201']}   audit rows {figures['audit_rows']}   "
+        f"equal: {figures['audit_rows_equal_201']}   chain verifies: {figures['chain_ok']}"
+    )
+
+
+if __name__ == "__main__":
+    main()
