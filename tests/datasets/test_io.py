@@ -33,6 +33,11 @@ def test_csv_keeps_codes_as_strings(tmp_path: Path, rows: pd.DataFrame) -> None:
     assert back.loc[0, "firm_id"] == "914403001922038216"
     assert str(back["firm_id"].dtype) == "str"
     assert back["revenue"].tolist() == frame["revenue"].tolist()
+    # integer fields are written as integers (max_overdue_days_24m has gaps, which stay empty)
+    text = pd.read_csv(path, dtype=str, keep_default_na=False)
+    assert not text["employees"].str.contains(".", regex=False).any()
+    assert (text["max_overdue_days_24m"] == "").any() and not text["max_overdue_days_24m"].str.contains(".", regex=False).any()
+    assert back["employees"].astype("float64").tolist() == frame["employees"].tolist()
 
 
 def test_read_selected_columns_and_missing_column(tmp_path: Path, rows: pd.DataFrame) -> None:

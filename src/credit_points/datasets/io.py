@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from credit_points.datasets.fields import FieldsConfig, load_fields
@@ -87,10 +88,24 @@ def read_table(path: str | Path, columns: Sequence[str] | None = None, *, fields
         raise DataValidationError(f"cannot read file ({type(exc).__name__}: {exc})", path=str(path)) from None
 
 
-def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``frame`` as CSV (UTF-8, no index) or Parquet (pyarrow, no index), by suffix.
+def _whole_numbers_as_integers(frame: pd.DataFrame) -> pd.DataFrame:
+    """Catalogue integer fields (float64 in memory) written as ``12``, not ``12.0``, when all are whole."""
+    names = {f.name for f in load_fields().fields if f.dtype == "int"}
+    out = frame
+    for name in names & set(frame.columns):
+        column = frame[name]
+        if column.dtype == "float64":
+            finite = column.dropna()
+            if np.isfinite(finite).all() and (np.floor(finite) == finite).all():
+                out = out.assign(**{name: column.astype("Int64")})
+    return out
 
-    Parquet output is deterministic: the same frame gives the same bytes.
+
+def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write ``frame`` as CSV (UTF-8, no index, ISO dates) or Parquet (pyarrow, no index), by suffix.
+
+    Parquet output is deterministic: the same frame gives the same bytes. In CSV, the catalogue's integer
+    fields are written without a decimal point when every value is whole.
     """
     path = Path(path)
     kind = _format(path)
@@ -99,7 +114,7 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
         if kind == ".parquet":
             frame.to_parquet(path, index=False, engine="pyarrow", compression="zstd")
         else:
-            frame.to_csv(path, index=False, encoding="utf-8", date_format="%Y-%m-%d")
+            _whole_numbers_as_integers(frame).to_csv(path, index=False, encoding="utf-8", date_format="%Y-%m-%d")
     except OSError as exc:
         raise DataValidationError(f"cannot write file ({exc.strerror})", path=str(path)) from None
     return path
