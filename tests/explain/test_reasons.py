@@ -245,3 +245,12 @@ def test_a_feature_in_two_families_is_rejected(codes: ReasonCodesConfig) -> None
     data["rules"][1]["code"] = data["rules"][0]["code"]
     with pytest.raises(ConfigError, match="used twice"):
         validate_mapping(data, ReasonCodesConfig)
+
+
+def test_model_only_outcome_with_no_adverse_family_names_the_least_favourable(
+    frames: ModuleType, policy: PolicyConfig, codes: ReasonCodesConfig
+) -> None:
+    # given a PD-only referral where every family lowered the PD (the base rate itself is high)
+    rows = [{"prob_default": 0.05, "contrib_log_revenue": -0.1, "contrib_debt_to_assets_ratio": -0.3}]
+    # then the one reason is the family that lowered it least (scale, -0.1), never an empty list
+    assert _reasons(frames, rows, policy, codes) == [_code(codes, "family", "scale")]

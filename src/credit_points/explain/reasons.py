@@ -124,7 +124,8 @@ def _membership(
 def group_contributions(contribs_frame: pd.DataFrame, codes_config: ReasonCodesConfig) -> pd.DataFrame:
     """Sum per-feature contributions (``contrib_<feature>`` columns) into reason families.
 
-    Other columns, and ``contrib_base``, are ignored. A row whose contributions are all missing gets NaN.
+    Other columns, and ``contrib_base``, are ignored. A family gets NaN on a row where none of its features'
+    contributions is there (not computed for that row, or no such column).
 
     Returns:
         One column per family (family id, table order), same index.
@@ -139,7 +140,7 @@ def group_contributions(contribs_frame: pd.DataFrame, codes_config: ReasonCodesC
         ...                          "contrib_log_revenue": [-0.2], "contrib_base": [-3.0]})
         >>> families = group_contributions(contribs, codes)
         >>> float(families.loc[0, "leverage"]), float(families.loc[0, "scale"]), float(families.loc[0, "points"])
-        (0.5, -0.2, 0.0)
+        (0.5, -0.2, nan)
     """
     columns = [c for c in contribs_frame.columns if c.startswith("contrib_") and c != "contrib_base"]
     family_ids = [f.id for f in codes_config.families]
@@ -158,8 +159,8 @@ def group_contributions(contribs_frame: pd.DataFrame, codes_config: ReasonCodesC
     )
     missing = np.isnan(values)
     sums = np.where(missing, 0.0, values) @ member
-    computed = ~missing.all(axis=1) if columns else np.zeros(len(contribs_frame), dtype=bool)
-    sums[~computed] = np.nan
+    counted = (~missing).astype("float64") @ member
+    sums[counted == 0] = np.nan
     return pd.DataFrame(sums, index=contribs_frame.index, columns=family_ids)
 
 

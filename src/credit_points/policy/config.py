@@ -456,6 +456,7 @@ def load_policy(
     *,
     products_dir: str | Path | None = None,
     check_names: bool = True,
+    record_fields: Iterable[str] | None = None,
 ) -> PolicyConfig:
     """Load a policy, resolve its catalogue and embed every product.
 
@@ -465,7 +466,8 @@ def load_policy(
             change a product through ``product_overrides: {<product id>: {...}}``.
         products_dir: where product files live; default ``../products`` beside the policy file when that
             folder exists, else ``configs/products``.
-        check_names: check every expression's names against ``configs/fields.yaml`` and upstream columns.
+        check_names: check every expression's names against the record's fields and upstream columns.
+        record_fields: the applicant record's field names; default the names in ``configs/fields.yaml``.
 
     Raises:
         ConfigError: naming the file and the key of the first problem.
@@ -515,7 +517,8 @@ def load_policy(
     data["products"] = products
     policy = validate_mapping(data, PolicyConfig, path=str(path))
     if check_names:
-        from credit_points.datasets.fields import load_fields
-
-        check_policy_names(policy, load_fields().names, path=str(path))
+        if record_fields is None:
+            catalogue_fields = read_yaml(CONFIG_DIR / "fields.yaml").get("fields") or []
+            record_fields = [f["name"] for f in catalogue_fields if isinstance(f, dict) and "name" in f]
+        check_policy_names(policy, record_fields, path=str(path))
     return policy
