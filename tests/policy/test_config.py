@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -143,3 +144,13 @@ def test_reserved_rule_ids_are_rejected(config_copy: Path) -> None:
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     with pytest.raises(ConfigError, match="reserved"):
         load_policy(config_copy / "policy" / "default.yaml")
+
+
+def test_embedded_policy_round_trips_through_json_with_the_same_hash(policy: PolicyConfig) -> None:
+    # given the policy as the decision bundle stores it (plain JSON, products embedded)
+    text = json.dumps(policy.model_dump(mode="json"), ensure_ascii=False)
+    # when read back without the YAML files
+    again = PolicyConfig.model_validate(json.loads(text))
+    # then it is the same policy, with the same hash
+    assert again == policy
+    assert again.content_hash == policy.content_hash
