@@ -85,8 +85,9 @@ def valid_mask(codes: Iterable[object]) -> np.ndarray:
     result = np.zeros(values.size, dtype=bool)
     if not is_str.any():
         return result
-    strings = values[is_str].astype(str)
-    right_length = np.char.str_len(strings) == CODE_LENGTH
+    strings = values[is_str]
+    # Lengths first (on the objects), so one very long value cannot blow up a fixed-width array.
+    right_length = np.fromiter((len(v) == CODE_LENGTH for v in strings), dtype=bool, count=strings.size)
     candidates = strings[right_length].astype(f"<U{CODE_LENGTH}")
     if candidates.size == 0:
         return result
