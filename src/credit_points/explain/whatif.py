@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -83,8 +84,9 @@ class WhatIfConfig(VersionedConfig):
         return self
 
 
+@lru_cache(maxsize=4)
 def load_whatif_config(path: str | Path | None = None) -> WhatIfConfig:
-    """The what-if levers (default ``configs/whatif.yaml``)."""
+    """The what-if levers (default ``configs/whatif.yaml``), read once per path."""
     return load_config(path or CONFIG_DIR / "whatif.yaml", WhatIfConfig)
 
 
@@ -106,20 +108,18 @@ class WhatIfResult:
     suggestions: pd.DataFrame
 
 
-def _changed_values(base: pd.DataFrame, lever: Lever) -> tuple[np.ndarray, np.ndarray]:
+def _changed_values(row: dict[str, Any], lever: Lever) -> tuple[np.ndarray, np.ndarray]:
     """(step ranks kept, new values) of one lever; steps that change nothing are dropped."""
-    if lever.field not in base.columns:
+    if lever.field not in row:
         raise DataValidationError(
             "the what-if lever names a field the record lacks", field=lever.field, value=lever.id
         )
-    current = float(base[lever.field].iloc[0])
-    if np.isnan(current):
-        current = 0.0
+    current = float(np.nan_to_num(float(row[lever.field])))
     steps = np.asarray(lever.steps, dtype="float64")
     new = current + steps if lever.mode == "add" else current * (1.0 + steps)
     upper = np.inf
     if lever.at_most_field is not None:
-        bound = float(base[lever.at_most_field].iloc[0])
+        bound = float(row[lever.at_most_field])
         upper = bound if np.isfinite(bound) else upper
     if lever.at_most is not None:
         upper = min(upper, lever.at_most)
@@ -133,50 +133,46 @@ def _changed_values(base: pd.DataFrame, lever: Lever) -> tuple[np.ndarray, np.nd
     return ranks[keep], new[keep]
 
 
+_DESCRIBED = ("lever", "field", "step_rank", "step", "value_from", "value_to", "changes")
+
+
 def _variants(base: pd.DataFrame, config: WhatIfConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The batch (row 0 = unchanged) and one description row per changed row."""
-    parts: list[pd.DataFrame] = []
+    row = base.iloc[0].to_dict()
+    described: dict[str, list[Any]] = {name: [] for name in _DESCRIBED}
     for lever in config.levers:
-        ranks, new = _changed_values(base, lever)
+        ranks, new = _changed_values(row, lever)
         if len(new) == 0:
             continue
-        current = float(np.nan_to_num(base[lever.field].iloc[0]))
-        desc = pd.DataFrame(
-            {
-                "lever": lever.id,
-                "field": lever.field,
-                "step_rank": ranks,
-                "step": np.asarray(lever.steps, dtype="float64")[ranks],
-                "value_from": current,
-                "value_to": new,
-            }
-        )
-        delta = new - current
+        current = float(np.nan_to_num(float(row[lever.field])))
         changes: list[dict[str, float]] = [{lever.field: float(v)} for v in new]
         for other in lever.same_change:
-            if other not in base.columns:
+            if other not in row:
                 raise DataValidationError(
                     "the what-if lever changes a field the record lacks", field=other, value=lever.id
                 )
-            was = float(np.nan_to_num(base[other].iloc[0]))
-            moved = np.maximum(was + delta, 0.0)
+            moved = np.maximum(float(np.nan_to_num(float(row[other]))) + (new - current), 0.0)
             for change, value in zip(changes, moved, strict=True):
                 change[other] = float(value)
-        desc["changes"] = changes
-        parts.append(desc)
-    if not parts:
-        return base.iloc[[0]].reset_index(drop=True), pd.DataFrame(
-            columns=["lever", "field", "step_rank", "step", "value_from", "value_to", "changes"]
-        )
-    described = pd.concat(parts, ignore_index=True)
-    batch = base.iloc[np.zeros(len(described) + 1, dtype=int)].reset_index(drop=True)
-    for name in {f for change in described["changes"] for f in change}:
-        column = batch[name].to_numpy(dtype="float64", copy=True)
-        values = np.array([change.get(name, np.nan) for change in described["changes"]], dtype="float64")
-        hit = ~np.isnan(values)
-        column[1:][hit] = values[hit]
-        batch[name] = column
-    return batch, described
+        described["lever"] += [lever.id] * len(new)
+        described["field"] += [lever.field] * len(new)
+        described["step_rank"] += ranks.tolist()
+        described["step"] += [float(lever.steps[r]) for r in ranks]
+        described["value_from"] += [current] * len(new)
+        described["value_to"] += new.tolist()
+        described["changes"] += changes
+    frame = pd.DataFrame(described)
+    n = len(frame) + 1
+    batch = base.iloc[np.zeros(n, dtype="int64")].reset_index(drop=True)
+    touched: dict[str, np.ndarray] = {}
+    for k, change in enumerate(described["changes"], start=1):
+        for name, value in change.items():
+            if name not in touched:
+                touched[name] = batch[name].to_numpy(dtype="float64", copy=True)
+            touched[name][k] = value
+    for name, values in touched.items():
+        batch[name] = values
+    return batch, frame
 
 
 def next_tier(points_total: float, tiers: Sequence[float]) -> float | None:

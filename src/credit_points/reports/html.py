@@ -7,6 +7,7 @@ derived sections), so what is printed can be checked against the record.
 
 from __future__ import annotations
 
+import html
 import json
 import math
 from functools import lru_cache
@@ -100,10 +101,9 @@ class Formatter:
         return self._span("data-derived", path, value, kind)
 
     def _span(self, attr: str, path: str, value: Any, kind: str) -> Markup:
-        data = json.dumps(value, allow_nan=False)
-        return Markup('<span class="num" {}="{}" data-value="{}">{}</span>').format(
-            Markup(attr), path, data, self.text(value, kind)
-        )
+        data = html.escape(json.dumps(value, allow_nan=False), quote=True)
+        text = html.escape(self.text(value, kind), quote=False)
+        return Markup(f'<span class="num" {attr}="{html.escape(path, quote=True)}" data-value="{data}">{text}</span>')
 
 
 def render_html(record: dict[str, Any], sections: dict[str, Any], lang: str, *, messages: MessagesConfig) -> str:

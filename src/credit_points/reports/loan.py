@@ -150,7 +150,9 @@ def input_frame(inputs: list[dict[str, Any]], engine: DecisionEngine) -> pd.Data
         elif spec.dtype == "bool":
             columns[spec.name] = np.array([bool(v) for v in values], dtype=bool)
         elif spec.dtype == "date":
-            columns[spec.name] = pd.to_datetime(pd.Series(values, dtype="object")).to_numpy(dtype="datetime64[ns]")
+            columns[spec.name] = np.array(
+                ["NaT" if v is None else str(v)[:10] for v in values], dtype="datetime64[D]"
+            ).astype("datetime64[ns]")
         else:
             columns[spec.name] = pd.array(values, dtype="str")
     return pd.DataFrame(columns, index=pd.RangeIndex(len(inputs)))

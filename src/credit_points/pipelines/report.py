@@ -1,0 +1,325 @@
+"""The ``report`` job: decision records (or scored rows) → per-loan reports in HTML, PDF and JSON, in parallel.
+
+``--decisions`` accepts either
+
+* **JSON lines** (``.jsonl``, ``.ndjson``, ``.json``): one decision record per line — the JSON the API
+  returns (``credit-points-decision/1``) — or one audit envelope per line (``{"decision_id", "created_at",
+  "record": {...}}``, as ``GET /v1/decisions/{id}`` returns it), whose id and time go into the report header;
+* the **Parquet or CSV** that ``credit-points score`` writes. Those rows hold no contributions and no nested
+  record, so records are rebuilt: the catalogue's input columns are decided again by the engine, and the
+  rebuilt decision must equal the stored row (points, PD, limit, decision) or the job stops — a report is
+  never rendered from an engine that did not make the decision.
+
+Reports are rendered by a pool of processes (one engine each, loaded once per worker from the concrete
+model version) behind a progress bar.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import re
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from credit_points.exceptions import DataValidationError, ModelError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from credit_points.engine import DecisionEngine
+
+JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
+TABLE_SUFFIXES = (".parquet", ".csv")
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+_MIN_PARALLEL = 16
+
+
+@dataclass
+class ReportBatch:
+    """What a batch run wrote."""
+
+    paths: list[Path] = field(default_factory=list)
+    records: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------- reading
+def _from_line(obj: Any, line_no: int, path: Path) -> dict[str, Any]:
+    if isinstance(obj, dict) and isinstance(obj.get("record"), dict) and obj.get("decision_id"):
+        record = dict(obj["record"])
+        record["audit"] = {
+            "decision_id": obj["decision_id"],
+            "created_at": obj.get("created_at"),
+            "row_hash": obj.get("row_hash"),
+        }
+        return record
+    if isinstance(obj, dict) and obj.get("schema", "").startswith("credit-points-decision/"):
+        return obj
+    raise DataValidationError(
+        "neither a decision record nor an audit envelope", field="schema", value=f"line {line_no}", path=str(path)
+    )
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Decision records from a JSON-lines file (records or audit envelopes, one per line)."""
+    records = []
+    with path.open(encoding="utf-8") as handle:
+        for k, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataValidationError(f"not JSON ({exc.msg})", field="line", value=k, path=str(path)) from None
+            records.append(_from_line(obj, k, path))
+    return records
+
+
+def records_from_scored(path: Path, engine: DecisionEngine) -> list[dict[str, Any]]:
+    """Rebuild decision records from the rows ``credit-points score`` wrote, checking each against the engine.
+
+    Raises:
+        ModelError: a rebuilt decision differs from the stored row (the engine is not the one that decided).
+    """
+    import numpy as np
+
+    from credit_points.datasets.io import read_table
+    from credit_points.datasets.schema import validate_applicants
+    from credit_points.records import decision_records, input_records
+
+    stored = read_table(path)
+    names = engine.fields.names
+    present = [c for c in names if c in stored.columns]
+    raw = stored[present].copy()
+    for spec in engine.fields.fields:
+        if spec.name not in raw.columns and (spec.nullable or not spec.required):
+            raw[spec.name] = None
+    good, errors = validate_applicants(raw, engine.fields, path=str(path))
+    if len(errors):
+        first = errors.iloc[0]
+        raise DataValidationError(
+            f"{errors['row'].nunique()} scored row(s) no longer validate: {first['reason']}",
+            field=str(first["field"]),
+            value=first["row"],
+            path=str(path),
+        )
+    decided = engine.decide(good, explain="all")
+    for column in ("points_total", "prob_default", "limit", "decision"):
+        if column not in stored.columns:
+            continue
+        before = stored[column].to_numpy()
+        after = decided[column].to_numpy()
+        if column == "decision":
+            same = before.astype(str) == after.astype(str)
+        else:
+            b, a = before.astype("float64"), after.astype("float64")
+            same = np.isclose(b, a, rtol=1e-9, atol=1e-9) | (np.isnan(b) & np.isnan(a))
+        if not same.all():
+            k = int(np.flatnonzero(~same)[0])
+            firm = stored["firm_id"].iloc[k] if "firm_id" in stored.columns else k
+            raise ModelError(
+                f"{path}: row {k + 1} (firm {firm}): {column} was {before[k]!r}, the engine gives {after[k]!r};"
+                " pass the --model the decisions were made with"
+            )
+    inputs = input_records(good.reset_index(drop=True), names)
+    return decision_records(engine, decided.reset_index(drop=True), inputs)
+
+
+def load_decisions(path: str | Path, engine: DecisionEngine | None = None) -> list[dict[str, Any]]:
+    """Decision records from ``path`` (JSON lines, or a scored Parquet/CSV rebuilt with ``engine``)."""
+    path = Path(path)
+    if not path.exists():
+        raise DataValidationError("file not found", field="decisions", path=str(path))
+    suffix = path.suffix.lower()
+    if suffix in JSONL_SUFFIXES:
+        return read_jsonl(path)
+    if suffix in TABLE_SUFFIXES:
+        if engine is None:
+            raise ModelError("scored rows need the engine they were decided with to rebuild records")
+        return records_from_scored(path, engine)
+    raise DataValidationError(
+        f"unknown decisions file type; expected one of {[*JSONL_SUFFIXES, *TABLE_SUFFIXES]}",
+        field="decisions",
+        value=suffix,
+        path=str(path),
+    )
+
+
+def record_key(record: dict[str, Any]) -> str:
+    """The name a record's report files carry: its decision id, else firm id and decision date."""
+    audit = record.get("audit") or {}
+    key = audit.get("decision_id") or record.get("decision_id") or f"{record.get('firm_id')}_{record.get('as_of_date')}"
+    return _SAFE.sub("_", str(key))
+
+
+def select_records(records: Sequence[dict[str, Any]], ids: Iterable[str]) -> list[dict[str, Any]]:
+    """Records whose decision id (or, without one, firm id) is in ``ids``; all records when ``ids`` is empty.
+
+    Raises:
+        DataValidationError: naming the first id that matches no record.
+    """
+    wanted = [str(i) for i in ids]
+    if not wanted:
+        return list(records)
+    by_key: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        audit = r.get("audit") or {}
+        for key in {audit.get("decision_id"), r.get("decision_id"), r.get("firm_id"), record_key(r)} - {None}:
+            by_key.setdefault(str(key), []).append(r)
+    out: list[dict[str, Any]] = []
+    for ident in wanted:
+        if ident not in by_key:
+            raise DataValidationError("no decision with this id in the file", field="decision_id", value=ident)
+        out += [r for r in by_key[ident] if all(r is not o for o in out)]
+    return out
+
+
+# ---------------------------------------------------------------------- rendering
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(model_uri: str, threads: int) -> None:
+    from credit_points.pipelines.models import load_engine
+
+    engine, _ = load_engine(model_uri)
+    engine.set_threads(threads)
+    _WORKER["engine"] = engine
+
+
+def _render_one(
+    record: dict[str, Any], out_dir: str, formats: Sequence[str], langs: Sequence[str], engine: DecisionEngine | None = None
+) -> list[str]:
+    from credit_points.reports.loan import render_report
+
+    engine = engine or _WORKER["engine"]
+    key = record_key(record)
+    written = []
+    for lang in langs:
+        for fmt in formats:
+            target = Path(out_dir) / f"{key}.{lang}.{fmt}"
+            target.write_bytes(render_report(record, engine, fmt, lang))
+            written.append(str(target))
+    return written
+
+
+def render_batch(
+    records: Sequence[dict[str, Any]],
+    out_dir: str | Path,
+    *,
+    formats: Sequence[str] = ("html",),
+    langs: Sequence[str] = ("zh",),
+    engine: DecisionEngine | None = None,
+    model_uri: str | None = None,
+    workers: int | None = None,
+    console: Console | None = None,
+) -> ReportBatch:
+    """Render every record in every format and language into ``out_dir`` (``<key>.<lang>.<fmt>``).
+
+    Args:
+        records: decision records.
+        out_dir: created if missing.
+        engine: render in this process with this engine (``workers`` 1 or ``model_uri`` unset).
+        model_uri: what each worker process loads (a concrete ``models:/name/version`` or a bundle folder).
+        workers: processes (default: CPU count, at most one per record).
+
+    Returns:
+        The paths written and the records that failed (key, error), in input order.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from credit_points.reports.loan import FORMATS
+    from credit_points.reports.messages import LANGS
+
+    for fmt in formats:
+        if fmt not in FORMATS:
+            raise DataValidationError(f"unknown report format; expected one of {list(FORMATS)}", field="format", value=fmt)
+    for lang in langs:
+        if lang not in LANGS:
+            raise DataValidationError(f"unknown language; expected one of {list(LANGS)}", field="lang", value=lang)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    n_workers = min(workers or os.cpu_count() or 1, max(len(records), 1))
+    if workers is None and len(records) * len(formats) * len(langs) < _MIN_PARALLEL and engine is not None:
+        n_workers = 1  # starting processes and loading engines costs more than a handful of reports
+    batch = ReportBatch(records=len(records))
+    results: dict[int, list[str]] = {}
+    with Progress(
+        TextColumn("reports"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=True
+    ) as bar:
+        task = bar.add_task("reports", total=len(records))
+        if n_workers <= 1 or model_uri is None:
+            if engine is None:
+                if model_uri is None:
+                    raise ModelError("render_batch needs an engine or a model URI")
+                from credit_points.pipelines.models import load_engine
+
+                engine, _ = load_engine(model_uri)
+            for k, record in enumerate(records):
+                try:
+                    results[k] = _render_one(record, str(out), formats, langs, engine)
+                except Exception as exc:  # noqa: BLE001 - one bad record must not stop a batch; it is reported
+                    batch.failed.append((record_key(record), f"{type(exc).__name__}: {exc}"))
+                bar.advance(task)
+        else:
+            context = multiprocessing.get_context("forkserver")
+            with ProcessPoolExecutor(
+                max_workers=n_workers, mp_context=context, initializer=_init_worker, initargs=(model_uri, 1)
+            ) as pool:
+                futures = {
+                    pool.submit(_render_one, record, str(out), tuple(formats), tuple(langs)): k
+                    for k, record in enumerate(records)
+                }
+                for future in as_completed(futures):
+                    k = futures[future]
+                    try:
+                        results[k] = future.result()
+                    except Exception as exc:  # noqa: BLE001 - reported per record
+                        batch.failed.append((record_key(records[k]), f"{type(exc).__name__}: {exc}"))
+                    bar.advance(task)
+    batch.paths = [Path(p) for k in sorted(results) for p in results[k]]
+    return batch
+
+
+def run_report(
+    *,
+    decisions: str | Path,
+    out_dir: str | Path,
+    decision_ids: Sequence[str] = (),
+    formats: Sequence[str] = ("html",),
+    langs: Sequence[str] = ("zh",),
+    model: str | None = None,
+    workers: int | None = None,
+    console: Console | None = None,
+) -> ReportBatch:
+    """Load the engine, read and select the decisions, render them, print where they are."""
+    from rich.console import Console
+
+    from credit_points.config import get_settings
+    from credit_points.pipelines.models import load_engine
+
+    console = console or Console()
+    settings = get_settings()
+    engine, resolved = load_engine(model or settings.model_uri, settings)
+    concrete = (
+        f"models:/{resolved.name}/{resolved.version}" if (model or settings.model_uri).startswith("models:/") else resolved.bundle_dir
+    )
+    console.print(f"model {resolved.name} version {resolved.version}, artifact {resolved.artifact_hash[:12]}")
+    records = select_records(load_decisions(decisions, engine), decision_ids)
+    versions = {str(r.get("model", {}).get("version")) for r in records}
+    if versions - {str(resolved.version)}:
+        console.print(
+            f"[yellow]decisions were made with model version(s) {sorted(versions)}; reports use version "
+            f"{resolved.version} for what-ifs and benchmarks (they are checked against each record)[/yellow]"
+        )
+    batch = render_batch(
+        records, out_dir, formats=formats, langs=langs, engine=engine, model_uri=concrete, workers=workers, console=console
+    )
+    console.print(f"{len(batch.paths)} report file(s) for {batch.records} decision(s) in {Path(out_dir).resolve()}")
+    for key, problem in batch.failed:
+        console.print(f"[red]{key}: {problem}[/red]")
+    return batch
