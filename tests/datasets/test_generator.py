@@ -178,3 +178,21 @@ def test_zone_and_argument_checks() -> None:
         generate_panel(10, years=(2030, 2031))
     with pytest.raises(DataValidationError, match="n_firms"):
         generate_panel(0)
+
+
+def test_true_risk_is_non_linear_in_financial_health(panel: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    # Given the true log-odds and two financial ratios
+    applicants, truth = panel
+    target = np.log(truth["true_pd"] / (1 - truth["true_pd"])).to_numpy()
+    leverage = (applicants["total_liabilities"] / applicants["total_assets"]).to_numpy()
+    revenue = applicants["revenue"].to_numpy()
+    margin = np.where(revenue > 0, applicants["net_profit"].to_numpy() / np.where(revenue > 0, revenue, 1.0), -1.0)
+    linear = np.column_stack([np.ones_like(leverage), leverage, margin])
+    bent = np.column_stack([linear, np.maximum(leverage - 0.65, 0), np.sqrt(np.maximum(-margin, 0))])
+
+    def r_squared(design: np.ndarray) -> float:
+        beta, *_ = np.linalg.lstsq(design, target, rcond=None)
+        return 1 - float(np.var(target - design @ beta)) / float(np.var(target))
+
+    # Then a hinge in leverage and a square root in losses explain clearly more than straight lines
+    assert r_squared(bent) > r_squared(linear) + 0.015
