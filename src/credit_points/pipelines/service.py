@@ -1,0 +1,175 @@
+"""The decision service behind the API: the engine, its concrete model version, atomic reloads and replay.
+
+The API imports nothing of points, models or policy; it talks to :class:`EngineService` through the
+:class:`~credit_points.api.service.DecisionService` protocol. The service holds one immutable
+``(engine, resolved version)`` pair and swaps it in a single assignment, so every response names exactly
+one model version even while a reload happens. Replay loads the exact version a record pins (by registry
+version and artifact hash) from the verified local copy, never the alias.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+import pandas as pd
+
+from credit_points.config import Settings, get_settings
+from credit_points.engine import DecisionEngine
+from credit_points.exceptions import DataValidationError, ModelError
+from credit_points.pipelines.models import load_engine
+from credit_points.records import decision_records, input_records
+from credit_points.tracking.registry import ResolvedModel
+
+
+@dataclass(frozen=True)
+class _Serving:
+    engine: DecisionEngine
+    resolved: ResolvedModel
+
+
+def applicant_frame(engine: DecisionEngine, applicants: list[dict[str, Any]]) -> pd.DataFrame:
+    """Typed frame from applicant dicts already validated at the door (pydantic), without re-validation."""
+    from credit_points.datasets.record import applicants_to_frame
+
+    return applicants_to_frame([SimpleNamespace(**a) for a in applicants], engine.fields)  # type: ignore[misc]
+
+
+class EngineService:
+    """:class:`~credit_points.api.service.DecisionService` over the decision engine."""
+
+    def __init__(self, settings: Settings | None = None, *, model_uri: str | None = None, replay_cache: int = 4) -> None:
+        self.settings = settings or get_settings()
+        self.model_uri = model_uri or self.settings.model_uri
+        self._reload_lock = threading.Lock()
+        self._replay_lock = threading.Lock()
+        self._replay_engines: OrderedDict[str, DecisionEngine] = OrderedDict()
+        self._replay_cache = replay_cache
+        engine, resolved = load_engine(self.model_uri, self.settings)
+        self._serving = _Serving(engine, resolved)
+
+    # ---------------------------------------------------------------- protocol
+    def ready(self) -> tuple[bool, str]:
+        r = self._serving.resolved
+        return True, f"{r.name} version {r.version} ({r.source}), artifact {r.artifact_hash[:12]}"
+
+    def model_version(self) -> str:
+        return self._serving.resolved.version
+
+    def decide(self, applicants: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        serving = self._serving  # one read: the whole batch uses one model version
+        return self._decide_with(serving.engine, applicants)
+
+    def points(self, applicants: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        engine = self._serving.engine
+        frame = applicant_frame(engine, applicants)
+        scored = engine.score_points(frame)
+        cfg = engine.points_config
+        out = []
+        for (_, row), applicant in zip(scored.iterrows(), applicants, strict=True):
+            out.append(
+                {
+                    "firm_id": applicant.get("firm_id"),
+                    "as_of_date": applicant.get("as_of_date"),
+                    "config_version": cfg.version,
+                    "config_hash": cfg.content_hash,
+                    "profile": cfg.profile,
+                    "stage": row["stage"],
+                    "total": float(row["points_total"]),
+                    "core": float(row["points_core"]),
+                    "bonus": float(row["points_bonus"]),
+                    "deductions": float(row["points_deductions"]),
+                    "veto": bool(row["veto"]),
+                    "veto_reasons": [v for v in str(row["veto_reasons"]).split(";") if v],
+                    "categories": {c: float(row[f"points_cat_{c}"]) for c in cfg.category_ids},
+                    "indicators": [
+                        {
+                            "id": i.id,
+                            "value": None if pd.isna(row[f"ind_{i.id}_value"]) else float(row[f"ind_{i.id}_value"]),
+                            "pct": None if pd.isna(row[f"ind_{i.id}_pct"]) else float(row[f"ind_{i.id}_pct"]),
+                            "points": float(row[f"ind_{i.id}_points"]),
+                        }
+                        for i in cfg.indicators
+                    ],
+                    "rank_zone": int(row["rank_zone"]),
+                    "rank_stage": int(row["rank_stage"]),
+                }
+            )
+        return out
+
+    def model_card(self) -> dict[str, Any]:
+        serving = self._serving
+        r = serving.resolved
+        return {
+            "name": r.name,
+            "version": r.version,
+            "alias": r.alias,
+            "run_id": r.run_id,
+            "artifact_hash": r.artifact_hash,
+            "source": r.source,
+            "feature_order_hash": serving.engine.feature_order_hash,
+            "configs": serving.engine.versions,
+            **{k: v for k, v in serving.engine.model_card.items() if k not in {"configs", "feature_order_hash"}},
+        }
+
+    def reload(self, model_uri: str | None) -> dict[str, Any]:
+        """Load and validate (hashes + golden predictions happen in ``load_bundle``), then swap atomically."""
+        uri = model_uri or self.model_uri
+        with self._reload_lock:
+            old = self._serving.resolved
+            engine, resolved = load_engine(uri, self.settings)  # raises ModelError: the old one keeps serving
+            self._serving = _Serving(engine, resolved)
+        return {"previous": {"version": old.version, "artifact_hash": old.artifact_hash},
+                "current": {"version": resolved.version, "artifact_hash": resolved.artifact_hash, "uri": uri}}  # fmt: skip
+
+    def render_report(self, record: dict[str, Any], fmt: str, lang: str) -> tuple[bytes, str]:
+        from credit_points.reports.render import render_report
+
+        engine = self._engine_for(record)
+        return render_report(record, engine, fmt=fmt, lang=lang)
+
+    def replay(self, record: dict[str, Any]) -> dict[str, Any]:
+        engine = self._engine_for(record)
+        inputs = record.get("input")
+        if not isinstance(inputs, dict):
+            raise DataValidationError("the stored record has no input to replay", field="input")
+        return self._decide_with(engine, [inputs])[0]
+
+    # ---------------------------------------------------------------- helpers
+    def _decide_with(self, engine: DecisionEngine, applicants: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        frame = applicant_frame(engine, applicants)
+        decided = engine.decide(frame)
+        return decision_records(engine, decided, input_records(frame, engine.fields.input_names))
+
+    def _engine_for(self, record: dict[str, Any]) -> DecisionEngine:
+        """The engine of the exact version and artifact a record pins (current one if it matches)."""
+        model = record.get("model") or {}
+        version, artifact = str(model.get("version", "")), str(model.get("artifact_hash", ""))
+        serving = self._serving
+        if serving.resolved.version == version and serving.resolved.artifact_hash == artifact:
+            return serving.engine
+        with self._replay_lock:
+            if artifact in self._replay_engines:
+                self._replay_engines.move_to_end(artifact)
+                return self._replay_engines[artifact]
+        name = model.get("name") or self.settings.registry_model_name
+        if not version or version in {"local", "unregistered"}:
+            raise ModelError(f"record pins model version {version!r}; cannot load it for replay")
+        engine, resolved = load_engine(f"models:/{name}/{version}", self.settings)
+        if resolved.artifact_hash != artifact:
+            raise ModelError(
+                f"{name} version {version} has artifact {resolved.artifact_hash[:12]}…, not the recorded {artifact[:12]}…"
+            )
+        with self._replay_lock:
+            self._replay_engines[artifact] = engine
+            while len(self._replay_engines) > self._replay_cache:
+                self._replay_engines.popitem(last=False)
+        return engine
+
+
+def create_service(settings: Settings | None = None) -> EngineService:
+    """Factory the API loads (``CREDIT_POINTS_SERVICE_FACTORY=credit_points.pipelines.service:create_service``)."""
+    return EngineService(settings)
