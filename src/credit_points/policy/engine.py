@@ -121,8 +121,9 @@ def prepare_columns(frame: pd.DataFrame, policy: PolicyConfig) -> _Columns:
     env["points_total"] = _as_float(env["points_total"])
     env["veto"] = _as_bool(env["veto"])
     if "firm_age_years" not in frame.columns and {"founded_date", "as_of_date"} <= set(frame.columns):
-        age = (frame["as_of_date"] - frame["founded_date"]) / np.timedelta64(1, "D") / 365.25
-        env["firm_age_years"] = np.asarray(age, dtype="float64")
+        as_of = np.asarray(frame["as_of_date"].to_numpy(), dtype="datetime64[ns]")
+        founded = np.asarray(frame["founded_date"].to_numpy(), dtype="datetime64[ns]")
+        env["firm_age_years"] = (as_of - founded) / np.timedelta64(1, "D") / 365.25
     for derived in policy.derived:
         if derived.id not in frame.columns:
             env[derived.id] = _evaluate(derived.expression, env, n, f"derived column {derived.id!r}")
