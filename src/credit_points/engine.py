@@ -16,6 +16,7 @@ import pandas as pd
 
 from credit_points.config import canonical_json, sha256_text
 from credit_points.datasets.fields import FieldsConfig
+from credit_points.exceptions import ModelError
 from credit_points.explain.config import ReasonCodesConfig
 from credit_points.explain.reasons import adverse_outcome, reason_codes
 from credit_points.pd_model.calibration import sigmoid
@@ -30,6 +31,7 @@ from credit_points.policy.config import PolicyConfig
 from credit_points.policy.engine import apply_policy
 
 Explain = Literal["adverse", "all", "none"]
+ADDITIVITY_TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True)
@@ -99,20 +101,31 @@ class DecisionEngine:
         """Innovation points only (``POST /v1/points``)."""
         return self._scorer.score(frame)
 
-    def predict(self, joined: pd.DataFrame) -> pd.DataFrame:
+    def features(self, joined: pd.DataFrame) -> pd.DataFrame:
+        """Model features (float64, in the order the model was trained on) of record + points columns."""
+        return build_features(joined, self.pd_config)
+
+    def predict(self, joined: pd.DataFrame, features: pd.DataFrame | None = None) -> pd.DataFrame:
         """PD columns (``raw_score``, ``prob_default``, ``grade``) for a frame of record + points columns."""
-        features = build_features(joined, self.pd_config)
+        features = self.features(joined) if features is None else features
         raw = self.classifier.raw_score(features)
         # the regulatory PD floor applies to every use of the PD (grade, limit, price, expected loss)
         prob_default = np.maximum(sigmoid(raw), self.pd_config.master_scale.pd_floor)
         grades = assign_grade(prob_default, self.pd_config.master_scale)
         return pd.DataFrame({"raw_score": raw, "prob_default": prob_default, "grade": grades}, index=joined.index)
 
-    def contributions(self, joined: pd.DataFrame) -> pd.DataFrame:
-        """TreeSHAP contributions in calibrated log-odds (``contrib_<feature>`` + ``contrib_base``)."""
-        features = build_features(joined, self.pd_config)
+    def contributions(self, features: pd.DataFrame, raw_score: np.ndarray | None = None) -> pd.DataFrame:
+        """TreeSHAP contributions in calibrated log-odds (``contrib_<feature>`` + ``contrib_base``).
+
+        When ``raw_score`` is given, additivity is checked: base + Σ contributions must equal the raw score
+        to 1e-6, or the explanation is not faithful and :class:`ModelError` is raised.
+        """
         contrib, base = self.classifier.contributions(features)
-        out = pd.DataFrame(contrib, columns=[f"contrib_{c}" for c in features.columns], index=joined.index)
+        if raw_score is not None:
+            gap = np.abs(base + contrib.sum(axis=1) - raw_score)
+            if gap.size and float(gap.max()) > ADDITIVITY_TOLERANCE:
+                raise ModelError(f"SHAP additivity violated by {float(gap.max()):.3g} (> {ADDITIVITY_TOLERANCE})")
+        out = pd.DataFrame(contrib, columns=[f"contrib_{c}" for c in features.columns], index=features.index)
         out["contrib_base"] = base
         return out
 
@@ -130,7 +143,8 @@ class DecisionEngine:
         """
         points = self._scorer.score(frame)
         joined = pd.concat([frame, points], axis=1)
-        risk = self.predict(joined)
+        features = self.features(joined)
+        risk = self.predict(joined, features)
         joined = pd.concat([joined, risk], axis=1)
         decided = pd.concat([joined, apply_policy(joined, self.policy)], axis=1)
 
@@ -141,7 +155,7 @@ class DecisionEngine:
         else:
             mask = np.zeros(len(decided), dtype=bool)
         if mask.any():
-            contrib = self.contributions(joined.loc[mask])
+            contrib = self.contributions(features.loc[mask], risk["raw_score"].to_numpy()[mask])
             decided = decided.join(contrib)
         if explain == "none":
             decided["reason_codes"] = ""
