@@ -243,7 +243,8 @@ class PointsScorer:
         if (codes == codes[0]).all():
             self._score_stage(int(codes[0]), values, scores, pcts if with_pct else None)
             return scores, pcts
-        order = np.argsort(codes, kind="stable")
+        small = codes.astype(np.uint8) if len(self._stage_mins) < 256 else codes  # uint8: a radix sort
+        order = np.argsort(small, kind="stable")
         bounds = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=len(self._stage_mins)))])
         sorted_values = values[:, order]
         sorted_scores = np.empty_like(sorted_values)
@@ -482,7 +483,10 @@ def _group_rank(
     if by_points is None:
         by_points = np.argsort(-points, kind="stable")
     key = groups.astype("int64") * 2 + veto
-    order = by_points[np.argsort(key[by_points], kind="stable")]
+    sort_key = key[by_points]
+    if sort_key.max() < 65536:
+        sort_key = sort_key.astype(np.uint16)  # a radix sort
+    order = by_points[np.argsort(sort_key, kind="stable")]
     k, p = key[order], points[order]
     idx = np.arange(n)
     new_group = np.empty(n, dtype=bool)
