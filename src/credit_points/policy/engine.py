@@ -94,8 +94,9 @@ def _as_bool(values: np.ndarray) -> np.ndarray:
 def policy_input_columns(policy: PolicyConfig) -> set[str]:
     """Columns :func:`prepare_columns` and the refer rules read (so callers can pass a narrow frame)."""
     names = set(REQUIRED_COLUMNS) | {"founded_date", "as_of_date", "firm_age_years"}
-    for item in (*policy.derived, *policy.refer_rules):
-        names |= compile_expression(item.expression).names
+    sources = [d.expression for d in policy.derived] + [r.expression for r in policy.refer_rules]
+    for source in sources:
+        names |= compile_expression(source).names
     return names | {d.id for d in policy.derived}
 
 
@@ -356,7 +357,7 @@ def evaluate_products(frame: pd.DataFrame, policy: PolicyConfig) -> ProductOffer
             rate = np.minimum(rate, pricing.lpr_1y + product.pricing.ceiling_over_lpr)
         if pricing.rate_floor is not None:
             rate = np.maximum(rate, pricing.rate_floor)
-        rate = np.round(np.maximum(rate, 0.0), pricing.rate_decimals)
+        rate = np.asarray(np.round(np.maximum(rate, 0.0), pricing.rate_decimals), dtype="float64")
 
         with np.errstate(invalid="ignore"):
             in_band = prob_default > policy.product_refer_pd_above(product)
@@ -388,7 +389,7 @@ def _choose(offers: ProductOffers, policy: PolicyConfig) -> tuple[np.ndarray, np
         choice = np.argmax(offered, axis=1)
     else:
         choice = np.argmax(np.where(offered, offers.limit, -1.0), axis=1)
-    return choice, offered.any(axis=1)
+    return np.asarray(choice), np.asarray(offered.any(axis=1))
 
 
 #: Every ``binding_constraint`` value: why nothing was offered, or the waterfall step that bound.
