@@ -119,6 +119,19 @@ def test_nullable_fields_accept_missing_and_required_fields_do_not(clean: pd.Dat
     assert len(errors) == 0 and np.isnan(good.loc[1, "orders_backlog"])
 
 
+def test_dates_with_offsets_and_times_become_china_calendar_dates(clean: pd.DataFrame) -> None:
+    # Given ISO timestamps with mixed offsets and a time of day
+    frame = clean.copy()
+    frame.loc[0, "as_of_date"] = "2024-06-30T20:00:00Z"  # 04:00 on 1 July in China
+    frame.loc[1, "as_of_date"] = "2024-06-30T09:30:00+08:00"
+    frame.loc[2, "as_of_date"] = "2024-06-30 15:45"
+    # When
+    good, errors = _validate(frame)
+    # Then
+    assert len(errors) == 0
+    assert good.loc[[0, 1, 2], "as_of_date"].tolist() == [pd.Timestamp("2024-07-01"), pd.Timestamp("2024-06-30"), pd.Timestamp("2024-06-30")]
+
+
 def test_founded_after_as_of_date(clean: pd.DataFrame) -> None:
     frame = clean.copy()
     frame.loc[3, "founded_date"] = pd.Timestamp(frame.loc[3, "as_of_date"]) + pd.Timedelta(days=1)

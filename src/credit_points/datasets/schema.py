@@ -36,6 +36,8 @@ ERROR_COLUMNS = ["row", "firm_id", "field", "value", "reason"]
 KEY_COLUMNS = ("firm_id", "as_of_date")
 EARLIEST_DATE = pd.Timestamp("1900-01-01")
 LATEST_DATE = pd.Timestamp("2200-12-31")
+# Dates are calendar dates in China; timestamps with an offset are read in this zone, then the time dropped.
+LOCAL_TIMEZONE = "Asia/Shanghai"
 _TRUE = frozenset({"true", "t", "yes", "y", "1", "1.0"})
 _FALSE = frozenset({"false", "f", "no", "n", "0", "0.0"})
 _NUMERIC = ("float", "int")
@@ -175,17 +177,29 @@ def _coerce_text(spec: FieldSpec, raw: pd.Series, problems: list[_Problem]) -> p
     return text
 
 
+def _parse_dates(text: pd.Series) -> pd.Series:
+    """ISO 8601 text → naive local dates; offsets (``+08:00``, ``Z``) are converted to China time first."""
+    try:
+        parsed = pd.to_datetime(text, errors="coerce", format="ISO8601")
+    except ValueError:  # mixed offsets
+        parsed = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=True)
+    return _naive_local(parsed)
+
+
+def _naive_local(stamps: pd.Series) -> pd.Series:
+    if isinstance(stamps.dtype, pd.DatetimeTZDtype):
+        stamps = stamps.dt.tz_convert(LOCAL_TIMEZONE).dt.tz_localize(None)
+    return stamps.dt.normalize()
+
+
 def _coerce_date(spec: FieldSpec, raw: pd.Series, today: pd.Timestamp, problems: list[_Problem]) -> np.ndarray:
-    if isinstance(raw.dtype, pd.DatetimeTZDtype):
-        parsed = raw.dt.tz_localize(None)
-        blank = parsed.isna().to_numpy()
-    elif pd.api.types.is_datetime64_dtype(raw.dtype):
-        parsed = raw
+    if isinstance(raw.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(raw.dtype):
+        parsed = _naive_local(raw)
         blank = parsed.isna().to_numpy()
     else:
         blank = _missing_text(raw)
         text = raw.astype("str").str.strip().where(~blank)
-        parsed = pd.to_datetime(text, errors="coerce", format="ISO8601")
+        parsed = _parse_dates(text)
     unparsed = parsed.isna().to_numpy() & ~blank
     if unparsed.any():
         problems.append(_Problem(np.flatnonzero(unparsed), spec.name, "not a date (expected YYYY-MM-DD)"))
