@@ -37,6 +37,8 @@ _DECISION_ID = Annotated[
     str, Path(pattern=r"^(?:[0-9a-f]{32}|[0-9A-HJKMNP-TV-Z]{26})$", description="决策编号 / Decision id.")
 ]
 _OUTCOMES = frozenset({"approve", "refer", "decline"})
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut, "description": "No such decision."}}
+_BODY: dict[int | str, dict[str, Any]] = {415: {"model": ErrorOut, "description": "The body is not JSON."}}
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "No or bad API key."},
     403: {"model": ErrorOut, "description": "The key lacks the scope."},
@@ -114,7 +116,10 @@ def build_router(applicant_model: type[BaseModel], max_batch: int) -> APIRouter:
         summary="决策 / Decide one applicant",
         status_code=201,
         response_model=DecisionOut,
-        responses={200: {"model": DecisionOut, "description": "Idempotent replay of an earlier answer."}},
+        responses={
+            200: {"model": DecisionOut, "description": "Idempotent replay of an earlier answer."},
+            **_BODY,
+        },
         openapi_extra={
             **applicant_openapi(schema, example),
             "parameters": [
@@ -169,6 +174,7 @@ def build_router(applicant_model: type[BaseModel], max_batch: int) -> APIRouter:
         "/batch",
         summary="批量决策 / Decide a batch",
         response_model=BatchOut,
+        responses=_BODY,
         openapi_extra=applicant_openapi(
             {
                 **BatchIn.model_json_schema(),
@@ -196,7 +202,10 @@ def build_router(applicant_model: type[BaseModel], max_batch: int) -> APIRouter:
         return _json_response(results, 200)
 
     @router.get(
-        "/{decision_id}", summary="查询决策 / Read a stored decision", response_model=StoredDecisionOut
+        "/{decision_id}",
+        summary="查询决策 / Read a stored decision",
+        response_model=StoredDecisionOut,
+        responses=_NOT_FOUND,
     )
     async def get_decision(decision_id: _DECISION_ID, key: ReadKey, ctx: Ctx) -> Response:
         """The stored decision (byte for byte as recorded) and the overrides linked to it."""
@@ -206,7 +215,10 @@ def build_router(applicant_model: type[BaseModel], max_batch: int) -> APIRouter:
     @router.get(
         "/{decision_id}/report",
         summary="决策报告 / Per-loan report",
-        responses={200: {"content": {"text/html": {}, "application/pdf": {}, "application/json": {}}}},
+        responses={
+            200: {"content": {"text/html": {}, "application/pdf": {}, "application/json": {}}},
+            **_NOT_FOUND,
+        },
     )
     async def get_report(
         decision_id: _DECISION_ID,
@@ -237,6 +249,7 @@ def build_router(applicant_model: type[BaseModel], max_batch: int) -> APIRouter:
         summary="人工覆盖 / Override a decision",
         status_code=201,
         response_model=DecisionOut,
+        responses={**_NOT_FOUND, **_BODY},
         openapi_extra=applicant_openapi(
             OverrideIn.model_json_schema(), OverrideIn.model_config["json_schema_extra"]["examples"][0]
         ),  # type: ignore[index]
