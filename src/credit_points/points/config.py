@@ -343,20 +343,20 @@ def _check(cfg: PointsConfig) -> list[tuple[str, str]]:  # noqa: C901 - one flat
         problems.append(("stage_field", f"unknown field {cfg.stage_field!r}"))
     if len(set(stage_ids)) != len(stage_ids):
         problems.append(("stages", f"duplicate stage ids {stage_ids}"))
-    for k, stage in enumerate(cfg.stages):
+    for k, spec in enumerate(cfg.stages):
         last = k == len(cfg.stages) - 1
-        if stage.max is None and not last:
-            problems.append((f"stages.{k}.max", f"stage {stage.id!r}: only the last stage may be open-ended"))
-        if stage.max is not None and stage.max <= stage.min:
-            problems.append((f"stages.{k}.max", f"stage {stage.id!r}: max {stage.max} must exceed min {stage.min}"))
+        if spec.max is None and not last:
+            problems.append((f"stages.{k}.max", f"stage {spec.id!r}: only the last stage may be open-ended"))
+        if spec.max is not None and spec.max <= spec.min:
+            problems.append((f"stages.{k}.max", f"stage {spec.id!r}: max {spec.max} must exceed min {spec.min}"))
         if k > 0:
             prev = cfg.stages[k - 1]
-            if prev.max is not None and stage.min > prev.max:
+            if prev.max is not None and spec.min > prev.max:
                 problems.append((f"stages.{k}.min", f"gap between stage {prev.id!r} (max {prev.max:,.2f}) and "
-                                                    f"{stage.id!r} (min {stage.min:,.2f})"))  # fmt: skip
-            elif prev.max is not None and stage.min < prev.max:
+                                                    f"{spec.id!r} (min {spec.min:,.2f})"))  # fmt: skip
+            elif prev.max is not None and spec.min < prev.max:
                 problems.append((f"stages.{k}.min", f"overlap between stage {prev.id!r} (max {prev.max:,.2f}) and "
-                                                    f"{stage.id!r} (min {stage.min:,.2f})"))  # fmt: skip
+                                                    f"{spec.id!r} (min {spec.min:,.2f})"))  # fmt: skip
     if cfg.stages[-1].max is not None:
         problems.append((f"stages.{len(cfg.stages) - 1}.max", "the last stage must be open-ended (max: null)"))
 
@@ -413,13 +413,13 @@ def _check(cfg: PointsConfig) -> list[tuple[str, str]]:  # noqa: C901 - one flat
             if isinstance(ind.fallback, str) and ind.fallback not in cfg.band_sets:
                 problems.append((f"{at}.fallback", f"unknown band set {ind.fallback!r}; expected one of {sorted(cfg.band_sets)}"))
                 continue
-            spec = cfg.band_sets.get(ind.fallback) if isinstance(ind.fallback, str) else ind.fallback
-            if spec is not None:
-                for stage in spec.by_stage:
+            fallback = cfg.band_sets.get(ind.fallback) if isinstance(ind.fallback, str) else ind.fallback
+            if fallback is not None:
+                for stage in fallback.by_stage:
                     if stage not in stage_ids:
                         problems.append((f"{at}.fallback.by_stage.{stage}", f"unknown stage {stage!r}"))
             for stage in stage_ids:
-                bands = spec.for_stage(stage) if spec is not None else None
+                bands = fallback.for_stage(stage) if fallback is not None else None
                 if bands is None:
                     problems.append((f"{at}.fallback", f"indicator {ind.id!r} has no fallback bands for stage {stage!r}"))
                 else:

@@ -270,11 +270,11 @@ class PointsScorer:
                 pct = cell.lookup(v)
                 if pcts is not None:
                     pcts[j] = pct
-            if cell.mode == _QUANTILE:
-                good = pct if ind.direction == "higher" else 1.0 - pct  # type: ignore[operator]
+            if cell.mode == _QUANTILE and pct is not None:
+                good = pct if ind.direction == "higher" else 1.0 - pct
                 score = np.minimum(1.0, good / full_at)
-            elif cell.mode in (_BANDS, _BANDED):
-                score = cell.scores[np.searchsorted(cell.edges, v, side="right")]  # type: ignore[index, arg-type]
+            elif cell.mode in (_BANDS, _BANDED) and cell.edges is not None and cell.scores is not None:
+                score = cell.scores[np.searchsorted(cell.edges, v, side="right")]
             elif cell.mode == _TIER:
                 tier = np.clip(v / float(ind.max_tier or 1), 0.0, 1.0)
                 score = tier if ind.direction == "higher" else 1.0 - tier

@@ -246,13 +246,13 @@ def build_reference(frame: pd.DataFrame, config: PointsConfig, *, label: str = "
         body: dict[str, Any] = {"n_firms": int(in_stage.sum()), "indicators": {}}
         if body["n_firms"]:
             sub = matrix[:, in_stage]
-            for j, ind in enumerate(config.indicator_ids):
+            for j, ind_id in enumerate(config.indicator_ids):
                 col = sub[j]
                 col = col[np.isfinite(col)]
                 if col.size:
                     knots = np.quantile(col, probs, method="linear")
                     knots = np.maximum.accumulate(knots)  # guard against rounding making knots non-monotone
-                    body["indicators"][ind] = StageIndicatorTable(n=int(col.size), quantiles=tuple(map(float, knots)))
+                    body["indicators"][ind_id] = StageIndicatorTable(n=int(col.size), quantiles=tuple(map(float, knots)))
         stages[stage] = body
     fallback: dict[str, dict[str, dict[str, list[float]]]] = {}
     for stage in config.stage_ids:
