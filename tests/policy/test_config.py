@@ -154,3 +154,23 @@ def test_embedded_policy_round_trips_through_json_with_the_same_hash(policy: Pol
     # then it is the same policy, with the same hash
     assert again == policy
     assert again.content_hash == policy.content_hash
+
+
+def test_products_share_named_risk_compensation_schemes(config_copy: Path, policy: PolicyConfig) -> None:
+    # given 积分贷 and the renewal in the same zone pool
+    assert policy.product("jifen_dai").risk_compensation == "tech_sme_pool"
+    assert policy.product_scheme(policy.product("renewal_without_principal")) == policy.product_scheme(
+        policy.product("jifen_dai")
+    )
+    # when a product names a scheme the policy does not have
+    _edit(config_copy / "products" / "jifen_dai.yaml", risk_compensation="no_such_pool")
+    # then the load fails naming it
+    with pytest.raises(ConfigError, match="no_such_pool"):
+        load_policy(config_copy / "policy" / "default.yaml")
+    # and an inline scheme is accepted
+    _edit(
+        config_copy / "products" / "jifen_dai.yaml",
+        risk_compensation={"scheme": "zone pool", "loss_share": 0.4, "max_compensation_per_loan": 500000},
+    )
+    inline = load_policy(config_copy / "policy" / "default.yaml")
+    assert inline.product_scheme(inline.product("jifen_dai")).loss_share == 0.4

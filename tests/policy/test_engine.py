@@ -96,7 +96,7 @@ def test_price_and_expected_loss_net_of_risk_compensation(
             "prob_default": 0.015}  # fmt: skip
     out = apply_policy(make_frame([firm]), policy).iloc[0]
     product = policy.product("jifen_dai")
-    scheme = product.risk_compensation
+    scheme = policy.product_scheme(product)
     # when computed by hand
     ead = out["limit"] * policy.exposure.term_ccf
     lgd = policy.exposure.lgd
@@ -139,7 +139,7 @@ def test_compensation_cap_limits_what_the_pool_pays(
     firm = {**JIFEN_ONLY, "revenue": 100e6, "rd_expense": 5e6, "tax_paid": 5e6, "points_total": 120.0,
             "prob_default": 0.0008}  # fmt: skip
     out = apply_policy(make_frame([firm]), policy).iloc[0]
-    scheme = policy.product("jifen_dai").risk_compensation
+    scheme = policy.product_scheme(policy.product("jifen_dai"))
     lgd_amount = policy.exposure.lgd * out["ead"]
     # then the cap binds and the pool pays at most max_compensation_per_loan
     assert out["limit"] == policy.product("jifen_dai").cap and out["binding_constraint"] == "cap"

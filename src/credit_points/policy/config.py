@@ -221,7 +221,9 @@ class ProductConfig(VersionedConfig):
     rounding_unit: float = Field(gt=0)
     lgd: float | None = Field(default=None, ge=0, le=1)
     pricing: ProductPricing = ProductPricing()
-    risk_compensation: RiskCompensation
+    risk_compensation: RiskCompensation | str = Field(
+        description="the scheme inline, or the id of one of the policy's risk_compensation_schemes"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ProductConfig:
@@ -329,6 +331,7 @@ class PolicyConfig(VersionedConfig):
     points_multipliers: tuple[PointsBand, ...]
     risk_multipliers: tuple[GradeMultiplier, ...]
     refer_rules: tuple[Rule, ...] = ()
+    risk_compensation_schemes: dict[str, RiskCompensation] = Field(default_factory=dict)
     catalogue: tuple[str, ...] = Field(min_length=1)
     product_overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
     products: tuple[ProductConfig, ...] = ()
@@ -352,6 +355,12 @@ class PolicyConfig(VersionedConfig):
             )
         grades = {g.grade for g in self.risk_multipliers}
         for product in self.products:
+            scheme = product.risk_compensation
+            if isinstance(scheme, str) and scheme not in self.risk_compensation_schemes:
+                raise ValueError(
+                    f"product {product.id!r}: risk_compensation {scheme!r} is not one of the policy's "
+                    f"risk_compensation_schemes {sorted(self.risk_compensation_schemes)}"
+                )
             if product.risk_multipliers is not None and {g.grade for g in product.risk_multipliers} != grades:
                 raise ValueError(
                     f"product {product.id!r}: risk_multipliers must list the same grades as the policy"
@@ -398,6 +407,11 @@ class PolicyConfig(VersionedConfig):
 
     def product_ccf(self, product: ProductConfig) -> float:
         return self.exposure.revolving_ccf if product.facility == "revolving" else self.exposure.term_ccf
+
+    def product_scheme(self, product: ProductConfig) -> RiskCompensation:
+        """The risk-compensation scheme a product sits in (inline, or named in the policy)."""
+        scheme = product.risk_compensation
+        return self.risk_compensation_schemes[scheme] if isinstance(scheme, str) else scheme
 
     def product_headroom(self, product: ProductConfig) -> str:
         return product.headroom if product.headroom is not None else self.headroom

@@ -337,7 +337,7 @@ def evaluate_products(frame: pd.DataFrame, policy: PolicyConfig) -> ProductOffer
         lgd = policy.product_lgd(product)
         ead = limit * policy.product_ccf(product)
         loss_given_default = lgd * ead
-        scheme = product.risk_compensation
+        scheme = policy.product_scheme(product)
         share = scheme.loss_share + (scheme.pure_credit_extra_share if product.pure_credit else 0.0)
         compensation = share * loss_given_default
         if scheme.max_compensation_per_loan is not None:

@@ -114,7 +114,9 @@ def test_golden_policy_version_is_the_one_worked_out(policy: PolicyConfig, codes
 
 def test_golden_decisions_limits_and_bindings(golden: pd.DataFrame, policy: PolicyConfig) -> None:
     out = apply_policy(golden, policy)
-    got = {firm: (r["product"], r["decision"], r["limit"], r["binding_constraint"]) for firm, r in out.iterrows()}
+    got = {
+        firm: (r["product"], r["decision"], r["limit"], r["binding_constraint"]) for firm, r in out.iterrows()
+    }
     want = {firm: e[:4] for firm, e in EXPECTED.items()}
     assert got == want
 
