@@ -68,3 +68,38 @@ def shap_summary_figure(contributions: np.ndarray, features: pd.DataFrame, *, ma
     fig.axes[0].set_xlabel("contribution to log-odds of default")
     fig.tight_layout()
     return fig
+
+
+def ks_figure(y: np.ndarray, prob_default: np.ndarray, *, title: str = "KS, out of time") -> Any:
+    """Cumulative PD distributions of defaulters and non-defaulters, with the KS gap marked."""
+    plt = _pyplot()
+    y = np.asarray(y, dtype=int)
+    p = np.asarray(prob_default, dtype=float)
+    grid = np.unique(p)
+    bad = np.searchsorted(np.sort(p[y == 1]), grid, side="right") / max(int((y == 1).sum()), 1)
+    good = np.searchsorted(np.sort(p[y == 0]), grid, side="right") / max(int((y == 0).sum()), 1)
+    gap = good - bad
+    k = int(np.argmax(gap))
+    fig, ax = plt.subplots(figsize=(5, 4), dpi=110)
+    ax.plot(grid, good, color="#2e7d32", lw=2, label="non-defaults")
+    ax.plot(grid, bad, color="#c62828", lw=2, label="defaults")
+    ax.vlines(grid[k], bad[k], good[k], color="#1565c0", lw=2, label=f"KS {gap[k]:.3f}")
+    ax.set_xscale("log")
+    ax.set_xlabel("PD (log scale)")
+    ax.set_ylabel("cumulative share")
+    ax.set_title(title)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def figure_png_base64(fig: Any, *, dpi: int = 90) -> str:
+    """A figure as a base64 PNG (for ``<img src="data:image/png;base64,…">``); the figure is closed."""
+    import base64
+    import io
+
+    plt = _pyplot()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")

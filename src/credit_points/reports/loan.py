@@ -198,12 +198,13 @@ def _analysis(record: dict[str, Any], engine: DecisionEngine, whatif_config: Wha
     if reproduced:
         analysis["whatif"] = [_suggestion(row) for row in result.suggestions.to_dict("records")]
         if record["risk"].get("contributions") is None:
-            points = engine.score_points(frame)
-            contrib = engine.contributions(pd.concat([frame, points], axis=1))
-            row = contrib.iloc[0]
+            explained = engine.decide(frame, explain="all")
+            row = explained.iloc[0]
             analysis["contrib_base"] = float(row["contrib_base"])
             analysis["contributions"] = {
-                c.removeprefix("contrib_"): float(row[c]) for c in contrib.columns if c != "contrib_base"
+                c.removeprefix("contrib_"): float(row[c])
+                for c in explained.columns
+                if c.startswith("contrib_") and c != "contrib_base"
             }
     _ANALYSES[key] = analysis
     if len(_ANALYSES) > _ANALYSES_MAX:

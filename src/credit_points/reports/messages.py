@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from credit_points.config import CONFIG_DIR, StrictModel, VersionedConfig, load_config
 from credit_points.exceptions import ConfigError
@@ -34,10 +34,35 @@ class MoneyFormat(StrictModel):
     unit: str = Field(min_length=1)
 
 
+class StabilityBands(StrictModel):
+    """How PSI / CSI values are lit in reports: amber from ``amber``, red from ``red``."""
+
+    amber: float = Field(gt=0)
+    red: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> StabilityBands:
+        if self.red <= self.amber:
+            raise ValueError(f"stability.red must exceed stability.amber; got {self.red} <= {self.amber}")
+        return self
+
+    def light(self, value: float | None) -> str:
+        """``green``, ``amber``, ``red`` or ``n/a``.
+
+        Examples:
+            >>> StabilityBands(amber=0.1, red=0.25).light(0.12)
+            'amber'
+        """
+        if value is None or value != value:
+            return "n/a"
+        return "red" if value >= self.red else "amber" if value >= self.amber else "green"
+
+
 class MessagesConfig(VersionedConfig):
-    """The catalogue: ``messages`` by key, and money formats by language."""
+    """The catalogue: ``messages`` by key, money formats by language, and PSI/CSI display bands."""
 
     kind: Literal["messages"] = "messages"
+    stability: StabilityBands = StabilityBands(amber=0.10, red=0.25)
     money: dict[Literal["zh", "en"], MoneyFormat]
     messages: dict[str, Message]
 

@@ -1,0 +1,112 @@
+"""Every number a report prints equals the decision record (or the JSON report's derived sections) exactly."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from credit_points.exceptions import DataValidationError
+from credit_points.reports.loan import build_report, render_report
+
+from .conftest import parse_report, resolve
+
+CORE_FIELDS = {"limit.limit", "limit.rate", "limit.expected_loss", "limit.expected_loss_net", "points.total",
+               "risk.prob_default", "risk.raw_score", "points.core"}  # fmt: skip
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("which", ["approve", "decline", "approve_cut", "refer"])
+def test_html_numbers_equal_the_record(sample_records, decided, which, lang):
+    # given a stored decision record
+    if which not in sample_records:
+        pytest.skip(f"no {which} decision in the sample")
+    record = sample_records[which]
+    pristine = copy.deepcopy(record)
+    # when its report is rendered as HTML and as JSON
+    html = render_report(record, decided.engine, "html", lang).decode("utf-8")
+    body = json.loads(render_report(record, decided.engine, "json", lang))
+    spans = parse_report(html)
+    # then every record number printed is the record's value, bit for bit
+    assert CORE_FIELDS <= {path for path, _ in spans.fields}
+    for path, value in spans.fields:
+        assert resolve(record, path) == value, path
+    # and every derived number is the JSON report's value
+    assert spans.derived
+    for path, value in spans.derived:
+        assert resolve(body["report"], path) == value, path
+    # and the JSON report carries the record unchanged, which rendering did not touch
+    assert body["record"] == pristine
+    assert record == pristine
+
+
+def test_waterfall_and_indicators_cover_the_record(sample_records, decided):
+    # given an approved record
+    record = sample_records["approve"]
+    # when rendered
+    spans = parse_report(render_report(record, decided.engine, "html", "zh").decode("utf-8"))
+    printed = dict(spans.fields)
+    # then each waterfall step and each indicator's value, percentile and points are printed
+    for k, step in enumerate(record["limit"]["waterfall"]):
+        assert printed[f"limit.waterfall.{k}.value"] == step["value"]
+    for k, ind in enumerate(record["points"]["indicators"]):
+        for key in ("value", "pct", "points"):
+            assert printed[f"points.indicators.{k}.{key}"] == ind[key]
+    for cat, value in record["points"]["categories"].items():
+        assert printed[f"points.categories.{cat}"] == value
+
+
+def test_binding_step_is_the_records_binding_constraint(sample_records, decided):
+    # given an approval whose limit was set by a waterfall step
+    record = sample_records["approve"]
+    # when the report's sections are built
+    sections = build_report(record, decided.engine, "en")
+    # then exactly the binding step is highlighted and it names the record's constraint
+    flagged = [s["step"] for s in sections["outcome"]["waterfall"] if s["binding"]]
+    binding = record["limit"]["binding_constraint"]
+    expected = {"min_limit": "rounding"}.get(binding, binding)
+    assert flagged == [expected]
+
+
+def test_money_is_in_wan_yuan_for_chinese_and_yuan_for_english(sample_records, decided):
+    # given an approved record with a limit
+    record = sample_records["approve"]
+    limit = record["limit"]["limit"]
+    # when rendered in both languages
+    zh = render_report(record, decided.engine, "html", "zh").decode("utf-8")
+    en = render_report(record, decided.engine, "html", "en").decode("utf-8")
+    # then the limit prints as 万元 (two decimals) in Chinese and whole yuan in English
+    assert f"{limit / 10000:,.2f} 万元" in zh
+    assert f"{limit:,.0f} yuan" in en
+
+
+def test_stage_benchmarks_come_from_the_reference_quantiles(sample_records, decided):
+    # given a record and the engine's pinned reference
+    record = sample_records["approve"]
+    engine = decided.engine
+    stage = record["points"]["stage"]
+    sections = build_report(record, engine, "en")
+    # then each indicator's median and P75 are the reference quantiles (P75 of a lower-is-better one is its P25)
+    for ind in sections["points"]["indicators"]:
+        spec = engine.points_config.indicator_by_id[ind["id"]]
+        if not engine.reference.uses_quantiles(stage, ind["id"]):
+            assert ind["median_value"] is None
+            continue
+        p75 = 0.75 if spec.direction == "higher" else 0.25
+        assert ind["median_value"] == engine.reference.quantile(stage, ind["id"], 0.5)
+        assert ind["p75_value"] == engine.reference.quantile(stage, ind["id"], p75)
+
+
+def test_a_record_that_is_not_a_decision_is_refused(decided):
+    # given something that is not a decision record
+    # when rendered, then the error names the field
+    with pytest.raises(DataValidationError, match="schema"):
+        render_report({"schema": "other/1"}, decided.engine, "html", "zh")
+    with pytest.raises(DataValidationError, match="format"):
+        render_report({"schema": "credit-points-decision/1"}, decided.engine, "docx", "zh")
+
+
+def test_unknown_language_is_refused(sample_records, decided):
+    with pytest.raises(DataValidationError, match="lang"):
+        render_report(sample_records["approve"], decided.engine, "html", "fr")
