@@ -111,6 +111,14 @@ class BatchOut(_Strict):
     results: list[BatchRowOut]
 
 
+OVERRIDE_EXAMPLE: dict[str, Any] = {
+    "reason": "补充提供应收账款质押",
+    "officer": "officer-017",
+    "scope": "limit",
+    "new_values": {"limit": 300000},
+}
+
+
 class OverrideIn(_Strict):
     """A credit officer's override of a stored decision."""
 
@@ -131,16 +139,7 @@ class OverrideIn(_Strict):
     model_config = ConfigDict(
         extra="forbid",
         allow_inf_nan=False,
-        json_schema_extra={
-            "examples": [
-                {
-                    "reason": "补充提供应收账款质押",
-                    "officer": "officer-017",
-                    "scope": "limit",
-                    "new_values": {"limit": 300000},
-                }
-            ]
-        },
+        json_schema_extra={"examples": [OVERRIDE_EXAMPLE]},
     )
 
 

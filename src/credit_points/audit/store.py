@@ -187,7 +187,7 @@ class AuditRow:
         return json.loads(self.record_json)  # type: ignore[no-any-return]
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any], *, is_new: bool = True) -> AuditRow:
+    def from_mapping(cls, data: Mapping[Any, Any], *, is_new: bool = True) -> AuditRow:
         return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k != "is_new"}, is_new=is_new)
 
 

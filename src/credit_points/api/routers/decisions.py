@@ -18,6 +18,7 @@ from credit_points.api.deps import AppContext, Ctx, OverrideKey, ReadKey, ReadyS
 from credit_points.api.errors import ApiError, ErrorLike, request_id_of, validation_errors
 from credit_points.api.routers._body import applicant_openapi, envelope_json, read_json, validate
 from credit_points.api.schemas import (
+    OVERRIDE_EXAMPLE,
     BatchIn,
     BatchOut,
     DecisionOut,
@@ -250,9 +251,7 @@ def build_router(applicant_model: type[BaseModel], max_batch: int) -> APIRouter:
         status_code=201,
         response_model=DecisionOut,
         responses={**_NOT_FOUND, **_BODY},
-        openapi_extra=applicant_openapi(
-            OverrideIn.model_json_schema(), OverrideIn.model_config["json_schema_extra"]["examples"][0]
-        ),  # type: ignore[index]
+        openapi_extra=applicant_openapi(OverrideIn.model_json_schema(), OVERRIDE_EXAMPLE),
     )
     async def override_decision(
         decision_id: _DECISION_ID, request: Request, key: OverrideKey, ctx: Ctx
