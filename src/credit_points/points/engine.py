@@ -74,6 +74,7 @@ class PointsScorer:
         self._derived = [(d.id, compile_expression(d.expr)) for d in config.derived]
         self._indicators = [compile_expression(ind.expr) for ind in config.indicators]
         self._weights = config.stage_weight_matrix
+        self._weights_by_indicator = np.ascontiguousarray(self._weights.T)  # (indicators, stages)
         self._cat_members = [
             np.flatnonzero([ind.category == cat.id for ind in config.indicators]) for cat in config.categories
         ]
@@ -272,9 +273,11 @@ class PointsScorer:
                     pcts[j] = pct
             if cell.mode == _QUANTILE and pct is not None:
                 good = pct if ind.direction == "higher" else 1.0 - pct
-                score = np.minimum(1.0, good / full_at)
-            elif cell.mode in (_BANDS, _BANDED) and cell.edges is not None and cell.scores is not None:
-                score = cell.scores[np.searchsorted(cell.edges, v, side="right")]
+                np.minimum(np.divide(good, full_at), 1.0, out=out[j])
+                np.nan_to_num(out[j], copy=False, nan=ind.missing_score)  # a missing value has a NaN percentile
+                continue
+            if cell.mode in (_BANDS, _BANDED) and cell.edges is not None and cell.scores is not None:
+                score = np.take(cell.scores, np.searchsorted(cell.edges, v, side="right"))
             elif cell.mode == _TIER:
                 tier = np.clip(v / float(ind.max_tier or 1), 0.0, 1.0)
                 score = tier if ind.direction == "higher" else 1.0 - tier
@@ -326,7 +329,7 @@ class PointsScorer:
         deduction_items = block[start + 3 * m + n_bonus :]
 
         scores, pcts = self.score_values(codes, values)
-        points = scores * self._weights[codes].T
+        points = scores * np.take(self._weights_by_indicator, codes, axis=1)
         block[start : start + 3 * m : 3] = values
         block[start + 1 : start + 3 * m : 3] = pcts
         block[start + 2 : start + 3 * m : 3] = points
@@ -372,13 +375,13 @@ class PointsScorer:
             import pyarrow as pa
             import pyarrow.compute as pc
 
-            stage = pd.array(pc.take(pa.array(list(self._stage_ids), pa.string()), codes), dtype="str")
+            stage = pd.array(pc.take(pa.array(list(self._stage_ids), pa.large_string()), codes), dtype="str")
             if self._veto_table is None:
                 reason_col = pd.array(reasons, dtype="str")
             else:
-                reason_col = pd.array(pc.take(pa.array(list(self._veto_table), pa.string()), reasons), dtype="str")
-            version = pd.array(pa.repeat(pa.scalar(self.config.version, pa.string()), n), dtype="str")
-            digest = pd.array(pa.repeat(pa.scalar(self.config_hash, pa.string()), n), dtype="str")
+                reason_col = pd.array(pc.take(pa.array(list(self._veto_table), pa.large_string()), reasons), dtype="str")
+            version = pd.array(pa.repeat(pa.scalar(self.config.version, pa.large_string()), n), dtype="str")
+            digest = pd.array(pa.repeat(pa.scalar(self.config_hash, pa.large_string()), n), dtype="str")
         head = pd.DataFrame(
             {
                 "stage": stage,

@@ -185,7 +185,7 @@ class PercentileLookup:
     inside it the distribution is linear. A value equal to a knot gets the middle of the run of tied knots.
     """
 
-    __slots__ = ("knots", "left_knot", "left_prob", "run_start", "slope")
+    __slots__ = ("knots", "left_knot", "left_prob", "mid_at_knot", "slope")
 
     def __init__(self, knots: np.ndarray, probs: np.ndarray) -> None:
         knots = np.asarray(knots, dtype="float64")
@@ -203,18 +203,16 @@ class PercentileLookup:
         slope[k] = 0.0  # above the largest knot: 1
         self.left_prob[k] = 1.0
         self.slope = slope
-        # probability where the run of knots equal to knots[i-1] starts (F(x-) at a knot)
+        # at a knot: the middle of the run of knots equal to it, (F(x-) + F(x)) / 2
         first = np.searchsorted(knots, knots, side="left")
-        self.run_start = np.concatenate([[0.0], probs[first]])
+        self.mid_at_knot = 0.5 * (np.concatenate([[0.0], probs[first]]) + self.left_prob)
 
     def __call__(self, values: np.ndarray) -> np.ndarray:
-        seg = np.searchsorted(self.knots, values, side="right")
-        left = self.left_knot[seg]
-        at_knot = left == values
-        lin = self.left_prob[seg] + (values - left) * self.slope[seg]
-        mid = 0.5 * (self.run_start[seg] + self.left_prob[seg])
-        out = np.where(at_knot, mid, lin)
-        return np.where(np.isnan(values), np.nan, out)
+        seg = np.searchsorted(self.knots, values, side="right")  # NaN sorts last and stays NaN below
+        left = np.take(self.left_knot, seg)
+        lin = (values - left) * np.take(self.slope, seg)
+        lin += np.take(self.left_prob, seg)
+        return np.where(left == values, np.take(self.mid_at_knot, seg), lin)
 
 
 def build_reference(frame: pd.DataFrame, config: PointsConfig, *, label: str = "") -> ReferenceTable:
