@@ -27,12 +27,16 @@ def main() -> None:
     start = time.perf_counter()
     applicants, _truth = generate_panel(n_firms, years=(2019, 2024), seed=args.seed)
     gen_s = time.perf_counter() - start
-    print(f"generate: {len(applicants):,} rows ({n_firms:,} firms) in {gen_s:.2f} s = {len(applicants) / gen_s:,.0f} rows/s")
+    print(
+        f"generate: {len(applicants):,} rows ({n_firms:,} firms) in {gen_s:.2f} s = {len(applicants) / gen_s:,.0f} rows/s"
+    )
 
     start = time.perf_counter()
     good, errors = validate_applicants(applicants, require_outcome=True)
     val_s = time.perf_counter() - start
-    print(f"validate: {len(applicants):,} rows in {val_s:.2f} s = {len(applicants) / val_s:,.0f} rows/s ({len(good):,} good, {len(errors):,} problems)")
+    print(
+        f"validate: {len(applicants):,} rows in {val_s:.2f} s = {len(applicants) / val_s:,.0f} rows/s ({len(good):,} good, {len(errors):,} problems)"
+    )
 
     # The command's path: write Parquet, read it back, validate.
     import tempfile
@@ -45,7 +49,9 @@ def main() -> None:
         start = time.perf_counter()
         good, errors = validate_applicants(read_table(path), require_outcome=True, path=str(path))
         file_s = time.perf_counter() - start
-    print(f"read Parquet + validate: {len(applicants):,} rows in {file_s:.2f} s = {len(applicants) / file_s:,.0f} rows/s")
+    print(
+        f"read Parquet + validate: {len(applicants):,} rows in {file_s:.2f} s = {len(applicants) / file_s:,.0f} rows/s"
+    )
 
 
 if __name__ == "__main__":

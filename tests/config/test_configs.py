@@ -56,7 +56,9 @@ def test_hash_ignores_formatting_but_not_content(tmp_path: Path) -> None:
     block = load_config(HERE / "valid" / "fields_block_style.yaml")
     # Then the hashes agree; a changed bound changes the hash
     assert flow.content_hash == block.content_hash == config_hash(flow)
-    changed = (HERE / "valid" / "fields_minimal.yaml").read_text(encoding="utf-8").replace("max: 1,", "max: 2,")
+    changed = (
+        (HERE / "valid" / "fields_minimal.yaml").read_text(encoding="utf-8").replace("max: 1,", "max: 2,")
+    )
     (tmp_path / "changed.yaml").write_text(changed, encoding="utf-8")
     assert load_config(tmp_path / "changed.yaml").content_hash != flow.content_hash
 

@@ -29,11 +29,15 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def test_generate_writes_panel_and_manifest(generated: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_generate_writes_panel_and_manifest(
+    generated: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     manifest = json.loads((generated / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["years"] == [2021, 2023] and manifest["seed"] == 5
     # the same command again gives the same bytes
-    code, out, _ = run(["generate", "--firms", "150", "--years", "2021-2023", "--seed", "5", "--out", str(tmp_path)], capsys)
+    code, out, _ = run(
+        ["generate", "--firms", "150", "--years", "2021-2023", "--seed", "5", "--out", str(tmp_path)], capsys
+    )
     assert code == 0 and "firm-years" in out
     assert (tmp_path / "applicants.parquet").read_bytes() == (generated / "applicants.parquet").read_bytes()
 
@@ -45,7 +49,9 @@ def test_validate_clean_file_exits_zero(generated: Path, capsys: pytest.CaptureF
     assert f"{rows:,} rows, {rows:,} good, 0 bad, 0 problems" in out
 
 
-def test_validate_bad_csv_reports_each_problem(generated: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_validate_bad_csv_reports_each_problem(
+    generated: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     # Given a CSV with a text revenue, an unknown tax grade and a bad check digit in three rows
     frame = read_table(generated / "applicants.parquet").head(30).astype(object)
     frame.loc[2, "revenue"] = "ten million"
@@ -64,10 +70,16 @@ def test_validate_bad_csv_reports_each_problem(generated: Path, tmp_path: Path, 
     assert "91350100M000100Y44" not in err  # identities stay off the console
     written = pd.read_csv(errors, dtype=str)
     assert list(written.columns) == ["row", "firm_id", "field", "value", "reason"]
-    assert written[["row", "field", "value"]].values.tolist() == [["3", "revenue", "ten million"], ["5", "tax_credit_grade", "X"], ["10", "firm_id", "91350100M000100Y44"]]
+    assert written[["row", "field", "value"]].values.tolist() == [
+        ["3", "revenue", "ten million"],
+        ["5", "tax_credit_grade", "X"],
+        ["10", "firm_id", "91350100M000100Y44"],
+    ]
 
 
-def test_missing_column_is_one_line_without_traceback(generated: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_column_is_one_line_without_traceback(
+    generated: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     source = tmp_path / "no_zone.csv"
     read_table(generated / "applicants.parquet").drop(columns="zone").to_csv(source, index=False)
     code, _, err = run(["validate", "--in", str(source)], capsys)
@@ -85,7 +97,9 @@ def test_missing_column_is_one_line_without_traceback(generated: Path, tmp_path:
         (["generate", "--years", "2024-2019", "--out", "unused"], "--years"),
     ],
 )
-def test_user_errors_exit_two_with_one_line(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_user_errors_exit_two_with_one_line(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, _, err = run(argv, capsys)
     assert code == 2
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err

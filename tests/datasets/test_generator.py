@@ -74,7 +74,9 @@ def test_identity_codes_rows_and_dates(panel: tuple[pd.DataFrame, pd.DataFrame])
     assert applicants.groupby("firm_id")["name"].nunique().max() <= 1
     assert set(year) == set(range(2019, 2025))
     assert (applicants["founded_date"] <= applicants["as_of_date"]).all()
-    assert truth["firm_id"].equals(applicants["firm_id"]) and truth["as_of_date"].equals(applicants["as_of_date"])
+    assert truth["firm_id"].equals(applicants["firm_id"]) and truth["as_of_date"].equals(
+        applicants["as_of_date"]
+    )
     assert truth["true_pd"].between(0, 1, inclusive="neither").all()
     # firms enter during the window and some exit before its end
     first_year = year.groupby(applicants["firm_id"]).min()
@@ -83,7 +85,11 @@ def test_identity_codes_rows_and_dates(panel: tuple[pd.DataFrame, pd.DataFrame])
     # names look like Chinese enterprise names
     names = applicants["name"].dropna()
     assert names.str.endswith("有限公司").all() and names.str.contains(r"[\u4e00-\u9fff]{4,}").all()
-    assert applicants["industry_code"].isin(["I65", "C39", "M73", "C35", "C40", "I64", "C27", "C38", "M75"]).all()
+    assert (
+        applicants["industry_code"]
+        .isin(["I65", "C39", "M73", "C35", "C40", "I64", "C27", "C38", "M75"])
+        .all()
+    )
     assert applicants["zone"].nunique() >= 3
 
 
@@ -123,7 +129,11 @@ def test_oracle_auc_is_learnable_but_noisy(panel: tuple[pd.DataFrame, pd.DataFra
     pooled = roc_auc_score(applicants["default_12m"], truth["true_pd"])
     assert 0.78 <= pooled <= 0.90
     for y in (2019, 2024):
-        assert 0.72 <= roc_auc_score(applicants.loc[year == y, "default_12m"], truth.loc[year == y, "true_pd"]) <= 0.93
+        assert (
+            0.72
+            <= roc_auc_score(applicants.loc[year == y, "default_12m"], truth.loc[year == y, "true_pd"])
+            <= 0.93
+        )
 
 
 def test_veto_conditions_are_rare_and_risky(panel: tuple[pd.DataFrame, pd.DataFrame]) -> None:
@@ -157,7 +167,9 @@ def test_indicators_correlate_as_in_life(panel: tuple[pd.DataFrame, pd.DataFrame
     assert by_industry["M73"] > 2 * by_industry["C35"]
 
 
-def test_missing_values_only_where_real_data_has_them(panel: tuple[pd.DataFrame, pd.DataFrame], fields) -> None:
+def test_missing_values_only_where_real_data_has_them(
+    panel: tuple[pd.DataFrame, pd.DataFrame], fields
+) -> None:
     applicants, _ = panel
     missing = applicants.isna().mean()
     for spec in fields.fields:
@@ -186,7 +198,9 @@ def test_true_risk_is_non_linear_in_financial_health(panel: tuple[pd.DataFrame, 
     target = np.log(truth["true_pd"] / (1 - truth["true_pd"])).to_numpy()
     leverage = (applicants["total_liabilities"] / applicants["total_assets"]).to_numpy()
     revenue = applicants["revenue"].to_numpy()
-    margin = np.where(revenue > 0, applicants["net_profit"].to_numpy() / np.where(revenue > 0, revenue, 1.0), -1.0)
+    margin = np.where(
+        revenue > 0, applicants["net_profit"].to_numpy() / np.where(revenue > 0, revenue, 1.0), -1.0
+    )
     linear = np.column_stack([np.ones_like(leverage), leverage, margin])
     bent = np.column_stack([linear, np.maximum(leverage - 0.65, 0), np.sqrt(np.maximum(-margin, 0))])
 

@@ -36,7 +36,9 @@ def test_csv_keeps_codes_as_strings(tmp_path: Path, rows: pd.DataFrame) -> None:
     # integer fields are written as integers (max_overdue_days_24m has gaps, which stay empty)
     text = pd.read_csv(path, dtype=str, keep_default_na=False)
     assert not text["employees"].str.contains(".", regex=False).any()
-    assert (text["max_overdue_days_24m"] == "").any() and not text["max_overdue_days_24m"].str.contains(".", regex=False).any()
+    assert (text["max_overdue_days_24m"] == "").any() and not text["max_overdue_days_24m"].str.contains(
+        ".", regex=False
+    ).any()
     assert back["employees"].astype("float64").tolist() == frame["employees"].tolist()
 
 
@@ -70,7 +72,9 @@ def test_chunks_cover_the_file_in_order(tmp_path: Path, rows: pd.DataFrame, suff
         ("bad.csv", b"\xff\xfe\x00garbage\x00\n\x00", "cannot read file"),
     ],
 )
-def test_unreadable_files_name_the_file(tmp_path: Path, name: str, content: bytes | str | None, message: str) -> None:
+def test_unreadable_files_name_the_file(
+    tmp_path: Path, name: str, content: bytes | str | None, message: str
+) -> None:
     path = tmp_path / name
     if isinstance(content, bytes):
         path.write_bytes(content)

@@ -40,7 +40,9 @@ def test_example_is_valid_and_frames_like_validated_rows(model: Any) -> None:
     assert frame["orders_backlog"].isna().tolist() == [False, True]
 
 
-@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf"), "NaN", "nan", "Infinity", "-Infinity", "inf"])
+@pytest.mark.parametrize(
+    "value", [float("nan"), float("inf"), float("-inf"), "NaN", "nan", "Infinity", "-Infinity", "inf"]
+)
 def test_nan_and_infinity_are_refused(model: Any, value: Any) -> None:
     errors = _errors(model, revenue=value)
     assert [e["loc"] for e in errors] == [("revenue",)]
@@ -105,7 +107,9 @@ def test_all_cross_field_problems_are_reported_together(model: Any) -> None:
 
 
 def test_pre_revenue_firm_may_spend_on_rd(model: Any) -> None:
-    model.model_validate({**example_applicant(), "revenue": 0.0, "revenue_prev": 0.0, "rd_expense": 300_000.0, "tax_paid": 0.0})
+    model.model_validate(
+        {**example_applicant(), "revenue": 0.0, "revenue_prev": 0.0, "rd_expense": 300_000.0, "tax_paid": 0.0}
+    )
 
 
 def test_messages_never_echo_the_submitted_value(model: Any) -> None:

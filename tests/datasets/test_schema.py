@@ -34,7 +34,9 @@ def test_clean_rows_pass_typed(clean: pd.DataFrame, fields) -> None:
     assert len(good) == len(clean)
     for spec in fields.fields:
         dtype = str(good[spec.name].dtype)
-        expected = {"float": "float64", "int": "float64", "bool": "bool", "date": "datetime64[ns]"}.get(spec.dtype, "str")
+        expected = {"float": "float64", "int": "float64", "bool": "bool", "date": "datetime64[ns]"}.get(
+            spec.dtype, "str"
+        )
         assert dtype == expected, spec.name
     assert good["firm_id"].tolist() == clean["firm_id"].tolist()
 
@@ -63,7 +65,9 @@ def test_clean_rows_pass_typed(clean: pd.DataFrame, fields) -> None:
         ("founded_date", "1850-01-01", "plausible range"),
     ],
 )
-def test_each_bad_cell_is_one_problem_in_its_row(clean: pd.DataFrame, field: str, value: object, reason: str) -> None:
+def test_each_bad_cell_is_one_problem_in_its_row(
+    clean: pd.DataFrame, field: str, value: object, reason: str
+) -> None:
     # Given one bad cell in row 5 (position 4)
     frame = clean.copy()
     frame.loc[4, field] = value
@@ -79,7 +83,12 @@ def test_each_bad_cell_is_one_problem_in_its_row(clean: pd.DataFrame, field: str
 
 @pytest.mark.parametrize(
     ("field", "bound"),
-    [("rd_expense", "revenue"), ("rd_staff", "employees"), ("existing_unsecured_debt", "existing_bank_debt"), ("degree_staff", "employees")],
+    [
+        ("rd_expense", "revenue"),
+        ("rd_staff", "employees"),
+        ("existing_unsecured_debt", "existing_bank_debt"),
+        ("degree_staff", "employees"),
+    ],
 )
 def test_cross_field_bounds(clean: pd.DataFrame, field: str, bound: str) -> None:
     # Given a value above the field it must not exceed (and the bound positive)
@@ -129,7 +138,11 @@ def test_dates_with_offsets_and_times_become_china_calendar_dates(clean: pd.Data
     good, errors = _validate(frame)
     # Then
     assert len(errors) == 0
-    assert good.loc[[0, 1, 2], "as_of_date"].tolist() == [pd.Timestamp("2024-07-01"), pd.Timestamp("2024-06-30"), pd.Timestamp("2024-06-30")]
+    assert good.loc[[0, 1, 2], "as_of_date"].tolist() == [
+        pd.Timestamp("2024-07-01"),
+        pd.Timestamp("2024-06-30"),
+        pd.Timestamp("2024-06-30"),
+    ]
 
 
 def test_founded_after_as_of_date(clean: pd.DataFrame) -> None:
@@ -212,7 +225,12 @@ def test_csv_with_a_wrong_type_reports_row_and_field(tmp_path: Path, clean: pd.D
     good, errors = validate_applicants(raw, today=TODAY, path=str(path))
     # Then
     problem = _only_problem(errors)
-    assert (problem["row"], problem["field"], problem["value"], problem["reason"]) == (7, "employees", "about ten", "not an integer")
+    assert (problem["row"], problem["field"], problem["value"], problem["reason"]) == (
+        7,
+        "employees",
+        "about ten",
+        "not an integer",
+    )
     assert str(good["employees"].dtype) == "float64" and len(good) == len(frame) - 1
 
 

@@ -14,7 +14,9 @@ config_app = typer.Typer(help="Check configuration files.", no_args_is_help=True
 
 
 @config_app.command("validate")
-def config_validate(paths: Annotated[list[Path], typer.Argument(help="YAML files or folders of them.")]) -> None:
+def config_validate(
+    paths: Annotated[list[Path], typer.Argument(help="YAML files or folders of them.")],
+) -> None:
     """Validate config files; print every problem with its file and key; exit 1 if any."""
     from credit_points.config import validate_file
 
@@ -36,7 +38,11 @@ def config_validate(paths: Annotated[list[Path], typer.Argument(help="YAML files
 
 
 @config_app.command("schema")
-def config_schema(kind: str = typer.Argument("points", help="Which configuration: fields, points, pd_model, policy, reason_codes.")) -> None:
+def config_schema(
+    kind: str = typer.Argument(
+        "points", help="Which configuration: fields, points, pd_model, policy, reason_codes."
+    ),
+) -> None:
     """Print the JSON schema of one kind of configuration file."""
     from credit_points.config import model_for_kind
 
@@ -63,11 +69,17 @@ def parse_years(text: str) -> tuple[int, int]:
 
 
 def generate(
-    firms: Annotated[int, typer.Option("--firms", min=1, help="Firms in the panel (about 4 firm-years each over 6 years).")] = 10_000,
+    firms: Annotated[
+        int, typer.Option("--firms", min=1, help="Firms in the panel (about 4 firm-years each over 6 years).")
+    ] = 10_000,
     years: Annotated[str, typer.Option("--years", help="First-last year, inclusive.")] = "2019-2024",
-    seed: Annotated[int, typer.Option("--seed", help="Random seed; the same seed writes identical files.")] = 0,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Random seed; the same seed writes identical files.")
+    ] = 0,
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = DEFAULT_OUT,
-    zone: Annotated[str | None, typer.Option("--zone", help="Only this zone (an id from configs/generator.yaml).")] = None,
+    zone: Annotated[
+        str | None, typer.Option("--zone", help="Only this zone (an id from configs/generator.yaml).")
+    ] = None,
 ) -> None:
     """Generate a synthetic firm-year panel: applicants.parquet, truth.parquet, manifest.json."""
     from credit_points.pipelines.generate import write_panel
@@ -84,9 +96,15 @@ def generate(
 
 def validate(
     in_path: Annotated[Path, typer.Option("--in", help="Applicant file (.csv or .parquet).")],
-    errors_path: Annotated[Path | None, typer.Option("--errors", help="Write one row per problem here (.csv or .parquet).")] = None,
-    require_outcome: Annotated[bool, typer.Option("--require-outcome", help="The file must carry default_12m.")] = False,
-    today: Annotated[str | None, typer.Option("--today", help="Reference date for 'not in the future' (default today).")] = None,
+    errors_path: Annotated[
+        Path | None, typer.Option("--errors", help="Write one row per problem here (.csv or .parquet).")
+    ] = None,
+    require_outcome: Annotated[
+        bool, typer.Option("--require-outcome", help="The file must carry default_12m.")
+    ] = False,
+    today: Annotated[
+        str | None, typer.Option("--today", help="Reference date for 'not in the future' (default today).")
+    ] = None,
     show: Annotated[int, typer.Option("--show", min=0, help="How many problems to print.")] = 10,
 ) -> None:
     """Validate applicant rows; print a summary; exit 1 when any row is bad."""
@@ -96,7 +114,9 @@ def validate(
     raw = read_table(in_path)
     good, errors = validate_applicants(raw, today=today, require_outcome=require_outcome, path=str(in_path))
     bad_rows = int(errors["row"].nunique())
-    typer.echo(f"{in_path}: {len(raw):,} rows, {len(good):,} good, {bad_rows:,} bad, {len(errors):,} problems")
+    typer.echo(
+        f"{in_path}: {len(raw):,} rows, {len(good):,} good, {bad_rows:,} bad, {len(errors):,} problems"
+    )
     if len(errors):
         typer.echo("problems by field:")
         for field, count in errors["field"].value_counts().items():

@@ -53,7 +53,9 @@ class _Firms:
     vc_backed: np.ndarray
 
 
-def _truncated_normal(rng: np.random.Generator, mean: np.ndarray, sd: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+def _truncated_normal(
+    rng: np.random.Generator, mean: np.ndarray, sd: np.ndarray, low: np.ndarray, high: np.ndarray
+) -> np.ndarray:
     """Inverse-CDF draws of a normal truncated to [low, high] (vectorised)."""
     a = ndtr((low - mean) / sd)
     b = ndtr((high - mean) / sd)
@@ -61,10 +63,16 @@ def _truncated_normal(rng: np.random.Generator, mean: np.ndarray, sd: np.ndarray
     return mean + sd * ndtri(np.clip(u, 1e-12, 1 - 1e-12))
 
 
-def _firms(n: int, n_years: int, config: GeneratorConfig, zone: int | None, start_year: int, rng: np.random.Generator) -> _Firms:
+def _firms(
+    n: int, n_years: int, config: GeneratorConfig, zone: int | None, start_year: int, rng: np.random.Generator
+) -> _Firms:
     zone_w = np.array([z.weight for z in config.zones])
     ind_w = np.array([i.weight for i in config.industries])
-    zones = np.full(n, zone, dtype=np.int64) if zone is not None else rng.choice(len(zone_w), n, p=zone_w / zone_w.sum())
+    zones = (
+        np.full(n, zone, dtype=np.int64)
+        if zone is not None
+        else rng.choice(len(zone_w), n, p=zone_w / zone_w.sum())
+    )
     industry = rng.choice(len(ind_w), n, p=ind_w / ind_w.sum())
     entrant = (rng.random(n) < config.entry_share) & (n_years > 1)
     first_year = np.where(entrant, rng.integers(1, max(n_years, 2), n), 0)
@@ -165,10 +173,14 @@ def generate_panel(
     if n_firms < 1:
         raise DataValidationError("must be at least 1", field="n_firms", value=n_firms)
     if last < first or first < 1990:
-        raise DataValidationError("expected first ≤ last and first ≥ 1990", field="years", value=f"{first}-{last}")
+        raise DataValidationError(
+            "expected first ≤ last and first ≥ 1990", field="years", value=f"{first}-{last}"
+        )
     today = np.datetime64(pd.Timestamp.now().date(), "D")
     if np.datetime64(f"{last}-01-01", "D") > today:
-        raise DataValidationError("the last year must not be in the future", field="years", value=f"{first}-{last}")
+        raise DataValidationError(
+            "the last year must not be in the future", field="years", value=f"{first}-{last}"
+        )
     zone_ids = [z.id for z in config.zones]
     if zone is not None and zone not in zone_ids:
         raise DataValidationError(f"unknown zone; expected one of {zone_ids}", field="zone", value=zone)
@@ -198,14 +210,25 @@ def generate_panel(
         rows["_active"] = active
         parts.append(rows)
         prev = rows
-        exit_p = np.where(rows["default_12m"] > 0, config.exit_after_default, config.exit_rate * (1 + np.exp(-rows["age"] / 2)))
-        exit_p = np.where(np.isin(rows["registration_status"], ["revoked", "deregistered", "liquidation"]), 0.8, exit_p)
+        exit_p = np.where(
+            rows["default_12m"] > 0,
+            config.exit_after_default,
+            config.exit_rate * (1 + np.exp(-rows["age"] / 2)),
+        )
+        exit_p = np.where(
+            np.isin(rows["registration_status"], ["revoked", "deregistered", "liquidation"]), 0.8, exit_p
+        )
         alive &= ~(active & (rng.random(n_firms) < exit_p))
     return _assemble(parts, codes, names, firms, config, fields, today)
 
 
 def _growth(
-    firms: _Firms, config: GeneratorConfig, year: int, age: np.ndarray, log_rev: np.ndarray, rng: np.random.Generator
+    firms: _Firms,
+    config: GeneratorConfig,
+    year: int,
+    age: np.ndarray,
+    log_rev: np.ndarray,
+    rng: np.random.Generator,
 ) -> np.ndarray:
     """Yearly log growth of revenue: fast when young, lifted by innovation and management, hit by the shock."""
     model = config.default_model
@@ -248,7 +271,11 @@ def _year(
     rd_base = np.array([i.rd_intensity for i in ind])[firms.industry]
     rd_intensity = expit(logit(rd_base) + 0.6 * firms.innov - 0.12 * ln_size + 0.25 * std(n))
     rd_intensity = np.clip(rd_intensity, 0.002, 0.9)
-    rd_expense = np.where(revenue > 0, np.round(rd_intensity * revenue, -2), np.round(np.exp(np.log(3e5) + 0.6 * firms.innov + 0.5 * std(n)), -2))
+    rd_expense = np.where(
+        revenue > 0,
+        np.round(rd_intensity * revenue, -2),
+        np.round(np.exp(np.log(3e5) + 0.6 * firms.innov + 0.5 * std(n)), -2),
+    )
     staff_base = np.array([i.rd_staff_share for i in ind])[firms.industry]
     rd_share = expit(logit(staff_base) + 0.6 * firms.innov + 0.2 * std(n))
     rd_staff = rng.binomial(employees.astype(np.int64), rd_share).astype(np.float64)
@@ -280,25 +307,39 @@ def _year(
 
     # Financial health: margin, assets, leverage; tax and wages follow revenue and staff.
     margin = np.clip(
-        0.05 - 0.3 * np.exp(-age / 2) + 0.06 * firms.mgmt + 0.08 * std(n) - (0.04 if config.default_model.shock_year == year else 0.0),
+        0.05
+        - 0.3 * np.exp(-age / 2)
+        + 0.06 * firms.mgmt
+        + 0.08 * std(n)
+        - (0.04 if config.default_model.shock_year == year else 0.0),
         -1.5,
         0.45,
     )
     wage = 9e4 * np.exp(0.3 * degree_staff / employees + 0.15 * std(n))
     wages_paid = np.round(employees * wage, -2)
-    net_profit = np.where(revenue > 0, np.round(margin * revenue, -2), -np.round(rd_expense + 0.3 * wages_paid, -2))
+    net_profit = np.where(
+        revenue > 0, np.round(margin * revenue, -2), -np.round(rd_expense + 0.3 * wages_paid, -2)
+    )
     total_assets = np.round((revenue + 3e5) * np.exp(0.1 + 0.35 * std(n)), -2)
-    leverage = 1.15 * expit(-0.3 - 0.45 * firms.mgmt + 0.3 * firms.leverage_noise + 0.3 * std(n) - 1.2 * np.minimum(margin, 0))
+    leverage = 1.15 * expit(
+        -0.3 - 0.45 * firms.mgmt + 0.3 * firms.leverage_noise + 0.3 * std(n) - 1.2 * np.minimum(margin, 0)
+    )
     total_liabilities = np.round(leverage * total_assets, -2)
     tax_rate = np.where(margin > 0, 0.02 + 0.05 * expit(8 * margin), 0.012) * np.exp(0.25 * std(n))
     tax_paid = np.round(revenue * tax_rate, -2)
     orders_backlog = np.round(revenue * np.exp(np.log(0.3) + 0.7 * std(n)), -2)
     gets_subsidy = rng.random(n) < expit(-0.8 + 0.5 * tier + 0.3 * firms.innov)
-    gov_subsidies = np.where(gets_subsidy, np.round(0.02 * (revenue + 5e5) * np.exp(0.6 * std(n)) + 5e4 * tier, -2), 0.0)
+    gov_subsidies = np.where(
+        gets_subsidy, np.round(0.02 * (revenue + 5e5) * np.exp(0.6 * std(n)) + 5e4 * tier, -2), 0.0
+    )
     raised = firms.vc_backed & (rng.random(n) < expit(0.5 * firms.innov - 0.2 * (age - 3)))
-    equity_financing_3y = np.where(raised, np.round(np.exp(np.log(8e6) + 0.5 * firms.innov + 1.0 * std(n)), -2), 0.0)
+    equity_financing_3y = np.where(
+        raised, np.round(np.exp(np.log(8e6) + 0.5 * firms.innov + 1.0 * std(n)), -2), 0.0
+    )
     tech_deals = rng.random(n) < expit(-0.8 + 0.8 * firms.innov)
-    tech_contract_value = np.where(tech_deals, np.round(0.1 * (revenue + 2e5) * np.exp(0.8 * std(n)), -2), 0.0)
+    tech_contract_value = np.where(
+        tech_deals, np.round(0.1 * (revenue + 2e5) * np.exp(0.8 * std(n)), -2), 0.0
+    )
 
     # Credit: bank debt, the credit file, conduct.
     distress = 1.5 * (leverage - 0.6) - 2.0 * margin - 0.5 * firms.conduct + 0.5 * std(n)
@@ -316,10 +357,16 @@ def _year(
     admin_penalties = _poisson(rng, 0.05 * np.exp(-0.9 * firms.conduct))
     lawsuits = _poisson(rng, 0.04 * np.exp(0.9 * distress))
     conduct_z = -firms.conduct + 0.35 * distress + 0.5 * std(n)
-    credit_status = np.array(["good", "abnormal", "ordinary_dishonest", "serious_dishonest"])[np.digitize(conduct_z, [2.2, 2.75, 3.35])]
+    credit_status = np.array(["good", "abnormal", "ordinary_dishonest", "serious_dishonest"])[
+        np.digitize(conduct_z, [2.2, 2.75, 3.35])
+    ]
     bad_registration = rng.random(n) < expit(-6.4 + 0.8 * distress)
     registration = np.where(firms.registration_operating, "operating", "active")
-    registration = np.where(bad_registration, np.array(["revoked", "deregistered", "suspended", "liquidation"])[rng.integers(0, 4, n)], registration)
+    registration = np.where(
+        bad_registration,
+        np.array(["revoked", "deregistered", "suspended", "liquidation"])[rng.integers(0, 4, n)],
+        registration,
+    )
     abnormal_list = rng.random(n) < expit(-4.4 + 0.9 * np.maximum(-firms.conduct, 0) + 0.3 * distress)
     pboc = (rng.random(n) < expit(-6.6 + 1.2 * distress)) | (max_overdue > 90)
 
@@ -327,7 +374,9 @@ def _year(
         "as_of_date": as_of,
         "age": age,
         "revenue": revenue,
-        "revenue_prev": prev.get("revenue", np.full(n, np.nan)) if t > 0 else np.round(revenue * np.exp(-0.15 + 0.3 * std(n)), -2),
+        "revenue_prev": prev.get("revenue", np.full(n, np.nan))
+        if t > 0
+        else np.round(revenue * np.exp(-0.15 + 0.3 * std(n)), -2),
         "net_profit": net_profit,
         "total_assets": total_assets,
         "total_liabilities": total_liabilities,
@@ -339,7 +388,9 @@ def _year(
         "equity_financing_3y": equity_financing_3y,
         "tech_contract_value": tech_contract_value,
         "employees": employees,
-        "employees_prev": prev.get("employees", np.full(n, np.nan)) if t > 0 else np.maximum(1, np.round(employees * np.exp(-0.08 + 0.15 * std(n)))),
+        "employees_prev": prev.get("employees", np.full(n, np.nan))
+        if t > 0
+        else np.maximum(1, np.round(employees * np.exp(-0.08 + 0.15 * std(n)))),
         "rd_staff": rd_staff,
         "degree_staff": degree_staff,
         "invention_patents_valid": patents.copy(),
@@ -378,7 +429,12 @@ def _year(
 
 
 def _latent_logit(
-    rows: dict[str, np.ndarray], firms: _Firms, config: GeneratorConfig, year: int, noise: np.ndarray, active: np.ndarray
+    rows: dict[str, np.ndarray],
+    firms: _Firms,
+    config: GeneratorConfig,
+    year: int,
+    noise: np.ndarray,
+    active: np.ndarray,
 ) -> np.ndarray:
     """The default model's log-odds before the year's intercept is solved (see ``docs/data.md``)."""
     model = config.default_model
@@ -398,8 +454,14 @@ def _latent_logit(
         + 1.5 * (rd_staff_ratio - 0.25)
         + 0.3 * firms.innov
     )
-    k = 0 if model.drift_start_year is None or year < model.drift_start_year else year - model.drift_start_year + 1
-    leverage_mult = (model.shock_leverage_factor if model.shock_year == year else 1.0) * (1 + model.drift_leverage_per_year * k)
+    k = (
+        0
+        if model.drift_start_year is None or year < model.drift_start_year
+        else year - model.drift_start_year + 1
+    )
+    leverage_mult = (model.shock_leverage_factor if model.shock_year == year else 1.0) * (
+        1 + model.drift_leverage_per_year * k
+    )
     innovation_mult = max(0.0, 1 + model.drift_innovation_per_year * k)
     overdue = np.nan_to_num(rows["max_overdue_days_24m"], nan=0.0)
     no_file = np.isnan(rows["max_overdue_days_24m"])
@@ -502,6 +564,10 @@ def _assemble(
             columns[spec.name] = pd.array(np.asarray(values, dtype=object), dtype="str")
     applicants = pd.DataFrame(columns)
     truth = pd.DataFrame(
-        {"firm_id": applicants["firm_id"], "as_of_date": applicants["as_of_date"], "true_pd": stack("true_pd")}
+        {
+            "firm_id": applicants["firm_id"],
+            "as_of_date": applicants["as_of_date"],
+            "true_pd": stack("true_pd"),
+        }
     )
     return applicants, truth

@@ -25,7 +25,9 @@ _TEXT_DTYPES = {"string", "category", "date"}
 def _format(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
-        raise DataValidationError(f"unknown file type {suffix or '(none)'!r}; expected one of {SUFFIXES}", path=str(path))
+        raise DataValidationError(
+            f"unknown file type {suffix or '(none)'!r}; expected one of {SUFFIXES}", path=str(path)
+        )
     return suffix
 
 
@@ -50,7 +52,9 @@ def _check_columns(path: Path, present: Sequence[str], columns: Sequence[str] | 
         raise DataValidationError("missing column", field=", ".join(missing), path=str(path))
 
 
-def read_table(path: str | Path, columns: Sequence[str] | None = None, *, fields: FieldsConfig | None = None) -> pd.DataFrame:
+def read_table(
+    path: str | Path, columns: Sequence[str] | None = None, *, fields: FieldsConfig | None = None
+) -> pd.DataFrame:
     """Read a whole CSV or Parquet file.
 
     Args:
@@ -114,7 +118,9 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
         if kind == ".parquet":
             frame.to_parquet(path, index=False, engine="pyarrow", compression="zstd")
         else:
-            _whole_numbers_as_integers(frame).to_csv(path, index=False, encoding="utf-8", date_format="%Y-%m-%d")
+            _whole_numbers_as_integers(frame).to_csv(
+                path, index=False, encoding="utf-8", date_format="%Y-%m-%d"
+            )
     except OSError as exc:
         raise DataValidationError(f"cannot write file ({exc.strerror})", path=str(path)) from None
     return path
@@ -141,7 +147,9 @@ def iter_table_chunks(
 
             parquet = pq.ParquetFile(path)
             _check_columns(path, parquet.schema_arrow.names, columns)
-            for batch in parquet.iter_batches(batch_size=chunk_rows, columns=list(columns) if columns else None):
+            for batch in parquet.iter_batches(
+                batch_size=chunk_rows, columns=list(columns) if columns else None
+            ):
                 chunk = batch.to_pandas()
                 chunk.index = pd.RangeIndex(start, start + len(chunk))
                 start += len(chunk)
@@ -175,6 +183,9 @@ def count_rows(path: str | Path) -> int:
 
             return int(pq.ParquetFile(path).metadata.num_rows)
         first = pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns[0]
-        return sum(len(chunk) for chunk in pd.read_csv(path, usecols=[first], chunksize=500_000, encoding="utf-8-sig"))
+        return sum(
+            len(chunk)
+            for chunk in pd.read_csv(path, usecols=[first], chunksize=500_000, encoding="utf-8-sig")
+        )
     except Exception as exc:
         raise DataValidationError(f"cannot read file ({type(exc).__name__}: {exc})", path=str(path)) from None

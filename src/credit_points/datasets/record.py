@@ -58,7 +58,9 @@ class ApplicantBase(BaseModel):
                 problems.append(_located(name, "le_field", f"{name} must not exceed {other}"))
         founded, as_of = getattr(self, "founded_date", None), getattr(self, "as_of_date", None)
         if founded is not None and as_of is not None and founded > as_of:
-            problems.append(_located("founded_date", "date_order", "founded_date must not be after as_of_date"))
+            problems.append(
+                _located("founded_date", "date_order", "founded_date must not be after as_of_date")
+            )
         if problems:
             # Located at the field (not the model) so a 422 names it; the input is never attached.
             raise ValidationError.from_exception_data(type(self).__name__, problems)
@@ -126,9 +128,13 @@ def build_applicant_model(fields: FieldsConfig | None = None, name: str = "Appli
         default = None if (spec.nullable or not spec.required) else ...
         definitions[spec.name] = (
             annotation,
-            Field(default, title=spec.label_en, description=f"{spec.label_zh} / {spec.label_en}", **constraints),
+            Field(
+                default, title=spec.label_en, description=f"{spec.label_zh} / {spec.label_en}", **constraints
+            ),
         )
-    model = create_model(name, __base__=ApplicantBase, __doc__=f"One applicant ({fields.version}).", **definitions)
+    model = create_model(
+        name, __base__=ApplicantBase, __doc__=f"One applicant ({fields.version}).", **definitions
+    )
     model._le_rules = tuple((f.name, f.le_field, f.le_unless_zero) for f in fields.fields if f.le_field)  # type: ignore[attr-defined]
     _MODELS[key] = model
     return model

@@ -160,7 +160,9 @@ def _coerce_text(spec: FieldSpec, raw: pd.Series, problems: list[_Problem]) -> p
     if spec.enum is not None:
         unknown = ~flagged & ~text.isin(list(spec.enum)).to_numpy(dtype=bool)
         if unknown.any():
-            problems.append(_Problem(np.flatnonzero(unknown), spec.name, f"not one of {', '.join(spec.enum)}"))
+            problems.append(
+                _Problem(np.flatnonzero(unknown), spec.name, f"not one of {', '.join(spec.enum)}")
+            )
         flagged |= unknown
     if spec.pattern is not None:
         matches = text.str.fullmatch(spec.pattern).fillna(False).to_numpy(dtype=bool)
@@ -172,7 +174,11 @@ def _coerce_text(spec: FieldSpec, raw: pd.Series, problems: list[_Problem]) -> p
         bad_code = ~flagged & ~uscc.valid_mask(text.to_numpy(dtype=object, na_value=None))
         if bad_code.any():
             problems.append(
-                _Problem(np.flatnonzero(bad_code), spec.name, "not a valid 统一社会信用代码 (GB 32100-2015 format or check digit)")
+                _Problem(
+                    np.flatnonzero(bad_code),
+                    spec.name,
+                    "not a valid 统一社会信用代码 (GB 32100-2015 format or check digit)",
+                )
             )
     return text
 
@@ -192,7 +198,9 @@ def _naive_local(stamps: pd.Series) -> pd.Series:
     return stamps.dt.normalize()
 
 
-def _coerce_date(spec: FieldSpec, raw: pd.Series, today: pd.Timestamp, problems: list[_Problem]) -> np.ndarray:
+def _coerce_date(
+    spec: FieldSpec, raw: pd.Series, today: pd.Timestamp, problems: list[_Problem]
+) -> np.ndarray:
     if isinstance(raw.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(raw.dtype):
         parsed = _naive_local(raw)
         blank = parsed.isna().to_numpy()
@@ -208,12 +216,16 @@ def _coerce_date(spec: FieldSpec, raw: pd.Series, today: pd.Timestamp, problems:
     ok = ~parsed.isna().to_numpy()
     early = ok & ((parsed < EARLIEST_DATE) | (parsed > LATEST_DATE)).fillna(False).to_numpy(dtype=bool)
     if early.any():
-        problems.append(_Problem(np.flatnonzero(early), spec.name, "outside the plausible range 1900-01-01 to 2200-12-31"))
+        problems.append(
+            _Problem(np.flatnonzero(early), spec.name, "outside the plausible range 1900-01-01 to 2200-12-31")
+        )
     ok &= ~early
     if spec.not_future:
         future = ok & (parsed > today).fillna(False).to_numpy(dtype=bool)
         if future.any():
-            problems.append(_Problem(np.flatnonzero(future), spec.name, f"in the future (after {today.date()})"))
+            problems.append(
+                _Problem(np.flatnonzero(future), spec.name, f"in the future (after {today.date()})")
+            )
     kept = parsed.where(ok)
     return kept.to_numpy(dtype="datetime64[ns]")
 
@@ -237,7 +249,9 @@ def _cross_checks(
     if "founded_date" in typed and "as_of_date" in typed:
         founded = np.asarray(typed["founded_date"])
         as_of = np.asarray(typed["as_of_date"])
-        comparable = ~bad_cells["founded_date"] & ~bad_cells["as_of_date"] & ~np.isnat(founded) & ~np.isnat(as_of)
+        comparable = (
+            ~bad_cells["founded_date"] & ~bad_cells["as_of_date"] & ~np.isnat(founded) & ~np.isnat(as_of)
+        )
         late = comparable & (founded > as_of)
         if late.any():
             problems.append(_Problem(np.flatnonzero(late), "founded_date", "after as_of_date"))
@@ -273,11 +287,19 @@ def _error_frame(frame: pd.DataFrame, problems: list[_Problem], fields: FieldsCo
     if not problems:
         return empty_errors()
     order = {name: i for i, name in enumerate(fields.names)}
-    firm_raw = frame["firm_id"].to_numpy(dtype=object) if "firm_id" in frame else np.full(len(frame), None, dtype=object)
+    firm_raw = (
+        frame["firm_id"].to_numpy(dtype=object)
+        if "firm_id" in frame
+        else np.full(len(frame), None, dtype=object)
+    )
     parts = []
     for problem in problems:
         raw = frame[problem.field].to_numpy(dtype=object)[problem.positions]
-        reason = problem.reason if isinstance(problem.reason, np.ndarray) else np.full(problem.positions.size, problem.reason, dtype=object)
+        reason = (
+            problem.reason
+            if isinstance(problem.reason, np.ndarray)
+            else np.full(problem.positions.size, problem.reason, dtype=object)
+        )
         parts.append(
             pd.DataFrame(
                 {
@@ -466,7 +488,9 @@ def applicant_schema(fields: FieldsConfig | None = None) -> pa.DataFrameSchema:
             if spec.pattern is not None:
                 checks.append(pa.Check.str_matches(spec.pattern))
             if spec.check == "uscc":
-                checks.append(pa.Check(lambda s: pd.Series(uscc.valid_mask(s), index=s.index), name="uscc_check_digit"))
+                checks.append(
+                    pa.Check(lambda s: pd.Series(uscc.valid_mask(s), index=s.index), name="uscc_check_digit")
+                )
         columns[spec.name] = pa.Column(
             dtype,
             checks=checks,
@@ -475,7 +499,9 @@ def applicant_schema(fields: FieldsConfig | None = None) -> pa.DataFrameSchema:
             description=f"{spec.label_zh} / {spec.label_en}",
         )
     frame_checks = [_check_le(f.name, f.le_field, f.le_unless_zero) for f in fields.fields if f.le_field]
-    frame_checks.append(pa.Check(_founded_before, name="founded_before_as_of", error="founded_date after as_of_date"))
+    frame_checks.append(
+        pa.Check(_founded_before, name="founded_before_as_of", error="founded_date after as_of_date")
+    )
     names = set(fields.names)
     unique = [key for key in KEY_COLUMNS if key in names]
     return pa.DataFrameSchema(

@@ -66,5 +66,7 @@ def write_panel(
         "files": {name: {"file": path.name, "sha256": file_sha256(path)} for name, path in paths.items()},
     }
     manifest_path = out / MANIFEST_FILE
-    manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    manifest_path.write_text(
+        json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     return {**paths, "manifest": manifest_path}
