@@ -310,3 +310,15 @@ def test_decisions_are_stored_in_postgresql_too(make_api, new_applicant) -> None
     assert response.status_code == 201
     row = api.store.get(response.json()["decision_id"])
     assert row is not None and row.record_json in response.text and api.store.verify().ok
+
+
+def test_a_full_batch_of_one_thousand_fits_its_own_body_limit(make_api, new_applicant) -> None:
+    api = make_api(max_body_bytes=100_000)  # far below a 1,000-row batch: the batch limit applies instead
+    rows = [new_applicant(invention_patents_valid=i % 50) for i in range(1000)]
+    response = api.client.post("/v1/decisions/batch", json={"applicants": rows}, headers=api.headers())
+    assert len(response.request.content) > 1_000_000
+    assert response.status_code == 200, response.text[:300]
+    assert response.json()["n_ok"] == 1000 and api.store.count() == 1000 and api.service.decide_calls == 1
+    # while a single decision above the general limit is still refused
+    big = api.client.post("/v1/decisions", content=b" " * 100_001, headers=api.headers())
+    assert big.status_code == 413

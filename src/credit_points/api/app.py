@@ -93,6 +93,7 @@ def create_app(settings: Settings | None = None, service: DecisionService | None
     app.add_middleware(
         GuardMiddleware,
         max_body_bytes=api_settings.max_body_bytes,
+        max_batch_body_bytes=api_settings.max_batch_body_bytes,
         max_concurrency=api_settings.max_concurrency,
         metrics=metrics,
     )

@@ -3,7 +3,8 @@
 - **Request id**: a client's ``X-Request-ID`` (when it is short and plain) or a fresh one; echoed back and
   used as the correlation id of errors and log lines.
 - **Body size**: a ``Content-Length`` above the limit is answered 413 before any byte of the body is read;
-  a body sent without a length is counted as it streams and cut off with 413 at the limit.
+  a body sent without a length is counted as it streams and cut off with 413 at the limit. Batch paths
+  have their own, larger limit.
 - **Overload**: more concurrent ``/v1`` and ``/admin`` requests than the limit are answered 503 at once
   (``Retry-After``), before authentication or any work, so an overloaded instance fails fast and stores
   nothing; health and metrics endpoints are never refused.
@@ -26,6 +27,7 @@ from credit_points.api.metrics import ApiMetrics
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 LIMITED_PREFIXES: tuple[str, ...] = ("/v1/", "/admin/")
+BATCH_PATHS: frozenset[str] = frozenset({"/v1/decisions/batch"})
 
 
 class BodyTooLargeError(HTTPException):
@@ -57,10 +59,17 @@ class GuardMiddleware:
     """See the module docstring."""
 
     def __init__(
-        self, app: ASGIApp, *, max_body_bytes: int, max_concurrency: int, metrics: ApiMetrics
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        max_concurrency: int,
+        metrics: ApiMetrics,
+        max_batch_body_bytes: int | None = None,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_batch_body_bytes = max_batch_body_bytes or max_body_bytes
         self.max_concurrency = max_concurrency
         self.metrics = metrics
         self.in_flight = 0
@@ -75,6 +84,7 @@ class GuardMiddleware:
         id_header = (b"x-request-id", request_id.encode())
         status = 500
         limited = scope["path"].startswith(LIMITED_PREFIXES)
+        body_limit = self.max_batch_body_bytes if scope["path"] in BATCH_PATHS else self.max_body_bytes
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -85,14 +95,14 @@ class GuardMiddleware:
 
         try:
             length = self._content_length(scope)
-            if length is not None and length > self.max_body_bytes:
+            if length is not None and length > body_limit:
                 status = 413
                 await _send_json(
                     send,
                     413,
                     {
                         "error": "body_too_large",
-                        "message": f"the request body exceeds {self.max_body_bytes} bytes",
+                        "message": f"the request body exceeds {body_limit} bytes",
                         "correlation_id": request_id,
                     },
                     [id_header, (b"connection", b"close")],
@@ -116,7 +126,7 @@ class GuardMiddleware:
                 self.in_flight += 1
             self.metrics.in_flight.inc()
             try:
-                await self.app(scope, self._limited_receive(receive), send_with_id)
+                await self.app(scope, self._limited_receive(receive, body_limit), send_with_id)
             finally:
                 self.metrics.in_flight.dec()
                 if limited:
@@ -147,9 +157,9 @@ class GuardMiddleware:
                     return None
         return None
 
-    def _limited_receive(self, receive: Receive) -> Receive:
+    @staticmethod
+    def _limited_receive(receive: Receive, limit: int) -> Receive:
         received = 0
-        limit = self.max_body_bytes
 
         async def wrapped() -> Message:
             nonlocal received

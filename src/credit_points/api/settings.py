@@ -23,6 +23,11 @@ class ApiSettings(Settings):
     max_batch: int = Field(
         default=1000, ge=1, le=100_000, description="Most applicants in one batch request."
     )
+    max_batch_body_bytes: int = Field(
+        default=8_000_000,
+        ge=1,
+        description="Body-size limit of the batch endpoint (max_body_bytes elsewhere).",
+    )
     graceful_timeout_s: float = Field(
         default=30.0, gt=0, description="How long SIGTERM waits for in-flight requests."
     )
