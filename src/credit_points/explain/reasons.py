@@ -53,12 +53,18 @@ _ABSENT = 1e12  # sort key of a reason a row does not have
 _GROUP_STEP = 1e7  # sort-key distance between sources; sizes (points, log-odds) are far smaller
 
 
-def _equals(column: pd.Series, value: str) -> np.ndarray:
-    """Element-wise ``column == value`` as a numpy bool array (missing is False), without building a Series."""
-    result = column.array == value
-    if isinstance(result, np.ndarray) and result.dtype == bool:
-        return result
-    return np.asarray(pd.array(result, dtype="boolean").fillna(False), dtype=bool)
+class _Labels:
+    """A text column factorised once, so each ``== value`` test is an integer comparison."""
+
+    def __init__(self, column: pd.Series) -> None:
+        codes, uniques = pd.factorize(column, use_na_sentinel=True)
+        self._codes = np.asarray(codes)
+        self._position = {str(u): k for k, u in enumerate(uniques)}
+
+    def __eq__(self, value: object) -> np.ndarray:  # type: ignore[override]
+        return self._codes == self._position.get(str(value), -2)
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 def _decisions(frame: pd.DataFrame, policy: PolicyConfig) -> pd.DataFrame:
@@ -87,11 +93,12 @@ def adverse_outcome(decisions: pd.DataFrame, policy: PolicyConfig) -> np.ndarray
         >>> adverse_outcome(frame, policy).tolist()
         [False, True, True]
     """
-    approved = _equals(decisions["decision"], "approve")
+    approved = _Labels(decisions["decision"]) == "approve"
+    product = _Labels(decisions["product"])
     unit = np.ones(len(decisions))
     cap = np.zeros(len(decisions))
     for p in policy.products:
-        here = _equals(decisions["product"], p.id)
+        here = product == p.id
         unit[here] = p.rounding_unit
         cap[here] = p.cap
     capacity = decisions["limit_capacity"].to_numpy(dtype="float64")
@@ -154,9 +161,12 @@ def group_contributions(contribs_frame: pd.DataFrame, codes_config: ReasonCodesC
                 f"feature {feature!r} belongs to no reason family", field=column, value=feature
             )
         member[i, position[family]] = 1.0
-    values = (
-        contribs_frame[columns].to_numpy(dtype="float64") if columns else np.zeros((len(contribs_frame), 0))
-    )
+    if columns:
+        values = np.stack(
+            [contribs_frame[c].to_numpy(dtype="float64", na_value=np.nan) for c in columns], axis=1
+        )
+    else:
+        values = np.zeros((len(contribs_frame), 0))
     missing = np.isnan(values)
     sums = np.where(missing, 0.0, values) @ member
     counted = (~missing).astype("float64") @ member
@@ -184,7 +194,8 @@ def _candidates(
     # 2a. policy rules: the nearest product's failed rules on a decline, the refer rules hit on a refer
     rule_ids = [r.id for r in codes_config.rules]
     rules = np.zeros((n, len(rule_ids)), dtype=bool)
-    declined = _equals(decisions["decision"], "decline")
+    decision = _Labels(decisions["decision"])
+    declined = decision == "decline"
     reason_products = list(policy.reason_products) or [p.id for p in policy.products]
     if declined.any():
         failed = [
@@ -195,7 +206,7 @@ def _candidates(
         nearest = np.argmin(counts, axis=1)
         chosen = np.stack(failed, axis=0)[nearest, np.arange(n)]
         rules |= chosen & declined[:, None]
-    referred = _equals(decisions["decision"], "refer")
+    referred = decision == "refer"
     if referred.any() and policy.refer_rules:
         hits = refer_rule_hits(prepare_columns(frame, policy), policy, n)
         position = {r: k for k, r in enumerate(rule_ids)}
@@ -208,11 +219,11 @@ def _candidates(
     blocks.append((rules, np.zeros(rules.shape), "rule", [r.code for r in codes_config.rules]))
 
     # 2b. limit-waterfall steps that cut the limit
-    offered = ~_equals(decisions["product"], "")
-    binding = decisions["binding_constraint"]
+    offered = ~(_Labels(decisions["product"]) == "")
+    binding = _Labels(decisions["binding_constraint"])
     step_hit = {
         "points_multiplier": (offered & (decisions["points_multiplier"].to_numpy(dtype="float64") < 1))
-        | (declined & _equals(binding, "points_multiplier")),
+        | (declined & (binding == "points_multiplier")),
         "headroom": (
             offered
             & (
@@ -220,9 +231,9 @@ def _candidates(
                 < decisions["limit_after_risk"].to_numpy(dtype="float64")
             )
         )
-        | (declined & _equals(binding, "headroom")),
-        "capacity": declined & _equals(binding, "capacity"),
-        "min_limit": declined & _equals(binding, "min_limit"),
+        | (declined & (binding == "headroom")),
+        "capacity": declined & (binding == "capacity"),
+        "min_limit": declined & (binding == "min_limit"),
     }
     steps = np.zeros((n, len(codes_config.limit_steps)), dtype=bool)
     for k, step in enumerate(codes_config.limit_steps):
@@ -299,7 +310,7 @@ def reason_codes(
         needed = policy_input_columns(policy) | {"veto_reasons"}
         columns = [c for c in frame.columns if c in needed or c.startswith(("deduction_", "contrib_"))]
         everyone = rows.size == len(frame)
-        sub = frame[columns] if everyone else frame[columns].iloc[rows]
+        sub = frame if everyone else frame[columns].iloc[rows]
         sub_decisions = decisions if everyone else decisions.iloc[rows]
         present, size, group, codes, family_sizes = _candidates(sub, sub_decisions, policy, codes_config)
         empty = ~present.any(axis=1)

@@ -50,6 +50,9 @@ class _Columns(dict):  # type: ignore[type-arg]
     def __init__(self, frame: pd.DataFrame) -> None:
         super().__init__()
         self._frame = frame
+        self.results: dict[
+            str, np.ndarray
+        ] = {}  # expression source -> value (the same rule in many products)
 
     def __missing__(self, key: str) -> np.ndarray:
         if key not in self._frame.columns:
@@ -69,6 +72,13 @@ def _as_numpy(series: pd.Series) -> np.ndarray:
 
 
 def _evaluate(source: str, env: _Columns, n: int, where: str) -> np.ndarray:
+    memo = env.results
+    if source not in memo:
+        memo[source] = _evaluate_once(source, env, n, where)
+    return memo[source]
+
+
+def _evaluate_once(source: str, env: _Columns, n: int, where: str) -> np.ndarray:
     try:
         out = compile_expression(source).evaluate(env)
     except KeyError as exc:  # pragma: no cover - Expression turns missing names into ConfigError
