@@ -217,3 +217,15 @@ def test_seed_stage_moves_revenue_weights(torch18):
     assert weights[seed, ids.index("rd_intensity")] == pytest.approx(16 * 60 / 56)
     assert weights[growth, ids.index("rd_intensity")] == pytest.approx(10.0)
     np.testing.assert_allclose(weights.sum(axis=1), 100.0)
+
+
+def test_threads_and_chunking_do_not_change_any_number(panel, torch18, reference, monkeypatch):
+    # given chunks far smaller than the batch, so many chunks are scored, in parallel
+    import credit_points.points.engine as engine
+
+    monkeypatch.setattr(engine, "_CHUNK", 97)
+    frame = panel.head(1000)
+    parallel = PointsScorer(torch18, reference, threads=2).score(frame)
+    monkeypatch.setattr(engine, "_CHUNK", 1 << 16)
+    whole = PointsScorer(torch18, reference).score(frame)
+    pd.testing.assert_frame_equal(parallel, whole)

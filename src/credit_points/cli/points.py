@@ -60,6 +60,7 @@ def score(
     overlay: Overlay = None,
     reference: RefPath = None,
     keep: Annotated[str, typer.Option("--keep", help="Input columns copied to the output, comma-separated.")] = "firm_id,as_of_date,zone",
+    threads: Annotated[int, typer.Option("--threads", min=1, help="Threads for large files (same results).")] = 1,
 ) -> None:
     """Score applicants: stage, points, category subtotals, per-indicator values, percentiles and points, ranks."""
     import pandas as pd
@@ -69,7 +70,7 @@ def score(
 
     cfg, ref = _setup(config, overlay, reference)
     frame = _load(in_path)
-    scored = PointsScorer(cfg, ref).score(frame)
+    scored = PointsScorer(cfg, ref, threads=threads).score(frame)
     kept = [c for c in keep.split(",") if c and c in frame.columns]
     write_table(pd.concat([frame[kept], scored], axis=1), out)
     source = f"reference {reference}" if reference is not None else "the input as its own reference"

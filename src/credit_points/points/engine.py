@@ -49,6 +49,8 @@ class PointsScorer:
     Args:
         config: the zone's profile.
         reference: the pinned reference table; ``None`` makes every scored batch its own reference.
+        threads: chunks of a large batch scored in parallel (numpy releases the GIL); results do not depend
+            on it. Keep 1 in a serving process that scales by workers.
 
     Raises:
         ConfigError: when the reference was built for other stage or indicator definitions.
@@ -64,9 +66,10 @@ class PointsScorer:
         True
     """
 
-    def __init__(self, config: PointsConfig, reference: ReferenceTable | None = None) -> None:
+    def __init__(self, config: PointsConfig, reference: ReferenceTable | None = None, *, threads: int = 1) -> None:
         self.config = config
         self.reference = reference
+        self.threads = max(1, int(threads))
         self.config_hash = config.content_hash
         self.reference_hash = reference.content_hash if reference is not None else None
         self._stage_ids = np.asarray(config.stage_ids, dtype=object)
@@ -296,18 +299,30 @@ class PointsScorer:
     def score(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Score a frame of validated applicant records (same index, columns per :attr:`columns`)."""
         if self.reference is None:
-            return PointsScorer(self.config, build_reference(frame, self.config)).score(frame)
+            own = PointsScorer(self.config, build_reference(frame, self.config), threads=self.threads)
+            return own.score(frame)
         n = len(frame)
         env = self._environment(frame, derived=False)
         codes = self.stage_codes(env)
         # one (columns, rows) block: each output column is a contiguous row, and pandas keeps it as one block
         block = np.empty((len(self._columns["float"]), n), dtype="float64")
         veto_code = np.zeros(n, dtype="int64")
-        for a in range(0, max(n, 1), _CHUNK):  # chunks keep the working set in cache; results are per row
+        starts = range(0, max(n, 1), _CHUNK)  # chunks keep the working set in cache; results are per row
+
+        def run(a: int) -> None:
             b = min(n, a + _CHUNK)
             part = env if (a, b) == (0, n) else {k: v[a:b] for k, v in env.items()}
             self._add_derived(part, b - a)
-            self._fill(part, codes[a:b], block[:, a:b], veto_code[a:b])
+            self._fill(part, codes[a:b], block[:, a:b], veto_code[a:b])  # disjoint slices: no shared writes
+
+        if self.threads > 1 and len(starts) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=self.threads) as pool:
+                list(pool.map(run, starts))
+        else:
+            for a in starts:
+                run(a)
         veto = veto_code != 0
         reasons = self._reasons(veto_code) if n <= _SMALL or self._veto_table is None else veto_code
         zone_codes = self._zone_codes(frame, n)
