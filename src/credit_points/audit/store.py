@@ -361,8 +361,13 @@ class AuditStore:
     def _create_engine(self) -> Engine:
         dialect = self.dialect
         if dialect == "sqlite":
+            # connections are cheap; enough for every request thread, and a bounded wait (then 503)
             engine = sa.create_engine(
-                self.url, connect_args={"timeout": self._timeout, "check_same_thread": False}
+                self.url,
+                connect_args={"timeout": self._timeout, "check_same_thread": False},
+                pool_size=16,
+                max_overflow=48,
+                pool_timeout=self._timeout,
             )
             timeout_ms = int(self._timeout * 1000)
 
@@ -383,9 +388,13 @@ class AuditStore:
 
             return engine
         if dialect == "postgresql":
+            # server connections are not cheap: a modest pool per worker, and a bounded wait (then 503)
             return sa.create_engine(
                 self.url,
                 pool_pre_ping=True,
+                pool_size=8,
+                max_overflow=8,
+                pool_timeout=self._timeout,
                 connect_args={"connect_timeout": max(1, math.ceil(self._timeout))},
             )
         raise AuditError(f"unsupported audit store dialect {dialect!r}; use sqlite or postgresql")
