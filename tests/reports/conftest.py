@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -52,10 +53,8 @@ def sample_records(decided: Decided) -> dict[str, dict[str, Any]]:
         "decline": decided.first("decline"),
     }
     for name, (decision, reasons) in {"approve_cut": ("approve", True), "refer": ("refer", None)}.items():
-        try:
+        with contextlib.suppress(LookupError):
             out[name] = decided.first(decision, with_reasons=reasons)
-        except LookupError:
-            pass
     return out
 
 
