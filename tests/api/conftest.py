@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from credit_points.api.app import create_app
+from credit_points.api.redaction import uninstall_log_redaction
 from credit_points.api.settings import ApiSettings
 from credit_points.audit.keys import SCOPES, ApiKeyStore
 from credit_points.audit.store import AuditStore
@@ -35,6 +36,13 @@ def load_fake_module() -> ModuleType:
     sys.modules[name] = module
     spec.loader.exec_module(module)  # type: ignore[union-attr]
     return module
+
+
+@pytest.fixture(autouse=True)
+def _restore_log_records() -> Iterator[None]:
+    """Apps install a process-wide log scrubber; take it away again so other areas' tests see raw logs."""
+    yield
+    uninstall_log_redaction()
 
 
 @pytest.fixture(scope="session")

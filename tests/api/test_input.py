@@ -169,3 +169,18 @@ def test_floats_in_the_answer_are_exact(make_api, new_applicant, fake) -> None:
     expected = fake.fake_prob_default(payload)
     assert body["record"]["risk"]["prob_default"].hex() == expected.hex()
     assert body["prob_default"].hex() == expected.hex() and math.isfinite(body["limit"])
+
+
+def test_the_log_scrubber_is_process_wide_and_removable(make_api, caplog) -> None:
+    import logging
+
+    from credit_points.api.redaction import uninstall_log_redaction
+
+    make_api()  # building an app installs it
+    logging.getLogger("some.library").warning("calling %s for 91430100MA4L0XQJ35", "长沙示例智能科技有限公司")
+    assert (
+        "91430100MA4L0XQJ35" not in caplog.text and "[USCC]" in caplog.text and "[ENTERPRISE]" in caplog.text
+    )
+    uninstall_log_redaction()
+    logging.getLogger("some.library").warning("raw 91430100MA4L0XQJ35")
+    assert "raw 91430100MA4L0XQJ35" in caplog.text

@@ -100,6 +100,13 @@ def install_log_redaction() -> None:
     logging.setLogRecordFactory(factory)
 
 
+def uninstall_log_redaction() -> None:
+    """Restore the log-record factory that was in place before :func:`install_log_redaction` (for tests)."""
+    previous = _installed.pop("previous", None)
+    if previous is not None:
+        logging.setLogRecordFactory(previous)
+
+
 def uvicorn_log_config(level: str = "INFO") -> dict[str, Any]:
     """A ``logging.config`` dict for uvicorn with the redacting filter on every handler."""
     return {
