@@ -184,3 +184,16 @@ def test_the_log_scrubber_is_process_wide_and_removable(make_api, caplog) -> Non
     uninstall_log_redaction()
     logging.getLogger("some.library").warning("raw 91430100MA4L0XQJ35")
     assert "raw 91430100MA4L0XQJ35" in caplog.text
+
+
+def test_a_record_the_store_refuses_is_a_500_not_the_clients_fault(make_api, new_applicant, fake) -> None:
+    class Broken(fake.FakeDecisionService):
+        def _decide_one(self, applicant):
+            record = super()._decide_one(applicant)
+            record["risk"]["prob_default"] = float("nan")
+            return record
+
+    api = make_api(service=Broken())
+    response = api.client.post("/v1/decisions", json=new_applicant(), headers=api.headers())
+    assert response.status_code == 500 and set(response.json()) == {"error", "message", "correlation_id"}
+    assert api.store.count() == 0

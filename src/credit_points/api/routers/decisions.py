@@ -6,8 +6,10 @@ Every decision is committed to the audit store before it is answered; if the sto
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -31,7 +33,7 @@ from credit_points.api.service import DecisionService
 from credit_points.audit.keys import ApiKey
 from credit_points.audit.store import AuditRow, IdempotencyConflictError
 from credit_points.config import canonical_json, sha256_text
-from credit_points.exceptions import ModelError
+from credit_points.exceptions import DataValidationError, ModelError
 
 _IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,200}$")
 _DECISION_ID = Annotated[
@@ -69,6 +71,15 @@ def _one_record(records: Any, n: int) -> list[dict[str, Any]]:
     return records
 
 
+@contextlib.contextmanager
+def _engine_defects() -> Iterator[None]:
+    """A record the store refuses (NaN, wrong types at indexed keys) is the engine's bug, not the client's: 500."""
+    try:
+        yield
+    except DataValidationError as exc:
+        raise RuntimeError(f"the decision service returned a record the audit store refuses: {exc}") from None
+
+
 def _count(ctx: AppContext, rows: list[AuditRow]) -> None:
     for row in rows:
         if row.is_new:
@@ -95,13 +106,14 @@ def decide_and_record(
                 )
             return earlier
     record = _one_record(service.decide([applicant]), 1)[0]
-    row = ctx.store.append_decision(
-        record,
-        request_id=request_id,
-        client_id=key.key_id,
-        idempotency_key=idempotency_key,
-        body_sha256=body_sha256,
-    )
+    with _engine_defects():
+        row = ctx.store.append_decision(
+            record,
+            request_id=request_id,
+            client_id=key.key_id,
+            idempotency_key=idempotency_key,
+            body_sha256=body_sha256,
+        )
     _count(ctx, [row])
     return row
 
@@ -305,12 +317,13 @@ def _batch(
     rows: dict[int, AuditRow] = {}
     if good:
         records = _one_record(service.decide([a for _, a in good]), len(good))
-        stored = ctx.store.append_decisions(
-            records,
-            request_id=request_id,
-            client_id=key.key_id,
-            body_sha256s=[sha256_text(canonical_json(a)) for _, a in good],
-        )
+        with _engine_defects():
+            stored = ctx.store.append_decisions(
+                records,
+                request_id=request_id,
+                client_id=key.key_id,
+                body_sha256s=[sha256_text(canonical_json(a)) for _, a in good],
+            )
         _count(ctx, stored)
         rows = {index: row for (index, _), row in zip(good, stored, strict=True)}
     parts = []
