@@ -41,7 +41,7 @@ def test_small_and_large_frames_get_the_same_dtypes_and_values(panel, torch18, r
     # then dtypes and per-firm numbers agree exactly (ranks are per batch and are left out)
     per_firm = [c for c in big.columns if not c.startswith("rank_")]
     assert big.dtypes.equals(small.dtypes)
-    pd.testing.assert_frame_equal(big[per_firm], small[per_firm])
+    pd.testing.assert_frame_equal(big[per_firm], small[per_firm], check_exact=True)
 
 
 @pytest.mark.parametrize("k", range(4))
@@ -81,7 +81,7 @@ def test_row_order_name_and_firm_id_do_not_change_points(panel, torch18, referen
     shuffled["firm_id"] = shuffled["firm_id"].iloc[::-1].to_numpy()
     other = score_points(shuffled, torch18, reference).loc[base.index]
     # then every per-firm number is identical (ranks included: same population)
-    pd.testing.assert_frame_equal(base, other)
+    pd.testing.assert_frame_equal(base, other, check_exact=True)
 
 
 def test_a_firm_alone_gets_exactly_its_points_in_the_batch(panel, torch18, reference):
@@ -90,14 +90,14 @@ def test_a_firm_alone_gets_exactly_its_points_in_the_batch(panel, torch18, refer
     scorer = PointsScorer(torch18, reference)
     alone = pd.concat([scorer.score(frame.iloc[[k]]) for k in range(0, 120, 7)])
     cols = [c for c in batch.columns if not c.startswith("rank_")]
-    pd.testing.assert_frame_equal(alone[cols], batch.loc[alone.index, cols])
+    pd.testing.assert_frame_equal(alone[cols], batch.loc[alone.index, cols], check_exact=True)
 
 
 def test_without_reference_the_batch_is_its_own_reference(panel, torch18):
     frame = panel.head(400)
     own = score_points(frame, torch18)
     explicit = score_points(frame, torch18, build_reference(frame, torch18))
-    pd.testing.assert_frame_equal(own, explicit)
+    pd.testing.assert_frame_equal(own, explicit, check_exact=True)
 
 
 def test_caps_hold_for_extreme_firms(make_frame, torch18, reference):
@@ -228,4 +228,4 @@ def test_threads_and_chunking_do_not_change_any_number(panel, torch18, reference
     parallel = PointsScorer(torch18, reference, threads=2).score(frame)
     monkeypatch.setattr(engine, "_CHUNK", 1 << 16)
     whole = PointsScorer(torch18, reference).score(frame)
-    pd.testing.assert_frame_equal(parallel, whole)
+    pd.testing.assert_frame_equal(parallel, whole, check_exact=True)

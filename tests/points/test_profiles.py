@@ -48,3 +48,17 @@ def test_the_minimal_zone_scores_every_indicator_kind(make_frame):
     assert out["ind_rd_platform_tier_points"].iloc[0] == pytest.approx(2 / 3 * w[small, ids.index("rd_platform_tier")])
     assert out["points_bonus"].iloc[0] == 8.0  # item cap 8 below the group cap 10
     assert out["points_deductions"].iloc[0] == 10.0
+
+
+@pytest.mark.parametrize("name", ["changsha-38", "wuxi-42"])
+def test_alone_equals_in_batch_for_every_profile(panel, name):
+    import pandas as pd
+
+    from credit_points.points.engine import PointsScorer
+
+    cfg = load_points_config(name)
+    scorer = PointsScorer(cfg, build_reference(panel, cfg))
+    batch = scorer.score(panel.head(200))
+    alone = pd.concat([scorer.score(panel.iloc[[k]]) for k in range(0, 200, 13)])
+    cols = [c for c in batch.columns if not c.startswith("rank_")]
+    pd.testing.assert_frame_equal(alone[cols], batch.loc[alone.index, cols], check_exact=True)

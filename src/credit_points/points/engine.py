@@ -17,7 +17,7 @@ Output columns (same index as the input), see ``docs/architecture.md``:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -41,6 +41,21 @@ class _Cell:
         self.lookup: PercentileLookup | None = None  # the stage's quantile knots (enough reference firms)
         self.edges: np.ndarray | None = None
         self.scores: np.ndarray | None = None
+
+
+class _StagePack(NamedTuple):
+    """A stage's percentile lookups stacked row-wise (see :class:`PercentileLookup`)."""
+
+    idx: np.ndarray  # indicators with a lookup
+    knots: np.ndarray
+    left_knot: np.ndarray
+    left_prob: np.ndarray
+    slope: np.ndarray
+    mid_at_knot: np.ndarray
+    quant: np.ndarray  # rows of the pack scored by percentile
+    quant_idx: np.ndarray  # their indicator positions
+    lower: np.ndarray  # (rows, 1) lower is better
+    missing: np.ndarray  # (rows, 1) score of a missing value
 
 
 class PointsScorer:
@@ -138,7 +153,29 @@ class PointsScorer:
                 cell.lookup = PercentileLookup(knots, probs) if knots is not None else None
                 row.append(cell)
             cells.append(row)
+        self._packs = [self._pack(row) for row in cells]
         return cells
+
+    def _pack(self, row: list[_Cell]) -> _StagePack | None:
+        """All of a stage's percentile lookups stacked, for scoring a few rows with a handful of numpy calls."""
+        with_lookup = [j for j, cell in enumerate(row) if cell.lookup is not None]
+        if not with_lookup:
+            return None
+        lookups = [row[j].lookup for j in with_lookup]
+        quant = [k for k, j in enumerate(with_lookup) if row[j].mode == _QUANTILE]
+        inds = [self.config.indicators[with_lookup[k]] for k in quant]
+        return _StagePack(
+            idx=np.asarray(with_lookup),
+            knots=np.stack([lk.knots for lk in lookups]),  # type: ignore[union-attr]
+            left_knot=np.stack([lk.left_knot for lk in lookups]),  # type: ignore[union-attr]
+            left_prob=np.stack([lk.left_prob for lk in lookups]),  # type: ignore[union-attr]
+            slope=np.stack([lk.slope for lk in lookups]),  # type: ignore[union-attr]
+            mid_at_knot=np.stack([lk.mid_at_knot for lk in lookups]),  # type: ignore[union-attr]
+            quant=np.asarray(quant, dtype="int64"),
+            quant_idx=np.asarray([with_lookup[k] for k in quant], dtype="int64"),
+            lower=np.asarray([ind.direction == "lower" for ind in inds])[:, None],
+            missing=np.asarray([ind.missing_score for ind in inds], dtype="float64")[:, None],
+        )
 
     def _veto_strings(self) -> np.ndarray | None:
         ids = [vid for vid, _ in self._vetoes]
@@ -266,11 +303,33 @@ class PointsScorer:
     def _score_stage(self, s: int, values: np.ndarray, out: np.ndarray, pcts: np.ndarray | None) -> None:
         """Score the rows of one stage in place (``values``, ``out`` and ``pcts`` are views)."""
         full_at = self.config.scoring.full_at
+        done: set[int] = set()  # indicators already scored
+        pct_done: set[int] = set()  # indicators whose percentile is already written
+        pack = self._packs[s]
+        if pack is not None and values.shape[1] <= _SMALL:
+            # the same arithmetic as PercentileLookup, for all indicators at once (bit-identical results)
+            v = values[pack.idx]
+            rows = np.arange(len(pack.idx))[:, None]
+            seg = (pack.knots[:, None, :] <= v[:, :, None]).sum(axis=2)  # == searchsorted(side="right")
+            left = pack.left_knot[rows, seg]
+            lin = (v - left) * pack.slope[rows, seg]
+            lin += pack.left_prob[rows, seg]
+            pct = np.where(left == v, pack.mid_at_knot[rows, seg], lin)
+            if pcts is not None:
+                pcts[pack.idx] = pct
+            q = pct[pack.quant]
+            good = np.where(pack.lower, 1.0 - q, q)
+            score = np.minimum(np.divide(good, full_at), 1.0)
+            out[pack.quant_idx] = np.where(np.isnan(score), pack.missing, score)
+            done = set(pack.quant_idx.tolist())
+            pct_done = set(pack.idx.tolist())
         for j, ind in enumerate(self.config.indicators):
+            if j in done:
+                continue
             cell = self._cells[s][j]
             v = values[j]
             pct = None
-            if cell.lookup is not None and (pcts is not None or cell.mode == _QUANTILE):
+            if cell.lookup is not None and j not in pct_done and (pcts is not None or cell.mode == _QUANTILE):
                 pct = cell.lookup(v)
                 if pcts is not None:
                     pcts[j] = pct
