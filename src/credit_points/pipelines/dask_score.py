@@ -234,32 +234,74 @@ def score_partition(
 
 
 # ------------------------------------------------------------------------------------------------- run
-def read_partitions(in_path: str | Path, *, blocksize: str | int | None = None) -> Any:
-    """The input as a Dask DataFrame: Parquet (file or folder) or CSV with every column read as text.
+def _read_row_groups(piece: tuple[str, tuple[int, ...]]) -> pd.DataFrame:
+    """One partition of a Parquet input: the given row groups of one file, as pandas."""
+    import pyarrow.parquet as pq
 
-    CSV cells stay text (``N/A`` or ``null`` too; only empty cells are missing), so a block never fails on a
-    type guessed from another block; validation then coerces exactly as the local reader's values would be.
+    path, groups = piece
+    return pq.ParquetFile(path).read_row_groups(list(groups)).to_pandas()
+
+
+def parquet_pieces(in_path: str | Path, partition_rows: int) -> tuple[list[tuple[str, tuple[int, ...]]], list[int]]:
+    """Partitions of a Parquet file or folder as (file, row groups), each about ``partition_rows`` rows.
+
+    Row groups are never split; consecutive ones of a file are joined until a partition holds at least
+    ``partition_rows`` rows. Also returns each partition's row count (from the metadata, nothing read).
+    """
+    import pyarrow.parquet as pq
+
+    path = Path(in_path)
+    files = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+    if not files:
+        raise DataValidationError("no .parquet files in the folder", path=str(path))
+    pieces: list[tuple[str, tuple[int, ...]]] = []
+    lengths: list[int] = []
+    for file in files:
+        meta = pq.ParquetFile(file).metadata
+        groups: list[int] = []
+        rows = 0
+        for index in range(meta.num_row_groups):
+            groups.append(index)
+            rows += meta.row_group(index).num_rows
+            if rows >= partition_rows:
+                pieces.append((str(file), tuple(groups)))
+                lengths.append(rows)
+                groups, rows = [], 0
+        if groups:
+            pieces.append((str(file), tuple(groups)))
+            lengths.append(rows)
+    return pieces, lengths
+
+
+def read_partitions(
+    in_path: str | Path, *, partition_rows: int = 200_000, blocksize: str | int = "64MiB"
+) -> tuple[Any, list[int]]:
+    """The input as a Dask DataFrame and the row count of each partition.
+
+    Parquet (a file or a folder of files) is split at row groups into partitions of about
+    ``partition_rows`` rows, counted from the metadata. CSV is split into byte blocks of ``blocksize``
+    with every cell read as text (``N/A`` or ``null`` too; only empty cells are missing), so a block never
+    fails on a type guessed from another block; validation then coerces the text exactly as the local
+    reader's values; its blocks are counted by reading one column.
     """
     import dask.dataframe as dd
+    import pyarrow.parquet as pq
 
     path = Path(in_path)
     suffix = path.suffix.lower()
     if not path.exists():
         raise DataValidationError("file not found", path=str(path))
     if suffix == ".csv":
-        return dd.read_csv(
-            str(path),
-            dtype=str,
-            encoding="utf-8-sig",
-            keep_default_na=False,
-            na_values=[""],
-            blocksize=blocksize or "64MiB",
+        frame = dd.read_csv(
+            str(path), dtype=str, encoding="utf-8-sig", keep_default_na=False, na_values=[""], blocksize=blocksize
         )
+        lengths = frame[frame.columns[0]].map_partitions(len).compute()
+        return frame, [int(n) for n in lengths]
     if suffix == ".parquet" or path.is_dir():
-        kwargs: dict[str, Any] = {"split_row_groups": "infer"}
-        if blocksize is not None:
-            kwargs["blocksize"] = blocksize
-        return dd.read_parquet(str(path), **kwargs)
+        pieces, lengths = parquet_pieces(path, partition_rows)
+        meta = pq.read_schema(pieces[0][0]).empty_table().to_pandas()
+        frame = dd.from_map(_read_row_groups, pieces, meta=meta, label="read-applicants", enforce_metadata=False)
+        return frame, lengths
     raise DataValidationError(f"unknown file type {suffix or '(none)'!r}; expected .csv or .parquet", path=str(path))
 
 
@@ -314,7 +356,8 @@ def score_on_dask(
     *,
     errors_path: str | Path | None = None,
     explain: str = "adverse",
-    blocksize: str | int | None = None,
+    partition_rows: int = 200_000,
+    blocksize: str | int = "64MiB",
 ) -> PortfolioSummary:
     """Score ``in_path`` on ``client``'s cluster with the bundle ``spec``; see the module docstring.
 
@@ -326,8 +369,7 @@ def score_on_dask(
     in_path, out_dir = Path(in_path), Path(out_path)
     _prepare_out_dir(out_dir)
     client.register_plugin(BundlePlugin(spec), name=f"credit-points-bundle-{spec.artifact_hash[:16]}")
-    frame = read_partitions(in_path, blocksize=blocksize)
-    lengths = frame[frame.columns[0]].map_partitions(len).compute()
+    frame, lengths = read_partitions(in_path, partition_rows=partition_rows, blocksize=blocksize)
     offsets = np.concatenate([[0], np.cumsum(np.asarray(lengths, dtype="int64"))[:-1]]).tolist()
     errors_dir = Path(tempfile.mkdtemp(prefix=".errors-", dir=out_dir.parent)) if errors_path else None
     try:
@@ -361,7 +403,8 @@ def run_dask_score(
     explain: str = "adverse",
     n_workers: int = DEFAULT_WORKERS,
     processes: bool = True,
-    blocksize: str | int | None = None,
+    partition_rows: int = 200_000,
+    blocksize: str | int = "64MiB",
 ) -> PortfolioSummary:
     """``credit-points score --engine dask``: resolve ``model``, score on a cluster, return the summary.
 
@@ -374,7 +417,8 @@ def run_dask_score(
         explain: where reason codes are computed (``adverse`` default).
         n_workers: workers of the ``LocalCluster`` (ignored with ``scheduler``).
         processes: ``LocalCluster`` workers as processes (default) or threads of this process.
-        blocksize: target partition size (bytes or ``"64MiB"``); Parquet row groups are never split.
+        partition_rows: Parquet partitions of about this many rows (whole row groups).
+        blocksize: CSV partitions of this many bytes (``"64MiB"``).
     """
     from credit_points.config import get_settings
     from credit_points.pipelines.models import load_engine
@@ -384,4 +428,13 @@ def run_dask_score(
     identity = ModelIdentity(resolved.name, resolved.version, resolved.artifact_hash, resolved.run_id)
     spec = BundleSpec.from_folder(resolved.bundle_dir, identity, lightgbm_threads=settings.lightgbm_threads)
     with dask_client(scheduler, n_workers=n_workers, processes=processes) as client:
-        return score_on_dask(client, spec, in_path, out_path, errors_path=errors_path, explain=explain, blocksize=blocksize)
+        return score_on_dask(
+            client,
+            spec,
+            in_path,
+            out_path,
+            errors_path=errors_path,
+            explain=explain,
+            partition_rows=partition_rows,
+            blocksize=blocksize,
+        )
