@@ -117,5 +117,12 @@ def reference(panel: pd.DataFrame, torch18: PointsConfig) -> ReferenceTable:
 
 
 @pytest.fixture(scope="session")
+def wuxi(panel: pd.DataFrame) -> tuple[PointsConfig, ReferenceTable]:
+    """The wuxi-42 profile (reverse indicators, 1000 points) and its reference on the panel."""
+    cfg = load_points_config("wuxi-42")
+    return cfg, build_reference(panel, cfg)
+
+
+@pytest.fixture(scope="session")
 def rng() -> np.random.Generator:
     return np.random.default_rng(20240630)

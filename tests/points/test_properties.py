@@ -96,3 +96,21 @@ def test_any_row_order_gives_the_same_points(panel, torch18, reference, order):
     other = PointsScorer(torch18, reference).score(frame.iloc[list(order)]).loc[base.index]
     pd.testing.assert_frame_equal(base, other, check_exact=True)
     assert np.array_equal(base["points_total"].to_numpy(), other["points_total"].to_numpy())
+
+
+@SETTINGS
+@given(
+    field=st.sampled_from(["admin_penalties_2y", "defendant_lawsuits_1y", "max_overdue_days_24m", "existing_bank_debt"]),
+    low=st.integers(0, 400),
+    extra=st.integers(0, 400),
+)
+def test_more_of_a_reverse_indicator_never_raises_wuxi_points(make_frame, wuxi, field, low, extra):
+    # wuxi-42's reverse category: penalties, lawsuits, days past due and debt are lower-is-better
+    cfg, reference = wuxi
+    scale = 100_000.0 if field == "existing_bank_debt" else 1.0
+    frame = make_frame([{field: low * scale, "existing_unsecured_debt": 0.0},
+                        {field: (low + extra) * scale, "existing_unsecured_debt": 0.0}])  # fmt: skip
+    out = PointsScorer(cfg, reference).score(frame)
+    assert out["points_cat_reverse"].iloc[1] <= out["points_cat_reverse"].iloc[0]
+    assert out["points_total"].iloc[1] <= out["points_total"].iloc[0]
+
