@@ -152,24 +152,22 @@ def group_contributions(contribs_frame: pd.DataFrame, codes_config: ReasonCodesC
     columns = [c for c in contribs_frame.columns if c.startswith("contrib_") and c != "contrib_base"]
     family_ids = [f.id for f in codes_config.families]
     position = {f: k for k, f in enumerate(family_ids)}
-    member = np.zeros((len(columns), len(family_ids)))
-    for i, column in enumerate(columns):
+    n = len(contribs_frame)
+    # accumulate column by column into Fortran-ordered sums: contiguous, and no BLAS call to contend for
+    sums = np.zeros((n, len(family_ids)), dtype="float64", order="F")
+    counted = np.zeros((n, len(family_ids)), dtype=np.int32, order="F")
+    for column in columns:
         feature = column[len("contrib_") :]
         family = codes_config.feature_family.get(feature)
         if family is None:
             raise DataValidationError(
                 f"feature {feature!r} belongs to no reason family", field=column, value=feature
             )
-        member[i, position[family]] = 1.0
-    if columns:
-        values = np.stack(
-            [contribs_frame[c].to_numpy(dtype="float64", na_value=np.nan) for c in columns], axis=1
-        )
-    else:
-        values = np.zeros((len(contribs_frame), 0))
-    missing = np.isnan(values)
-    sums = np.where(missing, 0.0, values) @ member
-    counted = (~missing).astype("float64") @ member
+        values = contribs_frame[column].to_numpy(dtype="float64", na_value=np.nan)
+        known = ~np.isnan(values)
+        k = position[family]
+        sums[:, k] += np.where(known, values, 0.0)
+        counted[:, k] += known
     sums[counted == 0] = np.nan
     return pd.DataFrame(sums, index=contribs_frame.index, columns=family_ids)
 
@@ -309,9 +307,11 @@ def reason_codes(
     if rows.size:
         needed = policy_input_columns(policy) | {"veto_reasons"}
         columns = [c for c in frame.columns if c in needed or c.startswith(("deduction_", "contrib_"))]
+        reason_products = list(policy.reason_products) or [p.id for p in policy.products]
+        decision_columns = [*DECISION_COLUMNS, *(f"failed_rules_{p}" for p in reason_products)]
         everyone = rows.size == len(frame)
         sub = frame if everyone else frame[columns].iloc[rows]
-        sub_decisions = decisions if everyone else decisions.iloc[rows]
+        sub_decisions = decisions if everyone else decisions[decision_columns].iloc[rows]
         present, size, group, codes, family_sizes = _candidates(sub, sub_decisions, policy, codes_config)
         empty = ~present.any(axis=1)
         has_contribs = np.isfinite(family_sizes).any(axis=1)
