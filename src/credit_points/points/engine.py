@@ -456,19 +456,21 @@ class PointsScorer:
                 reason_col = pd.array(pc.take(pa.array(list(self._veto_table), pa.large_string()), reasons), dtype="str")
             version = pd.array(pa.repeat(pa.scalar(self.config.version, pa.large_string()), n), dtype="str")
             digest = pd.array(pa.repeat(pa.scalar(self.config_hash, pa.large_string()), n), dtype="str")
-        head = pd.DataFrame(
-            {
-                "stage": stage,
-                "veto": veto,
-                "veto_reasons": reason_col,
-                "rank_zone": rank_zone,
-                "rank_stage": rank_stage,
-                "points_config_version": version,
-                "points_config_hash": digest,
-            },
-            index=index,
-        )
-        return pd.concat([head, pd.DataFrame(block.T, index=index, columns=self._columns["float"], copy=False)], axis=1)
+        head = {
+            "stage": stage,
+            "veto": veto,
+            "veto_reasons": reason_col,
+            "rank_zone": rank_zone,
+            "rank_stage": rank_stage,
+            "points_config_version": version,
+            "points_config_hash": digest,
+        }
+        body = pd.DataFrame(block.T, index=index, columns=self._columns["float"], copy=False)
+        if n <= _SMALL:  # few rows: one concatenation is cheapest
+            return pd.concat([pd.DataFrame(head, index=index), body], axis=1)
+        for position, (name, column) in enumerate(head.items()):  # many rows: inserting avoids a realignment
+            body.insert(position, name, column)
+        return body
 
     def _zone_codes(self, frame: pd.DataFrame, n: int) -> np.ndarray:
         zone = self.config.zone_field
