@@ -132,10 +132,8 @@ class PointsScorer:
                     if knots is not None:
                         cell = _Cell(_QUANTILE)
                     else:
-                        bands = ref.fallback.get(stage, {}).get(ind.id)
-                        if bands is None:
-                            fb = cfg.fallback_bands(ind, stage)
-                            bands = {"edges": list(fb.edges), "scores": list(fb.scores)} if fb else None
+                        fb = cfg.fallback_bands(ind, stage)  # the profile's rule; the table's copy is a record
+                        bands = {"edges": list(fb.edges), "scores": list(fb.scores)} if fb else None
                         if bands is None:  # pragma: no cover - the config validator requires fallback bands
                             raise DataValidationError("no reference and no fallback bands", field=ind.id, value=stage)
                         cell = _Cell(_BANDS)
