@@ -8,7 +8,8 @@
 * the **Parquet or CSV** that ``credit-points score`` writes. Those rows hold no contributions and no nested
   record, so records are rebuilt: the catalogue's input columns are decided again by the engine, and the
   rebuilt decision must equal the stored row (points, PD, limit, decision) or the job stops — a report is
-  never rendered from an engine that did not make the decision.
+  never rendered from an engine that did not make the decision. The ranks (``rank_zone``, ``rank_stage``)
+  are positions within the scored batch, so they are taken from the file.
 
 Reports are rendered by a pool of processes (one engine each, loaded once per worker from the concrete
 model version) behind a progress bar.
@@ -37,6 +38,8 @@ JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 TABLE_SUFFIXES = (".parquet", ".csv")
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 _MIN_PARALLEL = 16
+#: decision columns that depend on the batch a row was scored in (taken from the file, not re-decided)
+BATCH_COLUMNS = ("rank_zone", "rank_stage")
 
 
 @dataclass
@@ -126,6 +129,10 @@ def records_from_scored(path: Path, engine: DecisionEngine) -> list[dict[str, An
                 f"{path}: row {k + 1} (firm {firm}): {column} was {before[k]!r}, the engine gives {after[k]!r};"
                 " pass the --model the decisions were made with"
             )
+    # ranks are positions within the batch that was scored: keep the stored ones, not this file's
+    for column in BATCH_COLUMNS:
+        if column in stored.columns:
+            decided[column] = stored[column].to_numpy()
     inputs = input_records(good.reset_index(drop=True), names)
     return decision_records(engine, decided.reset_index(drop=True), inputs)
 
