@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from credit_points.config import CONFIG_DIR, load_config
-from credit_points.reports.validation import log_validation_report, render_validation_report, validation_sections
+from credit_points.reports.validation import (
+    log_validation_report,
+    render_validation_report,
+    validation_sections,
+)
 from credit_points.tracking.gate import PromotionConfig, evaluate_gate
 
 
@@ -106,4 +111,4 @@ def test_logged_to_the_active_mlflow_run(fit, trained_model, tmp_path):
         html = log_validation_report(fit, {}, None)
     local = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="validation_report.html",
                                                 dst_path=str(tmp_path))  # fmt: skip
-    assert open(local, encoding="utf-8").read() == html
+    assert Path(local).read_text(encoding="utf-8") == html
