@@ -234,8 +234,8 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
         self.classes_, y01 = encode_binary_target(y_arr)
         if len(y01) != X_arr.shape[0]:
             raise ValueError(f"X has {X_arr.shape[0]} rows but y has {len(y01)}")
-        self.selection_ = []
-        self.scorecard_ = None
+        self.selection_: list[dict[str, float]] = []
+        self.scorecard_: Any = None
         self.blend_weight_ = 1.0
         if self.scorecard is not None and self.blend_weights:
             return self._fit_with_selection(X_arr, y01, X_calib, y_calib)
@@ -254,7 +254,9 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
         booster = self._train(X_fit, y_fit, X_valid, y_valid)
         self.booster_ = booster
         if Xc is not None:
-            margin = booster.predict(Xc, raw_score=True, num_threads=self.num_threads)
+            margin = np.asarray(
+                booster.predict(Xc, raw_score=True, num_threads=self.num_threads), dtype="float64"
+            )
             self.calib_a_, self.calib_b_ = fit_platt(margin, yc, min_slope=self.min_slope)
         else:
             self.calib_a_, self.calib_b_ = 1.0, 0.0
@@ -332,11 +334,11 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
         n_estimators: int | None = None,
     ) -> lgb.Booster:
         params = self.lgb_params(X.shape[1])
-        cats = list(self.categorical_features) if self.categorical_features else "auto"
+        cats: Any = list(self.categorical_features) if self.categorical_features else "auto"
         train_set = lgb.Dataset(
             X, label=y01, categorical_feature=cats, free_raw_data=True, params={"verbosity": -1}
         )
-        callbacks = []
+        callbacks: list[Any] = []
         valid_sets = []
         if X_valid is not None and self.early_stopping_rounds:
             Xv = X_valid if encoded else self._as_matrix(X_valid, fitted=False)

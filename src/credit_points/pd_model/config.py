@@ -51,28 +51,28 @@ class EncodingMap(StrictModel):
 class LightGBMParams(StrictModel):
     """LightGBM parameters of the booster (native names where they exist)."""
 
-    num_threads: int = Field(1, ge=1)
+    num_threads: int = Field(default=1, ge=1)
     deterministic: bool = True
     seed: int = 0
-    num_leaves: int = Field(15, ge=2)
+    num_leaves: int = Field(default=15, ge=2)
     max_depth: int = -1
-    n_estimators: int = Field(300, ge=1)
-    learning_rate: float = Field(0.05, gt=0, le=1)
-    min_child_samples: int = Field(50, ge=1)
-    subsample: float = Field(0.8, gt=0, le=1)
-    subsample_freq: int = Field(1, ge=0)
-    colsample_bytree: float = Field(0.8, gt=0, le=1)
-    reg_lambda: float = Field(1.0, ge=0)
-    reg_alpha: float = Field(0.0, ge=0)
-    max_bin: int = Field(255, ge=2)
-    early_stopping_rounds: int | None = Field(50, ge=1)
+    n_estimators: int = Field(default=300, ge=1)
+    learning_rate: float = Field(default=0.05, gt=0, le=1)
+    min_child_samples: int = Field(default=50, ge=1)
+    subsample: float = Field(default=0.8, gt=0, le=1)
+    subsample_freq: int = Field(default=1, ge=0)
+    colsample_bytree: float = Field(default=0.8, gt=0, le=1)
+    reg_lambda: float = Field(default=1.0, ge=0)
+    reg_alpha: float = Field(default=0.0, ge=0)
+    max_bin: int = Field(default=255, ge=2)
+    early_stopping_rounds: int | None = Field(default=50, ge=1)
 
 
 class CalibrationConfig(StrictModel):
     """Calibration of the booster margin: Platt scaling, ``raw = a * margin + b``."""
 
     method: Literal["platt"] = "platt"
-    min_slope: float = Field(1e-3, gt=0)
+    min_slope: float = Field(default=1e-3, gt=0)
 
 
 class SplitConfig(StrictModel):
@@ -86,12 +86,12 @@ class SplitConfig(StrictModel):
     date_column: str = "as_of_date"
     firm_column: str = "firm_id"
     target: str = "default_12m"
-    calib_periods: int = Field(1, ge=1)
-    test_periods: int = Field(1, ge=1)
-    calib_quantile: float = Field(0.6, gt=0, lt=1)
-    test_quantile: float = Field(0.8, gt=0, lt=1)
+    calib_periods: int = Field(default=1, ge=1)
+    test_periods: int = Field(default=1, ge=1)
+    calib_quantile: float = Field(default=0.6, gt=0, lt=1)
+    test_quantile: float = Field(default=0.8, gt=0, lt=1)
     firm_split: Literal["holdout", "drop", "none"] = "holdout"
-    test_firm_share: float = Field(0.3, gt=0, lt=1)
+    test_firm_share: float = Field(default=0.3, gt=0, lt=1)
     seed: int = 0
 
     @model_validator(mode="after")
@@ -121,7 +121,7 @@ class MasterScale(StrictModel):
         default_grade: grade of obligors in default (PD = 1).
     """
 
-    pd_floor: float = Field(0.0003, ge=0, lt=1)
+    pd_floor: float = Field(default=0.0003, ge=0, lt=1)
     grades: tuple[GradeBand, ...] = Field(min_length=7)
     default_grade: str = "D"
 
@@ -146,14 +146,14 @@ class MasterScale(StrictModel):
 class ScorecardConfig(StrictModel):
     """The WoE-logistic challenger: binning, regularisation and points scaling."""
 
-    max_n_bins: int = Field(8, ge=2)
-    min_bin_size: float = Field(0.05, gt=0, lt=0.5)
+    max_n_bins: int = Field(default=8, ge=2)
+    min_bin_size: float = Field(default=0.05, gt=0, lt=0.5)
     monotonic_trend: str = "auto_asc_desc"
-    min_iv: float = Field(0.02, ge=0)
-    C: float = Field(1.0, gt=0)
-    pdo: float = Field(20.0, gt=0)
+    min_iv: float = Field(default=0.02, ge=0)
+    C: float = Field(default=1.0, gt=0)
+    pdo: float = Field(default=20.0, gt=0)
     base_score: float = 600.0
-    base_odds: float = Field(50.0, gt=0)
+    base_odds: float = Field(default=50.0, gt=0)
 
 
 class SelectionConfig(StrictModel):
@@ -164,7 +164,7 @@ class SelectionConfig(StrictModel):
     """
 
     weights: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
-    inner_folds: int = Field(3, ge=2)
+    inner_folds: int = Field(default=3, ge=2)
     metric: Literal["log_loss", "brier", "auc"] = "log_loss"
 
     @model_validator(mode="after")
@@ -178,12 +178,12 @@ class SelectionConfig(StrictModel):
 class ValidationConfig(StrictModel):
     """Thresholds of the validation pack."""
 
-    ci_level: float = Field(0.95, gt=0, lt=1)
-    ece_bins: int = Field(10, ge=2)
-    hl_groups: int = Field(10, ge=3)
-    psi_bins: int = Field(10, ge=2)
-    amber_p: float = Field(0.05, gt=0, lt=1)
-    red_p: float = Field(0.01, gt=0, lt=1)
+    ci_level: float = Field(default=0.95, gt=0, lt=1)
+    ece_bins: int = Field(default=10, ge=2)
+    hl_groups: int = Field(default=10, ge=3)
+    psi_bins: int = Field(default=10, ge=2)
+    amber_p: float = Field(default=0.05, gt=0, lt=1)
+    red_p: float = Field(default=0.01, gt=0, lt=1)
 
     @model_validator(mode="after")
     def _red_below_amber(self) -> ValidationConfig:
@@ -208,8 +208,8 @@ class GenericDataConfig(StrictModel):
     lightgbm: LightGBMParams = LightGBMParams(
         n_estimators=2000, learning_rate=0.02, num_leaves=8, min_child_samples=20, early_stopping_rounds=100
     )
-    numeric_parse_share: float = Field(0.95, gt=0, le=1)
-    max_categories: int = Field(100, ge=2)
+    numeric_parse_share: float = Field(default=0.95, gt=0, le=1)
+    max_categories: int = Field(default=100, ge=2)
     bad_labels: tuple[str, ...] = ("bad", "default", "defaulted", "charged off", "yes", "true", "y", "1")
 
 
