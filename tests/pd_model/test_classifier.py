@@ -161,3 +161,38 @@ def test_sklearn_estimator_contract(estimator, check) -> None:
     # all of sklearn's checks apply and pass (binary-only is declared through the tags, so the multiclass
     # checks verify the refusal instead of skipping it)
     check(estimator)
+
+
+def test_predictions_from_many_threads_equal_sequential_ones(booster_only, data) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    X = data[2].to_numpy()
+    expected = booster_only.predict_proba(X)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: booster_only.predict_proba(X), range(8)))
+    assert all(np.array_equal(r, expected) for r in results)
+
+
+def test_on_small_linear_data_the_product_does_not_lose_to_the_scorecard() -> None:
+    from sklearn.model_selection import StratifiedKFold
+
+    from credit_points.pd_model.config import load_pd_config
+    from credit_points.pd_model.validation import auc_with_ci, brier
+
+    # given small data whose log-odds are linear in the inputs (the scorecard's home ground)
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(900, 5))
+    y = (rng.random(900) < 1 / (1 + np.exp(-(-1.2 + X @ np.array([0.9, -0.7, 0.5, 0.0, 0.3]))))).astype(int)
+    cfg = load_pd_config("default")
+    ours, card = [], []
+    for tr, te in StratifiedKFold(4, shuffle=True, random_state=0).split(X, y):
+        model = PDClassifier.from_config(cfg, monotone_constraints=None).fit(X[tr], y[tr])
+        sc = WoEScorecard.from_config(cfg).fit(X[tr], y[tr])
+        p_ours, p_card = model.predict_proba(X[te])[:, 1], sc.predict_proba(X[te])[:, 1]
+        ours.append((auc_with_ci(y[te], p_ours)["auc"], brier(y[te], p_ours)))
+        card.append((auc_with_ci(y[te], p_card)["auc"], brier(y[te], p_card)))
+    ours_auc, ours_brier = np.mean(ours, axis=0)
+    card_auc, card_brier = np.mean(card, axis=0)
+    # then the product's selection matches or beats the scorecard alone
+    assert ours_auc >= card_auc - 0.005
+    assert ours_brier <= card_brier + 0.002

@@ -34,3 +34,20 @@ def test_floor_and_default_grade(pd_config) -> None:
 def test_invalid_pd_is_an_error(pd_config, bad) -> None:
     with pytest.raises(DataValidationError, match="PD must be"):
         assign_grade([0.1, bad], pd_config.master_scale)
+
+
+def test_grades_never_improve_as_pd_rises(pd_config) -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    scale = pd_config.master_scale
+    order = {g: i for i, g in enumerate(scale.labels)}
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.floats(0, 1), st.floats(0, 1))
+    def check(a: float, b: float) -> None:
+        lo, hi = min(a, b), max(a, b)
+        g_lo, g_hi = assign_grade([lo, hi], scale)
+        assert order[g_lo] <= order[g_hi]
+
+    check()
