@@ -89,13 +89,17 @@ def _chosen(weight: float) -> str:
     return "blend"
 
 
-def fit_pd_model(frame_with_points: pd.DataFrame, config: PDModelConfig) -> FitResult:
+def fit_pd_model(
+    frame_with_points: pd.DataFrame, config: PDModelConfig, *, classifier: PDClassifier | None = None
+) -> FitResult:
     """Train, select, calibrate and validate out of time.
 
     Args:
         frame_with_points: applicant rows of several ``as_of_date`` cohorts joined with the points columns,
             with the 0/1 target column of ``config.split.target``.
         config: the PD model configuration.
+        classifier: an unfitted classifier to fit instead of ``PDClassifier.from_config(config)`` (e.g. one
+            whose boosters are trained on a Dask cluster); everything else is unchanged.
 
     Returns:
         A :class:`FitResult`; all fitting used training rows only (calibration: the calibration slice;
@@ -112,7 +116,9 @@ def fit_pd_model(frame_with_points: pd.DataFrame, config: PDModelConfig) -> FitR
                 f"the {name} slice has no {'defaults' if yy.max() == 0 else 'non-defaults'}; cannot fit or validate",
                 field=config.split.target,
             )
-    model = PDClassifier.from_config(config).fit(X_train, y_train, X_calib, y_calib)
+    model = (classifier if classifier is not None else PDClassifier.from_config(config)).fit(
+        X_train, y_train, X_calib, y_calib
+    )
     if model.scorecard_ is not None:
         challenger = model.scorecard_
     else:
