@@ -133,7 +133,9 @@ def load_service(settings: Settings, factory: str | None) -> DecisionService:
     try:
         service = import_factory(factory)(settings)
     except Exception as exc:  # noqa: BLE001 - reported through /readyz, never a crash loop
-        return UnavailableService(f"service factory failed: {type(exc).__name__}: {exc}")
+        return UnavailableService(
+            f"service factory failed (CREDIT_POINTS_SERVICE_FACTORY={factory}): {type(exc).__name__}: {exc}"
+        )
     if not isinstance(service, DecisionService):
         return UnavailableService(f"{factory} did not return a DecisionService")
     return service

@@ -6,6 +6,9 @@ from pydantic import Field
 
 from credit_points.config import Settings
 
+DEFAULT_SERVICE_FACTORY = "credit_points.pipelines.service:create_service"
+"""The decision engine behind the API: resolves ``model_uri`` to a verified local bundle at start-up."""
+
 
 class ApiSettings(Settings):
     """Deployment settings of the API (environment or ``.env``; never business numbers).
@@ -15,7 +18,8 @@ class ApiSettings(Settings):
     """
 
     service_factory: str | None = Field(
-        default=None, description="'module:callable' building the DecisionService from the settings."
+        default=DEFAULT_SERVICE_FACTORY,
+        description="'module:callable' building the DecisionService from the settings (the engine by default).",
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)

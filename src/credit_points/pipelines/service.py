@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -20,15 +21,82 @@ import pandas as pd
 from credit_points.config import Settings, get_settings
 from credit_points.engine import DecisionEngine
 from credit_points.exceptions import DataValidationError, ModelError
-from credit_points.pipelines.models import load_engine
 from credit_points.records import decision_records, input_records
 from credit_points.tracking.registry import ResolvedModel
+
+REPORT_MEDIA_TYPES: dict[str, str] = {
+    "html": "text/html; charset=utf-8",
+    "pdf": "application/pdf",
+    "json": "application/json",
+}
 
 
 @dataclass(frozen=True)
 class _Serving:
     engine: DecisionEngine
     resolved: ResolvedModel
+
+
+def _point_at_registry(settings: Settings) -> bool:
+    """Point MLflow at the registry without touching the network; False when there is no registry at all.
+
+    Serving never creates experiments or stores: a SQLite registry file that does not exist is a missing
+    registry (MLflow would silently create an empty one). Short timeouts and no retries: an unreachable
+    registry must fail in seconds so the verified local copy can serve, never after MLflow's default
+    minutes of retries.
+    """
+    import os
+
+    import mlflow
+
+    from credit_points.tracking.setup import _FAST_FAIL_ENV
+
+    for key, value in _FAST_FAIL_ENV.items():
+        os.environ.setdefault(key, value)
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(max(1, int(settings.registry_timeout_s))))
+    uri = settings.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or settings.mlflow_uri
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+        return False
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return True
+
+
+def load_serving_engine(
+    model_uri: str, settings: Settings, *, allow_cached: bool = True
+) -> tuple[DecisionEngine, ResolvedModel]:
+    """The verified engine for ``model_uri`` and the concrete version it resolved to.
+
+    ``models:/`` URIs go through the registry once (download, hash check) and fall back to the newest
+    verified local copy when the registry cannot be reached (unless ``allow_cached`` is off); bundle folders are loaded in place. The
+    bundle's hashes and golden predictions are checked by ``load_bundle``.
+
+    Raises:
+        ModelError: no verifiable model (unreachable registry and no local copy, a hash or golden mismatch).
+    """
+    from credit_points.bundle import load_bundle
+    from credit_points.engine import ModelIdentity
+    from credit_points.tracking.registry import fetch_model, latest_cached, parse_models_uri
+
+    if model_uri.startswith("models:/") and not _point_at_registry(settings):
+        name, alias, version = parse_models_uri(model_uri)
+        cached = (
+            latest_cached(settings.models_dir / name, alias=alias, version=version) if allow_cached else None
+        )
+        if cached is None:
+            raise ModelError(
+                f"no model registry at {settings.mlflow_uri} and no verified local copy of {model_uri}"
+            )
+        resolved = cached
+    else:
+        resolved = fetch_model(model_uri, settings.models_dir, allow_cached=allow_cached)
+    engine = load_bundle(
+        resolved.bundle_dir,
+        expected_hash=resolved.artifact_hash,
+        identity=ModelIdentity(resolved.name, resolved.version, resolved.artifact_hash, resolved.run_id),
+    )
+    engine.set_threads(settings.lightgbm_threads)
+    return engine, resolved
 
 
 def applicant_frame(engine: DecisionEngine, applicants: list[dict[str, Any]]) -> pd.DataFrame:
@@ -41,14 +109,16 @@ def applicant_frame(engine: DecisionEngine, applicants: list[dict[str, Any]]) ->
 class EngineService:
     """:class:`~credit_points.api.service.DecisionService` over the decision engine."""
 
-    def __init__(self, settings: Settings | None = None, *, model_uri: str | None = None, replay_cache: int = 4) -> None:
+    def __init__(
+        self, settings: Settings | None = None, *, model_uri: str | None = None, replay_cache: int = 4
+    ) -> None:
         self.settings = settings or get_settings()
         self.model_uri = model_uri or self.settings.model_uri
         self._reload_lock = threading.Lock()
         self._replay_lock = threading.Lock()
         self._replay_engines: OrderedDict[str, DecisionEngine] = OrderedDict()
         self._replay_cache = replay_cache
-        engine, resolved = load_engine(self.model_uri, self.settings)
+        engine, resolved = load_serving_engine(self.model_uri, self.settings)
         self._serving = _Serving(engine, resolved)
 
     # ---------------------------------------------------------------- protocol
@@ -88,7 +158,9 @@ class EngineService:
                     "indicators": [
                         {
                             "id": i.id,
-                            "value": None if pd.isna(row[f"ind_{i.id}_value"]) else float(row[f"ind_{i.id}_value"]),
+                            "value": None
+                            if pd.isna(row[f"ind_{i.id}_value"])
+                            else float(row[f"ind_{i.id}_value"]),
                             "pct": None if pd.isna(row[f"ind_{i.id}_pct"]) else float(row[f"ind_{i.id}_pct"]),
                             "points": float(row[f"ind_{i.id}_points"]),
                         }
@@ -112,7 +184,11 @@ class EngineService:
             "source": r.source,
             "feature_order_hash": serving.engine.feature_order_hash,
             "configs": serving.engine.versions,
-            **{k: v for k, v in serving.engine.model_card.items() if k not in {"configs", "feature_order_hash"}},
+            **{
+                k: v
+                for k, v in serving.engine.model_card.items()
+                if k not in {"configs", "feature_order_hash"}
+            },
         }
 
     def reload(self, model_uri: str | None) -> dict[str, Any]:
@@ -120,16 +196,30 @@ class EngineService:
         uri = model_uri or self.model_uri
         with self._reload_lock:
             old = self._serving.resolved
-            engine, resolved = load_engine(uri, self.settings)  # raises ModelError: the old one keeps serving
+            # a reload asks what the registry says now: unreachable means refused (ModelError), and the old
+            # model keeps serving; the hashes and golden predictions are checked before the swap
+            try:
+                engine, resolved = load_serving_engine(uri, self.settings, allow_cached=False)
+            except ModelError:
+                raise
+            except Exception as exc:  # a broken candidate (unreadable file, bad JSON) is refused the same way
+                raise ModelError(
+                    f"candidate {uri} could not be loaded: {type(exc).__name__}: {exc}"
+                ) from None
             self._serving = _Serving(engine, resolved)
         return {"previous": {"version": old.version, "artifact_hash": old.artifact_hash},
                 "current": {"version": resolved.version, "artifact_hash": resolved.artifact_hash, "uri": uri}}  # fmt: skip
 
     def render_report(self, record: dict[str, Any], fmt: str, lang: str) -> tuple[bytes, str]:
-        from credit_points.reports.render import render_report
+        """The per-loan report, rendered with the engine of the exact version the record pins."""
+        from credit_points.reports.loan import render_report
 
+        if fmt not in REPORT_MEDIA_TYPES:
+            raise DataValidationError(
+                f"unknown report format; expected one of {list(REPORT_MEDIA_TYPES)}", field="format"
+            )
         engine = self._engine_for(record)
-        return render_report(record, engine, fmt=fmt, lang=lang)
+        return render_report(record, engine, fmt=fmt, lang=lang), REPORT_MEDIA_TYPES[fmt]
 
     def replay(self, record: dict[str, Any]) -> dict[str, Any]:
         engine = self._engine_for(record)
@@ -158,7 +248,7 @@ class EngineService:
         name = model.get("name") or self.settings.registry_model_name
         if not version or version in {"local", "unregistered"}:
             raise ModelError(f"record pins model version {version!r}; cannot load it for replay")
-        engine, resolved = load_engine(f"models:/{name}/{version}", self.settings)
+        engine, resolved = load_serving_engine(f"models:/{name}/{version}", self.settings)
         if resolved.artifact_hash != artifact:
             raise ModelError(
                 f"{name} version {version} has artifact {resolved.artifact_hash[:12]}…, not the recorded {artifact[:12]}…"
