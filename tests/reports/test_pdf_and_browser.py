@@ -17,7 +17,14 @@ from credit_points.reports.messages import load_messages
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
-LABELS = ("report.title", "section.outcome", "section.points", "section.risk", "section.help", "section.products")
+LABELS = (
+    "report.title",
+    "section.outcome",
+    "section.points",
+    "section.risk",
+    "section.help",
+    "section.products",
+)
 
 
 def _normalise(text: str) -> str:
@@ -54,7 +61,9 @@ def test_pdf_text_has_the_chinese_labels_and_no_missing_glyphs(decline_pdf, samp
 def test_pdf_embeds_its_cjk_font(decline_pdf):
     if shutil.which("pdffonts") is None:
         pytest.skip("poppler-utils (pdffonts) is not installed")
-    lines = subprocess.run(["pdffonts", str(decline_pdf)], capture_output=True, text=True, check=True).stdout.splitlines()
+    lines = subprocess.run(
+        ["pdffonts", str(decline_pdf)], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
     cjk = [line for line in lines[2:] if "CJK" in line]
     assert cjk, "no CJK font in the PDF"
     # columns: name type encoding emb sub uni ...: every CJK font is embedded
@@ -133,9 +142,15 @@ def test_the_layout_check_catches_an_overflowing_element(tmp_path):
         pytest.skip("chromium is not installed")
     # given a page with an element wider than the window
     page = tmp_path / "wide.html"
-    page.write_text("<html><body><p>x</p><div style='width:3000px'>wide</div></body></html>".replace("</body>", _CHECK_SCRIPT))
+    page.write_text(
+        "<html><body><p>x</p><div style='width:3000px'>wide</div></body></html>".replace(
+            "</body>", _CHECK_SCRIPT
+        )
+    )
     # when checked like a report
-    done = _chromium(["--window-size=1200,800", "--virtual-time-budget=2000", "--dump-dom", page.as_uri()], tmp_path / "p")
+    done = _chromium(
+        ["--window-size=1200,800", "--virtual-time-budget=2000", "--dump-dom", page.as_uri()], tmp_path / "p"
+    )
     check = json.loads(re.search(r'data-check="([^"]*)"', done.stdout).group(1).replace("&quot;", '"'))
     # then the overflow is reported
     assert check["count"] > 0 and check["scrollWidth"] > check["width"]

@@ -54,7 +54,9 @@ def test_every_template_message_is_in_the_catalogue():
     catalogue = load_messages()
     keys = set()
     for name in ("loan.html.j2", "validation.html.j2"):
-        text = resources.files("credit_points.reports").joinpath("templates", name).read_text(encoding="utf-8")
+        text = (
+            resources.files("credit_points.reports").joinpath("templates", name).read_text(encoding="utf-8")
+        )
         keys |= set(re.findall(r"(?<![A-Za-z_.])t\('([a-z_.]+[a-z_])'", text))
     assert len(keys) > 50
     # then each exists in both languages
@@ -64,7 +66,11 @@ def test_every_template_message_is_in_the_catalogue():
 
 def test_catalogue_file_validates_and_refuses_half_messages():
     assert validate_file(CONFIG_DIR / "messages.yaml") == []
-    base = {"kind": "messages", "version": "1", "money": {"zh": {"divisor": 10000, "decimals": 2, "unit": "万元"}}}
+    base = {
+        "kind": "messages",
+        "version": "1",
+        "money": {"zh": {"divisor": 10000, "decimals": 2, "unit": "万元"}},
+    }
     with pytest.raises(ValueError, match="en"):
         MessagesConfig.model_validate({**base, "messages": {"a": {"zh": "甲"}}})
     with pytest.raises(ValueError, match="stability"):

@@ -17,7 +17,9 @@ def jsonl(decided, tmp_path_factory):
     path = tmp_path_factory.mktemp("jsonl") / "decisions.jsonl"
     lines = [json.dumps(r, ensure_ascii=False) for r in decided.records[:3]]
     for k, r in enumerate(decided.records[3:5]):
-        lines.append(json.dumps({"decision_id": f"{k:032x}", "created_at": "2026-01-0{k + 1}T00:00:00Z", "record": r}))
+        lines.append(
+            json.dumps({"decision_id": f"{k:032x}", "created_at": "2026-01-0{k + 1}T00:00:00Z", "record": r})
+        )
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 

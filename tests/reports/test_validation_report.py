@@ -48,7 +48,9 @@ def gate(fit):
 
 @pytest.fixture(scope="module")
 def report(fit, trained_model, gate):
-    return render_validation_report(fit, {"windows": {"train": ["2019-01-01", "2021-12-31"]}, "rows": {"train": 10}}, gate)
+    return render_validation_report(
+        fit, {"windows": {"train": ["2019-01-01", "2021-12-31"]}, "rows": {"train": 10}}, gate
+    )
 
 
 def test_report_has_every_section_with_inline_figures(report):
@@ -60,7 +62,10 @@ def test_report_has_every_section_with_inline_figures(report):
 
 
 def test_headline_metrics_equal_the_validation_pack(report, fit):
-    metrics = {m: json.loads(v.replace("&#34;", '"')) for m, v in re.findall(r'data-metric="(\w+)" data-value="([^"]*)"', report)}
+    metrics = {
+        m: json.loads(v.replace("&#34;", '"'))
+        for m, v in re.findall(r'data-metric="(\w+)" data-value="([^"]*)"', report)
+    }
     for name in ("auc", "ks", "gini", "brier", "ece", "score_psi"):
         expected = fit.validation["metrics"].get(name)
         assert metrics.get(name) == (None if expected is None else float(expected)), name
@@ -71,7 +76,9 @@ def test_ks_is_the_largest_gap_of_the_cumulative_distributions(fit):
     from scipy.stats import ks_2samp
 
     y, p = fit.y_oot, fit.prob_default_oot
-    assert fit.validation["metrics"]["ks"] == pytest.approx(ks_2samp(p[y == 1], p[y == 0]).statistic, abs=1e-9)
+    assert fit.validation["metrics"]["ks"] == pytest.approx(
+        ks_2samp(p[y == 1], p[y == 0]).statistic, abs=1e-9
+    )
 
 
 def test_calibration_lights_and_csi_lights(fit, report):
@@ -83,7 +90,9 @@ def test_calibration_lights_and_csi_lights(fit, report):
     # CSI lights follow the catalogue's bands: below 0.10 green, from 0.25 red
     for row in sections["csi"]:
         value = row["csi"]
-        expected = "n/a" if value is None else "red" if value >= 0.25 else "amber" if value >= 0.10 else "green"
+        expected = (
+            "n/a" if value is None else "red" if value >= 0.25 else "amber" if value >= 0.10 else "green"
+        )
         assert row["light"] == expected
 
 

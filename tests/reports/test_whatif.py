@@ -118,7 +118,9 @@ def test_lever_bounds_keep_the_record_valid(decided):
     config = WhatIfConfig(version="t", levers=(Lever(id="rd_staff", field="rd_staff", mode="add", steps=(1, 1000),
                                                     at_most_field="employees"),))  # fmt: skip
     # when the search builds its batch
-    result = what_if(frame, lambda b: decided.engine.decide(b, explain="none"), config, tiers=[], grades=["1"])
+    result = what_if(
+        frame, lambda b: decided.engine.decide(b, explain="none"), config, tiers=[], grades=["1"]
+    )
     # then no candidate exceeds the bound
     assert (result.candidates["value_to"] <= record["input"]["employees"]).all()
 

@@ -16,16 +16,22 @@ def _split(values: str, option: str) -> list[str]:
 
 def report(
     decisions: Path = typer.Option(
-        ..., "--decisions", help="Decision records as JSON lines (API / audit store) or the Parquet/CSV of 'score'."
+        ...,
+        "--decisions",
+        help="Decision records as JSON lines (API / audit store) or the Parquet/CSV of 'score'.",
     ),
     out: Path = typer.Option(..., "--out", help="Folder for the reports (<decision id>.<lang>.<format>)."),
     decision_id: list[str] = typer.Option(
-        [], "--decision-id", help="Only these decisions (decision id, or firm id when records have none); repeatable."
+        [],
+        "--decision-id",
+        help="Only these decisions (decision id, or firm id when records have none); repeatable.",
     ),
     formats: str = typer.Option("html", "--format", help="Comma-separated: html, pdf, json."),
     langs: str = typer.Option("zh", "--lang", help="Comma-separated: zh, en."),
     model: str | None = typer.Option(
-        None, "--model", help="The model the decisions were made with (models:/… or a bundle folder); default the champion."
+        None,
+        "--model",
+        help="The model the decisions were made with (models:/… or a bundle folder); default the champion.",
     ),
     workers: int | None = typer.Option(None, "--workers", min=1, help="Processes (default: one per CPU)."),
 ) -> None:

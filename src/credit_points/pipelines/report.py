@@ -64,7 +64,10 @@ def _from_line(obj: Any, line_no: int, path: Path) -> dict[str, Any]:
     if isinstance(obj, dict) and obj.get("schema", "").startswith("credit-points-decision/"):
         return obj
     raise DataValidationError(
-        "neither a decision record nor an audit envelope", field="schema", value=f"line {line_no}", path=str(path)
+        "neither a decision record nor an audit envelope",
+        field="schema",
+        value=f"line {line_no}",
+        path=str(path),
     )
 
 
@@ -78,7 +81,9 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise DataValidationError(f"not JSON ({exc.msg})", field="line", value=k, path=str(path)) from None
+                raise DataValidationError(
+                    f"not JSON ({exc.msg})", field="line", value=k, path=str(path)
+                ) from None
             records.append(_from_line(obj, k, path))
     return records
 
@@ -160,7 +165,11 @@ def load_decisions(path: str | Path, engine: DecisionEngine | None = None) -> li
 def record_key(record: dict[str, Any]) -> str:
     """The name a record's report files carry: its decision id, else firm id and decision date."""
     audit = record.get("audit") or {}
-    key = audit.get("decision_id") or record.get("decision_id") or f"{record.get('firm_id')}_{record.get('as_of_date')}"
+    key = (
+        audit.get("decision_id")
+        or record.get("decision_id")
+        or f"{record.get('firm_id')}_{record.get('as_of_date')}"
+    )
     return _SAFE.sub("_", str(key))
 
 
@@ -181,7 +190,9 @@ def select_records(records: Sequence[dict[str, Any]], ids: Iterable[str]) -> lis
     out: list[dict[str, Any]] = []
     for ident in wanted:
         if ident not in by_key:
-            raise DataValidationError("no decision with this id in the file", field="decision_id", value=ident)
+            raise DataValidationError(
+                "no decision with this id in the file", field="decision_id", value=ident
+            )
         out += [r for r in by_key[ident] if all(r is not o for o in out)]
     return out
 
@@ -199,7 +210,11 @@ def _init_worker(model_uri: str, threads: int) -> None:
 
 
 def _render_one(
-    record: dict[str, Any], out_dir: str, formats: Sequence[str], langs: Sequence[str], engine: DecisionEngine | None = None
+    record: dict[str, Any],
+    out_dir: str,
+    formats: Sequence[str],
+    langs: Sequence[str],
+    engine: DecisionEngine | None = None,
 ) -> list[str]:
     from credit_points.reports.loan import render_report
 
@@ -244,10 +259,14 @@ def render_batch(
 
     for fmt in formats:
         if fmt not in FORMATS:
-            raise DataValidationError(f"unknown report format; expected one of {list(FORMATS)}", field="format", value=fmt)
+            raise DataValidationError(
+                f"unknown report format; expected one of {list(FORMATS)}", field="format", value=fmt
+            )
     for lang in langs:
         if lang not in LANGS:
-            raise DataValidationError(f"unknown language; expected one of {list(LANGS)}", field="lang", value=lang)
+            raise DataValidationError(
+                f"unknown language; expected one of {list(LANGS)}", field="lang", value=lang
+            )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     n_workers = min(workers or os.cpu_count() or 1, max(len(records), 1))
@@ -256,7 +275,12 @@ def render_batch(
     batch = ReportBatch(records=len(records))
     results: dict[int, list[str]] = {}
     with Progress(
-        TextColumn("reports"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=True
+        TextColumn("reports"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
     ) as bar:
         task = bar.add_task("reports", total=len(records))
         if n_workers <= 1 or model_uri is None:
@@ -313,7 +337,9 @@ def run_report(
     settings = get_settings()
     engine, resolved = load_engine(model or settings.model_uri, settings)
     concrete = (
-        f"models:/{resolved.name}/{resolved.version}" if (model or settings.model_uri).startswith("models:/") else resolved.bundle_dir
+        f"models:/{resolved.name}/{resolved.version}"
+        if (model or settings.model_uri).startswith("models:/")
+        else resolved.bundle_dir
     )
     console.print(f"model {resolved.name} version {resolved.version}, artifact {resolved.artifact_hash[:12]}")
     records = select_records(load_decisions(decisions, engine), decision_ids)
@@ -324,9 +350,36 @@ def run_report(
             f"{resolved.version} for what-ifs and benchmarks (they are checked against each record)[/yellow]"
         )
     batch = render_batch(
-        records, out_dir, formats=formats, langs=langs, engine=engine, model_uri=concrete, workers=workers, console=console
+        records,
+        out_dir,
+        formats=formats,
+        langs=langs,
+        engine=engine,
+        model_uri=concrete,
+        workers=workers,
+        console=console,
     )
-    console.print(f"{len(batch.paths)} report file(s) for {batch.records} decision(s) in {Path(out_dir).resolve()}")
+    console.print(
+        f"{len(batch.paths)} report file(s) for {batch.records} decision(s) in {Path(out_dir).resolve()}"
+    )
     for key, problem in batch.failed:
         console.print(f"[red]{key}: {problem}[/red]")
     return batch
+
+
+def sample_by_decision(records: Sequence[dict[str, Any]], per_decision: int = 2) -> list[dict[str, Any]]:
+    """Up to ``per_decision`` records of each outcome (approve, refer, decline), in input order — for demos.
+
+    Examples:
+        >>> rows = [{"decision": d} for d in ["approve", "decline", "approve", "approve", "refer"]]
+        >>> [r["decision"] for r in sample_by_decision(rows, 2)]
+        ['approve', 'decline', 'approve', 'refer']
+    """
+    taken: dict[str, int] = {}
+    out = []
+    for record in records:
+        decision = str(record.get("decision"))
+        if taken.get(decision, 0) < per_decision:
+            taken[decision] = taken.get(decision, 0) + 1
+            out.append(record)
+    return out

@@ -32,7 +32,11 @@ def _t(text: str) -> str:
 
 
 def waterfall_svg(
-    steps: Sequence[dict[str, Any]], fmt: Callable[[float | None], str], *, width: int = 680, height: int = 200
+    steps: Sequence[dict[str, Any]],
+    fmt: Callable[[float | None], str],
+    *,
+    width: int = 680,
+    height: int = 200,
 ) -> str:
     """Vertical bars, one per waterfall step (its value), the binding step in red with a thick outline."""
     values = [float(s["value"] or 0.0) for s in steps]
@@ -42,7 +46,9 @@ def waterfall_svg(
     slot = (width - pad_l * 2) / max(n, 1)
     bar_w = slot * 0.62
     plot_h = height - pad_b - pad_t
-    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img" data-chart="waterfall">']
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img" data-chart="waterfall">'
+    ]
     for k, (step, value) in enumerate(zip(steps, values, strict=True)):
         x = pad_l + k * slot + (slot - bar_w) / 2
         h = plot_h * value / top
@@ -83,7 +89,9 @@ def category_svg(
     plot_w = width - pad_l - pad_r
     height = pad_t + row_h * len(rows) + 8
     top = max([float(r["max_points"] or 0.0) for r in rows] + [1.0])
-    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img" data-chart="categories">']
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img" data-chart="categories">'
+    ]
     legend = [("firm", COLOURS["bar"]), ("median", COLOURS["median"]), ("p75", COLOURS["p75"])]
     for k, (key, colour) in enumerate(legend):
         x = pad_l + k * 150
@@ -94,13 +102,19 @@ def category_svg(
         scale = plot_w / top
         track = float(row["max_points"] or 0.0) * scale
         value = float(row["points"] or 0.0)
-        parts.append(f'<text x="{pad_l - 8}" y="{y + 20}" text-anchor="end" font-size="12">{_t(row["label"])}</text>')
-        parts.append(f'<rect x="{pad_l}" y="{y + 6}" width="{track:.1f}" height="20" fill="{COLOURS["max"]}"/>')
+        parts.append(
+            f'<text x="{pad_l - 8}" y="{y + 20}" text-anchor="end" font-size="12">{_t(row["label"])}</text>'
+        )
+        parts.append(
+            f'<rect x="{pad_l}" y="{y + 6}" width="{track:.1f}" height="20" fill="{COLOURS["max"]}"/>'
+        )
         parts.append(
             f'<rect x="{pad_l}" y="{y + 8}" width="{max(value * scale, 0.5):.1f}" height="16" fill="{COLOURS["bar"]}"'
             f' data-value="{_v(row["points"])}"/>'
         )
-        parts.append(f'<text x="{pad_l + track + 6:.1f}" y="{y + 21}" font-size="11">{value:.1f} / {float(row["max_points"] or 0):g}</text>')
+        parts.append(
+            f'<text x="{pad_l + track + 6:.1f}" y="{y + 21}" font-size="11">{value:.1f} / {float(row["max_points"] or 0):g}</text>'
+        )
         for key in ("median", "p75"):
             mark = row.get(f"{key}_points")
             if mark is None:
@@ -138,13 +152,19 @@ def contributions_svg(
     def x_of(v: float) -> float:
         return pad_l + (v - lo) / span * plot_w
 
-    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img" data-chart="contributions">']
-    parts.append(f'<line x1="{x_of(0):.1f}" y1="{pad_t}" x2="{x_of(0):.1f}" y2="{height - 6}" stroke="{COLOURS["axis"]}" stroke-dasharray="3,3"/>')
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img" data-chart="contributions">'
+    ]
+    parts.append(
+        f'<line x1="{x_of(0):.1f}" y1="{pad_t}" x2="{x_of(0):.1f}" y2="{height - 6}" stroke="{COLOURS["axis"]}" stroke-dasharray="3,3"/>'
+    )
 
     def bar(k: int, start: float, end: float, colour: str, label: str, value: float, attr: str) -> None:
         y = pad_t + k * row_h
         x0, x1 = sorted((x_of(start), x_of(end)))
-        parts.append(f'<text x="{pad_l - 8}" y="{y + 17}" text-anchor="end" font-size="11">{_t(label)}</text>')
+        parts.append(
+            f'<text x="{pad_l - 8}" y="{y + 17}" text-anchor="end" font-size="11">{_t(label)}</text>'
+        )
         parts.append(
             f'<rect x="{x0:.1f}" y="{y + 5}" width="{max(x1 - x0, 1.0):.1f}" height="16" fill="{colour}" {attr}="{_v(value)}"/>'
         )

@@ -30,7 +30,14 @@ def roc_figure(y: np.ndarray, prob_default: np.ndarray, *, title: str = "ROC, ou
     fig, ax = plt.subplots(figsize=(5, 5), dpi=110)
     ax.plot(fpr, tpr, color="#1565c0", lw=2, label=f"model (AUC {auc:.3f})")
     ax.plot([0, 1], [0, 1], color="#9e9e9e", lw=1, ls="--", label="random")
-    ax.vlines(fpr[ks_idx], fpr[ks_idx], tpr[ks_idx], color="#c62828", lw=1.5, label=f"KS {tpr[ks_idx] - fpr[ks_idx]:.3f}")
+    ax.vlines(
+        fpr[ks_idx],
+        fpr[ks_idx],
+        tpr[ks_idx],
+        color="#c62828",
+        lw=1.5,
+        label=f"KS {tpr[ks_idx] - fpr[ks_idx]:.3f}",
+    )
     ax.set_xlabel("false positive rate (non-defaults flagged)")
     ax.set_ylabel("true positive rate (defaults flagged)")
     ax.set_title(title)

@@ -9,7 +9,12 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-CJK_FAMILIES: tuple[str, ...] = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Serif CJK SC", "WenQuanYi Zen Hei")
+CJK_FAMILIES: tuple[str, ...] = (
+    "Noto Sans CJK SC",
+    "Noto Sans CJK JP",
+    "Noto Serif CJK SC",
+    "WenQuanYi Zen Hei",
+)
 _FILE_HINTS: tuple[str, ...] = ("NotoSansCJK", "NotoSerifCJK", "wqy-zenhei")
 
 
@@ -18,7 +23,9 @@ def cjk_font_path() -> Path | None:
     """Path of an installed CJK font file (``None`` when there is none)."""
     from matplotlib import font_manager
 
-    files = sorted(font_manager.findSystemFonts(fontext="ttf")) + sorted(font_manager.findSystemFonts(fontext="otf"))
+    files = sorted(font_manager.findSystemFonts(fontext="ttf")) + sorted(
+        font_manager.findSystemFonts(fontext="otf")
+    )
     for hint in _FILE_HINTS:
         for name in files:
             if hint in Path(name).name and "Regular" in Path(name).name:

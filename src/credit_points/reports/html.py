@@ -103,10 +103,14 @@ class Formatter:
     def _span(self, attr: str, path: str, value: Any, kind: str) -> Markup:
         data = html.escape(json.dumps(value, allow_nan=False), quote=True)
         text = html.escape(self.text(value, kind), quote=False)
-        return Markup(f'<span class="num" {attr}="{html.escape(path, quote=True)}" data-value="{data}">{text}</span>')
+        return Markup(
+            f'<span class="num" {attr}="{html.escape(path, quote=True)}" data-value="{data}">{text}</span>'
+        )
 
 
-def render_html(record: dict[str, Any], sections: dict[str, Any], lang: str, *, messages: MessagesConfig) -> str:
+def render_html(
+    record: dict[str, Any], sections: dict[str, Any], lang: str, *, messages: MessagesConfig
+) -> str:
     """The report page for one record and its derived sections."""
     fmt = Formatter(lang, messages)
 
@@ -116,9 +120,7 @@ def render_html(record: dict[str, Any], sections: dict[str, Any], lang: str, *, 
     outcome = sections["outcome"]
     points = sections["points"]
     rec_points = record["points"]
-    category_rows = [
-        {**c, "points": rec_points["categories"].get(c["id"])} for c in points["categories"]
-    ]
+    category_rows = [{**c, "points": rec_points["categories"].get(c["id"])} for c in points["categories"]]
     charts = {
         "waterfall": Markup(waterfall_svg(outcome["waterfall"], fmt.money)),
         "categories": Markup(

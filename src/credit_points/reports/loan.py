@@ -194,7 +194,12 @@ def _analysis(record: dict[str, Any], engine: DecisionEngine, whatif_config: Wha
         and _same(base["limit"], limit["limit"])
         and str(base["decision"]) == record["decision"]
     )
-    analysis: dict[str, Any] = {"reproduced": reproduced, "whatif": [], "contributions": None, "contrib_base": None}
+    analysis: dict[str, Any] = {
+        "reproduced": reproduced,
+        "whatif": [],
+        "contributions": None,
+        "contrib_base": None,
+    }
     if reproduced:
         analysis["whatif"] = [_suggestion(row) for row in result.suggestions.to_dict("records")]
         if record["risk"].get("contributions") is None:
@@ -286,9 +291,13 @@ def build_report(
     """
     if not isinstance(record, dict) or record.get("schema") != RECORD_SCHEMA:
         got = record.get("schema") if isinstance(record, dict) else type(record).__name__
-        raise DataValidationError(f"not a decision record; expected schema {RECORD_SCHEMA!r}", field="schema", value=got)
+        raise DataValidationError(
+            f"not a decision record; expected schema {RECORD_SCHEMA!r}", field="schema", value=got
+        )
     if lang not in LANGS:
-        raise DataValidationError(f"unknown language; expected one of {list(LANGS)}", field="lang", value=lang)
+        raise DataValidationError(
+            f"unknown language; expected one of {list(LANGS)}", field="lang", value=lang
+        )
     msg = messages or load_messages()
     wcfg = whatif_config or load_whatif_config()
     analysis = _analysis(record, engine, wcfg)
@@ -322,7 +331,9 @@ def build_report(
         "product": product_id,
         "product_name": _product_name(engine, product_id, lang),
         "binding_constraint": binding,
-        "binding_label": msg.text(f"binding.{binding}", lang) if msg.has(f"binding.{binding}") else str(binding),
+        "binding_label": msg.text(f"binding.{binding}", lang)
+        if msg.has(f"binding.{binding}")
+        else str(binding),
         "binding_step": binding_step,
         "waterfall": [
             {
@@ -379,7 +390,9 @@ def build_report(
             {"id": i, "label": cfg.label(i, lang), "points": v} for i, v in points["bonus_items"].items() if v
         ],
         "deductions": [
-            {"id": i, "label": cfg.label(i, lang), "points": v} for i, v in points["deduction_items"].items() if v
+            {"id": i, "label": cfg.label(i, lang), "points": v}
+            for i, v in points["deduction_items"].items()
+            if v
         ],
         "vetoes": [{"id": v, "label": cfg.label(v, lang)} for v in points["veto_reasons"]],
         "next_tier": next_tier(float(points["total"]), tiers) if points["total"] is not None else None,
@@ -390,7 +403,8 @@ def build_report(
     reasons = {
         "title": msg.text(f"reasons.title.{record['decision']}", lang),
         "items": [
-            {"code": r["code"], "text": r["text_zh"] if zh else r["text_en"]} for r in record.get("reason_codes", [])
+            {"code": r["code"], "text": r["text_zh"] if zh else r["text_en"]}
+            for r in record.get("reason_codes", [])
         ],
     }
 
@@ -420,7 +434,9 @@ def build_report(
             {
                 **s,
                 "lever_label": engine.fields.label(s["field"], lang),
-                "unit": "money" if getattr(engine.fields.by_name.get(s["field"]), "unit", None) == "yuan" else "count",
+                "unit": "money"
+                if getattr(engine.fields.by_name.get(s["field"]), "unit", None) == "yuan"
+                else "count",
                 "goal_label": msg.text(f"goal.{s['goal']}", lang),
                 "decision_label": msg.text(f"decision.{s['outcome']['decision']}", lang),
             }
@@ -438,7 +454,8 @@ def build_report(
                 "eligible": entry["eligible"],
                 "chosen": entry["id"] == product_id,
                 "failed_rules": [
-                    {"id": r, "text": rules.get(r) or _rule_text(msg, r, lang, codes)} for r in entry["failed_rules"]
+                    {"id": r, "text": rules.get(r) or _rule_text(msg, r, lang, codes)}
+                    for r in entry["failed_rules"]
                 ],
             }
         )
@@ -499,7 +516,9 @@ def _rule_text(msg: MessagesConfig, rule: str, lang: str, codes: Any) -> str:
     return rule
 
 
-def _risk_section(record: dict[str, Any], engine: DecisionEngine, analysis: dict[str, Any], lang: str) -> dict[str, Any]:
+def _risk_section(
+    record: dict[str, Any], engine: DecisionEngine, analysis: dict[str, Any], lang: str
+) -> dict[str, Any]:
     zh = lang == "zh"
     risk = record["risk"]
     scale = engine.pd_config.master_scale
@@ -520,7 +539,9 @@ def _risk_section(record: dict[str, Any], engine: DecisionEngine, analysis: dict
                 {
                     "id": fam,
                     "code": meta.code if meta else None,
-                    "label": load_messages().text(f"family.{fam}", lang) if load_messages().has(f"family.{fam}") else fam,
+                    "label": load_messages().text(f"family.{fam}", lang)
+                    if load_messages().has(f"family.{fam}")
+                    else fam,
                     "contribution": float(sum(v for _, v in items)),
                     "features": [
                         {"name": f, "label": labels.get(f, f), "contribution": v}
@@ -542,7 +563,9 @@ def _risk_section(record: dict[str, Any], engine: DecisionEngine, analysis: dict
         "grade": grade,
         "grade_label": next((b["label"] for b in bands if b["grade"] == grade), grade),
         "master_scale": bands,
-        "contributions_source": "record" if from_record else ("engine" if contributions is not None else None),
+        "contributions_source": "record"
+        if from_record
+        else ("engine" if contributions is not None else None),
         "contrib_base": base,
         "families": families,
     }
@@ -573,7 +596,9 @@ def render_report(
         DataValidationError: unknown format or language, or not a decision record.
     """
     if fmt not in FORMATS:
-        raise DataValidationError(f"unknown report format; expected one of {list(FORMATS)}", field="format", value=fmt)
+        raise DataValidationError(
+            f"unknown report format; expected one of {list(FORMATS)}", field="format", value=fmt
+        )
     sections = build_report(record, engine, lang, messages=messages, whatif_config=whatif_config)
     if fmt == "json":
         return report_json(record, sections, lang)

@@ -48,7 +48,11 @@ def _records(frame: pd.DataFrame | None) -> list[dict[str, Any]]:
 
 
 def validation_sections(
-    fit: FitResult, model_card: dict[str, Any], gate: GateResult | None, *, messages: MessagesConfig | None = None
+    fit: FitResult,
+    model_card: dict[str, Any],
+    gate: GateResult | None,
+    *,
+    messages: MessagesConfig | None = None,
 ) -> dict[str, Any]:
     """The numbers of the validation report (what the HTML prints), as plain data."""
     msg = messages or load_messages()
@@ -74,7 +78,9 @@ def validation_sections(
     }
 
 
-def render_validation_report(fit: FitResult, model_card: dict[str, Any], gate: GateResult | None = None) -> str:
+def render_validation_report(
+    fit: FitResult, model_card: dict[str, Any], gate: GateResult | None = None
+) -> str:
     """The validation report of a training run as one self-contained HTML page.
 
     Args:
@@ -119,7 +125,11 @@ def render_validation_report(fit: FitResult, model_card: dict[str, Any], gate: G
 
 
 def log_validation_report(
-    fit: FitResult, model_card: dict[str, Any], gate: GateResult | None = None, *, artifact_file: str = ARTIFACT_NAME
+    fit: FitResult,
+    model_card: dict[str, Any],
+    gate: GateResult | None = None,
+    *,
+    artifact_file: str = ARTIFACT_NAME,
 ) -> str:
     """Render the validation report and log it to the active MLflow run (``mlflow.log_text``); returns the HTML."""
     import mlflow

@@ -1,0 +1,84 @@
+"""Benchmark of per-loan reports: HTML reports/s for 1,000 decisions (2 worker processes) and PDF/s.
+
+Run: ``.venv/bin/python benchmarks/bench_reports.py [--decisions 1000] [--pdf 20] [--firms 3000]``. Trains a
+small model in a throwaway home (``CREDIT_POINTS_HOME``), decides the latest cohort as the API does
+(contributions on adverse rows), then renders every decision's HTML report once in this process (one core)
+and once through ``render_batch`` with two worker processes, and ``--pdf`` PDFs with two workers. Prints
+reports/s for each. Target (issue 6): ≥ 20 HTML/s on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--decisions", type=int, default=1000)
+    parser.add_argument("--pdf", type=int, default=20)
+    parser.add_argument("--firms", type=int, default=3000)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+
+    home = Path(tempfile.mkdtemp(prefix="bench-reports-"))
+    os.environ["CREDIT_POINTS_HOME"] = str(home)
+    os.environ["CREDIT_POINTS_TRACKING_URI"] = f"sqlite:///{home / 'mlruns' / 'mlflow.db'}"
+    from rich.console import Console
+
+    from credit_points.datasets.schema import validate_applicants
+    from credit_points.pipelines.generate import write_panel
+    from credit_points.pipelines.models import load_engine
+    from credit_points.pipelines.report import render_batch
+    from credit_points.pipelines.train import run_train
+    from credit_points.records import decision_records, input_records
+    from credit_points.reports.loan import render_report
+
+    quiet = Console(quiet=True)
+    data = home / "data" / "raw"
+    write_panel(data, n_firms=args.firms, years=(2019, 2024), seed=3)
+    outcome = run_train(data, console=quiet)
+    engine, _ = load_engine("models:/credit-points@challenger")
+    import pandas as pd
+
+    applicants = pd.read_parquet(data / "applicants.parquet")
+    applicants = applicants.sort_values("as_of_date", ascending=False, kind="stable").head(args.decisions)
+    good, _ = validate_applicants(applicants.reset_index(drop=True))
+    decided = engine.decide(good, explain="adverse")
+    records = decision_records(engine, decided, input_records(good, engine.fields.names))
+    counts = decided["decision"].value_counts().to_dict()
+    print(f"{len(records):,} decisions {counts}, model version {outcome.version}")
+
+    start = time.perf_counter()
+    for record in records:
+        render_report(record, engine, "html", "zh")
+    single = time.perf_counter() - start
+    print(f"HTML, 1 process : {len(records) / single:6.1f} reports/s ({single:.1f} s for {len(records):,})")
+
+    uri = f"models:/credit-points/{outcome.version}"
+    with tempfile.TemporaryDirectory() as out:
+        start = time.perf_counter()
+        batch = render_batch(records, out, formats=("html",), langs=("zh",), model_uri=uri, workers=args.workers,
+                             console=quiet)  # fmt: skip
+        parallel = time.perf_counter() - start
+        print(
+            f"HTML, {args.workers} processes: {len(batch.paths) / parallel:6.1f} reports/s ({parallel:.1f} s for "
+            f"{len(batch.paths):,}, worker start-up included; {len(batch.failed)} failed)"
+        )
+        sample = records[: args.pdf]
+        start = time.perf_counter()
+        batch = render_batch(sample, out, formats=("pdf",), langs=("zh",), model_uri=uri, workers=args.workers,
+                             console=quiet)  # fmt: skip
+        pdf = time.perf_counter() - start
+        size = sum(p.stat().st_size for p in batch.paths) / max(len(batch.paths), 1)
+        print(
+            f"PDF,  {args.workers} processes: {len(batch.paths) / pdf:6.2f} reports/s ({pdf:.1f} s for "
+            f"{len(batch.paths)}, {size / 1024:.0f} KiB each)"
+        )
+
+
+if __name__ == "__main__":
+    main()
