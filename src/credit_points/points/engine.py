@@ -334,7 +334,7 @@ class PointsScorer:
             if cell.mode == _QUANTILE and pct is not None:
                 good = pct if ind.direction == "higher" else 1.0 - pct
                 np.minimum(np.divide(good, full_at), 1.0, out=out[j])
-                np.nan_to_num(out[j], copy=False, nan=ind.missing_score)  # a missing value has a NaN percentile
+                np.copyto(out[j], ind.missing_score, where=np.isnan(out[j]))  # a missing value has a NaN percentile
                 continue
             if cell.mode in (_BANDS, _BANDED) and cell.edges is not None and cell.scores is not None:
                 score = np.take(cell.scores, np.searchsorted(cell.edges, v, side="right"))
