@@ -29,7 +29,12 @@ def _roundtrip(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def applicants(trained_model) -> pd.DataFrame:
     frame = trained_model.applicants
-    frame = frame[frame["as_of_date"].dt.year >= 2023].head(ROWS).drop(columns=["default_12m"]).reset_index(drop=True)
+    frame = (
+        frame[frame["as_of_date"].dt.year >= 2023]
+        .head(ROWS)
+        .drop(columns=["default_12m"])
+        .reset_index(drop=True)
+    )
     frame["revenue"] = frame["revenue"].astype(object)
     frame["employees"] = frame["employees"].astype(object)
     frame.loc[7, "revenue"] = -5.0
@@ -66,7 +71,9 @@ def scored(applicants, cluster, spec, tmp_path_factory) -> dict[str, object]:
 
     tmp = tmp_path_factory.mktemp("dask_score")
     src = tmp / "applicants.parquet"
-    applicants.astype({"revenue": str, "employees": str}).to_parquet(src, index=False, row_group_size=ROW_GROUP)
+    applicants.astype({"revenue": str, "employees": str}).to_parquet(
+        src, index=False, row_group_size=ROW_GROUP
+    )
     out, errors = tmp / "decisions", tmp / "errors.csv"
     summary = score_on_dask(cluster, spec, src, out, errors_path=errors, partition_rows=ROW_GROUP)
     return {"summary": summary, "out": out, "errors": errors, "src": src, "tmp": tmp}
@@ -89,7 +96,9 @@ def test_given_row_groups_when_scored_on_dask_then_each_partition_equals_the_loc
         good, _ = validate_applicants(batch)
         expected = trained_model.engine.decide(good)
         expected.insert(0, "row", good.index.to_numpy() + 1 + start)
-        expected = _roundtrip(expected[_output_columns(expected)], Path(scored["tmp"]) / f"expected-{number}.parquet")
+        expected = _roundtrip(
+            expected[_output_columns(expected)], Path(scored["tmp"]) / f"expected-{number}.parquet"
+        )
         pd.testing.assert_frame_equal(got, expected, check_exact=True)
         for column in ("prob_default", "raw_score", "limit"):
             assert np.array_equal(got[column].to_numpy(), expected[column].to_numpy())
@@ -147,14 +156,27 @@ def test_given_a_csv_file_when_scored_on_dask_then_decisions_equal_the_local_eng
     good, _ = validate_applicants(pd.read_csv(src, dtype=str, keep_default_na=False, na_values=[""]))
     expected = trained_model.engine.decide(good)
     expected.insert(0, "row", good.index.to_numpy() + 1)
-    expected = _roundtrip(expected[_output_columns(expected)].reset_index(drop=True), tmp / "expected_csv.parquet")
-    for column in ("row", "prob_default", "raw_score", "grade", "points_total", "limit", "decision", "reason_codes"):
+    expected = _roundtrip(
+        expected[_output_columns(expected)].reset_index(drop=True), tmp / "expected_csv.parquet"
+    )
+    for column in (
+        "row",
+        "prob_default",
+        "raw_score",
+        "grade",
+        "points_total",
+        "limit",
+        "decision",
+        "reason_codes",
+    ):
         assert got[column].tolist() == expected[column].tolist(), column
     assert set(pd.read_parquet(tmp / "errors_csv.parquet")["row"]) == set(BROKEN)
     assert summary.bad_rows == len(BROKEN)
 
 
-def test_given_an_output_folder_with_other_files_when_scored_then_refused(cluster, spec, scored, tmp_path: Path) -> None:
+def test_given_an_output_folder_with_other_files_when_scored_then_refused(
+    cluster, spec, scored, tmp_path: Path
+) -> None:
     from credit_points.pipelines.dask_score import score_on_dask
 
     out = tmp_path / "decisions"

@@ -14,7 +14,14 @@ from credit_points.pipelines.dask_train import _log_loss_by_iteration, early_sto
 # Parameters that differ by construction between a serial and a data-parallel LightGBM run: the learner,
 # the network, the iterations early stopping kept, and the monotone method (LightGBM uses "basic" when
 # distributed; "intermediate" is serial only).
-DISTRIBUTED_ONLY = ("tree_learner", "num_machines", "machines", "local_listen_port", "num_iterations", "monotone_constraints_method")
+DISTRIBUTED_ONLY = (
+    "tree_learner",
+    "num_machines",
+    "machines",
+    "local_listen_port",
+    "num_iterations",
+    "monotone_constraints_method",
+)
 
 
 def _parameters(model_text: str) -> dict[str, str]:
@@ -46,7 +53,9 @@ def fits(trained_model):
 
 
 @pytest.mark.slow
-def test_given_the_same_data_when_trained_on_dask_then_the_pipeline_and_parameters_are_the_local_ones(fits) -> None:
+def test_given_the_same_data_when_trained_on_dask_then_the_pipeline_and_parameters_are_the_local_ones(
+    fits,
+) -> None:
     local, distributed = fits
     # Then the booster was trained data-parallel on both workers
     params = _parameters(distributed.model.booster_.model_to_string())
@@ -60,7 +69,9 @@ def test_given_the_same_data_when_trained_on_dask_then_the_pipeline_and_paramete
     assert np.array_equal(distributed.split.test, local.split.test)
     assert distributed.selection.keys() == local.selection.keys()
     assert distributed.validation.keys() == local.validation.keys()
-    assert distributed.challenger_validation["metrics"]["auc"] == pytest.approx(local.challenger_validation["metrics"]["auc"], abs=0)
+    assert distributed.challenger_validation["metrics"]["auc"] == pytest.approx(
+        local.challenger_validation["metrics"]["auc"], abs=0
+    )
 
 
 @pytest.mark.slow
@@ -92,7 +103,14 @@ def test_given_a_loss_curve_then_the_kept_iteration_is_the_one_lightgbm_early_st
     rng = np.random.default_rng(3)
     X = rng.normal(size=(3000, 5))
     y = (rng.random(3000) < 1 / (1 + np.exp(-(X[:, 0] - 0.5 * X[:, 1])))).astype(float)
-    params = {"objective": "binary", "learning_rate": 0.3, "num_leaves": 15, "verbosity": -1, "num_threads": 1, "seed": 0}
+    params = {
+        "objective": "binary",
+        "learning_rate": 0.3,
+        "num_leaves": 15,
+        "verbosity": -1,
+        "num_threads": 1,
+        "seed": 0,
+    }
     train, valid = lgb.Dataset(X[:2000], label=y[:2000]), lgb.Dataset(X[2000:], label=y[2000:])
     record: dict[str, dict[str, list[float]]] = {}
     stopped = lgb.train(

@@ -104,7 +104,9 @@ class BundleSpec:
     lightgbm_threads: int = 1
 
     @classmethod
-    def from_folder(cls, bundle_dir: str | Path, identity: ModelIdentity, *, lightgbm_threads: int = 1) -> BundleSpec:
+    def from_folder(
+        cls, bundle_dir: str | Path, identity: ModelIdentity, *, lightgbm_threads: int = 1
+    ) -> BundleSpec:
         """Read a bundle folder (verified against ``identity.artifact_hash`` first)."""
         from credit_points.bundle import MANIFEST, verify_bundle
 
@@ -147,7 +149,9 @@ def cached_engine(artifact_hash: str) -> DecisionEngine:
     """The engine a :class:`BundlePlugin` loaded in this process; :class:`ModelError` if there is none."""
     engine = _ENGINES.get(artifact_hash)
     if engine is None:
-        raise ModelError(f"bundle {artifact_hash[:12]}… is not loaded in this worker process (plugin not registered?)")
+        raise ModelError(
+            f"bundle {artifact_hash[:12]}… is not loaded in this worker process (plugin not registered?)"
+        )
     return engine
 
 
@@ -164,7 +168,9 @@ class BundlePlugin(WorkerPlugin):
 
 # ----------------------------------------------------------------------------------------- partitions
 def _summary_frame(partition: int, summary: PortfolioSummary, rows_in: int) -> pd.DataFrame:
-    records = [{"partition": partition, "stage": s, "product": p, **v} for (s, p), v in summary.groups.items()]
+    records = [
+        {"partition": partition, "stage": s, "product": p, **v} for (s, p), v in summary.groups.items()
+    ]
     if not records:
         records = [{"partition": partition, "stage": "", "product": "", **dict.fromkeys(SUMMARY_KEYS, 0.0)}]
     frame = pd.DataFrame.from_records(records)
@@ -175,7 +181,14 @@ def _summary_frame(partition: int, summary: PortfolioSummary, rows_in: int) -> p
 
 def meta_dtypes() -> dict[str, str]:
     """Column types of the per-partition report."""
-    return {"partition": "int64", "stage": "str", "product": "str", **dict.fromkeys(SUMMARY_KEYS, "float64"), "rows_in": "int64", "bad_rows": "int64"}
+    return {
+        "partition": "int64",
+        "stage": "str",
+        "product": "str",
+        **dict.fromkeys(SUMMARY_KEYS, "float64"),
+        "rows_in": "int64",
+        "bad_rows": "int64",
+    }
 
 
 def report_meta() -> pd.DataFrame:
@@ -228,7 +241,9 @@ def score_partition(
     if len(good):
         decided = engine.decide(good, explain=explain)  # type: ignore[arg-type]
         decided.insert(0, "row", good.index.to_numpy() + 1 + offset)
-        decided[_output_columns(decided)].to_parquet(Path(out_dir) / PART_NAME.format(number), index=False, compression="zstd")
+        decided[_output_columns(decided)].to_parquet(
+            Path(out_dir) / PART_NAME.format(number), index=False, compression="zstd"
+        )
         summary.add(decided)
     return _summary_frame(number, summary, len(chunk))
 
@@ -242,7 +257,9 @@ def _read_row_groups(piece: tuple[str, tuple[int, ...]]) -> pd.DataFrame:
     return pq.ParquetFile(path).read_row_groups(list(groups)).to_pandas()
 
 
-def parquet_pieces(in_path: str | Path, partition_rows: int) -> tuple[list[tuple[str, tuple[int, ...]]], list[int]]:
+def parquet_pieces(
+    in_path: str | Path, partition_rows: int
+) -> tuple[list[tuple[str, tuple[int, ...]]], list[int]]:
     """Partitions of a Parquet file or folder as (file, row groups), each about ``partition_rows`` rows.
 
     Row groups are never split; consecutive ones of a file are joined until a partition holds at least
@@ -293,27 +310,44 @@ def read_partitions(
         raise DataValidationError("file not found", path=str(path))
     if suffix == ".csv":
         frame = dd.read_csv(
-            str(path), dtype=str, encoding="utf-8-sig", keep_default_na=False, na_values=[""], blocksize=blocksize
+            str(path),
+            dtype=str,
+            encoding="utf-8-sig",
+            keep_default_na=False,
+            na_values=[""],
+            blocksize=blocksize,
         )
         lengths = frame[frame.columns[0]].map_partitions(len).compute()
         return frame, [int(n) for n in lengths]
     if suffix == ".parquet" or path.is_dir():
         pieces, lengths = parquet_pieces(path, partition_rows)
         meta = pq.read_schema(pieces[0][0]).empty_table().to_pandas()
-        frame = dd.from_map(_read_row_groups, pieces, meta=meta, label="read-applicants", enforce_metadata=False)
+        frame = dd.from_map(
+            _read_row_groups, pieces, meta=meta, label="read-applicants", enforce_metadata=False
+        )
         return frame, lengths
-    raise DataValidationError(f"unknown file type {suffix or '(none)'!r}; expected .csv or .parquet", path=str(path))
+    raise DataValidationError(
+        f"unknown file type {suffix or '(none)'!r}; expected .csv or .parquet", path=str(path)
+    )
 
 
 def _prepare_out_dir(out_path: Path) -> None:
     if out_path.suffix.lower() == ".csv":
-        raise DataValidationError("the Dask engine writes partitioned Parquet: give a folder, not a .csv file", path=str(out_path))
+        raise DataValidationError(
+            "the Dask engine writes partitioned Parquet: give a folder, not a .csv file", path=str(out_path)
+        )
     if out_path.is_file():
-        raise DataValidationError("the Dask engine writes a folder of Parquet parts; a file is in the way", path=str(out_path))
+        raise DataValidationError(
+            "the Dask engine writes a folder of Parquet parts; a file is in the way", path=str(out_path)
+        )
     if out_path.is_dir():
-        foreign = [p.name for p in out_path.iterdir() if not (p.name.startswith("part-") and p.suffix == ".parquet")]
+        foreign = [
+            p.name for p in out_path.iterdir() if not (p.name.startswith("part-") and p.suffix == ".parquet")
+        ]
         if foreign:
-            raise DataValidationError(f"output folder holds files that are not decision parts: {foreign[:3]}", path=str(out_path))
+            raise DataValidationError(
+                f"output folder holds files that are not decision parts: {foreign[:3]}", path=str(out_path)
+            )
         for old in out_path.glob("part-*.parquet"):
             old.unlink()
     out_path.mkdir(parents=True, exist_ok=True)

@@ -175,7 +175,9 @@ def fit_pd_model_dask(
         fit = fit_pd_model(joined_frame, pd_config, classifier=classifier)
         workers = len(active.scheduler_info().get("workers", {}))
         local = PDClassifier.from_dict(fit.model.to_dict())
-        return dataclasses.replace(fit, model=local, extra={**fit.extra, "engine": "dask", "dask_workers": workers})
+        return dataclasses.replace(
+            fit, model=local, extra={**fit.extra, "engine": "dask", "dask_workers": workers}
+        )
 
     if client is not None:
         return fit_on(client)

@@ -1,0 +1,436 @@
+"""Run every benchmark of the project and write one table: ``benchmarks/results/results.md`` + ``results.json``.
+
+Run: ``make bench`` (or ``.venv/bin/python benchmarks/run_all.py [--quick] [--only engine,train]``).
+
+Each ``benchmarks/bench_*.py`` runs as its own subprocess (through a small wrapper that reports the peak
+RSS of that benchmark's process tree). A script that prints a last line ``RESULT {json}`` is read from it;
+for scripts that print text, a parser here turns their lines into figures. Every figure sits next to the
+baseline measured in the same run where one exists — raw LightGBM for the engine, sklearn
+``HistGradientBoostingClassifier`` for training, ``mlflow models serve`` for the API — because absolute times
+on a shared machine drift and ratios do not. ``--quick`` passes smaller sizes to every script that has them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+RESULTS = HERE / "results"
+
+# Runs a command and prints the peak RSS (KiB) of its process tree on the last stderr line.
+_PEAK_WRAPPER = (
+    "import resource, subprocess, sys\n"
+    "rc = subprocess.call(sys.argv[1:])\n"
+    "sys.stderr.write('\\nPEAK_RSS_KIB %d\\n' % resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    "sys.exit(rc)\n"
+)
+
+
+@dataclass
+class Figure:
+    """One line of the results table."""
+
+    benchmark: str
+    figure: str
+    value: float | None
+    unit: str
+    baseline: str = ""
+    baseline_value: float | None = None
+    better: str = "higher"  # or "lower": how to read value against baseline
+    note: str = ""
+
+    def ratio(self) -> float | None:
+        if self.value is None or not self.baseline_value:
+            return None
+        return self.value / self.baseline_value
+
+
+@dataclass
+class Bench:
+    """A benchmark script, its arguments (full / quick) and how to read its output."""
+
+    name: str
+    script: str
+    args: list[str]
+    quick_args: list[str]
+    parse: Callable[[str, dict[str, Any] | None], list[Figure]]
+    timeout_s: float = 3600.0
+    figures: list[Figure] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------------------------------ parsers
+def _num(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+def parse_data(out: str, result: dict[str, Any] | None) -> list[Figure]:
+    figs = []
+    for label, key in (
+        ("generate", r"^generate: ([\d,]+) rows.*= ([\d,]+) rows/s"),
+        ("validate", r"^validate: ([\d,]+) rows.*= ([\d,]+) rows/s"),
+        ("read Parquet + validate", r"^read Parquet \+ validate: ([\d,]+) rows.*= ([\d,]+) rows/s"),
+    ):
+        match = re.search(key, out, re.M)
+        if match:
+            figs.append(
+                Figure("data", f"{label} ({_num(match.group(1)):,.0f} rows)", _num(match.group(2)), "rows/s")
+            )
+    return figs
+
+
+def parse_points(out: str, result: dict[str, Any] | None) -> list[Figure]:
+    figs = []
+    match = re.search(r"batch median: ([\d,]+) rows/s wall", out)
+    if match:
+        figs.append(Figure("points", "points batch (median)", _num(match.group(1)), "rows/s"))
+    for match in re.finditer(r"one firm, ([^:]+): median ([\d.]+) ms, p99 ([\d.]+) ms", out):
+        figs.append(
+            Figure(
+                "points", f"one firm, {match.group(1)}: median", float(match.group(2)), "ms", better="lower"
+            )
+        )
+        figs.append(
+            Figure("points", f"one firm, {match.group(1)}: p99", float(match.group(3)), "ms", better="lower")
+        )
+    return figs
+
+
+def parse_pd_cv(out: str, result: dict[str, Any] | None) -> list[Figure]:
+    records = None
+    for line in out.splitlines()[::-1]:
+        if line.startswith("["):
+            try:
+                records = json.loads(out[out.index("[") :])
+            except (ValueError, json.JSONDecodeError):
+                records = None
+            break
+    figs = []
+    for rec in records or []:
+        figs.append(Figure("pd-cv", f"{rec.get('dataset')}: {rec.get('method')} AUC", rec.get("auc"), "AUC"))
+    return figs
+
+
+def parse_api(out: str, result: dict[str, Any] | None) -> list[Figure]:
+    data = None
+    for line in out.splitlines()[::-1]:
+        if line.startswith("{"):
+            data = json.loads(line)
+            break
+    if data is None:
+        return []
+    base = data.get("baseline") or data.get("mlflow_serve") or {}
+    base_rps = base.get("requests_per_s") if isinstance(base, dict) else None
+    base_p99 = base.get("p99_ms") if isinstance(base, dict) else None
+    label = "mlflow models serve (PD only)" if base_rps else ""
+    note = "" if base_rps else "no mlflow models serve baseline in bench_api.py output"
+    return [
+        Figure(
+            "api",
+            "POST /v1/decisions throughput",
+            data.get("requests_per_s"),
+            "requests/s",
+            label,
+            base_rps,
+            note=note,
+        ),
+        Figure("api", "POST /v1/decisions p99", data.get("p99_ms"), "ms", label, base_p99, better="lower"),
+        Figure("api", "errors", data.get("errors"), "count", better="lower"),
+        Figure(
+            "api", "audit rows equal 201 responses", float(bool(data.get("audit_rows_equal_201"))), "bool"
+        ),
+    ]
+
+
+def parse_engine(out: str, result: dict[str, Any] | None) -> list[Figure]:
+    if not result:
+        return []
+    figs = []
+    b, s = result.get("batch"), result.get("single")
+    if b:
+        figs += [
+            Figure("engine", f"decide, {b['rows']:,} rows ({b['explained_rows']:,} with reason codes)", b["decide_s"], "s",
+                   "raw Booster.predict + raw pred_contrib on the same rows", b["raw_total_s"], better="lower"),
+            Figure("engine", "decide throughput", b["decide_rows_per_s"], "rows/s"),
+        ]  # fmt: skip
+    if s:
+        figs += [
+            Figure("engine", "one applicant alone: median", s["median_ms"], "ms", better="lower"),
+            Figure("engine", "one applicant alone: p99", s["p99_ms"], "ms", better="lower"),
+        ]
+    explain = result.get("explain", "adverse")
+    for row in result.get("scaling", []):
+        n = f"{row['rows']:,} rows (reason codes: {explain})"
+        local, dask = row["local"], row.get("dask")
+        if dask:
+            figs.append(Figure("scaling", f"score {n}: Dask LocalCluster 2×1", dask["rows_per_s"], "rows/s",
+                               "local streaming score", local["rows_per_s"]))  # fmt: skip
+            figs.append(
+                Figure(
+                    "scaling",
+                    f"score {n}: Dask peak RSS, client + workers",
+                    dask["peak_rss_mib"],
+                    "MiB",
+                    better="lower",
+                )
+            )
+        else:
+            figs.append(Figure("scaling", f"score {n}: local streaming", local["rows_per_s"], "rows/s"))
+        figs.append(
+            Figure("scaling", f"score {n}: local peak RSS", local["peak_rss_mib"], "MiB", better="lower")
+        )
+    for row in result.get("model_size", {}).get("rows", []):
+        shape = f"{row['trees']} trees × {row['leaves']} leaves"
+        figs.append(Figure("model size", f"{shape}: OOT AUC", row["oot_auc"], "AUC"))
+        figs.append(
+            Figure(
+                "model size",
+                f"{shape}: pred_contrib",
+                row["contrib_rows_per_s"],
+                "rows/s",
+                "predict",
+                row["predict_rows_per_s"],
+            )
+        )
+    return figs
+
+
+def parse_train(out: str, result: dict[str, Any] | None) -> list[Figure]:
+    if not result:
+        return []
+    n = f"{result['rows']:,}"
+    figs = [
+        Figure(
+            "train",
+            f"credit-points train end to end, {n} firm-years (incl. MLflow)",
+            result["train"]["seconds"],
+            "s",
+            "HistGradientBoosting fit, same features",
+            result["hgb"]["seconds"],
+            better="lower",
+        ),
+        Figure(
+            "train",
+            "LightGBM booster alone, same features",
+            result["booster"]["seconds"],
+            "s",
+            "HistGradientBoosting fit, same features",
+            result["hgb"]["seconds"],
+            better="lower",
+        ),
+        Figure(
+            "train",
+            "OOT AUC of the trained model",
+            result["train"]["oot_auc"],
+            "AUC",
+            "HistGradientBoosting",
+            result["hgb"]["oot_auc"],
+        ),
+    ]
+    if "train_dask" in result:
+        figs.append(
+            Figure(
+                "train",
+                "train --engine dask end to end",
+                result["train_dask"]["seconds"],
+                "s",
+                "local train",
+                result["train"]["seconds"],
+                better="lower",
+            )
+        )
+        figs.append(
+            Figure(
+                "train",
+                "OOT AUC, dask",
+                result["train_dask"]["oot_auc"],
+                "AUC",
+                "local",
+                result["train"]["oot_auc"],
+            )
+        )
+    return figs
+
+
+def parse_generic(out: str, result: dict[str, Any] | None) -> list[Figure]:
+    figs = []
+    for key, value in (result or {}).items():
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            figs.append(Figure("other", key, float(value), ""))
+    return figs
+
+
+BENCHES = [
+    Bench("data", "bench_data.py", [], ["--rows", "100000"], parse_data),
+    Bench(
+        "points",
+        "bench_points.py",
+        [],
+        ["--rows", "100000", "--repeats", "1", "--single", "300"],
+        parse_points,
+    ),
+    Bench("engine", "bench_engine.py", [], ["--quick"], parse_engine, timeout_s=7200),
+    Bench("train", "bench_train.py", ["--dask"], ["--quick", "--dask"], parse_train),
+    Bench(
+        "pd-cv", "bench_pd_cv.py", ["--json"], ["--json", "--folds", "3", "--datasets", "german"], parse_pd_cv
+    ),
+    Bench("predict", "bench_predict.py", [], ["--quick"], parse_generic),
+    Bench("reports", "bench_reports.py", [], ["--quick"], parse_generic),
+    Bench("api", "bench_api.py", ["--json"], ["--json", "--duration", "5"], parse_api),
+]
+
+
+def run_bench(bench: Bench, quick: bool) -> dict[str, Any]:
+    """Run one script; return its status, output tail, parsed RESULT, peak RSS and figures."""
+    script = HERE / bench.script
+    if not script.is_file():
+        return {"status": "missing", "script": bench.script}
+    cmd = [
+        sys.executable,
+        "-c",
+        _PEAK_WRAPPER,
+        sys.executable,
+        str(script),
+        *(bench.quick_args if quick else bench.args),
+    ]
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=bench.timeout_s, cwd=ROOT)
+    except subprocess.TimeoutExpired:
+        return {"status": "timeout", "script": bench.script, "seconds": bench.timeout_s}
+    wall = time.perf_counter() - start
+    peak = re.findall(r"PEAK_RSS_KIB (\d+)", proc.stderr)
+    result = None
+    for line in proc.stdout.splitlines()[::-1]:
+        if line.startswith("RESULT "):
+            result = json.loads(line[len("RESULT ") :])
+            break
+    figures = bench.parse(proc.stdout, result) if proc.returncode == 0 else []
+    return {
+        "status": "ok" if proc.returncode == 0 else f"failed (exit {proc.returncode})",
+        "script": bench.script,
+        "args": bench.quick_args if quick else bench.args,
+        "seconds": wall,
+        "peak_rss_mib": int(peak[-1]) / 1024 if peak else None,
+        "result": result,
+        "figures": [f.__dict__ | {"ratio": f.ratio()} for f in figures],
+        "stdout_tail": proc.stdout[-4000:],
+        "stderr_tail": "" if proc.returncode == 0 else proc.stderr[-2000:],
+    }
+
+
+def environment() -> dict[str, Any]:
+    from importlib import metadata
+
+    versions = {}
+    for name in ("lightgbm", "numpy", "pandas", "scikit-learn", "dask", "distributed", "mlflow", "fastapi"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+        ).stdout.strip()
+    except OSError:
+        sha = ""
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "git_sha": sha,
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "load_avg_at_start": load,
+        "libraries": versions,
+    }
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "–"
+    if unit in ("AUC",):
+        return f"{value:.4f}"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:,.2f}"
+
+
+def write_markdown(runs: dict[str, dict[str, Any]], env: dict[str, Any], quick: bool, path: Path) -> None:
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Written by `benchmarks/run_all.py{' --quick' if quick else ''}` on {env['date']} (git {env['git_sha']}, "
+        f"{env['cpus']} CPUs, load average at start {env['load_avg_at_start'][0]:.2f}). Each figure sits next to its "
+        "baseline from the same run; read the ratio, not the absolute time (the machine is shared).",
+        "",
+        "| benchmark | figure | value | unit | baseline (same run) | baseline value | ratio |",
+        "|---|---|---:|---|---|---:|---:|",
+    ]
+    for name, run in runs.items():
+        if run["status"] != "ok":
+            lines.append(f"| {name} | `{run['script']}` {run['status']} | – | | | | |")
+            continue
+        if not run["figures"]:
+            lines.append(
+                f"| {name} | ran in {run['seconds']:.0f} s; no figures parsed (see results.json) | – | | | | |"
+            )
+        for fig in run["figures"]:
+            ratio = fig["ratio"]
+            lines.append(
+                f"| {fig['benchmark']} | {fig['figure']} | {_fmt(fig['value'], fig['unit'])} | {fig['unit']} | "
+                f"{fig['baseline']} | {_fmt(fig['baseline_value'], fig['unit'])} | {'' if ratio is None else f'{ratio:.2f}x'} |"
+            )
+        peak = run.get("peak_rss_mib")
+        lines.append(
+            f"| {name} | whole script: wall time; peak RSS of its process tree | {run['seconds']:,.0f} | s | | "
+            f"{'' if peak is None else f'{peak:,.0f} MiB'} | |"
+        )
+    lines += [
+        "",
+        "Ratios are value / baseline: for times, below 1 means faster than the baseline; for rates, above 1.",
+        "",
+    ]
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes in every benchmark that has them")
+    parser.add_argument(
+        "--only", default=None, help="comma-separated benchmark names (data, points, engine, train, ...)"
+    )
+    parser.add_argument("--out", default=str(RESULTS), help="folder for results.md and results.json")
+    args = parser.parse_args(argv)
+    wanted = set(args.only.split(",")) if args.only else None
+    env = environment()
+    runs: dict[str, dict[str, Any]] = {}
+    for bench in BENCHES:
+        if wanted and bench.name not in wanted:
+            continue
+        print(f"== {bench.name} ({bench.script})", flush=True)
+        runs[bench.name] = run_bench(bench, args.quick)
+        run = runs[bench.name]
+        print(f"   {run['status']}" + (f" in {run['seconds']:.0f} s" if "seconds" in run else ""), flush=True)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(
+        json.dumps({"environment": env, "quick": args.quick, "runs": runs}, indent=2), encoding="utf-8"
+    )
+    write_markdown(runs, env, args.quick, out / "results.md")
+    print(f"wrote {out / 'results.md'} and {out / 'results.json'}")
+
+
+if __name__ == "__main__":
+    main()
