@@ -24,7 +24,9 @@ def main() -> None:
     parser.add_argument("--config", default="torch-18", help="points profile")
     parser.add_argument("--repeats", type=int, default=3, help="timed batch repeats (after one warm-up)")
     parser.add_argument("--single", type=int, default=2000, help="single-firm calls")
-    parser.add_argument("--threads", type=int, default=2, help="threads for the batch (the machine has 2 cores)")
+    parser.add_argument(
+        "--threads", type=int, default=2, help="threads for the batch (the machine has 2 cores)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
@@ -39,7 +41,9 @@ def main() -> None:
     cfg = load_points_config(args.config)
     population, _ = generate_panel(20_000, years=(2019, 2024), seed=args.seed)
     reference = build_reference(population, cfg, label="benchmark population")
-    print(f"reference: {len(population):,} firm-years, sha256 {reference.content_hash[:16]}…, profile {cfg.profile}")
+    print(
+        f"reference: {len(population):,} firm-years, sha256 {reference.content_hash[:16]}…, profile {cfg.profile}"
+    )
 
     batch, _ = generate_panel(max(1, round(min(args.rows, 250_000) / ROWS_PER_FIRM)), seed=args.seed + 1)
     reps = -(-args.rows // len(batch))

@@ -63,7 +63,16 @@ BASE_FIRM: dict[str, Any] = {
     "abnormal_operation_list": False,
     "pboc_special_mention_or_npl": False,
 }
-TEXT = ("firm_id", "name", "zone", "industry_code", "srdi", "tax_credit_grade", "credit_status", "registration_status")
+TEXT = (
+    "firm_id",
+    "name",
+    "zone",
+    "industry_code",
+    "srdi",
+    "tax_credit_grade",
+    "credit_status",
+    "registration_status",
+)
 FLAGS = ("capital_market", "abnormal_operation_list", "pboc_special_mention_or_npl")
 DATES = ("founded_date", "as_of_date")
 

@@ -25,11 +25,15 @@ def firms_file(panel, tmp_path_factory):
 def test_build_reference_then_score_with_it(firms_file, panel, tmp_path):
     runner = CliRunner()
     ref_path, out_path = tmp_path / "ref.json", tmp_path / "scored.parquet"
-    result = runner.invoke(app, ["points", "build-reference", "--in", str(firms_file), "--out", str(ref_path)])
+    result = runner.invoke(
+        app, ["points", "build-reference", "--in", str(firms_file), "--out", str(ref_path)]
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(ref_path.read_text(encoding="utf-8"))["profile"] == "torch-18"
     # the short form: `points --in … --out …`
-    result = runner.invoke(app, ["points", "--in", str(firms_file), "--reference", str(ref_path), "--out", str(out_path)])
+    result = runner.invoke(
+        app, ["points", "--in", str(firms_file), "--reference", str(ref_path), "--out", str(out_path)]
+    )
     assert result.exit_code == 0, result.output
     scored = read_table(out_path)
     expected = score_points(panel.head(400), load_points_config("torch-18"), ReferenceTable.load(ref_path))
@@ -47,10 +51,14 @@ def test_score_subcommand_with_another_profile(firms_file, tmp_path):
     assert "points_cat_talent" in read_table(out_path).columns
 
 
-@pytest.mark.parametrize(("lang", "words"), [("zh", ["总积分", "短板"]), ("en", ["Total points", "Weak spots"])])
+@pytest.mark.parametrize(
+    ("lang", "words"), [("zh", ["总积分", "短板"]), ("en", ["Total points", "Weak spots"])]
+)
 def test_explain_prints_a_bilingual_breakdown(firms_file, panel, lang, words):
     firm = panel.head(400)["firm_id"].iloc[10]
-    result = CliRunner().invoke(app, ["points", "explain", "--in", str(firms_file), "--firm-id", firm, "--lang", lang])
+    result = CliRunner().invoke(
+        app, ["points", "explain", "--in", str(firms_file), "--firm-id", firm, "--lang", lang]
+    )
     assert result.exit_code == 0, result.output
     for word in words:
         assert word in result.output

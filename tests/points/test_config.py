@@ -67,7 +67,9 @@ def test_a_whole_zone_is_one_yaml_file():
 
 def _materialise(spec_path: Path, tmp_path: Path) -> tuple[Path, list[str]]:
     spec = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
-    data: dict[str, Any] = yaml.safe_load((CONFIG_DIR / "points" / f"{spec['base']}.yaml").read_text(encoding="utf-8"))
+    data: dict[str, Any] = yaml.safe_load(
+        (CONFIG_DIR / "points" / f"{spec['base']}.yaml").read_text(encoding="utf-8")
+    )
     data = deep_merge(data, spec.get("patch", {}))
     if "indicator_patch" in spec:
         k = spec["indicator_patch"]["index"]

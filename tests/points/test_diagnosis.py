@@ -10,12 +10,18 @@ from credit_points.points.engine import PointsScorer, score_points
 
 
 def test_targets_are_the_reference_quantiles(torch18, reference):
-    table = indicator_targets(torch18, reference, indicators=["rd_intensity", "debt_to_assets", "ip_filings_3y"])
-    row = table[(table.stage == "growth") & (table.indicator == "rd_intensity") & (table.target == "p75")].iloc[0]
+    table = indicator_targets(
+        torch18, reference, indicators=["rd_intensity", "debt_to_assets", "ip_filings_3y"]
+    )
+    row = table[
+        (table.stage == "growth") & (table.indicator == "rd_intensity") & (table.target == "p75")
+    ].iloc[0]
     knots = reference.table("growth", "rd_intensity").quantiles
     assert row.target_value == pytest.approx(np.interp(0.75, reference.probs, knots))
     # lower is better: the P75 target is the raw 25th percentile
-    low = table[(table.stage == "growth") & (table.indicator == "debt_to_assets") & (table.target == "p75")].iloc[0]
+    low = table[
+        (table.stage == "growth") & (table.indicator == "debt_to_assets") & (table.target == "p75")
+    ].iloc[0]
     assert low.target_value == pytest.approx(reference.quantile("growth", "debt_to_assets", 0.25))
     # counts are rounded up to whole units
     count = table[(table.indicator == "ip_filings_3y")]

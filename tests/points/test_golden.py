@@ -30,7 +30,13 @@ PROBS = [0.0, 0.25, 0.5, 0.75, 1.0]
 STAGES = ["seed", "sapling", "growth", "expansion", "mature"]
 CUTS = [0.0, 500_000.0, 5_000_000.0, 20_000_000.0, 200_000_000.0]
 MONEY_SCALE = {"seed": 0.02, "sapling": 0.2, "growth": 1.0, "expansion": 5.0, "mature": 30.0}
-N_FIRMS = {"seed": 40, "sapling": 40, "growth": 40, "expansion": 40, "mature": 10}  # mature < 30: fallback bands
+N_FIRMS = {
+    "seed": 40,
+    "sapling": 40,
+    "growth": 40,
+    "expansion": 40,
+    "mature": 10,
+}  # mature < 30: fallback bands
 MONEY = {"rd_expense", "tech_contract_value", "tax_paid", "equity_financing_3y"}
 KNOTS: dict[str, list[float]] = {
     "rd_expense": [0, 200_000, 500_000, 1_000_000, 3_000_000],
@@ -75,8 +81,16 @@ def fixed_reference(cfg: PointsConfig) -> ReferenceTable:
         for s in STAGES
     }  # fmt: skip
     return ReferenceTable.from_dict(
-        {"format": "credit-points/points-reference/1", "profile": cfg.profile, "reference_key": cfg.reference_key,
-         "label": "golden", "probs": PROBS, "min_firms": 30, "stages": stages, "fallback": {}}  # fmt: skip
+        {
+            "format": "credit-points/points-reference/1",
+            "profile": cfg.profile,
+            "reference_key": cfg.reference_key,
+            "label": "golden",
+            "probs": PROBS,
+            "min_firms": 30,
+            "stages": stages,
+            "fallback": {},
+        }  # fmt: skip
     )
 
 
@@ -160,14 +174,20 @@ def raw_values(firm: dict[str, Any]) -> dict[str, float]:
         "invention_patents_valid": firm["invention_patents_valid"],
         "ip_filings_3y": firm["ip_filings_3y"],
         "tech_contract_value": firm["tech_contract_value"],
-        "degree_staff_ratio": math.nan if degree is None or math.isnan(degree) else (degree / emp if emp else 0.0),
+        "degree_staff_ratio": math.nan
+        if degree is None or math.isnan(degree)
+        else (degree / emp if emp else 0.0),
         "rd_platform_tier": firm["rd_platform_tier"],
         "revenue": rev,
         "revenue_growth": clip((rev - prev) / prev, -1, 10) if prev and not math.isnan(prev) else 0.0,
         "net_profit_margin": clip(firm["net_profit"] / rev, -1, 1) if rev else 0.0,
         "tax_paid": firm["tax_paid"],
-        "employee_growth": clip((emp - emp_prev) / emp_prev, -1, 10) if emp_prev and not math.isnan(emp_prev) else 0.0,
-        "debt_to_assets": clip(firm["total_liabilities"] / firm["total_assets"], 0, 5) if firm["total_assets"] else 1.0,
+        "employee_growth": clip((emp - emp_prev) / emp_prev, -1, 10)
+        if emp_prev and not math.isnan(emp_prev)
+        else 0.0,
+        "debt_to_assets": clip(firm["total_liabilities"] / firm["total_assets"], 0, 5)
+        if firm["total_assets"]
+        else 1.0,
         "equity_financing_3y": firm["equity_financing_3y"],
         "tech_qualification_tier": firm["tech_qualification_tier"],
         "gov_st_projects": firm["gov_st_projects"],
@@ -320,7 +340,9 @@ def write_fixture() -> None:
             "indicators": {k: round(v, 12) for k, v in hand["points"].items()},
         }
     header = "# Pinned points of the golden firms (torch-18 with golden/five-knots.yaml, fixed reference).\n"
-    FIXTURE.write_text(header + yaml.safe_dump({"firms": firms}, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    FIXTURE.write_text(
+        header + yaml.safe_dump({"firms": firms}, allow_unicode=True, sort_keys=False), encoding="utf-8"
+    )
 
 
 if __name__ == "__main__":

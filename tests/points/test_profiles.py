@@ -45,7 +45,9 @@ def test_the_minimal_zone_scores_every_indicator_kind(make_frame):
     assert out["ind_capital_market_points"].iloc[0] == pytest.approx(w[small, ids.index("capital_market")])
     assert out["ind_overdue_points"].iloc[0] == 0.0  # 45 days: the worst band of a lower-is-better indicator
     assert out["ind_overdue_points"].iloc[1] == pytest.approx(w[1, ids.index("overdue")])  # missing -> 1.0
-    assert out["ind_rd_platform_tier_points"].iloc[0] == pytest.approx(2 / 3 * w[small, ids.index("rd_platform_tier")])
+    assert out["ind_rd_platform_tier_points"].iloc[0] == pytest.approx(
+        2 / 3 * w[small, ids.index("rd_platform_tier")]
+    )
     assert out["points_bonus"].iloc[0] == 8.0  # item cap 8 below the group cap 10
     assert out["points_deductions"].iloc[0] == 10.0
 

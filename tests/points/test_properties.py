@@ -15,7 +15,9 @@ HIGHER_FIELDS = ["rd_expense", "invention_patents_valid", "ip_filings_3y", "tech
                  "rd_staff", "degree_staff", "net_profit"]  # fmt: skip
 INTEGER = {"invention_patents_valid", "ip_filings_3y", "gov_st_projects", "rd_staff", "degree_staff"}
 TIERS = {"rd_platform_tier": 3, "tech_qualification_tier": 4}
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 @st.composite
@@ -55,7 +57,9 @@ def test_raising_a_higher_is_better_field_never_lowers_points(make_frame, torch1
     low=st.floats(0, 1.0),
     high=st.floats(0, 1.0),
 )
-def test_lowering_a_lower_is_better_indicator_never_lowers_points(make_frame, torch18, reference, assets, low, high):
+def test_lowering_a_lower_is_better_indicator_never_lowers_points(
+    make_frame, torch18, reference, assets, low, high
+):
     # debt to assets is lower-is-better: fewer liabilities on the same assets never cost points
     less, more = sorted([low, high])
     frame = make_frame([{"total_assets": assets, "total_liabilities": assets * less},
@@ -100,7 +104,9 @@ def test_any_row_order_gives_the_same_points(panel, torch18, reference, order):
 
 @SETTINGS
 @given(
-    field=st.sampled_from(["admin_penalties_2y", "defendant_lawsuits_1y", "max_overdue_days_24m", "existing_bank_debt"]),
+    field=st.sampled_from(
+        ["admin_penalties_2y", "defendant_lawsuits_1y", "max_overdue_days_24m", "existing_bank_debt"]
+    ),
     low=st.integers(0, 400),
     extra=st.integers(0, 400),
 )
@@ -113,4 +119,3 @@ def test_more_of_a_reverse_indicator_never_raises_wuxi_points(make_frame, wuxi, 
     out = PointsScorer(cfg, reference).score(frame)
     assert out["points_cat_reverse"].iloc[1] <= out["points_cat_reverse"].iloc[0]
     assert out["points_total"].iloc[1] <= out["points_total"].iloc[0]
-

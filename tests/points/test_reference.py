@@ -43,7 +43,10 @@ def test_round_trip_through_json_keeps_points_and_hash(panel, torch18, reference
     path = reference.save(tmp_path / "ref.json")
     loaded = ReferenceTable.load(path)
     assert loaded.content_hash == reference.content_hash
-    assert ReferenceTable.from_dict(json.loads(json.dumps(reference.to_dict()))).content_hash == reference.content_hash
+    assert (
+        ReferenceTable.from_dict(json.loads(json.dumps(reference.to_dict()))).content_hash
+        == reference.content_hash
+    )
     frame = panel.head(100)
     assert score_points(frame, torch18, loaded).equals(score_points(frame, torch18, reference))
 
@@ -66,7 +69,9 @@ def test_small_stages_fall_back_to_the_configured_bands(make_frame, torch18):
     assert not ref.uses_quantiles("mature", "rd_expense")
     # when a mature firm is scored, rd_expense uses the mature bands of the profile: 30 M yuan is in [25 M, 50 M)
     out = score_points(make_frame([{"revenue": 3e8, "rd_expense": 3e7}]), torch18, ref)
-    weight = torch18.stage_weight_matrix[torch18.stage_ids.index("mature"), torch18.indicator_ids.index("rd_expense")]
+    weight = torch18.stage_weight_matrix[
+        torch18.stage_ids.index("mature"), torch18.indicator_ids.index("rd_expense")
+    ]
     assert out["ind_rd_expense_points"].iloc[0] == pytest.approx(0.55 * weight)
     assert np.isnan(out["ind_rd_expense_pct"].iloc[0])
 

@@ -24,9 +24,15 @@ points_app = typer.Typer(
 )
 
 InPath = Annotated[Path, typer.Option("--in", help="Applicant file (.csv or .parquet).")]
-ConfigName = Annotated[str, typer.Option("--config", help="Points profile name (configs/points/) or YAML path.")]
-Overlay = Annotated[list[Path] | None, typer.Option("--overlay", help="YAML merged over the profile (repeatable).")]
-RefPath = Annotated[Path | None, typer.Option("--reference", help="Pinned reference table (JSON); default: the input itself.")]
+ConfigName = Annotated[
+    str, typer.Option("--config", help="Points profile name (configs/points/) or YAML path.")
+]
+Overlay = Annotated[
+    list[Path] | None, typer.Option("--overlay", help="YAML merged over the profile (repeatable).")
+]
+RefPath = Annotated[
+    Path | None, typer.Option("--reference", help="Pinned reference table (JSON); default: the input itself.")
+]
 
 
 def _load(in_path: Path) -> pd.DataFrame:
@@ -44,7 +50,9 @@ def _load(in_path: Path) -> pd.DataFrame:
     return good
 
 
-def _setup(config: str, overlay: list[Path] | None, reference: Path | None) -> tuple[PointsConfig, ReferenceTable | None]:
+def _setup(
+    config: str, overlay: list[Path] | None, reference: Path | None
+) -> tuple[PointsConfig, ReferenceTable | None]:
     from credit_points.points.config import load_points_config
     from credit_points.points.reference import ReferenceTable
 
@@ -59,8 +67,12 @@ def score(
     config: ConfigName = "torch-18",
     overlay: Overlay = None,
     reference: RefPath = None,
-    keep: Annotated[str, typer.Option("--keep", help="Input columns copied to the output, comma-separated.")] = "firm_id,as_of_date,zone",
-    threads: Annotated[int, typer.Option("--threads", min=1, help="Threads for large files (same results).")] = 1,
+    keep: Annotated[
+        str, typer.Option("--keep", help="Input columns copied to the output, comma-separated.")
+    ] = "firm_id,as_of_date,zone",
+    threads: Annotated[
+        int, typer.Option("--threads", min=1, help="Threads for large files (same results).")
+    ] = 1,
 ) -> None:
     """Score applicants: stage, points, category subtotals, per-indicator values, percentiles and points, ranks."""
     import pandas as pd
@@ -124,23 +136,32 @@ def explain(
         ref = build(frame, cfg)
     match = frame.index[frame["firm_id"] == firm_id]
     if len(match) == 0:
-        raise DataValidationError("no firm with this id in the file", field="firm_id", value=firm_id, path=str(in_path))
+        raise DataValidationError(
+            "no firm with this id in the file", field="firm_id", value=firm_id, path=str(in_path)
+        )
     scored = PointsScorer(cfg, ref).score(frame)  # ranks need the whole population
     row = scored.loc[match[-1]]  # the latest record of the firm
     zh = lang == "zh"
-    t = (lambda a, b: a if zh else b)  # noqa: E731
+    t = lambda a, b: a if zh else b  # noqa: E731
     console = Console()
 
     stage = cfg.label(str(row["stage"]), lang)
-    head = Table(title=t("创新积分", "Innovation points") + f" · {cfg.profile} {cfg.version}", show_header=False)
+    head = Table(
+        title=t("创新积分", "Innovation points") + f" · {cfg.profile} {cfg.version}", show_header=False
+    )
     head.add_row(t("阶段", "Stage"), stage)
     head.add_row(t("总积分", "Total points"), f"{row['points_total']:.1f}")
     head.add_row(t("核心指标得分", "Core"), f"{row['points_core']:.1f} / {cfg.scale:g}")
     head.add_row(t("加分", "Bonus"), f"+{row['points_bonus']:.1f} ({t('上限', 'cap')} {cfg.bonus.cap:g})")
-    head.add_row(t("减分", "Deductions"), f"-{row['points_deductions']:.1f} ({t('上限', 'cap')} {cfg.deductions.cap:g})")
+    head.add_row(
+        t("减分", "Deductions"),
+        f"-{row['points_deductions']:.1f} ({t('上限', 'cap')} {cfg.deductions.cap:g})",
+    )
     vetoes = [cfg.label(v, lang) for v in str(row["veto_reasons"]).split(";") if v]
     head.add_row(t("一票否决", "Veto"), "; ".join(vetoes) if vetoes else t("无", "none"))
-    head.add_row(t("园区排名 / 同阶段排名", "Rank in zone / in stage"), f"{row['rank_zone']} / {row['rank_stage']}")
+    head.add_row(
+        t("园区排名 / 同阶段排名", "Rank in zone / in stage"), f"{row['rank_zone']} / {row['rank_stage']}"
+    )
     console.print(head)
 
     table = Table(title=t("指标明细（同阶段比较）", "Indicators (compared within stage)"))
@@ -172,7 +193,12 @@ def explain(
 
     if k:
         spots = weak_spots(frame.loc[[match[-1]]], scored.loc[[match[-1]]], cfg, ref, k=k)
-        console.print(t("短板（提升到同阶段中位数 / P75 可得分）:", "Weak spots (gain from reaching the stage median / P75):"))
+        console.print(
+            t(
+                "短板（提升到同阶段中位数 / P75 可得分）:",
+                "Weak spots (gain from reaching the stage median / P75):",
+            )
+        )
         for text in spots["text_zh" if zh else "text_en"]:
             console.print(f"  • {text}")
         if not len(spots):
@@ -194,8 +220,12 @@ def _show(value: float, unit: str, zh: bool) -> str:
 @points_app.callback()
 def _points(
     ctx: typer.Context,
-    in_path: Annotated[Path | None, typer.Option("--in", help="Score this file (same as `points score --in`).")] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Output file when scoring without a subcommand.")] = None,
+    in_path: Annotated[
+        Path | None, typer.Option("--in", help="Score this file (same as `points score --in`).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output file when scoring without a subcommand.")
+    ] = None,
     config: ConfigName = "torch-18",
     overlay: Overlay = None,
     reference: RefPath = None,

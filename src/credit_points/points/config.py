@@ -59,7 +59,9 @@ class Bands(StrictModel):
     @model_validator(mode="after")
     def _shape(self) -> Bands:
         if len(self.scores) != len(self.edges) + 1:
-            raise ValueError(f"bands need len(scores) == len(edges) + 1; got {len(self.edges)} edges, {len(self.scores)} scores")
+            raise ValueError(
+                f"bands need len(scores) == len(edges) + 1; got {len(self.edges)} edges, {len(self.scores)} scores"
+            )
         if any(b <= a for a, b in zip(self.edges, self.edges[1:], strict=False)):
             raise ValueError(f"band edges must be strictly increasing; got {list(self.edges)}")
         if any(not 0.0 <= s <= 1.0 for s in self.scores):
@@ -327,8 +329,11 @@ def _check_expression(
                 for literal in _literal_strings(operand):
                     if literal not in enums[name]:
                         problems.append(
-                            (where, f"expression {source!r}: {literal!r} is not a category of {name!r}; "
-                                    f"expected one of {list(enums[name])}")  # fmt: skip
+                            (
+                                where,
+                                f"expression {source!r}: {literal!r} is not a category of {name!r}; "
+                                f"expected one of {list(enums[name])}",
+                            )  # fmt: skip
                         )
     return problems
 
@@ -348,7 +353,9 @@ def _check(cfg: PointsConfig) -> list[tuple[str, str]]:  # noqa: C901 - one flat
         if spec.max is None and not last:
             problems.append((f"stages.{k}.max", f"stage {spec.id!r}: only the last stage may be open-ended"))
         if spec.max is not None and spec.max <= spec.min:
-            problems.append((f"stages.{k}.max", f"stage {spec.id!r}: max {spec.max} must exceed min {spec.min}"))
+            problems.append(
+                (f"stages.{k}.max", f"stage {spec.id!r}: max {spec.max} must exceed min {spec.min}")
+            )
         if k > 0:
             prev = cfg.stages[k - 1]
             if prev.max is not None and spec.min > prev.max:
@@ -358,7 +365,9 @@ def _check(cfg: PointsConfig) -> list[tuple[str, str]]:  # noqa: C901 - one flat
                 problems.append((f"stages.{k}.min", f"overlap between stage {prev.id!r} (max {prev.max:,.2f}) and "
                                                     f"{spec.id!r} (min {spec.min:,.2f})"))  # fmt: skip
     if cfg.stages[-1].max is not None:
-        problems.append((f"stages.{len(cfg.stages) - 1}.max", "the last stage must be open-ended (max: null)"))
+        problems.append(
+            (f"stages.{len(cfg.stages) - 1}.max", "the last stage must be open-ended (max: null)")
+        )
 
     # categories and their totals
     cat_ids = cfg.category_ids
@@ -367,10 +376,17 @@ def _check(cfg: PointsConfig) -> list[tuple[str, str]]:  # noqa: C901 - one flat
     for c, cat in enumerate(cfg.categories):
         for stage in cat.totals:
             if stage not in stage_ids:
-                problems.append((f"categories.{c}.totals.{stage}", f"unknown stage {stage!r}; expected one of {stage_ids}"))
+                problems.append(
+                    (
+                        f"categories.{c}.totals.{stage}",
+                        f"unknown stage {stage!r}; expected one of {stage_ids}",
+                    )
+                )
         for stage in stage_ids:
             if stage not in cat.totals:
-                problems.append((f"categories.{c}.totals", f"category {cat.id!r} has no total for stage {stage!r}"))
+                problems.append(
+                    (f"categories.{c}.totals", f"category {cat.id!r} has no total for stage {stage!r}")
+                )
             elif cat.totals[stage] < 0:
                 problems.append((f"categories.{c}.totals.{stage}", f"negative total {cat.totals[stage]}"))
     for stage in stage_ids:
@@ -395,13 +411,20 @@ def _check(cfg: PointsConfig) -> list[tuple[str, str]]:  # noqa: C901 - one flat
     for i, ind in enumerate(cfg.indicators):
         at = f"indicators.{i}"
         if ind.category not in cat_ids:
-            problems.append((f"{at}.category", f"indicator {ind.id!r}: unknown category {ind.category!r}; expected one of {cat_ids}"))
+            problems.append(
+                (
+                    f"{at}.category",
+                    f"indicator {ind.id!r}: unknown category {ind.category!r}; expected one of {cat_ids}",
+                )
+            )
         problems += _check_expression(ind.expr, known, enums, f"{at}.source" if ind.source else f"{at}.id")
         for stage in ind.stage_weights:
             if stage not in stage_ids:
                 problems.append((f"{at}.stage_weights.{stage}", f"unknown stage {stage!r}"))
             elif ind.stage_weights[stage] < 0:
-                problems.append((f"{at}.stage_weights.{stage}", f"negative weight {ind.stage_weights[stage]}"))
+                problems.append(
+                    (f"{at}.stage_weights.{stage}", f"negative weight {ind.stage_weights[stage]}")
+                )
         if ind.kind == "tier" and ind.max_tier is None:
             problems.append((f"{at}.max_tier", f"tier indicator {ind.id!r} needs max_tier"))
         if ind.kind == "banded":
@@ -411,7 +434,12 @@ def _check(cfg: PointsConfig) -> list[tuple[str, str]]:  # noqa: C901 - one flat
                 problems += _check_band_direction(ind.bands, ind.direction, f"{at}.bands")
         if ind.kind == "percentile":
             if isinstance(ind.fallback, str) and ind.fallback not in cfg.band_sets:
-                problems.append((f"{at}.fallback", f"unknown band set {ind.fallback!r}; expected one of {sorted(cfg.band_sets)}"))
+                problems.append(
+                    (
+                        f"{at}.fallback",
+                        f"unknown band set {ind.fallback!r}; expected one of {sorted(cfg.band_sets)}",
+                    )
+                )
                 continue
             fallback = cfg.band_sets.get(ind.fallback) if isinstance(ind.fallback, str) else ind.fallback
             if fallback is not None:
@@ -421,13 +449,17 @@ def _check(cfg: PointsConfig) -> list[tuple[str, str]]:  # noqa: C901 - one flat
             for stage in stage_ids:
                 bands = fallback.for_stage(stage) if fallback is not None else None
                 if bands is None:
-                    problems.append((f"{at}.fallback", f"indicator {ind.id!r} has no fallback bands for stage {stage!r}"))
+                    problems.append(
+                        (f"{at}.fallback", f"indicator {ind.id!r} has no fallback bands for stage {stage!r}")
+                    )
                 else:
                     problems += _check_band_direction(bands, ind.direction, f"{at}.fallback")
     # weight moves
     for stage, moves in cfg.weight_moves.items():
         if stage not in stage_ids:
-            problems.append((f"weight_moves.{stage}", f"unknown stage {stage!r}; expected one of {stage_ids}"))
+            problems.append(
+                (f"weight_moves.{stage}", f"unknown stage {stage!r}; expected one of {stage_ids}")
+            )
         for m, move in enumerate(moves):
             for key, ref in (("move", move.move), ("to", move.to)):
                 if ref not in ind_ids:
@@ -457,9 +489,13 @@ def _check_band_direction(bands: Bands, direction: str, where: str) -> list[tupl
     scores = np.asarray(bands.scores)
     steps = np.diff(scores)
     if direction == "higher" and (steps < 0).any():
-        return [(where, f"scores must not decrease for a higher-is-better indicator; got {list(bands.scores)}")]
+        return [
+            (where, f"scores must not decrease for a higher-is-better indicator; got {list(bands.scores)}")
+        ]
     if direction == "lower" and (steps > 0).any():
-        return [(where, f"scores must not increase for a lower-is-better indicator; got {list(bands.scores)}")]
+        return [
+            (where, f"scores must not increase for a lower-is-better indicator; got {list(bands.scores)}")
+        ]
     return []
 
 
@@ -467,7 +503,9 @@ def _weights(cfg: PointsConfig) -> np.ndarray:
     ind_index = {ind.id: j for j, ind in enumerate(cfg.indicators)}
     weights = np.zeros((len(cfg.stages), len(cfg.indicators)))
     for s, stage in enumerate(cfg.stages):
-        base = np.array([ind.stage_weights.get(stage.id, ind.weight) for ind in cfg.indicators], dtype="float64")
+        base = np.array(
+            [ind.stage_weights.get(stage.id, ind.weight) for ind in cfg.indicators], dtype="float64"
+        )
         for move in cfg.weight_moves.get(stage.id, ()):
             src, dst = ind_index[move.move], ind_index[move.to]
             base[dst] += base[src]
@@ -511,9 +549,7 @@ def _problem_lines(exc: ValidationError) -> tuple[str | None, str]:
     return (locations[0] if locations else None), "; ".join(messages)
 
 
-def load_points_config(
-    name_or_path: str | Path, overlays: Sequence[str | Path] = ()
-) -> PointsConfig:
+def load_points_config(name_or_path: str | Path, overlays: Sequence[str | Path] = ()) -> PointsConfig:
     """Load a points profile by name (``configs/points/<name>.yaml``) or path, with overlays merged over it.
 
     Raises:
@@ -529,7 +565,9 @@ def load_points_config(
     for overlay in overlays:
         data = deep_merge(data, read_yaml(resolve_config_path(overlay, "points")))
     if data.get("kind") != "points":
-        raise ConfigError(f"expected kind 'points'; got {data.get('kind')!r}", path=str(path), location="kind")
+        raise ConfigError(
+            f"expected kind 'points'; got {data.get('kind')!r}", path=str(path), location="kind"
+        )
     try:
         return PointsConfig.model_validate(data)
     except ValidationError as exc:

@@ -103,11 +103,19 @@ def indicator_targets(
             for j in positions:
                 ok = not np.isnan(values[j, s])
                 rows.append(
-                    (stage, cfg.indicators[j].id, t, prob, values[j, s],
-                     scores[j, s] if ok else np.nan, points[j, s] if ok else np.nan)  # fmt: skip
+                    (
+                        stage,
+                        cfg.indicators[j].id,
+                        t,
+                        prob,
+                        values[j, s],
+                        scores[j, s] if ok else np.nan,
+                        points[j, s] if ok else np.nan,
+                    )  # fmt: skip
                 )
     return pd.DataFrame(
-        rows, columns=["stage", "indicator", "target", "prob", "target_value", "target_score", "target_points"]
+        rows,
+        columns=["stage", "indicator", "target", "prob", "target_value", "target_score", "target_points"],
     )
 
 

@@ -81,7 +81,9 @@ class PointsScorer:
         True
     """
 
-    def __init__(self, config: PointsConfig, reference: ReferenceTable | None = None, *, threads: int = 1) -> None:
+    def __init__(
+        self, config: PointsConfig, reference: ReferenceTable | None = None, *, threads: int = 1
+    ) -> None:
         self.config = config
         self.reference = reference
         self.threads = max(1, int(threads))
@@ -127,15 +129,21 @@ class PointsScorer:
             for ind in cfg.indicators:
                 table = ref.table(stage, ind.id)
                 enough = table is not None and table.n >= ref.min_firms
-                knots = np.asarray(table.quantiles, dtype="float64") if (enough and table is not None) else None
+                knots = (
+                    np.asarray(table.quantiles, dtype="float64") if (enough and table is not None) else None
+                )
                 if ind.kind == "percentile":
                     if knots is not None:
                         cell = _Cell(_QUANTILE)
                     else:
-                        fb = cfg.fallback_bands(ind, stage)  # the profile's rule; the table's copy is a record
+                        fb = cfg.fallback_bands(
+                            ind, stage
+                        )  # the profile's rule; the table's copy is a record
                         bands = {"edges": list(fb.edges), "scores": list(fb.scores)} if fb else None
                         if bands is None:  # pragma: no cover - the config validator requires fallback bands
-                            raise DataValidationError("no reference and no fallback bands", field=ind.id, value=stage)
+                            raise DataValidationError(
+                                "no reference and no fallback bands", field=ind.id, value=stage
+                            )
                         cell = _Cell(_BANDS)
                         cell.edges = np.asarray(bands["edges"], dtype="float64")
                         cell.scores = np.asarray(bands["scores"], dtype="float64")
@@ -334,7 +342,9 @@ class PointsScorer:
             if cell.mode == _QUANTILE and pct is not None:
                 good = pct if ind.direction == "higher" else 1.0 - pct
                 np.minimum(np.divide(good, full_at), 1.0, out=out[j])
-                np.copyto(out[j], ind.missing_score, where=np.isnan(out[j]))  # a missing value has a NaN percentile
+                np.copyto(
+                    out[j], ind.missing_score, where=np.isnan(out[j])
+                )  # a missing value has a NaN percentile
                 continue
             if cell.mode in (_BANDS, _BANDED) and cell.edges is not None and cell.scores is not None:
                 score = np.take(cell.scores, np.searchsorted(cell.edges, v, side="right"))
@@ -346,7 +356,9 @@ class PointsScorer:
                 score = (truth if ind.direction == "higher" else ~truth).astype("float64")
             out[j] = np.where(np.isnan(v), ind.missing_score, score)
 
-    def _items(self, items: list[tuple[Any, Expression]], env: Mapping[str, Any], n: int, out: np.ndarray) -> None:
+    def _items(
+        self, items: list[tuple[Any, Expression]], env: Mapping[str, Any], n: int, out: np.ndarray
+    ) -> None:
         for k, (item, expr) in enumerate(items):
             raw = _as_float(_evaluate(expr, env), n)
             raw = np.where(np.isnan(raw) | (raw < 0), 0.0, raw)
@@ -451,7 +463,9 @@ class PointsScorer:
             if self._veto_table is None:
                 reason_col = pd.array(reasons, dtype="str")
             else:
-                reason_col = pd.array(pc.take(pa.array(list(self._veto_table), pa.large_string()), reasons), dtype="str")
+                reason_col = pd.array(
+                    pc.take(pa.array(list(self._veto_table), pa.large_string()), reasons), dtype="str"
+                )
             version = pd.array(pa.repeat(pa.scalar(self.config.version, pa.large_string()), n), dtype="str")
             digest = pd.array(pa.repeat(pa.scalar(self.config_hash, pa.large_string()), n), dtype="str")
         head = {
@@ -487,6 +501,7 @@ def _catalogue_kinds() -> dict[str, str]:
 
     _, _, dtypes = field_catalogue()
     return {name: {"float": "f", "int": "f", "bool": "b"}.get(dtype, "O") for name, dtype in dtypes.items()}
+
 
 _CHUNK = 1 << 16
 

@@ -92,7 +92,8 @@ class ReferenceTable:
                 stage: {
                     "n_firms": int(body["n_firms"]),
                     "indicators": {
-                        ind: {"n": t.n, "quantiles": list(t.quantiles)} for ind, t in body["indicators"].items()
+                        ind: {"n": t.n, "quantiles": list(t.quantiles)}
+                        for ind, t in body["indicators"].items()
                     },
                 }
                 for stage, body in self.stages.items()
@@ -104,13 +105,17 @@ class ReferenceTable:
     def from_dict(cls, data: dict[str, Any]) -> ReferenceTable:
         """Rebuild a table from :meth:`to_dict` output (e.g. parsed JSON)."""
         if data.get("format") != FORMAT:
-            raise ConfigError(f"not a points reference table (format {data.get('format')!r}; expected {FORMAT!r})")
+            raise ConfigError(
+                f"not a points reference table (format {data.get('format')!r}; expected {FORMAT!r})"
+            )
         try:
             stages = {
                 stage: {
                     "n_firms": int(body["n_firms"]),
                     "indicators": {
-                        ind: StageIndicatorTable(n=int(t["n"]), quantiles=tuple(float(q) for q in t["quantiles"]))
+                        ind: StageIndicatorTable(
+                            n=int(t["n"]), quantiles=tuple(float(q) for q in t["quantiles"])
+                        )
                         for ind, t in body["indicators"].items()
                     },
                 }
@@ -137,7 +142,9 @@ class ReferenceTable:
         """Write the table as JSON; returns the path."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), ensure_ascii=False, allow_nan=False, indent=1), encoding="utf-8")
+        path.write_text(
+            json.dumps(self.to_dict(), ensure_ascii=False, allow_nan=False, indent=1), encoding="utf-8"
+        )
         return path
 
     @classmethod
@@ -250,14 +257,19 @@ def build_reference(frame: pd.DataFrame, config: PointsConfig, *, label: str = "
                 if col.size:
                     knots = np.quantile(col, probs, method="linear")
                     knots = np.maximum.accumulate(knots)  # guard against rounding making knots non-monotone
-                    body["indicators"][ind_id] = StageIndicatorTable(n=int(col.size), quantiles=tuple(map(float, knots)))
+                    body["indicators"][ind_id] = StageIndicatorTable(
+                        n=int(col.size), quantiles=tuple(map(float, knots))
+                    )
         stages[stage] = body
     fallback: dict[str, dict[str, dict[str, list[float]]]] = {}
     for stage in config.stage_ids:
         for ind in config.indicators:
             bands = config.fallback_bands(ind, stage) if ind.kind == "percentile" else None
             if bands is not None:
-                fallback.setdefault(stage, {})[ind.id] = {"edges": list(bands.edges), "scores": list(bands.scores)}
+                fallback.setdefault(stage, {})[ind.id] = {
+                    "edges": list(bands.edges),
+                    "scores": list(bands.scores),
+                }
     return ReferenceTable(
         profile=config.profile,
         reference_key=config.reference_key,

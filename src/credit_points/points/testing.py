@@ -47,7 +47,9 @@ def example_frame(n: int = 50, seed: int = 0) -> pd.DataFrame:
             "name": [f"示例科技有限公司{i:04d}" for i in range(n)],
             "zone": np.where(np.arange(n) % 3 == 0, "changsha", "wuxi"),
             "industry_code": "I65",
-            "founded_date": (pd.to_datetime("2015-01-01") + pd.to_timedelta(rng.integers(0, 2500, n), unit="D")).astype("datetime64[ns]"),
+            "founded_date": (
+                pd.to_datetime("2015-01-01") + pd.to_timedelta(rng.integers(0, 2500, n), unit="D")
+            ).astype("datetime64[ns]"),
             "as_of_date": pd.Series(pd.Timestamp("2024-06-30"), index=range(n)).astype("datetime64[ns]"),
             "revenue": revenue,
             "revenue_prev": revenue / rng.uniform(0.7, 1.6, n),
@@ -60,7 +62,9 @@ def example_frame(n: int = 50, seed: int = 0) -> pd.DataFrame:
             "orders_backlog": revenue * rng.uniform(0.0, 0.8, n),
             "gov_subsidies": revenue * rng.uniform(0.0, 0.05, n),
             "equity_financing_3y": np.where(rng.uniform(size=n) < 0.3, revenue * rng.uniform(0.1, 2, n), 0.0),
-            "tech_contract_value": np.where(rng.uniform(size=n) < 0.4, revenue * rng.uniform(0.0, 0.5, n), 0.0),
+            "tech_contract_value": np.where(
+                rng.uniform(size=n) < 0.4, revenue * rng.uniform(0.0, 0.5, n), 0.0
+            ),
             "employees": employees,
             "employees_prev": np.round(employees / rng.uniform(0.8, 1.4, n)),
             "rd_staff": rd_staff,
