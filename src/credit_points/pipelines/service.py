@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from credit_points.bundle import MANIFEST
 from credit_points.config import Settings, get_settings
 from credit_points.engine import DecisionEngine
 from credit_points.exceptions import DataValidationError, ModelError
@@ -194,6 +195,9 @@ class EngineService:
     def reload(self, model_uri: str | None) -> dict[str, Any]:
         """Load and validate (hashes + golden predictions happen in ``load_bundle``), then swap atomically."""
         uri = model_uri or self.model_uri
+        if not uri.startswith("models:/") and not (Path(uri) / MANIFEST).is_file():
+            # never search a caller-named folder tree for a bundle: a registry URI or a bundle folder only
+            raise ModelError("the candidate is neither a models:/ URI nor a bundle folder (MANIFEST.json)")
         with self._reload_lock:
             old = self._serving.resolved
             # a reload asks what the registry says now: unreachable means refused (ModelError), and the old
