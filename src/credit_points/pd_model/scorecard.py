@@ -48,6 +48,9 @@ class WoEScorecard(ClassifierMixin, BaseEstimator):
         monotone_constraints: -1/0/+1 per column; +1 forces an ascending default rate over the bins, -1 a
             descending one (with non-negative coefficients the log-odds then move the same way), 0 uses
             ``monotonic_trend``.
+        binning_sample: bin edges are searched on at most this many rows (a seeded random sample; the WoE
+            tables and the regression always use every row); ``None`` uses all rows.
+        random_state: seed of that sample.
         pdo, base_score, base_odds: points scaling.
 
     Fitted attributes:
@@ -74,6 +77,8 @@ class WoEScorecard(ClassifierMixin, BaseEstimator):
         C: float = 1.0,
         categorical_features: tuple[int, ...] | None = None,
         monotone_constraints: tuple[int, ...] | None = None,
+        binning_sample: int | None = 20_000,
+        random_state: int = 0,
         pdo: float = 20.0,
         base_score: float = 600.0,
         base_odds: float = 50.0,
@@ -85,6 +90,8 @@ class WoEScorecard(ClassifierMixin, BaseEstimator):
         self.C = C
         self.categorical_features = categorical_features
         self.monotone_constraints = monotone_constraints
+        self.binning_sample = binning_sample
+        self.random_state = random_state
         self.pdo = pdo
         self.base_score = base_score
         self.base_odds = base_odds
@@ -154,13 +161,26 @@ class WoEScorecard(ClassifierMixin, BaseEstimator):
         return self
 
     def _fit_table(
-        self, x: np.ndarray, y01: np.ndarray, categorical: bool, tb: float, tg: float, trend: str
+        self,
+        x: np.ndarray,
+        y01: np.ndarray,
+        categorical: bool,
+        tb: float,
+        tg: float,
+        trend: str,
+        sample: np.ndarray | None = None,
     ) -> dict[str, Any]:
         missing = ~np.isfinite(x)
         clean_x, clean_y = x[~missing], y01[~missing]
+        if sample is not None:
+            xs, ys = x[sample], y01[sample]
+            keep = np.isfinite(xs)
+            search_x, search_y = xs[keep], ys[keep]
+        else:
+            search_x, search_y = clean_x, clean_y
         table: dict[str, Any] = {"kind": "categorical" if categorical else "numerical"}
         splits: Any = []
-        if clean_x.size and np.unique(clean_x).size > 1 and 0 < clean_y.sum() < clean_y.size:
+        if search_x.size and np.unique(search_x).size > 1 and 0 < search_y.sum() < search_y.size:
             ob = OptimalBinning(
                 dtype="categorical" if categorical else "numerical",
                 max_n_bins=self.max_n_bins,
@@ -168,7 +188,7 @@ class WoEScorecard(ClassifierMixin, BaseEstimator):
                 monotonic_trend=None if categorical else trend,
                 solver="cp",
             )
-            ob.fit(clean_x.astype(object) if categorical else clean_x, clean_y.astype(int))
+            ob.fit(search_x.astype(object) if categorical else search_x, search_y.astype(int))
             splits = ob.splits
         if categorical:
             categories = [float(v) for group in splits for v in np.asarray(group, dtype="float64")]
