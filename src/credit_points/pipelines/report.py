@@ -38,6 +38,7 @@ JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 TABLE_SUFFIXES = (".parquet", ".csv")
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 _MIN_PARALLEL = 16
+_CHUNK = 25
 #: decision columns that depend on the batch a row was scored in (taken from the file, not re-decided)
 BATCH_COLUMNS = ("rank_zone", "rank_stage")
 
@@ -202,6 +203,9 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(model_uri: str, threads: int) -> None:
+    # one thread per worker: OpenMP threads of several workers on few cores spin against each other
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[name] = str(threads)
     from credit_points.pipelines.models import load_engine
 
     engine, _ = load_engine(model_uri)
@@ -227,6 +231,19 @@ def _render_one(
             target.write_bytes(render_report(record, engine, fmt, lang))
             written.append(str(target))
     return written
+
+
+def _render_chunk(
+    records: Sequence[dict[str, Any]], out_dir: str, formats: Sequence[str], langs: Sequence[str]
+) -> list[tuple[list[str], str | None]]:
+    """Render several records in a worker; a failing record is reported, not raised."""
+    out: list[tuple[list[str], str | None]] = []
+    for record in records:
+        try:
+            out.append((_render_one(record, out_dir, formats, langs), None))
+        except Exception as exc:  # noqa: BLE001 - one bad record must not stop its chunk; it is reported
+            out.append(([], f"{type(exc).__name__}: {exc}"))
+    return out
 
 
 def render_batch(
@@ -301,17 +318,22 @@ def render_batch(
             with ProcessPoolExecutor(
                 max_workers=n_workers, mp_context=context, initializer=_init_worker, initargs=(model_uri, 1)
             ) as pool:
+                size = max(1, min(_CHUNK, len(records) // (n_workers * 4)))
+                chunks = [list(range(a, min(a + size, len(records)))) for a in range(0, len(records), size)]
                 futures = {
-                    pool.submit(_render_one, record, str(out), tuple(formats), tuple(langs)): k
-                    for k, record in enumerate(records)
+                    pool.submit(
+                        _render_chunk, [records[k] for k in chunk], str(out), tuple(formats), tuple(langs)
+                    ): chunk
+                    for chunk in chunks
                 }
                 for future in as_completed(futures):
-                    k = futures[future]
-                    try:
-                        results[k] = future.result()
-                    except Exception as exc:  # noqa: BLE001 - reported per record
-                        batch.failed.append((record_key(records[k]), f"{type(exc).__name__}: {exc}"))
-                    bar.advance(task)
+                    chunk = futures[future]
+                    for k, (paths, problem) in zip(chunk, future.result(), strict=True):
+                        if problem is None:
+                            results[k] = paths
+                        else:
+                            batch.failed.append((record_key(records[k]), problem))
+                    bar.advance(task, len(chunk))
     batch.paths = [Path(p) for k in sorted(results) for p in results[k]]
     return batch
 
