@@ -146,7 +146,7 @@ class WoEScorecard(ClassifierMixin, BaseEstimator):
         coef = np.zeros(X_arr.shape[1])
         intercept = float(np.log(total_bad / total_good))
         for _ in range(X_arr.shape[1] + 1):
-            lr = LogisticRegression(C=self.C, max_iter=1000)
+            lr = LogisticRegression(C=self.C, max_iter=1000, solver="newton-cholesky")
             lr.fit(W[:, candidates], y01)
             negative = [c for c, b in zip(candidates, lr.coef_[0], strict=True) if b < 0]
             if not negative or len(candidates) == 1:

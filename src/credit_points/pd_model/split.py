@@ -110,20 +110,21 @@ def oot_split(frame: pd.DataFrame, config: PDModelConfig) -> SplitIndices:
         calib_start = dates[is_calib].min() if is_calib.any() else pd.NaT
         test_start = dates[is_test].min() if is_test.any() else pd.NaT
     is_train = ~is_test & ~is_calib
-    firms = frame[cfg.firm_column].astype(str).to_numpy()
     if frame[cfg.firm_column].isna().any():
         raise DataValidationError("missing firm ids", field=cfg.firm_column)
+    # integer codes of the sorted distinct firm ids: the assignment does not depend on row order
+    codes, distinct = pd.factorize(frame[cfg.firm_column].astype(str), sort=True)
     before = int(len(frame))
     if cfg.firm_split == "holdout":
-        distinct = np.unique(firms)
         rng = np.random.default_rng(cfg.seed)
-        test_side = distinct[rng.random(len(distinct)) < cfg.test_firm_share]
-        on_test_side = np.isin(firms, test_side)
+        on_test_side = (rng.random(len(distinct)) < cfg.test_firm_share)[codes]
         is_train &= ~on_test_side
         is_calib &= ~on_test_side
         is_test &= on_test_side
     elif cfg.firm_split == "drop":
-        seen = np.isin(firms, np.unique(firms[is_test]))
+        in_test = np.zeros(len(distinct), dtype=bool)
+        in_test[codes[is_test]] = True
+        seen = in_test[codes]
         is_train &= ~seen
         is_calib &= ~seen
     dropped = before - int(is_train.sum() + is_calib.sum() + is_test.sum())
