@@ -41,6 +41,15 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def safe_child(task: dict[str, Any]) -> dict[str, Any]:
+    """:func:`run_child`, recording a failure instead of losing the other measurements."""
+    try:
+        return run_child(task)
+    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        print(f"  {task['task']} failed: {str(exc)[-500:]}", file=sys.stderr, flush=True)
+        return {"error": str(exc)[-2000:]}
+
+
 def run_child(task: dict[str, Any], timeout: float = 3600.0) -> dict[str, Any]:
     """Run one task in a fresh interpreter; return its ``CHILD`` JSON plus the child's peak RSS."""
     proc = subprocess.run(
@@ -329,18 +338,18 @@ def run(
         inputs = write_inputs(work, sizes, seed)
         smallest = str(inputs[sizes[0]])
         if "batch" in parts:
-            result["batch"] = run_child(
+            result["batch"] = safe_child(
                 {"task": "batch", "bundle": str(bundle), "data": smallest, "rows": batch_rows}
             )
         if "single" in parts:
             calls = 300 if quick else 1000
-            result["single"] = run_child(
+            result["single"] = safe_child(
                 {"task": "single", "bundle": str(bundle), "data": smallest, "calls": calls}
             )
         series = []
         for size in sizes if "scaling" in parts else []:
             row: dict[str, Any] = {"rows": size}
-            row["local"] = run_child(
+            row["local"] = safe_child(
                 {
                     "task": "score_local",
                     "bundle": str(bundle),
@@ -349,13 +358,17 @@ def run(
                     "explain": explain,
                 }
             )
+            if "error" in row["local"]:
+                series.append(row)
+                continue
             line = f"  scaling {size:>9,} rows: local {row['local']['rows_per_s']:>9,.0f} rows/s peak {row['local']['peak_rss_mib']:,.0f} MiB"
             if dask:
-                row["dask"] = run_child(
+                row["dask"] = safe_child(
                     {"task": "score_dask", "bundle": str(bundle), "data": str(inputs[size]), "out": str(work / f"dask_{size}"),
                      "workers": workers, "explain": explain}
                 )  # fmt: skip
-                line += f" | dask {row['dask']['rows_per_s']:>9,.0f} rows/s peak client+workers {row['dask']['peak_rss_mib']:,.0f} MiB"
+                if "error" not in row["dask"]:
+                    line += f" | dask {row['dask']['rows_per_s']:>9,.0f} rows/s peak client+workers {row['dask']['peak_rss_mib']:,.0f} MiB"
             series.append(row)
             print(line, flush=True)
         result["scaling"] = series
@@ -365,7 +378,7 @@ def run(
                 if not quick
                 else [[50, 7], [100, 15], [300, 31]]
             )
-            result["model_size"] = run_child(
+            result["model_size"] = safe_child(
                 {
                     "task": "model_size",
                     "joined": str(work / "train_joined.parquet"),
@@ -378,18 +391,20 @@ def run(
 
 def print_report(result: dict[str, Any]) -> None:
     b, s = result.get("batch"), result.get("single")
-    if b and s:
+    if b and s and "error" not in b and "error" not in s:
         _print_batch(b, s)
     print(f"scaling series (reason codes: {result['explain']}, chunks/partitions of {CHUNK_ROWS:,} rows)")
     print("| rows | local rows/s | local peak MiB | dask rows/s | dask peak MiB (client + workers) |")
     print("|---:|---:|---:|---:|---:|")
     for row in result["scaling"]:
+        if "error" in row["local"]:
+            continue
         dask = row.get("dask") or {}
         print(
             f"| {row['rows']:,} | {row['local']['rows_per_s']:,.0f} | {row['local']['peak_rss_mib']:,.0f} | "
             f"{dask.get('rows_per_s', float('nan')):,.0f} | {dask.get('peak_rss_mib', float('nan')):,.0f} |"
         )
-    if "model_size" in result:
+    if "rows" in result.get("model_size", {}):
         print("| trees | leaves | OOT AUC | predict rows/s | pred_contrib rows/s | contrib / predict |")
         print("|---:|---:|---:|---:|---:|---:|")
         for row in result["model_size"]["rows"]:

@@ -291,7 +291,7 @@ def parquet_pieces(
 
 
 def read_partitions(
-    in_path: str | Path, *, partition_rows: int = 200_000, blocksize: str | int = "64MiB"
+    in_path: str | Path, *, partition_rows: int = 100_000, blocksize: str | int = "64MiB"
 ) -> tuple[Any, list[int]]:
     """The input as a Dask DataFrame and the row count of each partition.
 
@@ -390,7 +390,7 @@ def score_on_dask(
     *,
     errors_path: str | Path | None = None,
     explain: str = "adverse",
-    partition_rows: int = 200_000,
+    partition_rows: int = 100_000,
     blocksize: str | int = "64MiB",
 ) -> PortfolioSummary:
     """Score ``in_path`` on ``client``'s cluster with the bundle ``spec``; see the module docstring.
@@ -437,7 +437,7 @@ def run_dask_score(
     explain: str = "adverse",
     n_workers: int = DEFAULT_WORKERS,
     processes: bool = True,
-    partition_rows: int = 200_000,
+    partition_rows: int = 100_000,
     blocksize: str | int = "64MiB",
 ) -> PortfolioSummary:
     """``credit-points score --engine dask``: resolve ``model``, score on a cluster, return the summary.
