@@ -39,7 +39,7 @@ def decided(trained_model: Any) -> Decided:
     latest = applicants[applicants["as_of_date"] == applicants["as_of_date"].max()]
     if len(latest) < 200:
         latest = applicants[applicants["as_of_date"].dt.year == applicants["as_of_date"].dt.year.max()]
-    good, _ = validate_applicants(latest.head(400).reset_index(drop=True))
+    good, _ = validate_applicants(latest.head(1500).reset_index(drop=True))
     frame = engine.decide(good, explain="adverse")
     records = decision_records(engine, frame, input_records(good, engine.fields.names))
     return Decided(engine, frame, records)
