@@ -122,7 +122,10 @@ def render_html(
     rec_points = record["points"]
     category_rows = [{**c, "points": rec_points["categories"].get(c["id"])} for c in points["categories"]]
     charts = {
-        "waterfall": Markup(waterfall_svg(outcome["waterfall"], fmt.money)),
+        # a decline before any limit was calculated has an all-zero waterfall: the table says it, no chart
+        "waterfall": Markup(waterfall_svg(outcome["waterfall"], fmt.money))
+        if any(step["value"] for step in outcome["waterfall"])
+        else Markup(""),
         "categories": Markup(
             category_svg(
                 category_rows,
