@@ -48,7 +48,9 @@ class Server:
 
     def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         """Run ``credit-points …`` with the server's environment."""
-        return subprocess.run([*CLI, *args], env=self.env, capture_output=True, text=True, timeout=timeout, check=False)
+        return subprocess.run(
+            [*CLI, *args], env=self.env, capture_output=True, text=True, timeout=timeout, check=False
+        )
 
     def headers(self, **extra: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.key}", **extra}

@@ -25,7 +25,9 @@ def _decide(server: Any, applicant: dict[str, Any], **headers: str) -> Any:
     return server.client().post("/v1/decisions", json=applicant, headers=server.headers(**headers))
 
 
-def test_a_decision_answers_exactly_the_audit_row_and_names_one_version(server, applicants, trained_model) -> None:
+def test_a_decision_answers_exactly_the_audit_row_and_names_one_version(
+    server, applicants, trained_model
+) -> None:
     # given a real applicant
     applicant = applicants[0]
     # when it is decided
@@ -64,7 +66,9 @@ def test_a_batch_decides_good_rows_and_reports_each_bad_row(server, applicants, 
     bad_code = {**applicants[5], "firm_id": code[:-1] + next(c for c in "0123456789" if c != code[-1])}
     batch = [good[0], bad_revenue, good[1], bad_code, good[2]]
     # when the batch is sent
-    response = server.client().post("/v1/decisions/batch", json={"applicants": batch}, headers=server.headers())
+    response = server.client().post(
+        "/v1/decisions/batch", json={"applicants": batch}, headers=server.headers()
+    )
     # then the good rows are decided and stored, the bad rows named with their field, nothing echoed
     assert response.status_code == 200, response.text
     body = response.json()
@@ -184,13 +188,19 @@ def test_health_and_metrics_count_what_the_store_holds(server, applicants) -> No
     ready = client.get("/readyz")
     assert ready.status_code == 200
     assert all(check["ok"] for check in ready.json()["checks"])
-    assert ready.json()["model_version"] == client.get("/v1/model", headers=server.headers()).json()["version"]
+    assert (
+        ready.json()["model_version"] == client.get("/v1/model", headers=server.headers()).json()["version"]
+    )
     assert _decide(server, applicants[12]).status_code == 201
     text = client.get("/metrics").text
     store = _store(server)
     # every row this server committed is counted once, by kind; decisions by outcome add up to them
-    assert _metric_sum(text, "credit_points_audit_rows_written_total", 'kind="decision"') == store.count("decision")
-    assert _metric_sum(text, "credit_points_audit_rows_written_total", 'kind="override"') == store.count("override")
+    assert _metric_sum(text, "credit_points_audit_rows_written_total", 'kind="decision"') == store.count(
+        "decision"
+    )
+    assert _metric_sum(text, "credit_points_audit_rows_written_total", 'kind="override"') == store.count(
+        "override"
+    )
     assert _metric_sum(text, "credit_points_decisions_total") == store.count("decision") > 0
     assert 'route="/v1/decisions/{decision_id}"' in text  # route templates, never raw ids
     store.dispose()
@@ -259,7 +269,9 @@ def test_canary_name_code_and_keys_never_reach_logs_or_error_bodies(server, appl
     assert invalid.status_code == 422
     assert [e["field"] for e in invalid.json()["errors"]] == ["revenue"]
     report = client.get(
-        f"/v1/decisions/{decided.json()['decision_id']}/report", params={"format": "xml"}, headers=server.headers()
+        f"/v1/decisions/{decided.json()['decision_id']}/report",
+        params={"format": "xml"},
+        headers=server.headers(),
     )
     assert report.status_code == 422
     # then no error body carries the name, the code or a key
@@ -291,7 +303,9 @@ def test_mlflow_artifacts_hold_no_training_names_or_credit_codes(trained_model) 
     files = [p for p in (trained_model.home / "mlruns").rglob("*") if p.is_file()]
     assert any(p.name == "booster.txt" for p in files) and any(p.suffix == ".db" for p in files)
     # the scan does find the training data's names and codes where they are
-    sample = json.dumps(trained_model.applicants[["name", "firm_id"]].head(50).to_dict("records"), ensure_ascii=False)
+    sample = json.dumps(
+        trained_model.applicants[["name", "firm_id"]].head(50).to_dict("records"), ensure_ascii=False
+    )
     assert found_in(sample) & codes and found_in(sample) & names
     leaks = {}
     for path in files:

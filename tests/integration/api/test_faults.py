@@ -86,7 +86,10 @@ def test_registry_unreachable_at_start_serves_the_verified_local_copy(trained_mo
         )
         assert response.status_code == 201, response.text
         model = response.json()["record"]["model"]
-        assert (model["version"], model["artifact_hash"]) == (trained_model.version, trained_model.artifact_hash)
+        assert (model["version"], model["artifact_hash"]) == (
+            trained_model.version,
+            trained_model.artifact_hash,
+        )
         assert store.count() == 1
     finally:
         server.stop()

@@ -27,7 +27,11 @@ def test_generated_requests_over_http_get_no_5xx_and_conform_to_the_schema(serve
             response = case.call(base_url=server.base, session=session, headers=server.headers(), timeout=60)
             seen.setdefault(case.operation.label, set()).add(response.status_code)
             # then no server error, and the answer matches the documented statuses, types and schemas
-            assert response.status_code < 500, (case.operation.label, response.status_code, response.text[:500])
+            assert response.status_code < 500, (
+                case.operation.label,
+                response.status_code,
+                response.text[:500],
+            )
             # (the credit code's check digit and cross-field rules are not expressible in JSON Schema, so a
             # schema-valid body may rightly be refused: that one check is left out)
             case.validate_response(response, excluded_checks=[schemathesis.checks.positive_data_acceptance])
