@@ -52,3 +52,21 @@ def test_32_threads_give_bit_identical_decisions_to_sequential(trained_model) ->
     for job, records in zip(jobs, results, strict=True):
         assert [_essentials(r) for r in records] == [_essentials(r) for r in sequential[job]], job
         assert records == sequential[job]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="points.rank_zone/rank_stage rank an applicant within the request's batch, so a row decided in a "
+    "batch does not replay alone; the points engine should rank against the reference population",
+)
+def test_a_row_decided_in_a_batch_replays_identically(trained_model) -> None:
+    from credit_points.audit.replay import diff_records
+
+    # given three applicants decided together, as the batch endpoint does
+    settings = Settings(home=trained_model.home, tracking_uri=trained_model.tracking_uri)
+    service = EngineService(settings, model_uri=f"models:/credit-points/{trained_model.version}")
+    batch = service.decide(applicant_dicts(trained_model.applicants, 3, seed=5))
+    # when each row is replayed (alone, from its stored input and pinned artifacts)
+    differences = [diff_records(record, service.replay(record)) for record in batch]
+    # then nothing differs
+    assert differences == [[], [], []]
