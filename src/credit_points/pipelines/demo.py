@@ -20,6 +20,35 @@ def _step(console: Console, n: int, text: str) -> float:
     return time.perf_counter()
 
 
+def _sample_reports(decisions: Path, out_dir: Path, model_uri: str, settings: Settings, console: Console) -> Path:
+    """Two reports of each outcome, in every format and both languages."""
+    from credit_points.pipelines.models import load_engine
+    from credit_points.pipelines.report import load_decisions, render_batch, sample_by_decision
+
+    from credit_points.datasets.io import read_table, write_table
+
+    engine, resolved = load_engine(model_uri, settings)
+    scored = read_table(decisions)
+    sample = scored.groupby("decision", sort=True).head(2)  # rebuild only the records that get a report
+    sample_path = write_table(sample, out_dir.parent / "report_sample.parquet")
+    records = sample_by_decision(load_decisions(sample_path, engine), per_decision=2)
+    batch = render_batch(
+        records,
+        out_dir,
+        formats=("html", "pdf", "json"),
+        langs=("zh", "en"),
+        engine=engine,
+        model_uri=f"models:/{resolved.name}/{resolved.version}",
+        console=console,
+    )
+    for path in batch.paths:
+        if path.suffix == ".html":
+            console.print(f"  {path}")
+    for key, problem in batch.failed:
+        console.print(f"[red]report {key}: {problem}[/red]")
+    return out_dir
+
+
 def run_demo(*, firms: int = 8000, seed: int = 7, out: Path | None = None, settings: Settings | None = None) -> dict[str, Path]:
     """Run every stage once and return the paths it wrote."""
     from credit_points.datasets.io import write_table
@@ -72,10 +101,8 @@ def run_demo(*, firms: int = 8000, seed: int = 7, out: Path | None = None, setti
     run_score(model=model_uri, in_path=portfolio, out_path=paths["decisions"], errors_path=paths["errors"], console=console)
     console.print(f"({time.perf_counter() - t:.1f} s)")
 
-    t = _step(console, 7, "per-loan reports for approved, referred and declined firms")
-    from credit_points.pipelines.report import write_sample_reports
-
-    paths["reports"] = write_sample_reports(paths["decisions"], root / "reports", model_uri=model_uri, console=console)
+    t = _step(console, 7, "per-loan reports for approved, referred and declined firms (HTML, PDF, JSON; 中文, English)")
+    paths["reports"] = _sample_reports(paths["decisions"], root / "reports", model_uri, settings, console)
     console.print(f"({time.perf_counter() - t:.1f} s)")
 
     console.rule("[bold]done")
