@@ -106,7 +106,7 @@ def records_from_scored(path: Path, engine: DecisionEngine) -> list[dict[str, An
     present = [c for c in names if c in stored.columns]
     raw = stored[present].copy()
     for spec in engine.fields.fields:
-        if spec.name not in raw.columns and (spec.nullable or not spec.required):
+        if spec.name not in raw.columns and spec.nullable:
             raw[spec.name] = None
     good, errors = validate_applicants(raw, engine.fields, path=str(path))
     if len(errors):
