@@ -119,9 +119,9 @@ def category_svg(
             mark = row.get(f"{key}_points")
             if mark is None:
                 continue
-            x = pad_l + float(mark) * scale
+            mark_x = pad_l + float(mark) * scale
             parts.append(
-                f'<line x1="{x:.1f}" y1="{y + 2}" x2="{x:.1f}" y2="{y + 30}" stroke="{COLOURS[key]}" stroke-width="3"'
+                f'<line x1="{mark_x:.1f}" y1="{y + 2}" x2="{mark_x:.1f}" y2="{y + 30}" stroke="{COLOURS[key]}" stroke-width="3"'
                 f' data-{key}="{_v(mark)}"/>'
             )
     parts.append("</svg>")

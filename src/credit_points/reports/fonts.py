@@ -23,9 +23,7 @@ def cjk_font_path() -> Path | None:
     """Path of an installed CJK font file (``None`` when there is none)."""
     from matplotlib import font_manager
 
-    files = sorted(font_manager.findSystemFonts(fontext="ttf")) + sorted(
-        font_manager.findSystemFonts(fontext="otf")
-    )
+    files = sorted(font_manager.findSystemFonts(fontext="ttf"))  # "ttf" covers .ttf, .otf and .ttc
     for hint in _FILE_HINTS:
         for name in files:
             if hint in Path(name).name and "Regular" in Path(name).name:
