@@ -46,7 +46,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--quick", action="store_true", help="100,000 rows, one repeat (for make bench --quick)"
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.rows, args.repeats = 100_000, 1
     cfg = load_pd_config("default")
     k = len(cfg.feature_names)
     X_fit, y_fit = _data(100_000, k, seed=0)
@@ -77,8 +82,17 @@ def main() -> None:
             "predict_proba_rows_per_s": args.rows / ours,
             "ratio": ours / raw,
         }
+    summary = {
+        "rows": args.rows,
+        "booster_rows_per_s": results["booster"]["booster_rows_per_s"],
+        "predict_proba_rows_per_s": results["booster"]["predict_proba_rows_per_s"],
+        "predict_proba_over_booster_ratio": results["booster"]["ratio"],
+        "blend_predict_proba_rows_per_s": results["blend"]["predict_proba_rows_per_s"],
+        "blend_over_booster_ratio": results["blend"]["ratio"],
+    }
     if args.json:
         print(json.dumps(results, indent=2))
+        print("RESULT " + json.dumps(summary))
         return
     print("| model | rows | threads | trees | Booster.predict rows/s | predict_proba rows/s | ratio |")
     print("|---|---:|---:|---:|---:|---:|---:|")
@@ -87,6 +101,7 @@ def main() -> None:
             f"| {name} | {r['rows']:,} | {r['threads']} | {r['trees']} | {r['booster_rows_per_s']:,.0f} | "
             f"{r['predict_proba_rows_per_s']:,.0f} | {r['ratio']:.2f} |"
         )
+    print("RESULT " + json.dumps(summary))
 
 
 if __name__ == "__main__":
