@@ -82,3 +82,31 @@ def test_a_missing_message_is_named():
         load_messages().text("no.such.key", "zh")
     with pytest.raises(ConfigError, match="lang"):
         load_messages().text("decision.approve", "fr")
+
+
+def test_overrides_from_the_audit_log_are_shown(sample_records, decided):
+    # given a record as the API's report route passes it: with the audit row and one officer override
+    record = {
+        **sample_records["decline"],
+        "audit": {
+            "decision_id": "a" * 32,
+            "created_at": "2026-11-01T08:00:00Z",
+            "overrides": [
+                {
+                    "decision_id": "b" * 32,
+                    "created_at": "2026-11-02T09:00:00Z",
+                    "officer": "王审批",
+                    "reason": "补充担保",
+                    "scope": "limit",
+                    "new_values": {"limit": 300000},
+                }
+            ],  # fmt: skip
+        },
+    }
+    # when rendered
+    html = render_report(record, decided.engine, "html", "zh").decode("utf-8")
+    # then the header names the stored decision and the override is shown with officer, reason and values
+    assert "a" * 32 in html
+    assert 'data-override="' + "b" * 32 + '"' in html
+    assert "王审批" in html and "补充担保" in html and "300000" in html
+    assert load_messages().text("override.title", "zh") in html

@@ -320,6 +320,17 @@ def build_report(
         "configs": _config_rows(record, engine),
         "reference_hash": record.get("configs", {}).get("reference", {}).get("hash"),
         "engine_reproduces_record": analysis["reproduced"],
+        "overrides": [
+            {
+                "decision_id": o.get("decision_id"),
+                "created_at": o.get("created_at"),
+                "officer": o.get("officer"),
+                "reason": o.get("reason"),
+                "scope": o.get("scope"),
+                "new_values": o.get("new_values") or {},
+            }
+            for o in audit.get("overrides") or []
+        ],
     }
 
     binding = limit.get("binding_constraint")
