@@ -6,12 +6,20 @@ run stays under two minutes). Every request is a full decision with its audit ro
 is that the number of audit rows written equals the number of 201 responses the server sent (read from
 its own metrics) — no lost and no phantom rows — and that wrk saw no errors.
 
-The decision service is the one configured for the API (``CREDIT_POINTS_SERVICE_FACTORY`` or
-``--service``). To measure the HTTP and audit layers alone, use the test double::
+The decision service is the real engine (the API's default factory) on the model ``--model-uri`` resolves
+to in ``--home`` (default: ``CREDIT_POINTS_HOME``), or another one named with ``--service``. To measure the
+HTTP and audit layers alone, use the test double::
 
-    python benchmarks/bench_api.py --service fake_service:build --pythonpath tests/api
+    python benchmarks/bench_api.py --service fake_service:build --pythonpath tests/api --no-baseline
 
-A baseline of ``mlflow models serve`` answering PD alone for the same model is to be added beside it.
+In the same run, the baseline a team would otherwise deploy: the same LightGBM booster saved with
+``mlflow.lightgbm`` in a temporary folder and served by ``mlflow models serve --env-manager local`` (its
+default of one uvicorn worker), answering the uncalibrated PD alone for the same applicant's features at the
+same wrk settings. The last line is ``RESULT {json}`` with both sets of figures and the targets checked:
+throughput at least twice the baseline's, p50 at most 15 ms, p99 at most 50 ms, no errors, and audit rows
+equal to the 201 responses.
+
+    python benchmarks/bench_api.py --home /path/to/home --model-uri models:/credit-points@champion
 """
 
 from __future__ import annotations
@@ -35,12 +43,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 MAX_TOTAL_S = 120.0
 
-WRK_SCRIPT = r"""
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer __KEY__"
-wrk.body = [==[__BODY__]==]
-
+WRK_DONE = r"""
 function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
@@ -50,6 +53,18 @@ function done(summary, latency, requests)
     latency:percentile(99), latency.max, e.connect, e.read, e.write, e.timeout, e.status))
 end
 """
+
+WRK_SCRIPT = (
+    r"""
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer __KEY__"
+wrk.body = [==[__BODY__]==]
+"""
+    + WRK_DONE
+)
+
+TARGETS = {"throughput_ratio_min": 2.0, "p50_ms_max": 15.0, "p99_ms_max": 50.0, "errors_max": 0}
 
 
 def _free_port() -> int:
@@ -84,6 +99,118 @@ def _wrk(url: str, script: Path, *, threads: int, connections: int, duration_s: 
     return result
 
 
+def _pd_model(args: argparse.Namespace, workdir: Path) -> tuple[Path, str]:
+    """The serving model's booster saved with ``mlflow.lightgbm``, and one request body of its features."""
+    import lightgbm as lgb
+    import mlflow.lightgbm
+    import pandas as pd
+
+    from credit_points.config import Settings
+    from credit_points.datasets.record import example_applicant
+    from credit_points.pipelines.service import applicant_frame, load_serving_engine
+
+    overrides: dict[str, Any] = {}
+    if args.home:
+        home = Path(args.home).resolve()
+        overrides = {"home": home, "tracking_uri": f"sqlite:///{home / 'mlruns' / 'mlflow.db'}"}
+    settings = Settings(**overrides)
+    engine, resolved = load_serving_engine(args.model_uri or settings.model_uri, settings)
+    frame = applicant_frame(engine, [example_applicant()])
+    features = engine.features(pd.concat([frame, engine.score_points(frame)], axis=1))
+    booster = lgb.Booster(model_file=str(Path(resolved.bundle_dir) / "booster.txt"))
+    target = workdir / "pd-model"
+    mlflow.lightgbm.save_model(booster, path=str(target))
+    columns = booster.feature_name()
+    body = json.dumps({"dataframe_split": {"columns": columns, "data": features.to_numpy().tolist()}})
+    return target, body
+
+
+def run_mlflow_baseline(args: argparse.Namespace) -> dict[str, Any]:
+    """``mlflow models serve`` (1 worker, its default) answering PD alone for the same booster, under wrk."""
+    started = time.monotonic()
+    workdir = Path(tempfile.mkdtemp(prefix="bench-mlflow-"))
+    model_dir, body = _pd_model(args, workdir)
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    mlflow_cli = str(Path(sys.executable).with_name("mlflow"))
+    log = (workdir / "mlflow.log").open("wb")
+    # mlflow starts `uvicorn` by name: the interpreter's own bin folder must be on PATH
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PATH": path}
+    server = subprocess.Popen(
+        [
+            mlflow_cli,
+            "models",
+            "serve",
+            "-m",
+            str(model_dir),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "--env-manager",
+            "local",
+        ],  # fmt: skip
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=workdir,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if server.poll() is not None:
+                raise SystemExit(f"mlflow models serve exited; see {workdir / 'mlflow.log'}")
+            try:
+                if httpx.get(f"{base}/ping", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit("mlflow models serve did not come up")
+            time.sleep(0.2)
+        answer = httpx.post(
+            f"{base}/invocations", content=body, headers={"Content-Type": "application/json"}, timeout=30
+        )
+        answer.raise_for_status()
+        script = workdir / "invocations.lua"
+        script.write_text(
+            'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+            f"wrk.body = [==[{body}]==]\n" + WRK_DONE,
+            encoding="utf-8",
+        )
+        url = f"{base}/invocations"
+        _wrk(url, script, threads=args.threads, connections=args.connections, duration_s=args.warmup)
+        time.sleep(1.0)
+        figures = _wrk(
+            url, script, threads=args.threads, connections=args.connections, duration_s=args.duration
+        )
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+    seconds = figures["duration_us"] / 1e6
+    errors = sum(figures[k] for k in ("connect_errors", "read_errors", "write_errors", "timeouts", "non_2xx"))
+    return {
+        "server": "mlflow models serve --env-manager local (mlflow.lightgbm, PD only, uncalibrated)",
+        "workers": 1,
+        "connections": args.connections,
+        "duration_s": round(seconds, 2),
+        "requests": figures["requests"],
+        "requests_per_s": round(figures["requests"] / seconds, 1),
+        "p50_ms": figures["p50_us"] / 1000,
+        "p95_ms": figures["p95_us"] / 1000,
+        "p99_ms": figures["p99_us"] / 1000,
+        "max_ms": figures["max_us"] / 1000,
+        "errors": errors,
+        "first_answer": answer.json(),
+        "total_s": round(time.monotonic() - started, 1),
+    }
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Start the server, load it, stop it; return the figures."""
     if shutil.which("wrk") is None:
@@ -96,6 +223,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "CREDIT_POINTS_AUDIT_URL": audit_url,
         "CREDIT_POINTS_MAX_CONCURRENCY": str(args.max_concurrency),
     }
+    if args.home:
+        home = Path(args.home).resolve()
+        env["CREDIT_POINTS_HOME"] = str(home)
+        env.setdefault("CREDIT_POINTS_TRACKING_URI", f"sqlite:///{home / 'mlruns' / 'mlflow.db'}")
+    if args.model_uri:
+        env["CREDIT_POINTS_MODEL_URI"] = args.model_uri
     if args.service:
         env["CREDIT_POINTS_SERVICE_FACTORY"] = args.service
     if args.pythonpath:
@@ -138,6 +271,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             except httpx.TransportError:
                 pass
             time.sleep(0.2)
+        model_version = httpx.get(f"{base}/readyz", timeout=5).json().get("model_version")
         script = workdir / "post.lua"
         body = json.dumps(example_applicant(), ensure_ascii=False)
         script.write_text(WRK_SCRIPT.replace("__KEY__", key).replace("__BODY__", body), encoding="utf-8")
@@ -165,7 +299,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     seconds = figures["duration_us"] / 1e6
     errors = sum(figures[k] for k in ("connect_errors", "read_errors", "write_errors", "timeouts", "non_2xx"))
     return {
-        "service": env.get("CREDIT_POINTS_SERVICE_FACTORY") or "(none)",
+        "service": env.get("CREDIT_POINTS_SERVICE_FACTORY")
+        or "credit_points.pipelines.service:create_service",
+        "model_version": model_version,
         "audit_store": store.dialect,
         "workers": args.workers,
         "connections": args.connections,
@@ -200,11 +336,25 @@ def main(argv: list[str] | None = None) -> None:
         "--pythonpath", default=None, help="folder (relative to the repo) to put on PYTHONPATH"
     )
     parser.add_argument("--audit-url", default=None, help="audit store URL (default: a fresh SQLite file)")
+    parser.add_argument("--home", default=None, help="home of the trained model (default CREDIT_POINTS_HOME)")
+    parser.add_argument("--model-uri", default=None, help="model to serve (default CREDIT_POINTS_MODEL_URI)")
+    parser.add_argument(
+        "--no-baseline",
+        action="store_true",
+        help="skip the `mlflow models serve` baseline (e.g. with --service)",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     args = parser.parse_args(argv)
     figures = run(args)
+    baseline = None if args.no_baseline else run_mlflow_baseline(args)
+    result = {
+        "api": figures,
+        "mlflow_serve": baseline,
+        "targets": TARGETS,
+        "checks": _checks(figures, baseline),
+    }
     if args.json:
-        print(json.dumps(figures))
+        print(json.dumps(result))
         return
     print(
         f"POST /v1/decisions  service={figures['service']}  store={figures['audit_store']}  "
@@ -218,6 +368,33 @@ def main(argv: list[str] | None = None) -> None:
         f"  errors {figures['errors']}   201 responses {figures['responses_201']}   audit rows {figures['audit_rows']}   "
         f"equal: {figures['audit_rows_equal_201']}   chain verifies: {figures['chain_ok']}"
     )
+    if baseline is not None:
+        print(
+            f"{baseline['server']}  workers=1  connections={baseline['connections']}  {baseline['duration_s']} s"
+        )
+        print(
+            f"  {baseline['requests_per_s']} requests/s   p50 {baseline['p50_ms']:.2f} ms   "
+            f"p95 {baseline['p95_ms']:.2f} ms   p99 {baseline['p99_ms']:.2f} ms   errors {baseline['errors']}"
+        )
+    for name, ok in result["checks"].items():
+        print(f"  {'PASS' if ok else 'FAIL'}  {name}")
+    print("RESULT " + json.dumps(result, separators=(",", ":")))
+
+
+def _checks(api: dict[str, Any], baseline: dict[str, Any] | None) -> dict[str, bool]:
+    checks = {
+        f"p50 <= {TARGETS['p50_ms_max']:g} ms": api["p50_ms"] <= TARGETS["p50_ms_max"],
+        f"p99 <= {TARGETS['p99_ms_max']:g} ms": api["p99_ms"] <= TARGETS["p99_ms_max"],
+        "zero errors": api["errors"] == 0,
+        "audit rows == 201 responses": bool(api["audit_rows_equal_201"]) and bool(api["chain_ok"]),
+    }
+    if baseline is not None:
+        ratio = api["requests_per_s"] / max(baseline["requests_per_s"], 1e-9)
+        api["throughput_vs_mlflow"] = round(ratio, 2)
+        checks[f"throughput >= {TARGETS['throughput_ratio_min']:g}x mlflow serve ({ratio:.2f}x)"] = (
+            ratio >= TARGETS["throughput_ratio_min"]
+        )
+    return checks
 
 
 if __name__ == "__main__":
