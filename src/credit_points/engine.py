@@ -93,6 +93,12 @@ class DecisionEngine:
             "fields": {"version": self.fields.version, "hash": self.fields.content_hash},
         }
 
+    def with_policy(self, policy: PolicyConfig) -> DecisionEngine:
+        """The same model and points under another policy (what-if studies of a policy change)."""
+        from dataclasses import replace
+
+        return replace(self, policy=policy, identity=ModelIdentity(self.identity.name, f"{self.identity.version}+policy"))
+
     def set_threads(self, num_threads: int) -> None:
         """LightGBM threads per prediction (1 per serving process: scale with workers, not threads)."""
         self.classifier.num_threads = int(num_threads)
