@@ -15,7 +15,7 @@ from .conftest import applicant_dicts
 pytestmark = pytest.mark.slow
 
 THREADS = 32
-ROUNDS = 12
+ROUNDS = 8
 
 
 def _essentials(record: dict) -> tuple:
