@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from credit_points.bundle import load_bundle
 from credit_points.config import Settings, get_settings
 from credit_points.engine import DecisionEngine, ModelIdentity
@@ -13,7 +15,9 @@ def load_engine(model_uri: str, settings: Settings | None = None, *, allow_cache
     """The engine for ``model_uri`` (``models:/…`` or a bundle folder) and the concrete version it resolved to."""
     settings = settings or get_settings()
     if model_uri.startswith("models:/"):
-        configure_tracking(settings)
+        # registry unreachable: fetch_model below falls back to the verified local copy
+        with contextlib.suppress(Exception):
+            configure_tracking(settings)
     resolved = fetch_model(model_uri, settings.models_dir, allow_cached=allow_cached)
     engine = load_bundle(
         resolved.bundle_dir,
