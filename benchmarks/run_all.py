@@ -267,6 +267,31 @@ def parse_train(out: str, result: dict[str, Any] | None) -> list[Figure]:
     return figs
 
 
+def parse_predict(out: str, result: dict[str, Any] | None) -> list[Figure]:
+    if not result:
+        return []
+    n = f"{int(result['rows']):,} rows"
+    return [
+        Figure("predict", f"PDClassifier.predict_proba, {n}", result["predict_proba_rows_per_s"], "rows/s",
+               "raw Booster.predict", result["booster_rows_per_s"]),
+        Figure("predict", f"blend (booster + scorecard) predict_proba, {n}", result["blend_predict_proba_rows_per_s"],
+               "rows/s", "raw Booster.predict", result["booster_rows_per_s"]),
+    ]  # fmt: skip
+
+
+def parse_reports(out: str, result: dict[str, Any] | None) -> list[Figure]:
+    figs = []
+    for label, pattern in (
+        ("HTML, 1 process", r"HTML, 1 process\s*:\s*([\d.]+) reports/s"),
+        ("HTML, worker processes", r"HTML, \d+ processes:\s*([\d.]+) reports/s"),
+        ("PDF, worker processes", r"PDF,\s+\d+ processes:\s*([\d.]+) reports/s"),
+    ):
+        match = re.search(pattern, out)
+        if match:
+            figs.append(Figure("reports", label, float(match.group(1)), "reports/s"))
+    return figs
+
+
 def parse_generic(out: str, result: dict[str, Any] | None) -> list[Figure]:
     figs = []
     for key, value in (result or {}).items():
@@ -290,8 +315,8 @@ BENCHES = [
     Bench(
         "pd-cv", "bench_pd_cv.py", ["--json"], ["--json", "--folds", "3", "--datasets", "german"], parse_pd_cv
     ),
-    Bench("predict", "bench_predict.py", [], ["--quick"], parse_generic),
-    Bench("reports", "bench_reports.py", [], ["--quick"], parse_generic),
+    Bench("predict", "bench_predict.py", [], ["--rows", "100000", "--repeats", "1"], parse_predict),
+    Bench("reports", "bench_reports.py", [], ["--decisions", "200", "--pdf", "5"], parse_reports),
     Bench("api", "bench_api.py", ["--json"], ["--json", "--duration", "5"], parse_api),
 ]
 
@@ -409,6 +434,18 @@ def write_markdown(runs: dict[str, dict[str, Any]], env: dict[str, Any], quick: 
     path.write_text("\n".join(lines), encoding="utf-8")
 
 
+def render_again(out: Path) -> None:
+    """Re-read every run's stored output with the current parsers and rewrite both files."""
+    data = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    parsers = {bench.name: bench.parse for bench in BENCHES}
+    for name, run in data["runs"].items():
+        if run.get("status") == "ok" and name in parsers:
+            figures = parsers[name](run.get("stdout_tail", ""), run.get("result"))
+            run["figures"] = [f.__dict__ | {"ratio": f.ratio()} for f in figures]
+    (out / "results.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
+    write_markdown(data["runs"], data["environment"], data["quick"], out / "results.md")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes in every benchmark that has them")
@@ -416,6 +453,9 @@ def main(argv: list[str] | None = None) -> None:
         "--only", default=None, help="comma-separated benchmark names (data, points, engine, train, ...)"
     )
     parser.add_argument("--out", default=str(RESULTS), help="folder for results.md and results.json")
+    parser.add_argument(
+        "--render-only", action="store_true", help="rebuild results.md from results.json (no runs)"
+    )
     parser.add_argument(
         "--args",
         action="append",
@@ -425,6 +465,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     wanted = set(args.only.split(",")) if args.only else None
+    if args.render_only:
+        render_again(Path(args.out))
+        return
     for item in args.args:
         name, _, text = item.partition("=")
         for bench in BENCHES:
