@@ -63,6 +63,12 @@ def input_sha256(record: dict[str, Any]) -> str:
     return sha256_text(canonical_json(record))
 
 
+def _rank(value: Any) -> int | None:
+    """A rank against the reference population; None where the zone is unknown to it."""
+    plain = _plain(value)
+    return None if plain is None else int(plain)
+
+
 def _split(value: Any) -> list[str]:
     return [v for v in str(value or "").split(";") if v]
 
@@ -120,8 +126,8 @@ def decision_records(
                 "deduction_items": {
                     i.id: _plain(row[f"deduction_{i.id}"]) for i in points_cfg.deductions.items if f"deduction_{i.id}" in row
                 },
-                "rank_zone": _plain(row["rank_zone"]),
-                "rank_stage": _plain(row["rank_stage"]),
+                "rank_zone": _rank(row["rank_zone"]),
+                "rank_stage": _rank(row["rank_stage"]),
             },
             "risk": {
                 "raw_score": _plain(row["raw_score"]),

@@ -31,7 +31,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("lifecycle")
-    write_panel(home / "data" / "raw", n_firms=4000, years=(2019, 2024), seed=5)
+    write_panel(home / "data" / "raw", n_firms=6000, years=(2019, 2024), seed=5)
     return home
 
 

@@ -150,23 +150,45 @@ def test_vetoes_flag_the_firm_and_name_the_reasons(make_frame, torch18, referenc
     assert out["veto_reasons"].iloc[0] == reasons
 
 
-def test_a_vetoed_firm_ranks_after_every_eligible_firm(make_frame, torch18, reference):
-    # given a star firm that is vetoed and a weak eligible one
-    star = {"invention_patents_valid": 50.0, "rd_expense": 3_000_000.0, "pboc_special_mention_or_npl": True}
-    weak = {"invention_patents_valid": 0.0, "rd_expense": 0.0}
+def test_a_vetoed_firm_ranks_after_every_eligible_firm(make_frame, torch18, reference, panel):
+    # given a star firm that is vetoed and a weak eligible one, in a zone the reference population knows
+    zone = str(panel["zone"].iloc[0])
+    star = {"zone": zone, "invention_patents_valid": 50.0, "rd_expense": 3_000_000.0, "pboc_special_mention_or_npl": True}
+    weak = {"zone": zone, "invention_patents_valid": 0.0, "rd_expense": 0.0}
     out = score_points(make_frame([star, weak]), torch18, reference)
     assert out["points_total"].iloc[0] > out["points_total"].iloc[1]
-    assert out["rank_zone"].tolist() == [2, 1]
+    n_eligible = reference.ranking["zone"][zone]["n"]
+    assert out["rank_zone"].iloc[0] == n_eligible + 1
+    assert out["rank_zone"].iloc[1] <= n_eligible
 
 
-def test_ranks_match_an_independent_pandas_ranking(panel, torch18, reference):
+def test_ranks_match_an_independent_pandas_ranking_within_the_reference_population(panel, torch18, reference):
+    # given the panel scored against its own reference: every firm's rank is its place in that population
     out = score_points(panel, torch18, reference)
     key = out["points_total"] - np.where(out["veto"], 1e6, 0.0)
     zone = panel["zone"]
-    expected_zone = key.groupby(zone).rank(method="min", ascending=False).astype("int64")
-    expected_stage = key.groupby([zone, out["stage"]]).rank(method="min", ascending=False).astype("int64")
-    assert (out["rank_zone"] == expected_zone).all()
-    assert (out["rank_stage"] == expected_stage).all()
+    expected_zone = key.groupby(zone).rank(method="min", ascending=False)
+    expected_stage = key.groupby([zone, out["stage"]]).rank(method="min", ascending=False)
+    eligible = ~out["veto"]
+    assert (out["rank_zone"][eligible] == expected_zone[eligible]).all()
+    assert (out["rank_stage"][eligible] == expected_stage[eligible]).all()
+    # vetoed firms come after every eligible firm of their zone
+    n_zone = (~out["veto"]).groupby(zone).sum()
+    assert (out["rank_zone"][~eligible] == zone[~eligible].map(n_zone + 1)).all()
+
+
+def test_a_firm_alone_gets_the_rank_it_has_in_the_population(panel, torch18, reference):
+    # given one firm of the population scored alone and inside the whole batch
+    whole = score_points(panel, torch18, reference)
+    for k in (0, 17, len(panel) - 1):
+        alone = score_points(panel.iloc[[k]], torch18, reference)
+        assert alone["rank_zone"].iloc[0] == whole["rank_zone"].iloc[k]
+        assert alone["rank_stage"].iloc[0] == whole["rank_stage"].iloc[k]
+
+
+def test_a_zone_unknown_to_the_reference_has_no_rank(make_frame, torch18, reference):
+    out = score_points(make_frame([{"zone": "not_a_zone"}]), torch18, reference)
+    assert np.isnan(out["rank_zone"].iloc[0]) and np.isnan(out["rank_stage"].iloc[0])
 
 
 def test_a_missing_column_is_named(make_frame, torch18, reference):

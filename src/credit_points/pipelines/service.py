@@ -167,8 +167,8 @@ class EngineService:
                         }
                         for i in cfg.indicators
                     ],
-                    "rank_zone": int(row["rank_zone"]),
-                    "rank_stage": int(row["rank_stage"]),
+                    "rank_zone": None if pd.isna(row["rank_zone"]) else int(row["rank_zone"]),
+                    "rank_stage": None if pd.isna(row["rank_stage"]) else int(row["rank_stage"]),
                 }
             )
         return out

@@ -25,6 +25,7 @@ from credit_points.pd_model.training import FitResult, fit_pd_model
 from credit_points.pipelines.common import load_applicants, score_points_by_cohort
 from credit_points.points.config import load_points_config
 from credit_points.policy.config import load_policy
+from credit_points.reports.validation import log_validation_report
 from credit_points.tracking.gate import score_distribution
 
 MODEL_LIMITATIONS = (
@@ -178,6 +179,7 @@ def run_train(
                 mlflow.log_text(table.to_csv(index=False), f"validation/{name}.csv")
         mlflow.log_dict(card, "model_card.json")
         _log_figures(fit, console)
+        log_validation_report(fit, card, None)
 
         bundle_dir = Path(tmp) / "bundle"
         golden = golden_frame(decision_engine, frame.iloc[fit.split.test], n=40, seed=0)

@@ -394,8 +394,14 @@ class PointsScorer:
                 run(a)
         veto = veto_code != 0
         reasons = self._reasons(veto_code) if n <= _SMALL or self._veto_table is None else veto_code
-        zone_codes = self._zone_codes(frame, n)
-        rank_zone, rank_stage = _ranks(zone_codes, codes, len(self._stage_mins), block[0], veto)
+        if self.reference.ranking:
+            zone_field = self.config.zone_field
+            zones = frame[zone_field].astype(str).to_numpy() if zone_field in frame.columns else np.full(n, "")
+            rank_zone, rank_stage = self.reference.rank(zones, self._stage_ids[codes], block[0], veto)
+        else:  # a table without the population's totals: ranks within this batch
+            zone_codes = self._zone_codes(frame, n)
+            rank_zone, rank_stage = _ranks(zone_codes, codes, len(self._stage_mins), block[0], veto)
+            rank_zone, rank_stage = rank_zone.astype("float64"), rank_stage.astype("float64")
         return self._frame(frame.index, block, codes, veto, reasons, rank_zone, rank_stage)
 
     def _fill(self, env: dict[str, Any], codes: np.ndarray, block: np.ndarray, veto_code: np.ndarray) -> None:
@@ -610,7 +616,7 @@ def score_points(
         >>> from credit_points.points.config import load_points_config
         >>> from credit_points.points.testing import example_frame
         >>> out = score_points(example_frame(50), load_points_config("torch-18"))
-        >>> bool(out["points_total"].between(0, 125).all()), out["rank_zone"].min()
-        (True, np.int64(1))
+        >>> bool(out["points_total"].between(0, 125).all()), int(out["rank_zone"].min())
+        (True, 1)
     """
     return PointsScorer(config, reference).score(frame)

@@ -15,7 +15,7 @@ largest 1. It never decreases as ``x`` grows.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,10 @@ class ReferenceTable:
         stages: ``{stage: {"n_firms": int, "indicators": {indicator: StageIndicatorTable}}}``.
         fallback: ``{stage: {indicator: {"edges": [...], "scores": [...]}}}`` for percentile indicators.
         label: free text (e.g. "Changsha zone, firms scored in 2024").
+        ranking: the reference firms' points by zone and by zone × stage, so that a firm's rank is its place
+            in the pinned population — the same alone, in any batch and in any Dask partition. Groups of up
+            to ``RANK_EXACT_MAX`` firms keep every total (exact ranks); larger ones keep ``RANK_KNOTS``
+            quantiles (ranks to within one knot's share of the group).
     """
 
     profile: str
@@ -60,6 +64,7 @@ class ReferenceTable:
     stages: dict[str, dict[str, Any]]
     fallback: dict[str, dict[str, dict[str, list[float]]]] = field(default_factory=dict)
     label: str = ""
+    ranking: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ lookup
     def table(self, stage: str, indicator: str) -> StageIndicatorTable | None:
@@ -99,6 +104,7 @@ class ReferenceTable:
                 for stage, body in self.stages.items()
             },
             "fallback": self.fallback,
+            "ranking": self.ranking,
         }
 
     @classmethod
@@ -129,6 +135,7 @@ class ReferenceTable:
                 stages=stages,
                 fallback=data.get("fallback", {}),
                 label=str(data.get("label", "")),
+                ranking=data.get("ranking", {}),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"reference table is malformed: {exc!r}") from None
@@ -161,6 +168,33 @@ class ReferenceTable:
             return cls.from_dict(data)
         except ConfigError as exc:
             raise ConfigError(str(exc), path=str(path)) from None
+
+    # ------------------------------------------------------------------ ranks
+    def rank(
+        self, zones: np.ndarray, stages: np.ndarray, points: np.ndarray, veto: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Ranks in zone and in zone × stage against the pinned population, 1 = best.
+
+        A firm's rank is 1 + the number of eligible reference firms of its group with more points; a vetoed
+        firm ranks after every eligible one. A zone the reference does not know gets NaN (no rank, so no
+        rule such as "top 500 in the zone" can hold for it).
+
+        Examples:
+            >>> table = ReferenceTable("p", "k", (0.0, 1.0), 30, {}, ranking={
+            ...     "zone": {"z": {"n": 3, "points": [50.0, 70.0, 90.0]}},
+            ...     "zone_stage": {"z|growth": {"n": 2, "points": [50.0, 70.0]}}})
+            >>> rz, rs = table.rank(np.array(["z", "z", "y"]), np.array(["growth"] * 3),
+            ...                     np.array([80.0, 95.0, 99.0]), np.array([False, True, False]))
+            >>> rz.tolist(), rs.tolist()
+            ([2.0, 4.0, nan], [1.0, 3.0, nan])
+        """
+        zones = np.asarray(zones).astype(str)
+        stages = np.asarray(stages).astype(str)
+        keys = np.char.add(np.char.add(zones, "|"), stages)
+        return (
+            _rank_in_groups(self.ranking.get("zone", {}), zones, points, veto),
+            _rank_in_groups(self.ranking.get("zone_stage", {}), keys, points, veto),
+        )
 
     def check_compatible(self, config: PointsConfig) -> None:
         """Raise :class:`ConfigError` unless the table was built for the config's stages and indicators."""
@@ -222,6 +256,61 @@ class PercentileLookup:
         return np.where(left == values, np.take(self.mid_at_knot, seg), lin)
 
 
+RANK_EXACT_MAX = 5000
+RANK_KNOTS = 1001
+
+
+def _rank_group(points: np.ndarray) -> dict[str, Any]:
+    """One group's stored totals: all of them, or quantile knots when the group is large."""
+    ordered = np.sort(points)
+    if ordered.size <= RANK_EXACT_MAX:
+        return {"n": int(ordered.size), "points": [float(v) for v in ordered]}
+    probs = np.linspace(0.0, 1.0, RANK_KNOTS)
+    return {"n": int(ordered.size), "knots": [float(v) for v in np.quantile(ordered, probs)]}
+
+
+def _greater_than(group: dict[str, Any], values: np.ndarray) -> np.ndarray:
+    """How many reference firms of a group have more points than each value."""
+    n = int(group["n"])
+    if "points" in group:
+        ordered = np.asarray(group["points"], dtype="float64")
+        return (n - np.searchsorted(ordered, values, side="right")).astype("float64")
+    knots = np.asarray(group["knots"], dtype="float64")
+    share_at_or_below = np.interp(values, knots, np.linspace(0.0, 1.0, knots.size), left=0.0, right=1.0)
+    return np.round(n * (1.0 - share_at_or_below))
+
+
+def _rank_in_groups(
+    groups: dict[str, dict[str, Any]], keys: np.ndarray, points: np.ndarray, veto: np.ndarray
+) -> np.ndarray:
+    out = np.full(len(keys), np.nan)
+    for key in np.unique(keys):
+        group = groups.get(str(key))
+        if group is None:
+            continue
+        rows = keys == key
+        ranks = 1.0 + _greater_than(group, points[rows])
+        out[rows] = np.where(veto[rows], float(group["n"]) + 1.0, ranks)
+    return out
+
+
+def _ranking(frame: pd.DataFrame, config: PointsConfig, table: ReferenceTable) -> dict[str, dict[str, dict[str, Any]]]:
+    """Score the reference population against its own table and keep its eligible firms' totals by group."""
+    from credit_points.points.engine import PointsScorer
+
+    scored = PointsScorer(config, table).score(frame)
+    eligible = ~scored["veto"].to_numpy(dtype=bool)
+    points = scored["points_total"].to_numpy(dtype="float64")[eligible]
+    zone_field = config.zone_field
+    zones = (frame[zone_field].astype(str).to_numpy() if zone_field in frame.columns else np.full(len(frame), ""))[eligible]
+    stages = scored["stage"].astype(str).to_numpy()[eligible]
+    keys = np.char.add(np.char.add(zones.astype(str), "|"), stages.astype(str))
+    return {
+        "zone": {str(z): _rank_group(points[zones == z]) for z in np.unique(zones)},
+        "zone_stage": {str(k): _rank_group(points[keys == k]) for k in np.unique(keys)},
+    }
+
+
 def build_reference(frame: pd.DataFrame, config: PointsConfig, *, label: str = "") -> ReferenceTable:
     """Build the reference table of a population of applicants (a zone's scored firms of a year).
 
@@ -270,7 +359,7 @@ def build_reference(frame: pd.DataFrame, config: PointsConfig, *, label: str = "
                     "edges": list(bands.edges),
                     "scores": list(bands.scores),
                 }
-    return ReferenceTable(
+    table = ReferenceTable(
         profile=config.profile,
         reference_key=config.reference_key,
         probs=tuple(map(float, probs)),
@@ -279,6 +368,7 @@ def build_reference(frame: pd.DataFrame, config: PointsConfig, *, label: str = "
         fallback=fallback,
         label=label,
     )
+    return replace(table, ranking=_ranking(frame, config, table))
 
 
 __all__ = ["ReferenceTable", "StageIndicatorTable", "build_reference", "midrank_percentile"]
