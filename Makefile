@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: install sysdeps demo test lint bench clean
+.PHONY: install sysdeps demo test lint audit bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -34,6 +34,10 @@ lint: install
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy src
 	$(BIN)/lint-imports
+
+# Known-vulnerability audit of the installed dependencies (needs the PyPI vulnerability service).
+audit: install
+	$(BIN)/pip-audit --skip-editable
 
 bench: install sysdeps
 	$(BIN)/python benchmarks/run_all.py

@@ -65,10 +65,8 @@ def delong_test(y_true: np.ndarray, score_a: np.ndarray, score_b: np.ndarray) ->
     var = cov[0, 0] + cov[1, 1] - 2 * cov[0, 1]
     diff = float(aucs[0] - aucs[1])
     se = float(np.sqrt(max(var, 0.0)))
-    if se == 0.0:
-        z = 0.0 if diff == 0.0 else float(np.sign(diff) * np.inf)
-    else:
-        z = diff / se
+    degenerate = 0.0 if diff == 0.0 else float(np.sign(diff) * np.inf)  # identical scores: no variance
+    z = diff / se if se > 0.0 else degenerate
     return DeLongResult(
         auc_a=float(aucs[0]),
         auc_b=float(aucs[1]),
