@@ -22,10 +22,9 @@ def _step(console: Console, n: int, text: str) -> float:
 
 def _sample_reports(decisions: Path, out_dir: Path, model_uri: str, settings: Settings, console: Console) -> Path:
     """Two reports of each outcome, in every format and both languages."""
+    from credit_points.datasets.io import read_table, write_table
     from credit_points.pipelines.models import load_engine
     from credit_points.pipelines.report import load_decisions, render_batch, sample_by_decision
-
-    from credit_points.datasets.io import read_table, write_table
 
     engine, resolved = load_engine(model_uri, settings)
     scored = read_table(decisions)
