@@ -13,9 +13,8 @@ the client builds the :class:`~credit_points.pipelines.score.PortfolioSummary`.
 Row numbers (``row`` in decisions and errors) are 1-based positions in the input file: the partitions'
 lengths are counted first (one column read) and each partition adds its offset.
 
-A partition is one batch for ``decide``: columns that rank firms within the batch (``rank_zone``,
-``rank_stage`` and products whose rules use them) are ranks within the partition, exactly as the local
-streaming scorer ranks within its chunk; every other column depends on the row alone.
+Every output column depends on the row and the pinned bundle alone (ranks are places in the bundle's
+reference population, not in the batch), so a row decides the same in any partition, chunk or request.
 """
 
 from __future__ import annotations
