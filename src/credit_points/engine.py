@@ -7,6 +7,7 @@ prediction, so they are computed only where they are used: on adverse outcomes, 
 
 from __future__ import annotations
 
+from collections import ChainMap
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -22,13 +23,13 @@ from credit_points.explain.reasons import adverse_outcome, reason_codes
 from credit_points.pd_model.calibration import sigmoid
 from credit_points.pd_model.classifier import PDClassifier
 from credit_points.pd_model.config import PDModelConfig
-from credit_points.pd_model.features import build_features, feature_order_hash
+from credit_points.pd_model.features import build_features, feature_matrix, feature_order_hash
 from credit_points.pd_model.master_scale import assign_grade
 from credit_points.points.config import PointsConfig
 from credit_points.points.engine import PointsScorer
 from credit_points.points.reference import ReferenceTable
 from credit_points.policy.config import PolicyConfig
-from credit_points.policy.engine import apply_policy
+from credit_points.policy.engine import policy_columns, str_column
 
 Explain = Literal["adverse", "all", "none"]
 ADDITIVITY_TOLERANCE = 1e-6
@@ -76,6 +77,10 @@ class DecisionEngine:
     def __post_init__(self) -> None:
         self._scorer = PointsScorer(self.points_config, self.reference)
         self._feature_order_hash = feature_order_hash(self.pd_config)
+        names = getattr(self.classifier, "feature_names_in_", None)
+        # the column order is checked once here: the serving path then hands LightGBM a bare float64 matrix
+        self._matrix_ok = names is None or [str(c) for c in names] == list(self.pd_config.feature_names)
+        self._contrib_columns = [f"contrib_{c}" for c in self.pd_config.feature_names]
 
     @property
     def feature_order_hash(self) -> str:
@@ -83,15 +88,26 @@ class DecisionEngine:
 
     @property
     def versions(self) -> dict[str, Any]:
-        """Config versions and hashes every decision records."""
-        return {
-            "points": {"version": self.points_config.version, "hash": self.points_config.content_hash},
-            "reference": {"hash": self.reference.content_hash},
-            "pd_model": {"version": self.pd_config.version, "hash": self.pd_config.content_hash},
-            "policy": {"version": self.policy.version, "hash": self.policy.content_hash},
-            "reason_codes": {"version": self.reason_codes_config.version, "hash": self.reason_codes_config.content_hash},
-            "fields": {"version": self.fields.version, "hash": self.fields.content_hash},
-        }
+        """Config versions and hashes every decision records (hashed once per set of config objects)."""
+        parts = (
+            self.points_config, self.reference, self.pd_config, self.policy, self.reason_codes_config, self.fields,
+        )  # fmt: skip
+        cached = getattr(self, "_versions", None)
+        if cached is None or any(a is not b for a, b in zip(cached[0], parts, strict=True)):
+            value = {
+                "points": {"version": self.points_config.version, "hash": self.points_config.content_hash},
+                "reference": {"hash": self.reference.content_hash},
+                "pd_model": {"version": self.pd_config.version, "hash": self.pd_config.content_hash},
+                "policy": {"version": self.policy.version, "hash": self.policy.content_hash},
+                "reason_codes": {
+                    "version": self.reason_codes_config.version,
+                    "hash": self.reason_codes_config.content_hash,
+                },
+                "fields": {"version": self.fields.version, "hash": self.fields.content_hash},
+            }
+            cached = (parts, value)
+            self._versions = cached
+        return {key: dict(entry) for key, entry in cached[1].items()}
 
     def with_policy(self, policy: PolicyConfig) -> DecisionEngine:
         """The same model and points under another policy (what-if studies of a policy change)."""
@@ -114,11 +130,32 @@ class DecisionEngine:
     def predict(self, joined: pd.DataFrame, features: pd.DataFrame | None = None) -> pd.DataFrame:
         """PD columns (``raw_score``, ``prob_default``, ``grade``) for a frame of record + points columns."""
         features = self.features(joined) if features is None else features
+        return pd.DataFrame(self._risk(self._model_input(features)), index=joined.index)
+
+    def _model_input(self, features: pd.DataFrame | np.ndarray) -> pd.DataFrame | np.ndarray:
+        """A float64 matrix when the model's column order was verified at start-up, else the frame (checked)."""
+        if isinstance(features, np.ndarray) or not self._matrix_ok:
+            return features
+        if list(features.columns) != list(self.pd_config.feature_names):
+            return features  # the classifier names the difference
+        return features.to_numpy(dtype="float64")
+
+    def _risk(self, features: pd.DataFrame | np.ndarray) -> dict[str, np.ndarray]:
         raw = self.classifier.raw_score(features)
         # the regulatory PD floor applies to every use of the PD (grade, limit, price, expected loss)
         prob_default = np.maximum(sigmoid(raw), self.pd_config.master_scale.pd_floor)
         grades = assign_grade(prob_default, self.pd_config.master_scale)
-        return pd.DataFrame({"raw_score": raw, "prob_default": prob_default, "grade": grades}, index=joined.index)
+        return {"raw_score": raw, "prob_default": prob_default, "grade": grades}
+
+    def _contributions(
+        self, features: pd.DataFrame | np.ndarray, raw_score: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        contrib, base = self.classifier.contributions(features)
+        if raw_score is not None:
+            gap = np.abs(base + contrib.sum(axis=1) - raw_score)
+            if gap.size and float(gap.max()) > ADDITIVITY_TOLERANCE:
+                raise ModelError(f"SHAP additivity violated by {float(gap.max()):.3g} (> {ADDITIVITY_TOLERANCE})")
+        return contrib, base
 
     def contributions(self, features: pd.DataFrame, raw_score: np.ndarray | None = None) -> pd.DataFrame:
         """TreeSHAP contributions in calibrated log-odds (``contrib_<feature>`` + ``contrib_base``).
@@ -126,11 +163,7 @@ class DecisionEngine:
         When ``raw_score`` is given, additivity is checked: base + Σ contributions must equal the raw score
         to 1e-6, or the explanation is not faithful and :class:`ModelError` is raised.
         """
-        contrib, base = self.classifier.contributions(features)
-        if raw_score is not None:
-            gap = np.abs(base + contrib.sum(axis=1) - raw_score)
-            if gap.size and float(gap.max()) > ADDITIVITY_TOLERANCE:
-                raise ModelError(f"SHAP additivity violated by {float(gap.max()):.3g} (> {ADDITIVITY_TOLERANCE})")
+        contrib, base = self._contributions(self._model_input(features), raw_score)
         out = pd.DataFrame(contrib, columns=[f"contrib_{c}" for c in features.columns], index=features.index)
         out["contrib_base"] = base
         return out
@@ -147,32 +180,87 @@ class DecisionEngine:
             The input columns, then points, PD, policy and reason-code columns (docs/architecture.md),
             plus model and config identity.
         """
+        n = len(frame)
         points = self._scorer.score(frame)
-        joined = pd.concat([frame, points], axis=1)
-        features = self.features(joined)
-        risk = self.predict(joined, features)
-        joined = pd.concat([joined, risk], axis=1)
-        decided = pd.concat([joined, apply_policy(joined, self.policy)], axis=1)
+        # inner steps read columns through one cached lookup; the output frame is built once at the end
+        source: ChainMap[str, Any] = ChainMap(_Columns((points, frame)))
+        if self._matrix_ok:
+            features: pd.DataFrame | np.ndarray = feature_matrix(source, self.pd_config, n)
+        else:
+            features = build_features(pd.concat([frame, points], axis=1), self.pd_config)
+        risk = self._risk(features)
+        columns: dict[str, Any] = dict(risk)
+        columns.update(policy_columns(source.new_child(risk), self.policy, n))
 
         if explain == "all":
-            mask = np.ones(len(decided), dtype=bool)
+            mask = np.ones(n, dtype=bool)
         elif explain == "adverse":
-            mask = adverse_outcome(decided, self.policy)
+            mask = adverse_outcome(columns, self.policy)
         else:
-            mask = np.zeros(len(decided), dtype=bool)
+            mask = np.zeros(n, dtype=bool)
         if mask.any():
-            contrib = self.contributions(features.loc[mask], risk["raw_score"].to_numpy()[mask])
-            decided = decided.join(contrib)
+            every = bool(mask.all())
+            rows = features if every else (features[mask] if isinstance(features, np.ndarray) else features.loc[mask])
+            contrib, base = self._contributions(rows, risk["raw_score"] if every else risk["raw_score"][mask])
+            full = contrib if every else np.full((n, contrib.shape[1]), np.nan)
+            full_base = base if every else np.full(n, np.nan)
+            if not every:
+                full[mask] = contrib
+                full_base[mask] = base
+            for k, name in enumerate(self._contrib_columns):
+                columns[name] = full[:, k]
+            columns["contrib_base"] = full_base
+        zeros = np.zeros(n, dtype=np.int64)
         if explain == "none":
-            decided["reason_codes"] = ""
-            decided["reason_codes_version"] = self.reason_codes_config.version
+            reasons = {"reason_codes": str_column(zeros, [""])}
         else:
-            decided = pd.concat([decided, reason_codes(decided, self.policy, self.reason_codes_config)], axis=1)
-        decided["model_name"] = self.identity.name
-        decided["model_version"] = self.identity.version
-        decided["model_artifact_hash"] = self.identity.artifact_hash
-        decided["feature_order_hash"] = self._feature_order_hash
-        return decided
+            decided = pd.concat([frame, points, pd.DataFrame(columns, index=frame.index)], axis=1)
+            table = reason_codes(decided, self.policy, self.reason_codes_config)
+            reasons = {"reason_codes": table["reason_codes"].array}
+        reasons["reason_codes_version"] = str_column(zeros, [self.reason_codes_config.version])
+        reasons["model_name"] = str_column(zeros, [self.identity.name])
+        reasons["model_version"] = str_column(zeros, [self.identity.version])
+        reasons["model_artifact_hash"] = str_column(zeros, [self.identity.artifact_hash])
+        reasons["feature_order_hash"] = str_column(zeros, [self._feature_order_hash])
+        columns.update(reasons)
+        return pd.concat([frame, points, pd.DataFrame(columns, index=frame.index)], axis=1)
+
+
+    def decide_records(
+        self, applicants: list[Mapping[str, Any]], *, explain: Explain = "adverse"
+    ) -> list[dict[str, Any]]:
+        """Decision records straight from applicant dicts already validated at the door (the API's path).
+
+        Builds the typed frame once (``datasets.record.applicants_to_frame``), decides it and returns one
+        record per applicant (``records.decision_records``), with the canonical input each record keeps.
+        """
+        from types import SimpleNamespace
+
+        from credit_points.datasets.record import applicants_to_frame
+        from credit_points.records import decision_records, input_records
+
+        frame = applicants_to_frame([SimpleNamespace(**a) for a in applicants], self.fields)  # type: ignore[misc]
+        decided = self.decide(frame, explain=explain)
+        return decision_records(self, decided, input_records(frame, self.fields.input_names))
+
+
+class _Columns(dict):  # type: ignore[type-arg]
+    """Columns of several frames by name, each read from its frame once (the first frame holding it wins)."""
+
+    def __init__(self, frames: tuple[pd.DataFrame, ...]) -> None:
+        super().__init__()
+        self._frames = frames
+
+    def __contains__(self, key: object) -> bool:
+        return dict.__contains__(self, key) or any(key in f.columns for f in self._frames)
+
+    def __missing__(self, key: str) -> Any:
+        for f in self._frames:
+            if key in f.columns:
+                value = f[key]
+                self[key] = value
+                return value
+        raise KeyError(key)
 
 
 def input_sha256(record: Mapping[str, Any]) -> str:

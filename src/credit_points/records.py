@@ -83,14 +83,19 @@ def decision_records(
     features = [c.removeprefix("contrib_") for c in decided.columns if c.startswith("contrib_") and c != "contrib_base"]
     versions = engine.versions
     model = {**engine.identity.as_dict(), "feature_order_hash": engine.feature_order_hash}
-    rows = decided.to_dict("records")
+    # one conversion of the whole frame (Python scalars per cell), then a plain dict per row
+    names = [str(c) for c in decided.columns]
+    rows = (dict(zip(names, cells, strict=True)) for cells in decided.to_numpy(dtype=object))
+    points_hash = versions["points"]["hash"]
+    policy_ref = {"version": policy.version, "hash": versions["policy"]["hash"]}
+    texts = {c: (codes.text(c, "zh"), codes.text(c, "en")) for c in codes.by_code}
     out = []
     for row, inp in zip(rows, inputs, strict=True):
         contrib = None
         if features and row.get("contrib_base") is not None and not pd.isna(row.get("contrib_base")):
             contrib = {f: _plain(row[f"contrib_{f}"]) for f in features}
         reason_list = [
-            {"code": c, "text_zh": codes.text(c, "zh"), "text_en": codes.text(c, "en")} for c in _split(row["reason_codes"])
+            {"code": c, "text_zh": texts[c][0], "text_en": texts[c][1]} for c in _split(row["reason_codes"])
         ]
         record = {
             "schema": RECORD_SCHEMA,
@@ -102,7 +107,7 @@ def decision_records(
             "configs": versions,
             "points": {
                 "config_version": points_cfg.version,
-                "config_hash": points_cfg.content_hash,
+                "config_hash": points_hash,
                 "profile": points_cfg.profile,
                 "stage": row["stage"],
                 "total": _plain(row["points_total"]),
@@ -161,7 +166,7 @@ def decision_records(
             "decision": row["decision"],
             "reason_codes": reason_list,
             "reason_codes_version": row.get("reason_codes_version", codes.version),
-            "policy": {"version": policy.version, "hash": policy.content_hash},
+            "policy": dict(policy_ref),
         }
         out.append(record)
     return out

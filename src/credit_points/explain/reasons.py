@@ -19,6 +19,7 @@ Everything is computed on whole arrays; only the distinct code lists are turned 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -56,7 +57,7 @@ _GROUP_STEP = 1e7  # sort-key distance between sources; sizes (points, log-odds)
 class _Labels:
     """A text column factorised once, so each ``== value`` test is an integer comparison."""
 
-    def __init__(self, column: pd.Series) -> None:
+    def __init__(self, column: Any) -> None:
         codes, uniques = pd.factorize(column, use_na_sentinel=True)
         self._codes = np.asarray(codes)
         self._position = {str(u): k for k, u in enumerate(uniques)}
@@ -74,7 +75,7 @@ def _decisions(frame: pd.DataFrame, policy: PolicyConfig) -> pd.DataFrame:
     return apply_policy(frame, policy)
 
 
-def adverse_outcome(decisions: pd.DataFrame, policy: PolicyConfig) -> np.ndarray:
+def adverse_outcome(decisions: pd.DataFrame | Mapping[str, Any], policy: PolicyConfig) -> np.ndarray:
     """Which rows have an adverse outcome (and so get reason codes and need model contributions).
 
     Adverse: ``decline``; ``refer``; or ``approve`` with a limit below the capacity of the recommended
@@ -82,7 +83,7 @@ def adverse_outcome(decisions: pd.DataFrame, policy: PolicyConfig) -> np.ndarray
 
     Args:
         decisions: the frame :func:`~credit_points.policy.engine.apply_policy` returns (or a frame with its
-            columns).
+            columns, or the dict of :func:`~credit_points.policy.engine.policy_columns`).
         policy: the policy the decisions were made under.
 
     Examples:
@@ -95,15 +96,15 @@ def adverse_outcome(decisions: pd.DataFrame, policy: PolicyConfig) -> np.ndarray
     """
     approved = _Labels(decisions["decision"]) == "approve"
     product = _Labels(decisions["product"])
-    unit = np.ones(len(decisions))
-    cap = np.zeros(len(decisions))
+    capacity = np.asarray(decisions["limit_capacity"], dtype="float64")
+    unit = np.ones(len(capacity))
+    cap = np.zeros(len(capacity))
     for p in policy.products:
         here = product == p.id
         unit[here] = p.rounding_unit
         cap[here] = p.cap
-    capacity = decisions["limit_capacity"].to_numpy(dtype="float64")
     full = np.floor(np.minimum(capacity, cap) / unit + _EPS) * unit
-    reduced = approved & (decisions["limit"].to_numpy(dtype="float64") < full)
+    reduced = approved & (np.asarray(decisions["limit"], dtype="float64") < full)
     return np.asarray(~approved | reduced, dtype=bool)
 
 

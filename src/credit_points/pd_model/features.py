@@ -8,6 +8,7 @@ read (the configuration rejects outcomes and simulation truth).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -45,33 +46,77 @@ def feature_order_hash(config: PDModelConfig) -> str:
 
 def required_columns(config: PDModelConfig) -> list[str]:
     """The input columns the features read, sorted."""
-    names: set[str] = set()
-    for spec in config.features:
-        names |= set(compile_expression(spec.source).names)
-    return sorted(names)
+    return list(_plan(config).required)
 
 
-def _column_values(series: pd.Series) -> np.ndarray:
+class _FeaturePlan:
+    """A PD config's features compiled once: expressions, encodings as lookup dicts, the columns they read."""
+
+    __slots__ = ("config", "required", "steps")
+
+    def __init__(self, config: PDModelConfig) -> None:
+        self.config = config
+        names: set[str] = set()
+        steps: list[tuple[str, str, Any, EncodingMap | None]] = []
+        for spec in config.features:
+            expr = compile_expression(spec.source)
+            names |= set(expr.names)
+            encoding = config.encodings[spec.encoding] if spec.encoding is not None else None
+            steps.append((spec.name, spec.source, expr, encoding))
+        self.required = tuple(sorted(names))
+        self.steps = tuple(steps)
+
+
+_PLANS: dict[int, _FeaturePlan] = {}
+
+
+def _plan(config: PDModelConfig) -> _FeaturePlan:
+    """The compiled plan of ``config``, built once per config object."""
+    plan = _PLANS.get(id(config))
+    if plan is not None and plan.config is config:
+        return plan
+    if len(_PLANS) >= 32:
+        _PLANS.clear()
+    plan = _FeaturePlan(config)
+    _PLANS[id(config)] = plan
+    return plan
+
+
+def _column_values(series: Any) -> np.ndarray:
     """A column as numpy for expressions: dates as years since 1970, bools and numbers as float64."""
-    dtype = series.dtype
-    if pd.api.types.is_datetime64_any_dtype(dtype):
-        ns = series.to_numpy(dtype="datetime64[ns]").astype("int64").astype("float64")
-        ns[series.isna().to_numpy()] = np.nan
+    if isinstance(series, pd.Series):
+        dtype = series.dtype
+        if pd.api.types.is_datetime64_any_dtype(dtype):
+            ns = series.to_numpy(dtype="datetime64[ns]").astype("int64").astype("float64")
+            ns[series.isna().to_numpy()] = np.nan
+            return ns / _NS_PER_YEAR
+        if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+            return series.to_numpy(dtype="float64", na_value=np.nan)
+        return series.to_numpy(dtype=object)
+    arr = np.asarray(series)
+    if arr.dtype.kind == "M":
+        stamps = arr.astype("datetime64[ns]")
+        ns = stamps.astype("int64").astype("float64")
+        ns[np.isnat(stamps)] = np.nan
         return ns / _NS_PER_YEAR
-    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
-        return series.to_numpy(dtype="float64", na_value=np.nan)
-    return series.to_numpy(dtype=object)
+    if arr.dtype.kind in "biuf":
+        return arr.astype("float64")
+    return arr.astype(object)
 
 
-def _encode(series: pd.Series, mapping: EncodingMap, field: str) -> np.ndarray:
-    values = series.astype(object)
-    missing = values.isna().to_numpy()
-    mapped = values.map(mapping.levels)
-    unknown = mapped.isna().to_numpy() & ~missing
+def _encode(series: Any, mapping: EncodingMap, field: str) -> np.ndarray:
+    """Category codes through the fixed map: one dict look-up per distinct value, then a numpy take."""
+    values = series.to_numpy(dtype=object) if isinstance(series, pd.Series) else np.asarray(series, dtype=object)
+    factor, uniques = pd.factorize(values, use_na_sentinel=True)
+    factor = np.asarray(factor)
+    missing = factor < 0
+    table = np.array([mapping.levels.get(u, np.nan) if isinstance(u, str) else np.nan for u in uniques] + [np.nan])
+    unknown = np.isnan(table[:-1])
     if unknown.any():
-        bad = values[unknown].iloc[0]
+        k = int(np.flatnonzero(unknown)[0])
+        bad = uniques[k]
         raise DataValidationError(
-            f"value {bad!r} is not one of {sorted(mapping.levels)} ({int(unknown.sum())} row(s))",
+            f"value {bad!r} is not one of {sorted(mapping.levels)} ({int(unknown[factor[~missing]].sum())} row(s))",
             field=field,
             value=bad,
         )
@@ -79,7 +124,63 @@ def _encode(series: pd.Series, mapping: EncodingMap, field: str) -> np.ndarray:
         raise DataValidationError(
             f"{int(missing.sum())} missing value(s) where a category is required", field=field
         )
-    return mapped.to_numpy(dtype="float64", na_value=np.nan)
+    return table[np.where(missing, len(uniques), factor)]
+
+
+def feature_matrix(
+    columns: pd.DataFrame | Mapping[str, Any], config: PDModelConfig, n: int | None = None
+) -> np.ndarray:
+    """The model features as a C-ordered float64 ``(rows, features)`` matrix, columns in config order.
+
+    The same numbers as :func:`build_features`, without building a frame (the serving path).
+
+    Args:
+        columns: a frame, or a mapping of column name to a numpy array (one value per row).
+        config: the PD model configuration.
+        n: the number of rows (a frame's length when not given).
+
+    Raises:
+        DataValidationError: as :func:`build_features`.
+
+    Examples:
+        >>> from credit_points.pd_model.config import load_pd_config
+        >>> from credit_points.points.config import load_points_config
+        >>> from credit_points.points.engine import score_points
+        >>> from credit_points.points.testing import example_frame
+        >>> cfg = load_pd_config("default")
+        >>> firms = example_frame(20)
+        >>> frame = pd.concat([firms, score_points(firms, load_points_config("torch-18"))], axis=1)
+        >>> bool((feature_matrix(frame, cfg) == build_features(frame, cfg).to_numpy()).all())
+        True
+    """
+    plan = _plan(config)
+    available = columns.columns if isinstance(columns, pd.DataFrame) else columns
+    missing = [c for c in plan.required if c not in available]
+    if missing:
+        raise DataValidationError(
+            f"column(s) required by the PD features are missing: {missing}", field=missing[0], value=None
+        )
+    if n is None:
+        n = len(columns) if isinstance(columns, pd.DataFrame) else len(next(iter(columns.values()), ()))
+    env: dict[str, Any] = {}
+    out = np.empty((len(plan.steps), n), dtype="float64")
+    for k, (name, source, expr, encoding) in enumerate(plan.steps):
+        if encoding is not None:
+            out[k] = _encode(columns[source], encoding, source)
+            continue
+        for field in expr.names:
+            if field not in env:
+                env[field] = _column_values(columns[field])
+        raw = env[source] if source in env else np.asarray(expr.evaluate(env))
+        if raw.ndim == 0:
+            raw = np.full(n, raw)
+        if raw.dtype.kind not in "biufc":
+            raise DataValidationError(
+                f"feature {name!r} is not numeric (source {source!r}); give it an encoding",
+                field=source,
+            )
+        out[k] = raw.astype("float64")
+    return np.ascontiguousarray(out.T)
 
 
 def build_features(frame: pd.DataFrame, config: PDModelConfig) -> pd.DataFrame:
@@ -105,31 +206,5 @@ def build_features(frame: pd.DataFrame, config: PDModelConfig) -> pd.DataFrame:
         ...     exc.field
         'abnormal_operation_list'
     """
-    missing = [c for c in required_columns(config) if c not in frame.columns]
-    if missing:
-        raise DataValidationError(
-            f"column(s) required by the PD features are missing: {missing}", field=missing[0], value=None
-        )
-    env: dict[str, Any] = {}
-    columns: dict[str, np.ndarray] = {}
-    n = len(frame)
-    for spec in config.features:
-        if spec.encoding is not None:
-            values = _encode(frame[spec.source], config.encodings[spec.encoding], spec.source)
-        else:
-            expr = compile_expression(spec.source)
-            for name in expr.names:
-                if name not in env:
-                    env[name] = _column_values(frame[name])
-            raw = np.asarray(expr.evaluate(env))
-            if raw.ndim == 0:
-                raw = np.full(n, raw)
-            if raw.dtype.kind not in "biufc":
-                raise DataValidationError(
-                    f"feature {spec.name!r} is not numeric (source {spec.source!r}); give it an encoding",
-                    field=spec.source,
-                )
-            values = raw.astype("float64")
-        columns[spec.name] = values
-    out = pd.DataFrame(columns, index=frame.index)
-    return out.astype("float64")
+    matrix = feature_matrix(frame, config)
+    return pd.DataFrame(matrix, index=frame.index, columns=list(config.feature_names), copy=False)

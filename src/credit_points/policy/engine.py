@@ -16,6 +16,7 @@ Limit waterfall for each product (each step is a column of :func:`apply_policy`)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,9 +46,12 @@ REQUIRED_COLUMNS: tuple[str, ...] = ("stage", "points_total", "veto", "prob_defa
 
 
 class _Columns(dict):  # type: ignore[type-arg]
-    """Name -> numpy column, read lazily from the frame, plus the engine's and the policy's derived columns."""
+    """Name -> numpy column, read lazily from the input, plus the engine's and the policy's derived columns.
 
-    def __init__(self, frame: pd.DataFrame) -> None:
+    The input is a frame or any mapping of name -> column (a ``ChainMap`` of frames and dicts of arrays).
+    """
+
+    def __init__(self, frame: pd.DataFrame | Mapping[str, Any]) -> None:
         super().__init__()
         self._frame = frame
         self.results: dict[
@@ -55,14 +59,20 @@ class _Columns(dict):  # type: ignore[type-arg]
         ] = {}  # expression source -> value (the same rule in many products)
 
     def __missing__(self, key: str) -> np.ndarray:
-        if key not in self._frame.columns:
+        if key not in self._frame:
             raise KeyError(key)
         value = _as_numpy(self._frame[key])
         self[key] = value
         return value
 
+    def has(self, key: str) -> bool:
+        """Whether the input (not the derived columns) holds ``key``."""
+        return key in self._frame
 
-def _as_numpy(series: pd.Series) -> np.ndarray:
+
+def _as_numpy(series: Any) -> np.ndarray:
+    if not isinstance(series, pd.Series):
+        return np.asarray(series)
     dtype = series.dtype
     if isinstance(dtype, pd.BooleanDtype):
         return series.to_numpy(dtype=bool, na_value=False)
@@ -110,16 +120,21 @@ def policy_input_columns(policy: PolicyConfig) -> set[str]:
     return names | {d.id for d in policy.derived}
 
 
-def prepare_columns(frame: pd.DataFrame, policy: PolicyConfig) -> _Columns:
-    """The columns policy expressions see: the frame's, ``firm_age_years`` and the policy's derived columns.
+def prepare_columns(frame: pd.DataFrame | Mapping[str, Any], policy: PolicyConfig, n: int | None = None) -> _Columns:
+    """The columns policy expressions see: the input's, ``firm_age_years`` and the policy's derived columns.
+
+    Args:
+        frame: a frame, or a mapping of name -> column (numpy arrays, Series), one value per row.
+        policy: the policy.
+        n: the number of rows (needed when ``frame`` is a mapping; a frame's length otherwise).
 
     Raises:
         DataValidationError: a required column is missing, or ``prob_default`` / ``grade`` is invalid.
     """
-    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame]
     if missing:
         raise DataValidationError(f"columns missing from the policy input: {missing}", field=missing[0])
-    n = len(frame)
+    n = len(frame) if n is None else n
     env = _Columns(frame)
     prob_default = _as_float(env["prob_default"])
     bad = ~np.isnan(prob_default) & ((prob_default < 0) | (prob_default > 1))
@@ -131,12 +146,12 @@ def prepare_columns(frame: pd.DataFrame, policy: PolicyConfig) -> _Columns:
     env["prob_default"] = prob_default
     env["points_total"] = _as_float(env["points_total"])
     env["veto"] = _as_bool(env["veto"])
-    if "firm_age_years" not in frame.columns and {"founded_date", "as_of_date"} <= set(frame.columns):
-        as_of = np.asarray(frame["as_of_date"].to_numpy(), dtype="datetime64[ns]")
-        founded = np.asarray(frame["founded_date"].to_numpy(), dtype="datetime64[ns]")
+    if "firm_age_years" not in frame and "founded_date" in frame and "as_of_date" in frame:
+        as_of = np.asarray(_as_numpy(frame["as_of_date"]), dtype="datetime64[ns]")
+        founded = np.asarray(_as_numpy(frame["founded_date"]), dtype="datetime64[ns]")
         env["firm_age_years"] = (as_of - founded) / np.timedelta64(1, "D") / 365.25
     for derived in policy.derived:
-        if derived.id not in frame.columns:
+        if derived.id not in frame:
             env[derived.id] = _evaluate(derived.expression, env, n, f"derived column {derived.id!r}")
     return env
 
@@ -258,16 +273,24 @@ def refer_rule_hits(env: _Columns, policy: PolicyConfig, n: int) -> np.ndarray:
     return hits
 
 
-def evaluate_products(frame: pd.DataFrame, policy: PolicyConfig) -> ProductOffers:
+def evaluate_products(
+    frame: pd.DataFrame | Mapping[str, Any], policy: PolicyConfig, n: int | None = None
+) -> ProductOffers:
     """Run every product's eligibility, waterfall, pricing and expected loss on every row.
+
+    Args:
+        frame: the policy input, a frame or a mapping of name -> column (see :func:`prepare_columns`).
+        policy: the policy (products embedded).
+        n: the number of rows when ``frame`` is a mapping.
 
     Raises:
         ConfigError: the policy has no embedded products.
         DataValidationError: a column is missing or holds an invalid value (named).
     """
     _require_products(policy)
-    n, n_products = len(frame), len(policy.products)
-    env = prepare_columns(frame, policy)
+    n = len(frame) if n is None else n
+    n_products = len(policy.products)
+    env = prepare_columns(frame, policy, n)
     prob_default = env["prob_default"]
     points = env["points_total"]
     veto = env["veto"]
@@ -457,8 +480,15 @@ def apply_policy(frame: pd.DataFrame, policy: PolicyConfig) -> pd.DataFrame:
         >>> row["decision"], float(row["rate"])
         ('approve', 0.04)
     """
-    offers = evaluate_products(frame, policy)
-    n = len(frame)
+    return pd.DataFrame(policy_columns(frame, policy, len(frame)), index=frame.index)
+
+
+def policy_columns(frame: pd.DataFrame | Mapping[str, Any], policy: PolicyConfig, n: int) -> dict[str, Any]:
+    """The columns of :func:`apply_policy` as a dict of arrays, from a frame or a mapping of columns.
+
+    The engine's path: no frame is built here, the caller builds its output once.
+    """
+    offers = evaluate_products(frame, policy, n)
     rows = np.arange(n)
     choice, any_offer = _choose(offers, policy)
 
@@ -487,7 +517,7 @@ def apply_policy(frame: pd.DataFrame, policy: PolicyConfig) -> pd.DataFrame:
     zeros = np.zeros(n, dtype=np.int64)
     result["policy_version"] = str_column(zeros, [policy.version])
     result["policy_hash"] = str_column(zeros, [policy_hash(policy)])
-    return pd.DataFrame(result, index=frame.index)
+    return result
 
 
 def product_offers(frame: pd.DataFrame, policy: PolicyConfig) -> pd.DataFrame:
