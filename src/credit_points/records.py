@@ -80,11 +80,11 @@ def decision_records(
     points_cfg = engine.points_config
     policy = engine.policy
     codes = engine.reason_codes_config
-    features = [c.removeprefix("contrib_") for c in decided.columns if c.startswith("contrib_") and c != "contrib_base"]
+    features = [c.removeprefix("contrib_") for c in decided.columns.tolist() if c.startswith("contrib_") and c != "contrib_base"]
     versions = engine.versions
     model = {**engine.identity.as_dict(), "feature_order_hash": engine.feature_order_hash}
     # one conversion of the whole frame (Python scalars per cell), then a plain dict per row
-    names = [str(c) for c in decided.columns]
+    names = [str(c) for c in decided.columns.tolist()]
     rows = (dict(zip(names, cells, strict=True)) for cells in decided.to_numpy(dtype=object))
     points_hash = versions["points"]["hash"]
     policy_ref = {"version": policy.version, "hash": versions["policy"]["hash"]}

@@ -112,7 +112,8 @@ def _membership(
     values: pd.Series, ids: list[str], source: str, *, skip: frozenset[str] = frozenset()
 ) -> np.ndarray:
     """Boolean (n, len(ids)) from a ``;``-joined id column, parsed once per distinct value."""
-    codes, uniques = pd.factorize(values.fillna("").astype(object), sort=False)
+    # a missing value (NA sentinel) takes the last, all-False row, as an empty text would
+    codes, uniques = pd.factorize(values.to_numpy(dtype=object), sort=False, use_na_sentinel=True)
     position = {i: k for k, i in enumerate(ids)}
     table = np.zeros((len(uniques) + 1, len(ids)), dtype=bool)
     for u, text in enumerate(uniques):
@@ -150,7 +151,7 @@ def group_contributions(contribs_frame: pd.DataFrame, codes_config: ReasonCodesC
         >>> float(families.loc[0, "leverage"]), float(families.loc[0, "scale"]), float(families.loc[0, "points"])
         (0.5, -0.2, nan)
     """
-    columns = [c for c in contribs_frame.columns if c.startswith("contrib_") and c != "contrib_base"]
+    columns = [c for c in contribs_frame.columns.tolist() if c.startswith("contrib_") and c != "contrib_base"]
     family_ids = [f.id for f in codes_config.families]
     position = {f: k for k, f in enumerate(family_ids)}
     n = len(contribs_frame)
@@ -159,12 +160,14 @@ def group_contributions(contribs_frame: pd.DataFrame, codes_config: ReasonCodesC
     counted = np.zeros((n, len(family_ids)), dtype=np.int32, order="F")
     for column in columns:
         feature = column[len("contrib_") :]
-        family = codes_config.feature_family.get(feature)
-        if family is None:
+        if codes_config.feature_family.get(feature) is None:
             raise DataValidationError(
                 f"feature {feature!r} belongs to no reason family", field=column, value=feature
             )
-        values = contribs_frame[column].to_numpy(dtype="float64", na_value=np.nan)
+    block = contribs_frame[columns].to_numpy(dtype="float64", na_value=np.nan)  # one conversion
+    for j, column in enumerate(columns):
+        family = codes_config.feature_family[column[len("contrib_") :]]
+        values = block[:, j]
         known = ~np.isnan(values)
         k = position[family]
         sums[:, k] += np.where(known, values, 0.0)
@@ -243,8 +246,10 @@ def _candidates(
     # 3. points deductions, largest first
     deduction_position = {d.id: k for k, d in enumerate(codes_config.deductions)}
     sizes = np.zeros((n, len(codes_config.deductions)))
-    for column in (c for c in frame.columns if c.startswith("deduction_")):
-        values = np.abs(np.nan_to_num(frame[column].to_numpy(dtype="float64"), nan=0.0))
+    deduction_columns = [c for c in frame.columns.tolist() if c.startswith("deduction_")]
+    deduction_block = frame[deduction_columns].to_numpy(dtype="float64")  # one conversion
+    for j, column in enumerate(deduction_columns):
+        values = np.abs(np.nan_to_num(deduction_block[:, j], nan=0.0))
         deduction_id = column[len("deduction_") :]
         if deduction_id not in deduction_position:
             if (values > 0).any():
@@ -274,6 +279,21 @@ def _candidates(
     group = np.concatenate([np.full(b[0].shape[1], _GROUP[b[2]]) for b in blocks])
     codes = np.array([c for b in blocks for c in b[3]], dtype=object)
     return present, size, group, codes, family_sizes
+
+
+_INPUTS: dict[int, tuple[PolicyConfig, frozenset[str]]] = {}
+
+
+def _policy_inputs(policy: PolicyConfig) -> frozenset[str]:
+    """The policy's input columns plus ``veto_reasons``, computed once per policy object."""
+    cached = _INPUTS.get(id(policy))
+    if cached is not None and cached[0] is policy:
+        return cached[1]
+    if len(_INPUTS) >= 32:
+        _INPUTS.clear()
+    value = frozenset(policy_input_columns(policy) | {"veto_reasons"})
+    _INPUTS[id(policy)] = (policy, value)
+    return value
 
 
 def reason_codes(
@@ -306,8 +326,8 @@ def reason_codes(
     positions = np.zeros(len(frame), dtype=np.int64)
     texts: list[str] = [""]
     if rows.size:
-        needed = policy_input_columns(policy) | {"veto_reasons"}
-        columns = [c for c in frame.columns if c in needed or c.startswith(("deduction_", "contrib_"))]
+        needed = _policy_inputs(policy)
+        columns = [c for c in frame.columns.tolist() if c in needed or c.startswith(("deduction_", "contrib_"))]
         reason_products = list(policy.reason_products) or [p.id for p in policy.products]
         decision_columns = [*DECISION_COLUMNS, *(f"failed_rules_{p}" for p in reason_products)]
         everyone = rows.size == len(frame)
