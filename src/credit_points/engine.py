@@ -183,7 +183,7 @@ class DecisionEngine:
         n = len(frame)
         points = self._scorer.score(frame)
         # inner steps read columns through one cached lookup; the output frame is built once at the end
-        source: ChainMap[str, Any] = ChainMap(_Columns((points, frame)))
+        source: ChainMap[str, Any] = ChainMap(_Columns((points, frame), record=frame))
         if self._matrix_ok:
             features: pd.DataFrame | np.ndarray = feature_matrix(source, self.pd_config, n)
         else:
@@ -198,33 +198,30 @@ class DecisionEngine:
             mask = adverse_outcome(columns, self.policy)
         else:
             mask = np.zeros(n, dtype=bool)
+        parts = [frame, points, pd.DataFrame(columns, index=frame.index)]
         if mask.any():
             every = bool(mask.all())
             rows = features if every else (features[mask] if isinstance(features, np.ndarray) else features.loc[mask])
             contrib, base = self._contributions(rows, risk["raw_score"] if every else risk["raw_score"][mask])
-            full = contrib if every else np.full((n, contrib.shape[1]), np.nan)
-            full_base = base if every else np.full(n, np.nan)
+            block = np.column_stack([contrib, base])
             if not every:
-                full[mask] = contrib
-                full_base[mask] = base
-            for k, name in enumerate(self._contrib_columns):
-                columns[name] = full[:, k]
-            columns["contrib_base"] = full_base
+                block, explained = np.full((n, block.shape[1]), np.nan), block
+                block[mask] = explained
+            # one float block: no per-column construction
+            parts.append(pd.DataFrame(block, index=frame.index, columns=[*self._contrib_columns, "contrib_base"]))
         zeros = np.zeros(n, dtype=np.int64)
         if explain == "none":
-            reasons = {"reason_codes": str_column(zeros, [""])}
+            tail = {"reason_codes": str_column(zeros, [""])}
         else:
-            decided = pd.concat([frame, points, pd.DataFrame(columns, index=frame.index)], axis=1)
-            table = reason_codes(decided, self.policy, self.reason_codes_config)
-            reasons = {"reason_codes": table["reason_codes"].array}
-        reasons["reason_codes_version"] = str_column(zeros, [self.reason_codes_config.version])
-        reasons["model_name"] = str_column(zeros, [self.identity.name])
-        reasons["model_version"] = str_column(zeros, [self.identity.version])
-        reasons["model_artifact_hash"] = str_column(zeros, [self.identity.artifact_hash])
-        reasons["feature_order_hash"] = str_column(zeros, [self._feature_order_hash])
-        columns.update(reasons)
-        return pd.concat([frame, points, pd.DataFrame(columns, index=frame.index)], axis=1)
-
+            table = reason_codes(pd.concat(parts, axis=1), self.policy, self.reason_codes_config)
+            tail = {"reason_codes": table["reason_codes"].array}
+        tail["reason_codes_version"] = str_column(zeros, [self.reason_codes_config.version])
+        tail["model_name"] = str_column(zeros, [self.identity.name])
+        tail["model_version"] = str_column(zeros, [self.identity.version])
+        tail["model_artifact_hash"] = str_column(zeros, [self.identity.artifact_hash])
+        tail["feature_order_hash"] = str_column(zeros, [self._feature_order_hash])
+        parts.append(pd.DataFrame(tail, index=frame.index))
+        return pd.concat(parts, axis=1)
 
     def decide_records(
         self, applicants: list[Mapping[str, Any]], *, explain: Explain = "adverse"
@@ -244,12 +241,32 @@ class DecisionEngine:
         return decision_records(self, decided, input_records(frame, self.fields.input_names))
 
 
-class _Columns(dict):  # type: ignore[type-arg]
-    """Columns of several frames by name, each read from its frame once (the first frame holding it wins)."""
+_SMALL = 64
+#: dtypes whose cells survive a trip through a Python object unchanged (float64 exact, NaN, NaT, text).
+_PLAIN_KINDS = {"float64": "float64", "bool": "bool", "datetime64[ns]": "datetime64[ns]", "str": None}
 
-    def __init__(self, frames: tuple[pd.DataFrame, ...]) -> None:
+
+class _Columns(dict):  # type: ignore[type-arg]
+    """Columns of several frames by name, each read once (the first frame holding it wins).
+
+    A small record frame is converted in one go (``to_numpy(dtype=object)``, then one typed array per
+    column): cheaper than one pandas column look-up per name on a batch of one. The arrays equal what
+    ``Series.to_numpy()`` gives for those dtypes; other dtypes stay Series, read on demand.
+    """
+
+    def __init__(self, frames: tuple[pd.DataFrame, ...], record: pd.DataFrame | None = None) -> None:
         super().__init__()
         self._frames = frames
+        if record is not None and 0 < len(record) <= _SMALL:
+            names = record.columns.tolist()
+            kinds = [_PLAIN_KINDS.get(str(dtype), "") for dtype in record.dtypes.tolist()]
+            cells = record.to_numpy(dtype=object)
+            shadowed = {name for f in frames if f is not record for name in f.columns.tolist()}
+            for k, (name, kind) in enumerate(zip(names, kinds, strict=True)):
+                if kind == "" or name in shadowed:
+                    continue
+                column = cells[:, k]
+                self[name] = column.copy() if kind is None else np.asarray(column.tolist(), dtype=kind)
 
     def __contains__(self, key: object) -> bool:
         return dict.__contains__(self, key) or any(key in f.columns for f in self._frames)

@@ -92,6 +92,11 @@ class Expression:
             raise ConfigError(f"expression {source!r} is not valid: {exc.msg}") from None
         self._tree = tree.body
         self.names = frozenset(self._collect_names(self._tree))
+        self._fn = self._compile(self._tree)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle by source text (the compiled closures are rebuilt), e.g. for Dask workers."""
+        return (Expression, (self.source,))
 
     def _collect_names(self, node: ast.AST) -> Iterable[str]:
         allowed = (
@@ -122,67 +127,91 @@ class Expression:
             raise ConfigError(f"expression {self.source!r} uses unknown field(s) {unknown}", location=where or None)
 
     def evaluate(self, frame: pd.DataFrame | Mapping[str, Any]) -> np.ndarray:
-        """Evaluate on whole columns; returns a numpy array with one value per row."""
+        """Evaluate on whole columns; returns a numpy array with one value per row.
+
+        Division by zero and invalid operations give inf/NaN without a warning (NaN is the defined result).
+        """
         n = len(frame) if isinstance(frame, pd.DataFrame) else None
-        out = self._eval(self._tree, frame)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = self._fn(frame)
         if n is not None and np.ndim(out) == 0:
             out = np.full(n, out)
         return np.asarray(out)
 
-    def _eval(self, node: ast.AST, env: Any) -> Any:
+    # The tree is compiled once into nested closures (no per-call dispatch on node types); each closure
+    # calls the same numpy functions in the same order as a walk of the tree would, so values are identical.
+    def _compile(self, node: ast.AST) -> Callable[[Any], Any]:  # noqa: C901 - one branch per node type
+        source = self.source
         if isinstance(node, ast.Constant):
-            return node.value
+            value = node.value
+            return lambda env: value
         if isinstance(node, ast.Name):
-            if node.id in {"True", "False"}:
-                return node.id == "True"
-            try:
-                col = env[node.id]
-            except KeyError:
-                raise ConfigError(f"expression {self.source!r}: no field {node.id!r} in the data") from None
-            return col.to_numpy() if isinstance(col, pd.Series) else col
+            name = node.id
+            if name in {"True", "False"}:
+                truth = name == "True"
+                return lambda env: truth
+
+            def lookup(env: Any) -> Any:
+                try:
+                    col = env[name]
+                except KeyError:
+                    raise ConfigError(f"expression {source!r}: no field {name!r} in the data") from None
+                return col.to_numpy() if isinstance(col, pd.Series) else col
+
+            return lookup
+        as_float, as_bool = self._as_float, self._as_bool
         if isinstance(node, ast.BinOp):
-            with np.errstate(divide="ignore", invalid="ignore"):
-                return _BINOPS[type(node.op)](
-                    self._as_float(self._eval(node.left, env)), self._as_float(self._eval(node.right, env))
-                )
+            op = _BINOPS[type(node.op)]
+            left, right = self._compile(node.left), self._compile(node.right)
+            return lambda env: op(as_float(left(env)), as_float(right(env)))
         if isinstance(node, ast.UnaryOp):
-            value = self._eval(node.operand, env)
+            operand = self._compile(node.operand)
             if isinstance(node.op, ast.Not):
-                return np.logical_not(self._as_bool(value))
+                return lambda env: np.logical_not(as_bool(operand(env)))
             if isinstance(node.op, ast.USub):
-                return np.negative(self._as_float(value))
-            return value
+                return lambda env: np.negative(as_float(operand(env)))
+            return operand
         if isinstance(node, ast.BoolOp):
-            values = [self._as_bool(self._eval(v, env)) for v in node.values]
+            parts = [self._compile(v) for v in node.values]
             func = np.logical_and if isinstance(node.op, ast.And) else np.logical_or
-            result = values[0]
-            for v in values[1:]:
-                result = func(result, v)
-            return result
+
+            def boolop(env: Any) -> Any:
+                result = as_bool(parts[0](env))
+                for part in parts[1:]:
+                    result = func(result, as_bool(part(env)))
+                return result
+
+            return boolop
         if isinstance(node, ast.Compare):
-            left = self._eval(node.left, env)
-            result: Any = True
-            for op, comparator in zip(node.ops, node.comparators, strict=True):
-                right = self._eval(comparator, env)
-                if isinstance(op, ast.In | ast.NotIn):
-                    members = list(right) if isinstance(right, list | tuple) else [right]
-                    part = np.isin(np.asarray(left, dtype=object), np.asarray(members, dtype=object))
-                    part = np.logical_not(part) if isinstance(op, ast.NotIn) else part
-                else:
-                    with np.errstate(invalid="ignore"):
+            first = self._compile(node.left)
+            steps = [(op, self._compile(c)) for op, c in zip(node.ops, node.comparators, strict=True)]
+
+            def compare(env: Any) -> Any:
+                left = first(env)
+                result: Any = True
+                for op, comparator in steps:
+                    right = comparator(env)
+                    if isinstance(op, ast.In | ast.NotIn):
+                        members = list(right) if isinstance(right, list | tuple) else [right]
+                        part = np.isin(np.asarray(left, dtype=object), np.asarray(members, dtype=object))
+                        part = np.logical_not(part) if isinstance(op, ast.NotIn) else part
+                    else:
                         part = _CMPOPS[type(op)](left, right)
-                result = np.logical_and(result, part)
-                left = right
-            return result
+                    result = np.logical_and(result, part)
+                    left = right
+                return result
+
+            return compare
         if isinstance(node, ast.List | ast.Tuple):
-            return [self._eval(e, env) for e in node.elts]
+            elements = [self._compile(e) for e in node.elts]
+            return lambda env: [e(env) for e in elements]
         if isinstance(node, ast.IfExp):
-            return np.where(
-                self._as_bool(self._eval(node.test, env)), self._eval(node.body, env), self._eval(node.orelse, env)
-            )
+            test, body, orelse = self._compile(node.test), self._compile(node.body), self._compile(node.orelse)
+            return lambda env: np.where(as_bool(test(env)), body(env), orelse(env))
         if isinstance(node, ast.Call):
             func = FUNCTIONS[node.func.id]  # type: ignore[union-attr]
-            return func(*[self._eval(a, env) for a in node.args])
+            args = [self._compile(a) for a in node.args]
+            return lambda env: func(*[a(env) for a in args])
         raise ConfigError(f"expression {self.source!r}: {type(node).__name__} is not allowed")  # pragma: no cover
 
     @staticmethod
