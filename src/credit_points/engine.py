@@ -19,7 +19,7 @@ from credit_points.config import canonical_json, sha256_text
 from credit_points.datasets.fields import FieldsConfig
 from credit_points.exceptions import ModelError
 from credit_points.explain.config import ReasonCodesConfig
-from credit_points.explain.reasons import adverse_outcome, reason_codes
+from credit_points.explain.reasons import adverse_outcome, reason_code_positions
 from credit_points.pd_model.calibration import sigmoid
 from credit_points.pd_model.classifier import PDClassifier
 from credit_points.pd_model.config import PDModelConfig
@@ -29,7 +29,7 @@ from credit_points.points.config import PointsConfig
 from credit_points.points.engine import PointsScorer
 from credit_points.points.reference import ReferenceTable
 from credit_points.policy.config import PolicyConfig
-from credit_points.policy.engine import policy_columns, str_column
+from credit_points.policy.engine import policy_decision, str_column
 
 Explain = Literal["adverse", "all", "none"]
 ADDITIVITY_TOLERANCE = 1e-6
@@ -181,16 +181,29 @@ class DecisionEngine:
             plus model and config identity.
         """
         n = len(frame)
-        points = self._scorer.score(frame)
+        scorer = self._scorer
+        points_parts: list[pd.DataFrame]
+        if scorer.reference is not None:
+            head, block = scorer.score_arrays(frame)
+            float_names = scorer.float_columns
+            points: Mapping[str, Any] = {**head, **dict(zip(float_names, block, strict=True))}
+            points_parts = [
+                pd.DataFrame(head, index=frame.index),
+                pd.DataFrame(block.T, index=frame.index, columns=float_names, copy=False),
+            ]
+        else:
+            points = scorer.score(frame)
+            points_parts = [points]
         # inner steps read columns through one cached lookup; the output frame is built once at the end
         source: ChainMap[str, Any] = ChainMap(_Columns((points, frame), record=frame))
         if self._matrix_ok:
             features: pd.DataFrame | np.ndarray = feature_matrix(source, self.pd_config, n)
         else:
-            features = build_features(pd.concat([frame, points], axis=1), self.pd_config)
+            features = build_features(pd.concat([frame, *points_parts], axis=1), self.pd_config)
         risk = self._risk(features)
         columns: dict[str, Any] = dict(risk)
-        columns.update(policy_columns(source.new_child(risk), self.policy, n))
+        decision, offers = policy_decision(source.new_child(risk), self.policy, n)
+        columns.update(decision)
 
         if explain == "all":
             mask = np.ones(n, dtype=bool)
@@ -198,7 +211,7 @@ class DecisionEngine:
             mask = adverse_outcome(columns, self.policy)
         else:
             mask = np.zeros(n, dtype=bool)
-        parts = [frame, points, pd.DataFrame(columns, index=frame.index)]
+        parts = [frame, *points_parts, pd.DataFrame(columns, index=frame.index)]
         if mask.any():
             every = bool(mask.all())
             rows = features if every else (features[mask] if isinstance(features, np.ndarray) else features.loc[mask])
@@ -213,8 +226,10 @@ class DecisionEngine:
         if explain == "none":
             tail = {"reason_codes": str_column(zeros, [""])}
         else:
-            table = reason_codes(pd.concat(parts, axis=1), self.policy, self.reason_codes_config)
-            tail = {"reason_codes": table["reason_codes"].array}
+            positions, texts = reason_code_positions(
+                pd.concat(parts, axis=1), self.policy, self.reason_codes_config, refer_hits=offers.refer_hits
+            )
+            tail = {"reason_codes": str_column(positions, texts)}
         tail["reason_codes_version"] = str_column(zeros, [self.reason_codes_config.version])
         tail["model_name"] = str_column(zeros, [self.identity.name])
         tail["model_version"] = str_column(zeros, [self.identity.version])
@@ -254,14 +269,14 @@ class _Columns(dict):  # type: ignore[type-arg]
     ``Series.to_numpy()`` gives for those dtypes; other dtypes stay Series, read on demand.
     """
 
-    def __init__(self, frames: tuple[pd.DataFrame, ...], record: pd.DataFrame | None = None) -> None:
+    def __init__(self, sources: tuple[Mapping[str, Any], ...], record: pd.DataFrame | None = None) -> None:
         super().__init__()
-        self._frames = frames
+        self._sources = sources
         if record is not None and 0 < len(record) <= _SMALL:
             names = record.columns.tolist()
             kinds = [_PLAIN_KINDS.get(str(dtype), "") for dtype in record.dtypes.tolist()]
             cells = record.to_numpy(dtype=object)
-            shadowed = {name for f in frames if f is not record for name in f.columns.tolist()}
+            shadowed = {name for src in sources if src is not record for name in _names(src)}
             for k, (name, kind) in enumerate(zip(names, kinds, strict=True)):
                 if kind == "" or name in shadowed:
                     continue
@@ -269,15 +284,19 @@ class _Columns(dict):  # type: ignore[type-arg]
                 self[name] = column.copy() if kind is None else np.asarray(column.tolist(), dtype=kind)
 
     def __contains__(self, key: object) -> bool:
-        return dict.__contains__(self, key) or any(key in f.columns for f in self._frames)
+        return dict.__contains__(self, key) or any(key in src for src in self._sources)
 
     def __missing__(self, key: str) -> Any:
-        for f in self._frames:
-            if key in f.columns:
-                value = f[key]
+        for src in self._sources:
+            if key in src:
+                value = src[key]
                 self[key] = value
                 return value
         raise KeyError(key)
+
+
+def _names(source: Mapping[str, Any]) -> list[str]:
+    return source.columns.tolist() if isinstance(source, pd.DataFrame) else list(source)
 
 
 def input_sha256(record: Mapping[str, Any]) -> str:

@@ -177,7 +177,11 @@ def group_contributions(contribs_frame: pd.DataFrame, codes_config: ReasonCodesC
 
 
 def _candidates(
-    frame: pd.DataFrame, decisions: pd.DataFrame, policy: PolicyConfig, codes_config: ReasonCodesConfig
+    frame: pd.DataFrame,
+    decisions: pd.DataFrame,
+    policy: PolicyConfig,
+    codes_config: ReasonCodesConfig,
+    refer_hits: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Every possible reason for every (adverse) row: present (n, m), size, group, codes (m,), family rows."""
     n = len(frame)
@@ -210,7 +214,7 @@ def _candidates(
         rules |= chosen & declined[:, None]
     referred = decision == "refer"
     if referred.any() and policy.refer_rules:
-        hits = refer_rule_hits(prepare_columns(frame, policy), policy, n)
+        hits = refer_rule_hits(prepare_columns(frame, policy), policy, n) if refer_hits is None else refer_hits
         position = {r: k for k, r in enumerate(rule_ids)}
         for k, rule in enumerate(policy.refer_rules):
             if rule.id not in position:
@@ -319,6 +323,25 @@ def reason_codes(
         DataValidationError: an adverse row has no reason at all (its model contributions were not
             computed), or an id or feature has no code in the table.
     """
+    positions, texts = reason_code_positions(frame, policy, codes_config, max_codes)
+    result = pd.DataFrame({"reason_codes": str_column(positions, texts)}, index=frame.index)
+    result["reason_codes_version"] = str_column(np.zeros(len(frame), dtype=np.int64), [codes_config.version])
+    return result
+
+
+def reason_code_positions(
+    frame: pd.DataFrame,
+    policy: PolicyConfig,
+    codes_config: ReasonCodesConfig,
+    max_codes: int = 4,
+    *,
+    refer_hits: np.ndarray | None = None,
+) -> tuple[np.ndarray, list[str]]:
+    """:func:`reason_codes` as ``(positions, texts)``: row ``i`` has the codes ``texts[positions[i]]``.
+
+    ``refer_hits`` are the refer-rule hits of every row of ``frame`` when already computed (the policy's
+    :class:`~credit_points.policy.engine.ProductOffers`), so they are not evaluated twice.
+    """
     decisions = _decisions(frame, policy)
     limit = max(1, min(max_codes, codes_config.max_codes))
     adverse = adverse_outcome(decisions, policy)
@@ -333,7 +356,8 @@ def reason_codes(
         everyone = rows.size == len(frame)
         sub = frame if everyone else frame[columns].iloc[rows]
         sub_decisions = decisions if everyone else decisions[decision_columns].iloc[rows]
-        present, size, group, codes, family_sizes = _candidates(sub, sub_decisions, policy, codes_config)
+        hits = None if refer_hits is None else (refer_hits if everyone else refer_hits[rows])
+        present, size, group, codes, family_sizes = _candidates(sub, sub_decisions, policy, codes_config, hits)
         empty = ~present.any(axis=1)
         has_contribs = np.isfinite(family_sizes).any(axis=1)
         if (empty & ~has_contribs).any():
@@ -366,9 +390,7 @@ def reason_codes(
         positions = np.full(len(frame), len(texts), dtype=np.int64)
         positions[rows] = inverse.reshape(-1)
         texts.append("")
-    result = pd.DataFrame({"reason_codes": str_column(positions, texts)}, index=frame.index)
-    result["reason_codes_version"] = str_column(np.zeros(len(frame), dtype=np.int64), [codes_config.version])
-    return result
+    return positions, texts
 
 
 def reason_text(

@@ -370,6 +370,18 @@ class PointsScorer:
         if self.reference is None:
             own = PointsScorer(self.config, build_reference(frame, self.config), threads=self.threads)
             return own.score(frame)
+        return self.frame_of(frame.index, *self.score_arrays(frame))
+
+    def score_arrays(self, frame: pd.DataFrame) -> tuple[dict[str, Any], np.ndarray]:
+        """The points of a frame as arrays, before any frame is built (needs a pinned reference).
+
+        Returns:
+            ``(head, block)``: the text, flag and rank columns by name (``stage`` ... ``points_config_hash``),
+            and a float64 ``(len(float columns), n)`` block whose rows are the numeric columns in
+            :attr:`columns` order. :meth:`frame_of` turns them into the frame :meth:`score` returns.
+        """
+        if self.reference is None:
+            raise DataValidationError("score_arrays needs a pinned reference table", field="reference")
         n = len(frame)
         env = self._environment(frame, derived=False)
         codes = self.stage_codes(env)
@@ -402,7 +414,12 @@ class PointsScorer:
             zone_codes = self._zone_codes(frame, n)
             rank_zone, rank_stage = _ranks(zone_codes, codes, len(self._stage_mins), block[0], veto)
             rank_zone, rank_stage = rank_zone.astype("float64"), rank_stage.astype("float64")
-        return self._frame(frame.index, block, codes, veto, reasons, rank_zone, rank_stage)
+        return self._head(n, codes, veto, reasons, rank_zone, rank_stage), block
+
+    @property
+    def float_columns(self) -> list[str]:
+        """Names of the rows of the block :meth:`score_arrays` returns, in order."""
+        return list(self._columns["float"])
 
     def _fill(self, env: dict[str, Any], codes: np.ndarray, block: np.ndarray, veto_code: np.ndarray) -> None:
         """Score one chunk into its view of the output block and its slice of the veto codes."""
@@ -445,17 +462,15 @@ class PointsScorer:
         labels = [";".join(ids[k] for k in range(len(ids)) if int(u) >> k & 1) for u in uniq]
         return np.asarray(labels, dtype=object)[inverse]
 
-    def _frame(
+    def _head(
         self,
-        index: pd.Index,
-        block: np.ndarray,
+        n: int,
         codes: np.ndarray,
         veto: np.ndarray,
         reasons: np.ndarray,  # strings, or veto codes into the veto table on the large path
         rank_zone: np.ndarray,
         rank_stage: np.ndarray,
-    ) -> pd.DataFrame:
-        n = block.shape[1]
+    ) -> dict[str, Any]:
         if n <= _SMALL:
             stage = pd.array(self._stage_ids[codes], dtype="str")
             reason_col = pd.array(reasons, dtype="str")
@@ -474,7 +489,7 @@ class PointsScorer:
                 )
             version = pd.array(pa.repeat(pa.scalar(self.config.version, pa.large_string()), n), dtype="str")
             digest = pd.array(pa.repeat(pa.scalar(self.config_hash, pa.large_string()), n), dtype="str")
-        head = {
+        return {
             "stage": stage,
             "veto": veto,
             "veto_reasons": reason_col,
@@ -483,6 +498,10 @@ class PointsScorer:
             "points_config_version": version,
             "points_config_hash": digest,
         }
+
+    def frame_of(self, index: pd.Index, head: dict[str, Any], block: np.ndarray) -> pd.DataFrame:
+        """The points frame of :meth:`score` from the arrays of :meth:`score_arrays`."""
+        n = block.shape[1]
         body = pd.DataFrame(block.T, index=index, columns=self._columns["float"], copy=False)
         if n <= _SMALL:  # few rows: one concatenation is cheapest
             return pd.concat([pd.DataFrame(head, index=index), body], axis=1)

@@ -488,6 +488,13 @@ def policy_columns(frame: pd.DataFrame | Mapping[str, Any], policy: PolicyConfig
 
     The engine's path: no frame is built here, the caller builds its output once.
     """
+    return policy_decision(frame, policy, n)[0]
+
+
+def policy_decision(
+    frame: pd.DataFrame | Mapping[str, Any], policy: PolicyConfig, n: int
+) -> tuple[dict[str, Any], ProductOffers]:
+    """:func:`policy_columns` plus the per-product offers they were picked from (refer-rule hits included)."""
     offers = evaluate_products(frame, policy, n)
     rows = np.arange(n)
     choice, any_offer = _choose(offers, policy)
@@ -517,7 +524,7 @@ def policy_columns(frame: pd.DataFrame | Mapping[str, Any], policy: PolicyConfig
     zeros = np.zeros(n, dtype=np.int64)
     result["policy_version"] = str_column(zeros, [policy.version])
     result["policy_hash"] = str_column(zeros, [policy_hash(policy)])
-    return result
+    return result, offers
 
 
 def product_offers(frame: pd.DataFrame, policy: PolicyConfig) -> pd.DataFrame:
