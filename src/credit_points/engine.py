@@ -212,14 +212,16 @@ class DecisionEngine:
         else:
             mask = np.zeros(n, dtype=bool)
         parts = [frame, *points_parts, pd.DataFrame(columns, index=frame.index)]
+        explained: tuple[list[str], np.ndarray] | None = None
         if mask.any():
             every = bool(mask.all())
             rows = features if every else (features[mask] if isinstance(features, np.ndarray) else features.loc[mask])
             contrib, base = self._contributions(rows, risk["raw_score"] if every else risk["raw_score"][mask])
             block = np.column_stack([contrib, base])
             if not every:
-                block, explained = np.full((n, block.shape[1]), np.nan), block
-                block[mask] = explained
+                block, computed = np.full((n, block.shape[1]), np.nan), block
+                block[mask] = computed
+            explained = (list(self.pd_config.feature_names), block[:, :-1])
             # one float block: no per-column construction
             parts.append(pd.DataFrame(block, index=frame.index, columns=[*self._contrib_columns, "contrib_base"]))
         zeros = np.zeros(n, dtype=np.int64)
@@ -227,7 +229,11 @@ class DecisionEngine:
             tail = {"reason_codes": str_column(zeros, [""])}
         else:
             positions, texts = reason_code_positions(
-                pd.concat(parts, axis=1), self.policy, self.reason_codes_config, refer_hits=offers.refer_hits
+                pd.concat(parts, axis=1),
+                self.policy,
+                self.reason_codes_config,
+                refer_hits=offers.refer_hits,
+                contributions=explained,
             )
             tail = {"reason_codes": str_column(positions, texts)}
         tail["reason_codes_version"] = str_column(zeros, [self.reason_codes_config.version])

@@ -153,27 +153,32 @@ def group_contributions(contribs_frame: pd.DataFrame, codes_config: ReasonCodesC
     """
     columns = [c for c in contribs_frame.columns.tolist() if c.startswith("contrib_") and c != "contrib_base"]
     family_ids = [f.id for f in codes_config.families]
+    block = contribs_frame[columns].to_numpy(dtype="float64", na_value=np.nan)  # one conversion
+    sums = _family_sums([c[len("contrib_") :] for c in columns], block, codes_config)
+    return pd.DataFrame(sums, index=contribs_frame.index, columns=family_ids)
+
+
+def _family_sums(features: list[str], block: np.ndarray, codes_config: ReasonCodesConfig) -> np.ndarray:
+    """Contributions ``(n, features)`` summed per reason family ``(n, families)``; NaN where none is known."""
+    family_ids = [f.id for f in codes_config.families]
     position = {f: k for k, f in enumerate(family_ids)}
-    n = len(contribs_frame)
+    n = block.shape[0]
     # accumulate column by column into Fortran-ordered sums: contiguous, and no BLAS call to contend for
     sums = np.zeros((n, len(family_ids)), dtype="float64", order="F")
     counted = np.zeros((n, len(family_ids)), dtype=np.int32, order="F")
-    for column in columns:
-        feature = column[len("contrib_") :]
+    for feature in features:
         if codes_config.feature_family.get(feature) is None:
             raise DataValidationError(
-                f"feature {feature!r} belongs to no reason family", field=column, value=feature
+                f"feature {feature!r} belongs to no reason family", field=f"contrib_{feature}", value=feature
             )
-    block = contribs_frame[columns].to_numpy(dtype="float64", na_value=np.nan)  # one conversion
-    for j, column in enumerate(columns):
-        family = codes_config.feature_family[column[len("contrib_") :]]
+    for j, feature in enumerate(features):
         values = block[:, j]
         known = ~np.isnan(values)
-        k = position[family]
+        k = position[codes_config.feature_family[feature]]
         sums[:, k] += np.where(known, values, 0.0)
         counted[:, k] += known
     sums[counted == 0] = np.nan
-    return pd.DataFrame(sums, index=contribs_frame.index, columns=family_ids)
+    return sums
 
 
 def _candidates(
@@ -182,6 +187,7 @@ def _candidates(
     policy: PolicyConfig,
     codes_config: ReasonCodesConfig,
     refer_hits: np.ndarray | None = None,
+    contributions: tuple[list[str], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Every possible reason for every (adverse) row: present (n, m), size, group, codes (m,), family rows."""
     n = len(frame)
@@ -267,7 +273,10 @@ def _candidates(
     blocks.append((sizes > 0, sizes, "deduction", [d.code for d in codes_config.deductions]))
 
     # 4. model reason families that raised the PD, largest first
-    families = group_contributions(frame, codes_config).to_numpy()
+    if contributions is None:
+        families = group_contributions(frame, codes_config).to_numpy()
+    else:
+        families = _family_sums(*contributions, codes_config)
     family_sizes = np.where(np.isnan(families), -np.inf, families)
     blocks.append(
         (
@@ -336,11 +345,14 @@ def reason_code_positions(
     max_codes: int = 4,
     *,
     refer_hits: np.ndarray | None = None,
+    contributions: tuple[list[str], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, list[str]]:
     """:func:`reason_codes` as ``(positions, texts)``: row ``i`` has the codes ``texts[positions[i]]``.
 
     ``refer_hits`` are the refer-rule hits of every row of ``frame`` when already computed (the policy's
-    :class:`~credit_points.policy.engine.ProductOffers`), so they are not evaluated twice.
+    :class:`~credit_points.policy.engine.ProductOffers`), so they are not evaluated twice; ``contributions``
+    are ``(features, matrix)``, the ``contrib_<feature>`` columns of ``frame`` as one ``(rows, features)``
+    float block (NaN where not computed), read instead of the frame's columns.
     """
     decisions = _decisions(frame, policy)
     limit = max(1, min(max_codes, codes_config.max_codes))
@@ -357,7 +369,12 @@ def reason_code_positions(
         sub = frame if everyone else frame[columns].iloc[rows]
         sub_decisions = decisions if everyone else decisions[decision_columns].iloc[rows]
         hits = None if refer_hits is None else (refer_hits if everyone else refer_hits[rows])
-        present, size, group, codes, family_sizes = _candidates(sub, sub_decisions, policy, codes_config, hits)
+        contrib = None
+        if contributions is not None:
+            contrib = (contributions[0], contributions[1] if everyone else contributions[1][rows])
+        present, size, group, codes, family_sizes = _candidates(
+            sub, sub_decisions, policy, codes_config, hits, contrib
+        )
         empty = ~present.any(axis=1)
         has_contribs = np.isfinite(family_sizes).any(axis=1)
         if (empty & ~has_contribs).any():
