@@ -19,7 +19,7 @@ from credit_points.config import canonical_json, sha256_text
 from credit_points.datasets.fields import FieldsConfig
 from credit_points.exceptions import ModelError
 from credit_points.explain.config import ReasonCodesConfig
-from credit_points.explain.reasons import adverse_outcome, reason_code_positions
+from credit_points.explain.reasons import DECISION_COLUMNS, adverse_outcome, reason_code_positions
 from credit_points.pd_model.calibration import sigmoid
 from credit_points.pd_model.classifier import PDClassifier
 from credit_points.pd_model.config import PDModelConfig
@@ -228,8 +228,14 @@ class DecisionEngine:
         if explain == "none":
             tail = {"reason_codes": str_column(zeros, [""])}
         else:
+            # reason codes read only the veto, deduction and decision columns (refer hits and contributions
+            # are handed over): a narrow frame instead of the whole output
+            needed = ["veto", "veto_reasons", *(c for c in scorer.columns if c.startswith("deduction_"))]
+            narrow = {name: points[name] for name in needed}
+            for name in (*DECISION_COLUMNS, *(f"failed_rules_{p.id}" for p in self.policy.products)):
+                narrow[name] = columns[name]
             positions, texts = reason_code_positions(
-                pd.concat(parts, axis=1),
+                pd.DataFrame(narrow, index=frame.index),
                 self.policy,
                 self.reason_codes_config,
                 refer_hits=offers.refer_hits,
