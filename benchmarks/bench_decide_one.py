@@ -59,7 +59,7 @@ def measure(engine: Any, calls: int) -> dict[str, Any]:
 
     from credit_points.datasets.generator import generate_panel
     from credit_points.datasets.schema import validate_applicants
-    from credit_points.pd_model.features import feature_matrix
+    from credit_points.pd_model.features import build_features
     from credit_points.records import input_records
 
     engine.set_threads(1)
@@ -72,7 +72,7 @@ def measure(engine: Any, calls: int) -> dict[str, Any]:
     decided = engine.decide(good)
     adverse = float(np.mean(decided["reason_codes"].astype(str) != ""))
     joined = [f.join(engine.score_points(f)) for f in frames[:200]]
-    rows = [feature_matrix(j, engine.pd_config) for j in joined]
+    rows = [build_features(j, engine.pd_config).to_numpy(dtype="float64") for j in joined]
     booster = engine.classifier.booster_
     to_records = getattr(engine, "decide_records", None) or (lambda ds: _records_by_parts(engine, ds))
     return {

@@ -205,10 +205,11 @@ class DecisionEngine:
         decision, offers = policy_decision(source.new_child(risk), self.policy, n)
         columns.update(decision)
 
+        adverse = adverse_outcome(columns, self.policy) if explain != "none" else None
         if explain == "all":
             mask = np.ones(n, dtype=bool)
-        elif explain == "adverse":
-            mask = adverse_outcome(columns, self.policy)
+        elif explain == "adverse" and adverse is not None:
+            mask = adverse
         else:
             mask = np.zeros(n, dtype=bool)
         parts = [frame, *points_parts, pd.DataFrame(columns, index=frame.index)]
@@ -224,9 +225,8 @@ class DecisionEngine:
             explained = (list(self.pd_config.feature_names), block[:, :-1])
             # one float block: no per-column construction
             parts.append(pd.DataFrame(block, index=frame.index, columns=[*self._contrib_columns, "contrib_base"]))
-        zeros = np.zeros(n, dtype=np.int64)
         if explain == "none":
-            tail = {"reason_codes": str_column(zeros, [""])}
+            tail = {"reason_codes": _constant(n, "")}
         else:
             # reason codes read only the veto, deduction and decision columns (refer hits and contributions
             # are handed over): a narrow frame instead of the whole output
@@ -240,13 +240,14 @@ class DecisionEngine:
                 self.reason_codes_config,
                 refer_hits=offers.refer_hits,
                 contributions=explained,
+                adverse=adverse,
             )
             tail = {"reason_codes": str_column(positions, texts)}
-        tail["reason_codes_version"] = str_column(zeros, [self.reason_codes_config.version])
-        tail["model_name"] = str_column(zeros, [self.identity.name])
-        tail["model_version"] = str_column(zeros, [self.identity.version])
-        tail["model_artifact_hash"] = str_column(zeros, [self.identity.artifact_hash])
-        tail["feature_order_hash"] = str_column(zeros, [self._feature_order_hash])
+        tail["reason_codes_version"] = _constant(n, self.reason_codes_config.version)
+        tail["model_name"] = _constant(n, self.identity.name)
+        tail["model_version"] = _constant(n, self.identity.version)
+        tail["model_artifact_hash"] = _constant(n, self.identity.artifact_hash)
+        tail["feature_order_hash"] = _constant(n, self._feature_order_hash)
         parts.append(pd.DataFrame(tail, index=frame.index))
         return pd.concat(parts, axis=1)
 
@@ -305,6 +306,23 @@ class _Columns(dict):  # type: ignore[type-arg]
                 self[key] = value
                 return value
         raise KeyError(key)
+
+
+_CONSTANTS: dict[tuple[int, str], Any] = {}
+
+
+def _constant(n: int, label: str) -> Any:
+    """A ``str`` column of ``n`` copies of ``label`` (kept for small ``n``: pandas arrays are not written to)."""
+    key = (n, label)
+    cached = _CONSTANTS.get(key)
+    if cached is not None:
+        return cached
+    column = str_column(np.zeros(n, dtype=np.int64), [label])
+    if n <= _SMALL:
+        if len(_CONSTANTS) >= 256:
+            _CONSTANTS.clear()
+        _CONSTANTS[key] = column
+    return column
 
 
 def _names(source: Mapping[str, Any]) -> list[str]:

@@ -346,17 +346,20 @@ def reason_code_positions(
     *,
     refer_hits: np.ndarray | None = None,
     contributions: tuple[list[str], np.ndarray] | None = None,
+    adverse: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[str]]:
     """:func:`reason_codes` as ``(positions, texts)``: row ``i`` has the codes ``texts[positions[i]]``.
 
     ``refer_hits`` are the refer-rule hits of every row of ``frame`` when already computed (the policy's
     :class:`~credit_points.policy.engine.ProductOffers`), so they are not evaluated twice; ``contributions``
     are ``(features, matrix)``, the ``contrib_<feature>`` columns of ``frame`` as one ``(rows, features)``
-    float block (NaN where not computed), read instead of the frame's columns.
+    float block (NaN where not computed), read instead of the frame's columns; ``adverse`` is
+    :func:`adverse_outcome` of the frame when already computed.
     """
     decisions = _decisions(frame, policy)
     limit = max(1, min(max_codes, codes_config.max_codes))
-    adverse = adverse_outcome(decisions, policy)
+    if adverse is None:
+        adverse = adverse_outcome(decisions, policy)
     rows = np.flatnonzero(adverse)
     positions = np.zeros(len(frame), dtype=np.int64)
     texts: list[str] = [""]
