@@ -19,10 +19,15 @@ def load_engine(model_uri: str, settings: Settings | None = None, *, allow_cache
         with contextlib.suppress(Exception):
             configure_tracking(settings)
     resolved = fetch_model(model_uri, settings.models_dir, allow_cached=allow_cached)
+    return engine_from_resolved(resolved, settings), resolved
+
+
+def engine_from_resolved(resolved: ResolvedModel, settings: Settings) -> DecisionEngine:
+    """Load a resolved bundle (hashes and golden predictions checked) with the configured LightGBM threads."""
     engine = load_bundle(
         resolved.bundle_dir,
         expected_hash=resolved.artifact_hash,
         identity=ModelIdentity(resolved.name, resolved.version, resolved.artifact_hash, resolved.run_id),
     )
     engine.set_threads(settings.lightgbm_threads)
-    return engine, resolved
+    return engine

@@ -75,8 +75,7 @@ def load_serving_engine(
     Raises:
         ModelError: no verifiable model (unreachable registry and no local copy, a hash or golden mismatch).
     """
-    from credit_points.bundle import load_bundle
-    from credit_points.engine import ModelIdentity
+    from credit_points.pipelines.models import engine_from_resolved
     from credit_points.tracking.registry import fetch_model, latest_cached, parse_models_uri
 
     if model_uri.startswith("models:/") and not _point_at_registry(settings):
@@ -91,13 +90,7 @@ def load_serving_engine(
         resolved = cached
     else:
         resolved = fetch_model(model_uri, settings.models_dir, allow_cached=allow_cached)
-    engine = load_bundle(
-        resolved.bundle_dir,
-        expected_hash=resolved.artifact_hash,
-        identity=ModelIdentity(resolved.name, resolved.version, resolved.artifact_hash, resolved.run_id),
-    )
-    engine.set_threads(settings.lightgbm_threads)
-    return engine, resolved
+    return engine_from_resolved(resolved, settings), resolved
 
 
 def applicant_frame(engine: DecisionEngine, applicants: list[dict[str, Any]]) -> pd.DataFrame:
