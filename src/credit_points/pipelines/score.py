@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -76,8 +77,8 @@ class _TableWriter:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._writer = None
-        self._schema = None
+        self._writer: Any = None
+        self._schema: Any = None
         self._csv_started = False
         path.parent.mkdir(parents=True, exist_ok=True)
 

@@ -62,8 +62,9 @@ def log_params(params: Mapping[str, Any]) -> None:
 def log_dataset(frame: pd.DataFrame, *, name: str, source: str, digest: str, context: str) -> None:
     """Record a data set's digest and schema with ``mlflow.log_input`` (no rows are stored)."""
     import mlflow
+    from mlflow.data.pandas_dataset import from_pandas
 
-    dataset = mlflow.data.from_pandas(frame.head(0), source=source, name=name, digest=digest[:36])
+    dataset = from_pandas(frame.head(0), source=source, name=name, digest=digest[:36])
     mlflow.log_input(dataset, context=context, tags={"sha256": digest, "rows": str(len(frame))})
 
 
