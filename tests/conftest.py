@@ -25,7 +25,11 @@ class TrainedModel:
 
     def env(self) -> dict[str, str]:
         """Environment that points the CLI and the API at this home."""
-        return {**os.environ, "CREDIT_POINTS_HOME": str(self.home), "CREDIT_POINTS_TRACKING_URI": self.tracking_uri}
+        return {
+            **os.environ,
+            "CREDIT_POINTS_HOME": str(self.home),
+            "CREDIT_POINTS_TRACKING_URI": self.tracking_uri,
+        }
 
     @property
     def tracking_uri(self) -> str:
@@ -51,7 +55,9 @@ def trained_model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainedM
         outcome = run_train(data_dir, settings=settings)
         engine, _ = load_engine("models:/credit-points@challenger", settings)
         applicants = pd.read_parquet(data_dir / "applicants.parquet")
-        yield TrainedModel(home, data_dir, outcome.version, outcome.artifact_hash, outcome.run_id, engine, applicants)
+        yield TrainedModel(
+            home, data_dir, outcome.version, outcome.artifact_hash, outcome.run_id, engine, applicants
+        )
     finally:
         for key, value in old.items():
             if value is None:

@@ -57,7 +57,9 @@ def _file_sha256(path: Path) -> str:
     return sha256_text(path.read_bytes())
 
 
-def golden_frame(engine: DecisionEngine, applicants: pd.DataFrame, n: int = 40, seed: int = 0) -> pd.DataFrame:
+def golden_frame(
+    engine: DecisionEngine, applicants: pd.DataFrame, n: int = 40, seed: int = 0
+) -> pd.DataFrame:
     """A small, varied sample of inputs for the load-time check, with identities replaced (no PII in artifacts)."""
     from credit_points.datasets.uscc import synthetic_codes
 
@@ -135,7 +137,9 @@ def verify_bundle(bundle_dir: str | Path, expected_hash: str | None = None) -> d
             raise ModelError(f"{path}: SHA-256 {actual[:12]}… does not match the manifest's {digest[:12]}…")
     actual_hash = artifact_hash(manifest)
     if expected_hash is not None and actual_hash != expected_hash:
-        raise ModelError(f"{root}: artifact hash {actual_hash[:12]}… is not the expected {expected_hash[:12]}…")
+        raise ModelError(
+            f"{root}: artifact hash {actual_hash[:12]}… is not the expected {expected_hash[:12]}…"
+        )
     return manifest
 
 
@@ -191,7 +195,9 @@ def golden_inputs_frame(records: list[Mapping[str, Any]]) -> pd.DataFrame:
     return good
 
 
-def check_golden_predictions(engine: DecisionEngine, golden: Mapping[str, Any], *, where: str = "bundle") -> None:
+def check_golden_predictions(
+    engine: DecisionEngine, golden: Mapping[str, Any], *, where: str = "bundle"
+) -> None:
     """Re-decide the stored inputs; raise :class:`ModelError` unless every output matches."""
     inputs = golden_inputs_frame(golden["inputs"])
     expected = pd.DataFrame.from_records(golden["expected"])

@@ -123,7 +123,9 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
-        raise ConfigError(f"not valid YAML: {getattr(exc, 'problem', exc)}", path=str(path), location=where) from None
+        raise ConfigError(
+            f"not valid YAML: {getattr(exc, 'problem', exc)}", path=str(path), location=where
+        ) from None
     if not isinstance(data, dict):
         raise ConfigError(f"expected a mapping at the top level; got {type(data).__name__}", path=str(path))
     return data
@@ -192,7 +194,9 @@ def load_config(
     if model is None:
         kind = data.get("kind")
         if not isinstance(kind, str):
-            raise ConfigError("missing 'kind' (which configuration this file is)", path=str(path), location="kind")
+            raise ConfigError(
+                "missing 'kind' (which configuration this file is)", path=str(path), location="kind"
+            )
         try:
             model = model_for_kind(kind)  # type: ignore[assignment]
         except ConfigError as exc:
@@ -228,7 +232,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CREDIT_POINTS_", env_file=".env", extra="ignore")
 
     home: Path = Field(default=PROJECT_ROOT, description="Where data/, mlruns/ and models/ live.")
-    tracking_uri: str | None = Field(default=None, description="MLflow tracking URI; default SQLite under home.")
+    tracking_uri: str | None = Field(
+        default=None, description="MLflow tracking URI; default SQLite under home."
+    )
     registry_model_name: str = "credit-points"
     model_uri: str = "models:/credit-points@champion"
     audit_url: str | None = Field(default=None, description="SQLAlchemy URL of the audit store.")

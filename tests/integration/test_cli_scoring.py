@@ -14,7 +14,11 @@ pytestmark = pytest.mark.slow
 
 def _cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "credit_points.cli", *args], capture_output=True, text=True, env=env, timeout=300
+        [sys.executable, "-m", "credit_points.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
 
 
@@ -23,10 +27,17 @@ def test_given_a_file_with_bad_rows_when_scored_then_good_rows_are_decided_and_b
 ) -> None:
     # Given 300 applicants of the latest year, two of them broken in different ways
     frame = trained_model.applicants
-    frame = frame[frame["as_of_date"].dt.year == 2024].head(300).drop(columns=["default_12m"]).reset_index(drop=True)
+    frame = (
+        frame[frame["as_of_date"].dt.year == 2024]
+        .head(300)
+        .drop(columns=["default_12m"])
+        .reset_index(drop=True)
+    )
     frame["revenue"] = frame["revenue"].astype(object)
     frame.loc[10, "revenue"] = -5.0
-    frame.loc[20, "firm_id"] = frame.loc[20, "firm_id"][:-1] + ("0" if frame.loc[20, "firm_id"][-1] != "0" else "1")
+    frame.loc[20, "firm_id"] = frame.loc[20, "firm_id"][:-1] + (
+        "0" if frame.loc[20, "firm_id"][-1] != "0" else "1"
+    )
     src = tmp_path / "applicants.csv"
     frame.to_csv(src, index=False)
     out, errors = tmp_path / "decisions.parquet", tmp_path / "errors.csv"
@@ -51,5 +62,8 @@ def test_given_a_file_with_bad_rows_when_scored_then_good_rows_are_decided_and_b
 
     # And the same rows scored in one chunk give identical decisions (chunking changes nothing)
     out2 = tmp_path / "decisions_one_chunk.parquet"
-    _cli(["score", "--model", "models:/credit-points@challenger", "--in", str(src), "--out", str(out2)], trained_model.env())
+    _cli(
+        ["score", "--model", "models:/credit-points@challenger", "--in", str(src), "--out", str(out2)],
+        trained_model.env(),
+    )
     pd.testing.assert_frame_equal(decided, pd.read_parquet(out2))

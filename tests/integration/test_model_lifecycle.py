@@ -50,7 +50,9 @@ def test_given_data_when_trained_twice_then_bundles_are_byte_identical(home: Pat
     assert alias_version(settings.registry_model_name, "challenger") == second.version
 
 
-def test_given_a_challenger_when_promoted_then_champion_moves_and_a_degraded_model_is_refused(home: Path) -> None:
+def test_given_a_challenger_when_promoted_then_champion_moves_and_a_degraded_model_is_refused(
+    home: Path,
+) -> None:
     settings = _settings(home)
     raw = home / "data" / "raw"
     good = run_train(raw, settings=settings)
@@ -75,7 +77,9 @@ def test_given_a_challenger_when_promoted_then_champion_moves_and_a_degraded_mod
     assert alias_version(settings.registry_model_name, "champion") == good.version
 
 
-def test_given_a_tampered_bundle_when_loaded_then_refused_naming_the_file(trained_model, tmp_path: Path) -> None:
+def test_given_a_tampered_bundle_when_loaded_then_refused_naming_the_file(
+    trained_model, tmp_path: Path
+) -> None:
     resolved = fetch_model("models:/credit-points@challenger", trained_model.home / "models")
     copy = tmp_path / "bundle"
     shutil.copytree(resolved.bundle_dir, copy)
@@ -87,7 +91,9 @@ def test_given_a_tampered_bundle_when_loaded_then_refused_naming_the_file(traine
         load_bundle(copy)
 
 
-def test_given_a_booster_that_no_longer_reproduces_when_loaded_then_golden_check_refuses(trained_model, tmp_path: Path) -> None:
+def test_given_a_booster_that_no_longer_reproduces_when_loaded_then_golden_check_refuses(
+    trained_model, tmp_path: Path
+) -> None:
     resolved = fetch_model("models:/credit-points@challenger", trained_model.home / "models")
     copy = tmp_path / "bundle"
     shutil.copytree(resolved.bundle_dir, copy)

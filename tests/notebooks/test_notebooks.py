@@ -24,9 +24,17 @@ def test_given_a_notebook_when_executed_then_every_cell_runs(path: Path, tmp_pat
     monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.setenv("CREDIT_POINTS_HOME", str(tmp_path))
     notebook = jupytext.read(path)
-    client = NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
+    client = NotebookClient(
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    )
     client.execute()
-    errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    errors = [
+        o
+        for c in notebook.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "error"
+    ]
     assert not errors
     assert os.environ.get("CREDIT_POINTS_HOME") == str(tmp_path)
 
@@ -38,4 +46,6 @@ def test_paired_ipynb_matches_the_py_source(path: Path) -> None:
     source = [c.source for c in jupytext.read(path).cells]
     stored = jupytext.read(paired)
     assert [c.source for c in stored.cells] == source
-    assert all(not c.get("outputs") for c in stored.cells if c.cell_type == "code"), "outputs must be stripped"
+    assert all(not c.get("outputs") for c in stored.cells if c.cell_type == "code"), (
+        "outputs must be stripped"
+    )

@@ -153,7 +153,12 @@ def test_vetoes_flag_the_firm_and_name_the_reasons(make_frame, torch18, referenc
 def test_a_vetoed_firm_ranks_after_every_eligible_firm(make_frame, torch18, reference, panel):
     # given a star firm that is vetoed and a weak eligible one, in a zone the reference population knows
     zone = str(panel["zone"].iloc[0])
-    star = {"zone": zone, "invention_patents_valid": 50.0, "rd_expense": 3_000_000.0, "pboc_special_mention_or_npl": True}
+    star = {
+        "zone": zone,
+        "invention_patents_valid": 50.0,
+        "rd_expense": 3_000_000.0,
+        "pboc_special_mention_or_npl": True,
+    }
     weak = {"zone": zone, "invention_patents_valid": 0.0, "rd_expense": 0.0}
     out = score_points(make_frame([star, weak]), torch18, reference)
     assert out["points_total"].iloc[0] > out["points_total"].iloc[1]

@@ -29,14 +29,31 @@ def test_given_bins_when_psi_then_matches_hand_formula():
 
 def test_given_a_good_challenger_when_gated_then_passes(gate_config):
     result = evaluate_gate(
-        gate_config, oot_auc=0.81, n_defaults=300, red_grades=[], psi=0.02, auc_drop_p_value=0.4, champion_auc=0.80
+        gate_config,
+        oot_auc=0.81,
+        n_defaults=300,
+        red_grades=[],
+        psi=0.02,
+        auc_drop_p_value=0.4,
+        champion_auc=0.80,
     )
     assert result.passed, result.to_frame()
 
 
 def test_given_a_degraded_challenger_when_gated_then_each_failure_is_named(gate_config):
     result = evaluate_gate(
-        gate_config, oot_auc=0.62, n_defaults=300, red_grades=["7"], psi=0.31, auc_drop_p_value=1e-5, champion_auc=0.8
+        gate_config,
+        oot_auc=0.62,
+        n_defaults=300,
+        red_grades=["7"],
+        psi=0.31,
+        auc_drop_p_value=1e-5,
+        champion_auc=0.8,
     )
     assert not result.passed
-    assert {c.name for c in result.failures} == {"oot_auc_floor", "no_significant_auc_drop", "no_red_grade", "score_psi"}
+    assert {c.name for c in result.failures} == {
+        "oot_auc_floor",
+        "no_significant_auc_drop",
+        "no_red_grade",
+        "score_psi",
+    }

@@ -8,24 +8,44 @@ import typer
 
 
 def train(
-    data: Path = typer.Option(..., "--data", help="Folder with applicants.parquet (or a file) with default_12m."),
+    data: Path = typer.Option(
+        ..., "--data", help="Folder with applicants.parquet (or a file) with default_12m."
+    ),
     points_config: str = typer.Option("torch-18", "--points-config", help="Points profile or YAML path."),
-    config: str = typer.Option("default", "--config", help="PD model profile (configs/pd_model/) or YAML path."),
+    config: str = typer.Option(
+        "default", "--config", help="PD model profile (configs/pd_model/) or YAML path."
+    ),
     policy: str = typer.Option("default", "--policy", help="Policy (configs/policy/) or YAML path."),
     alias: str = typer.Option("challenger", "--alias", help="Alias the new version gets."),
     engine: str = typer.Option("local", "--engine", help="local or dask (lightgbm.dask)."),
-    scheduler: str | None = typer.Option(None, "--scheduler", help="Dask scheduler address; default a LocalCluster."),
+    scheduler: str | None = typer.Option(
+        None, "--scheduler", help="Dask scheduler address; default a LocalCluster."
+    ),
 ) -> None:
     """Train out of time, log to MLflow, register a new version and give it the `challenger` alias."""
     from credit_points.pipelines.train import run_train
 
-    run_train(data, points_config=points_config, pd_config=config, policy=policy, alias=alias, engine=engine, scheduler=scheduler)
+    run_train(
+        data,
+        points_config=points_config,
+        pd_config=config,
+        policy=policy,
+        alias=alias,
+        engine=engine,
+        scheduler=scheduler,
+    )
 
 
 def evaluate(
-    model: str = typer.Option("models:/credit-points@champion", "--model", help="models:/NAME@ALIAS, models:/NAME/VERSION or a bundle folder."),
+    model: str = typer.Option(
+        "models:/credit-points@champion",
+        "--model",
+        help="models:/NAME@ALIAS, models:/NAME/VERSION or a bundle folder.",
+    ),
     data: Path = typer.Option(..., "--data", help="Folder or file with outcomes."),
-    start: str | None = typer.Option(None, "--from", help="First as_of_date (default: the model's OOT window)."),
+    start: str | None = typer.Option(
+        None, "--from", help="First as_of_date (default: the model's OOT window)."
+    ),
     end: str | None = typer.Option(None, "--to", help="Last as_of_date."),
 ) -> None:
     """The validation pack (AUC with CI, KS, Brier, ECE, HL, grades with traffic lights, PSI) on any cohort."""
@@ -38,13 +58,17 @@ def promote(
     data: Path = typer.Option(None, "--data", help="Folder or file with outcomes; default <home>/data/raw."),
     challenger: str = typer.Option("challenger", "--challenger", help="Alias of the candidate."),
     champion: str = typer.Option("champion", "--champion", help="Alias to move on a pass."),
-    config: Path | None = typer.Option(None, "--config", help="Gate thresholds (default configs/promotion.yaml)."),
+    config: Path | None = typer.Option(
+        None, "--config", help="Gate thresholds (default configs/promotion.yaml)."
+    ),
 ) -> None:
     """The promotion gate: move `champion` to the challenger only if every criterion passes; exit 1 otherwise."""
     from credit_points.config import get_settings
     from credit_points.pipelines.evaluate import run_promote
 
-    outcome = run_promote(data or get_settings().data_dir / "raw", challenger=challenger, champion=champion, config=config)
+    outcome = run_promote(
+        data or get_settings().data_dir / "raw", challenger=challenger, champion=champion, config=config
+    )
     if not outcome.promoted:
         raise typer.Exit(1)
 

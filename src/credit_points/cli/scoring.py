@@ -8,14 +8,22 @@ import typer
 
 
 def score(
-    model: str = typer.Option("models:/credit-points@champion", "--model", help="models:/NAME@ALIAS, models:/NAME/VERSION or a bundle folder."),
+    model: str = typer.Option(
+        "models:/credit-points@champion",
+        "--model",
+        help="models:/NAME@ALIAS, models:/NAME/VERSION or a bundle folder.",
+    ),
     in_path: Path = typer.Option(..., "--in", help="Applicants, CSV or Parquet."),
     out_path: Path = typer.Option(..., "--out", help="Decisions, .parquet or .csv."),
     errors_path: Path | None = typer.Option(None, "--errors", help="Bad rows with their reasons (CSV)."),
     chunk_rows: int = typer.Option(100_000, "--chunk-rows", min=1, help="Rows per chunk (bounds memory)."),
     engine: str = typer.Option("local", "--engine", help="local (streaming chunks) or dask."),
-    scheduler: str | None = typer.Option(None, "--scheduler", help="Dask scheduler address; default a LocalCluster."),
-    explain: str = typer.Option("adverse", "--explain", help="Contributions for: adverse rows, all rows, none."),
+    scheduler: str | None = typer.Option(
+        None, "--scheduler", help="Dask scheduler address; default a LocalCluster."
+    ),
+    explain: str = typer.Option(
+        "adverse", "--explain", help="Contributions for: adverse rows, all rows, none."
+    ),
 ) -> None:
     """Decide every applicant in a file; print the portfolio summary by stage and product."""
     from credit_points.pipelines.score_job import run_score

@@ -20,7 +20,9 @@ def _step(console: Console, n: int, text: str) -> float:
     return time.perf_counter()
 
 
-def _sample_reports(decisions: Path, out_dir: Path, model_uri: str, settings: Settings, console: Console) -> Path:
+def _sample_reports(
+    decisions: Path, out_dir: Path, model_uri: str, settings: Settings, console: Console
+) -> Path:
     """Two reports of each outcome, in every format and both languages."""
     from credit_points.datasets.io import read_table, write_table
     from credit_points.pipelines.models import load_engine
@@ -48,7 +50,9 @@ def _sample_reports(decisions: Path, out_dir: Path, model_uri: str, settings: Se
     return out_dir
 
 
-def run_demo(*, firms: int = 8000, seed: int = 7, out: Path | None = None, settings: Settings | None = None) -> dict[str, Path]:
+def run_demo(
+    *, firms: int = 8000, seed: int = 7, out: Path | None = None, settings: Settings | None = None
+) -> dict[str, Path]:
     """Run every stage once and return the paths it wrote."""
     from credit_points.datasets.io import write_table
     from credit_points.pipelines.common import load_applicants, score_points_by_cohort
@@ -72,14 +76,22 @@ def run_demo(*, firms: int = 8000, seed: int = 7, out: Path | None = None, setti
 
     t = _step(console, 2, "validate the applicant file")
     loaded = load_applicants(raw, require_outcome=True)
-    console.print(f"{len(loaded.frame):,} good rows, {len(loaded.errors)} problems; data SHA-256 {loaded.digest[:16]}…")
+    console.print(
+        f"{len(loaded.frame):,} good rows, {len(loaded.errors)} problems; data SHA-256 {loaded.digest[:16]}…"
+    )
 
     t = _step(console, 3, "innovation points (torch-18 profile, each year against its own zone population)")
     frame = loaded.frame.reset_index(drop=True)
     points, _ = score_points_by_cohort(frame, load_points_config(settings.points_config))
-    paths["points"] = write_table(pd.concat([frame[["firm_id", "as_of_date", "zone"]], points], axis=1), root / "points.parquet")
+    paths["points"] = write_table(
+        pd.concat([frame[["firm_id", "as_of_date", "zone"]], points], axis=1), root / "points.parquet"
+    )
     latest = frame["as_of_date"].dt.year == frame["as_of_date"].dt.year.max()
-    summary = points.loc[latest].groupby("stage", observed=True)["points_total"].describe()[["count", "mean", "50%", "max"]]
+    summary = (
+        points.loc[latest]
+        .groupby("stage", observed=True)["points_total"]
+        .describe()[["count", "mean", "50%", "max"]]
+    )
     console.print(summary.round(1).to_string())
     console.print(f"({time.perf_counter() - t:.1f} s)")
 
@@ -97,16 +109,30 @@ def run_demo(*, firms: int = 8000, seed: int = 7, out: Path | None = None, setti
     write_table(frame.loc[latest].drop(columns=["default_12m"]), portfolio)
     paths["decisions"] = root / "decisions.parquet"
     paths["errors"] = root / "errors.csv"
-    run_score(model=model_uri, in_path=portfolio, out_path=paths["decisions"], errors_path=paths["errors"], console=console)
+    run_score(
+        model=model_uri,
+        in_path=portfolio,
+        out_path=paths["decisions"],
+        errors_path=paths["errors"],
+        console=console,
+    )
     console.print(f"({time.perf_counter() - t:.1f} s)")
 
-    t = _step(console, 7, "per-loan reports for approved, referred and declined firms (HTML, PDF, JSON; 中文, English)")
+    t = _step(
+        console,
+        7,
+        "per-loan reports for approved, referred and declined firms (HTML, PDF, JSON; 中文, English)",
+    )
     paths["reports"] = _sample_reports(paths["decisions"], root / "reports", model_uri, settings, console)
     console.print(f"({time.perf_counter() - t:.1f} s)")
 
     console.rule("[bold]done")
-    console.print(f"whole run {time.perf_counter() - started:.0f} s; model {outcome.model_name} version {outcome.version}")
-    console.print(f"MLflow store: {settings.mlflow_uri}   (browse: mlflow ui --backend-store-uri {settings.mlflow_uri})")
+    console.print(
+        f"whole run {time.perf_counter() - started:.0f} s; model {outcome.model_name} version {outcome.version}"
+    )
+    console.print(
+        f"MLflow store: {settings.mlflow_uri}   (browse: mlflow ui --backend-store-uri {settings.mlflow_uri})"
+    )
     for key, path in paths.items():
         console.print(f"  {key:<18} {path}")
     return paths

@@ -49,13 +49,13 @@ def select_cohort(frame: pd.DataFrame, start: str | None, end: str | None) -> pd
         mask &= (dates <= pd.Timestamp(end)).to_numpy()
     cohort = frame.loc[mask]
     if cohort.empty:
-        raise DataValidationError(f"no rows with as_of_date in [{start or '…'}, {end or '…'}]", field="as_of_date")
+        raise DataValidationError(
+            f"no rows with as_of_date in [{start or '…'}, {end or '…'}]", field="as_of_date"
+        )
     return cohort
 
 
-def evaluate_engine(
-    engine: DecisionEngine, resolved: ResolvedModel, cohort: pd.DataFrame
-) -> Evaluation:
+def evaluate_engine(engine: DecisionEngine, resolved: ResolvedModel, cohort: pd.DataFrame) -> Evaluation:
     """Decide the cohort and compute the validation pack against its observed outcomes."""
     target = engine.pd_config.split.target
     if target not in cohort.columns or cohort[target].isna().any():
@@ -65,7 +65,11 @@ def evaluate_engine(
     prob_default = decided["prob_default"].to_numpy(dtype=float)
     raw = decided["raw_score"].to_numpy(dtype=float)
     pack = validation_pack(
-        y, prob_default, decided["grade"].to_numpy(), engine.pd_config.master_scale, config=engine.pd_config.validation
+        y,
+        prob_default,
+        decided["grade"].to_numpy(),
+        engine.pd_config.master_scale,
+        config=engine.pd_config.validation,
     )
     reference = engine.model_card.get("score_distribution_train")
     if reference:
@@ -183,15 +187,25 @@ def run_promote(
     for col in ("criterion", "verdict", "value", "threshold", "detail"):
         table.add_column(col)
     for c in gate.criteria:
-        table.add_row(c.name, "[green]pass[/green]" if c.passed else "[red]FAIL[/red]", str(c.value), str(c.threshold), c.detail)
+        table.add_row(
+            c.name,
+            "[green]pass[/green]" if c.passed else "[red]FAIL[/red]",
+            str(c.value),
+            str(c.threshold),
+            c.detail,
+        )
     console.print(table)
     promoted = gate.passed
     if promoted:
         set_alias(name, champion, chal.version)
         console.print(f"[green]version {chal.version} is now @{champion}[/green]")
     else:
-        console.print(f"[red]version {chal.version} was not promoted: {', '.join(c.name for c in gate.failures)}[/red]")
-    with training_run("promote", tags={"model_version": chal.version, "verdict": "pass" if promoted else "fail"}):
+        console.print(
+            f"[red]version {chal.version} was not promoted: {', '.join(c.name for c in gate.failures)}[/red]"
+        )
+    with training_run(
+        "promote", tags={"model_version": chal.version, "verdict": "pass" if promoted else "fail"}
+    ):
         mlflow.log_params({"challenger_version": chal.version, "champion_version": champ.version if champ else "none",
                            "gate_config_hash": gate_cfg.content_hash, "cohort": f"{start}..{end}",
                            "decided_at": dt.datetime.now(dt.UTC).isoformat()})  # fmt: skip

@@ -11,7 +11,9 @@ from credit_points.tracking.registry import ResolvedModel, fetch_model
 from credit_points.tracking.setup import configure_tracking
 
 
-def load_engine(model_uri: str, settings: Settings | None = None, *, allow_cached: bool = True) -> tuple[DecisionEngine, ResolvedModel]:
+def load_engine(
+    model_uri: str, settings: Settings | None = None, *, allow_cached: bool = True
+) -> tuple[DecisionEngine, ResolvedModel]:
     """The engine for ``model_uri`` (``models:/…`` or a bundle folder) and the concrete version it resolved to."""
     settings = settings or get_settings()
     if model_uri.startswith("models:/"):

@@ -17,7 +17,15 @@ import pandas as pd
 from credit_points.engine import DecisionEngine
 from credit_points.exceptions import DataValidationError
 
-SUMMARY_KEYS = ("applicants", "approved", "referred", "declined", "total_limit", "expected_loss_net", "rate_x_limit")
+SUMMARY_KEYS = (
+    "applicants",
+    "approved",
+    "referred",
+    "declined",
+    "total_limit",
+    "expected_loss_net",
+    "rate_x_limit",
+)
 
 
 @dataclass
@@ -84,7 +92,9 @@ class _TableWriter:
 
     def write(self, frame: pd.DataFrame) -> None:
         if self.path.suffix == ".csv":
-            frame.to_csv(self.path, mode="a" if self._csv_started else "w", header=not self._csv_started, index=False)
+            frame.to_csv(
+                self.path, mode="a" if self._csv_started else "w", header=not self._csv_started, index=False
+            )
             self._csv_started = True
             return
         import pyarrow as pa

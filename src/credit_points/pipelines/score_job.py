@@ -20,7 +20,15 @@ def print_summary(summary: PortfolioSummary, console: Console | None = None) -> 
         frame = summary.table(by)
         table = Table(title=f"portfolio{' by ' + by if by else ''}", title_justify="left")
         table.add_column(by or "")
-        for col in ("applicants", "approval %", "refer %", "limit (万元)", "EL net (万元)", "EL rate %", "avg rate %"):
+        for col in (
+            "applicants",
+            "approval %",
+            "refer %",
+            "limit (万元)",
+            "EL net (万元)",
+            "EL rate %",
+            "avg rate %",
+        ):
             table.add_column(col, justify="right")
         for key, row in frame.iterrows():
             table.add_row(
@@ -56,16 +64,28 @@ def run_score(
         from credit_points.pipelines.dask_score import run_dask_score
 
         summary = run_dask_score(
-            model=model, in_path=in_path, out_path=out_path, errors_path=errors_path, scheduler=scheduler, explain=explain
+            model=model,
+            in_path=in_path,
+            out_path=out_path,
+            errors_path=errors_path,
+            scheduler=scheduler,
+            explain=explain,
         )
     else:
         from credit_points.datasets.io import count_rows
 
         decision_engine, resolved = load_engine(model, get_settings())
-        console.print(f"model {resolved.name} version {resolved.version} ({resolved.source}), artifact {resolved.artifact_hash[:12]}")
+        console.print(
+            f"model {resolved.name} version {resolved.version} ({resolved.source}), artifact {resolved.artifact_hash[:12]}"
+        )
         total = count_rows(in_path)
         with Progress(
-            TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=True
+            TextColumn("scoring"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
         ) as bar:
             task = bar.add_task("score", total=total)
             summary = score_file(

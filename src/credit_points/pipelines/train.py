@@ -55,7 +55,11 @@ def _window(frame: pd.DataFrame, idx: np.ndarray) -> list[str]:
 
 
 def build_model_card(
-    frame: pd.DataFrame, fit: FitResult, engine_versions: dict[str, Any], data_digest: str, train_raw: np.ndarray
+    frame: pd.DataFrame,
+    fit: FitResult,
+    engine_versions: dict[str, Any],
+    data_digest: str,
+    train_raw: np.ndarray,
 ) -> dict[str, Any]:
     """The model card: windows, data, selection, validation figures, grade table, limitations."""
     pack = fit.validation
@@ -66,7 +70,11 @@ def build_model_card(
             "calibration": _window(frame, fit.split.calib),
             "out_of_time": _window(frame, fit.split.test),
         },
-        "rows": {"train": len(fit.split.train), "calibration": len(fit.split.calib), "out_of_time": len(fit.split.test)},
+        "rows": {
+            "train": len(fit.split.train),
+            "calibration": len(fit.split.calib),
+            "out_of_time": len(fit.split.test),
+        },
         "data_sha256": data_digest,
         "selection": {k: v for k, v in fit.selection.items() if k != "table"},
         "validation": {k: float(v) for k, v in pack["metrics"].items()},
@@ -155,7 +163,10 @@ def run_train(
     decision_engine.model_card = card
 
     configure_tracking(settings)
-    with training_run("train", tags={"git_sha": git_sha(), "engine": engine}) as run, tempfile.TemporaryDirectory() as tmp:
+    with (
+        training_run("train", tags={"git_sha": git_sha(), "engine": engine}) as run,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         params = {
             "points": points_cfg.model_dump(mode="json", exclude={"provenance"}),
             "points_config_hash": points_cfg.content_hash,
@@ -170,7 +181,13 @@ def run_train(
             **{f"lib.{k}": v for k, v in library_versions().items()},
         }
         log_params(flatten(params))
-        log_dataset(loaded.frame, name="applicants", source=loaded.path.resolve().as_uri(), digest=loaded.digest, context="training")
+        log_dataset(
+            loaded.frame,
+            name="applicants",
+            source=loaded.path.resolve().as_uri(),
+            digest=loaded.digest,
+            context="training",
+        )
         mlflow.log_metrics({f"oot_{k}": float(v) for k, v in fit.metrics.items() if np.isfinite(v)})
         mlflow.log_metric("bad_rows", float(loaded.errors["row"].nunique() if len(loaded.errors) else 0))
         for name in ("grade_table", "calibration_table", "csi_table"):
@@ -184,7 +201,9 @@ def run_train(
         bundle_dir = Path(tmp) / "bundle"
         golden = golden_frame(decision_engine, frame.iloc[fit.split.test], n=40, seed=0)
         artifact = save_bundle(decision_engine, bundle_dir, golden_inputs=golden, model_card=card)
-        version = register_bundle(bundle_dir, name=settings.registry_model_name, artifact_hash=artifact, run_id=run.info.run_id)
+        version = register_bundle(
+            bundle_dir, name=settings.registry_model_name, artifact_hash=artifact, run_id=run.info.run_id
+        )
         set_alias(settings.registry_model_name, alias, version)
     console.print(
         f"registered {settings.registry_model_name} version {version} as @{alias} "
@@ -199,4 +218,3 @@ def run_train(
         model_card=card,
         bad_rows=int(loaded.errors["row"].nunique()) if len(loaded.errors) else 0,
     )
-

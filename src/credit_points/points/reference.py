@@ -294,7 +294,9 @@ def _rank_in_groups(
     return out
 
 
-def _ranking(frame: pd.DataFrame, config: PointsConfig, table: ReferenceTable) -> dict[str, dict[str, dict[str, Any]]]:
+def _ranking(
+    frame: pd.DataFrame, config: PointsConfig, table: ReferenceTable
+) -> dict[str, dict[str, dict[str, Any]]]:
     """Score the reference population against its own table and keep its eligible firms' totals by group."""
     from credit_points.points.engine import PointsScorer
 
@@ -302,7 +304,9 @@ def _ranking(frame: pd.DataFrame, config: PointsConfig, table: ReferenceTable) -
     eligible = ~scored["veto"].to_numpy(dtype=bool)
     points = scored["points_total"].to_numpy(dtype="float64")[eligible]
     zone_field = config.zone_field
-    zones = (frame[zone_field].astype(str).to_numpy() if zone_field in frame.columns else np.full(len(frame), ""))[eligible]
+    zones = (
+        frame[zone_field].astype(str).to_numpy() if zone_field in frame.columns else np.full(len(frame), "")
+    )[eligible]
     stages = scored["stage"].astype(str).to_numpy()[eligible]
     keys = np.char.add(np.char.add(zones.astype(str), "|"), stages.astype(str))
     return {

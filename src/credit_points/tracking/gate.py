@@ -110,7 +110,9 @@ def evaluate_gate(
         )
     )
     if auc_drop_p_value is None or champion_auc is None:
-        add(Criterion("no_significant_auc_drop", True, "no champion", config.auc_drop_alpha, "first champion"))
+        add(
+            Criterion("no_significant_auc_drop", True, "no champion", config.auc_drop_alpha, "first champion")
+        )
     else:
         add(
             Criterion(

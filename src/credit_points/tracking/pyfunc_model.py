@@ -21,7 +21,9 @@ class DecisionBundleModel(PythonModel):
 
         self.engine = load_bundle(context.artifacts["bundle"])
 
-    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
         explain = (params or {}).get("explain", "adverse")
         return self.engine.decide(model_input, explain=explain)
 

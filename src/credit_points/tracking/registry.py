@@ -106,7 +106,11 @@ def _fetch_from_registry(name: str, alias: str | None, version: str | None, root
     from credit_points.bundle import artifact_hash
 
     client = MlflowClient()
-    mv = client.get_model_version_by_alias(name, alias) if alias else client.get_model_version(name, version or "")
+    mv = (
+        client.get_model_version_by_alias(name, alias)
+        if alias
+        else client.get_model_version(name, version or "")
+    )
     target = root / str(mv.version)
     expected = (mv.tags or {}).get("artifact_hash")
     if (target / _RESOLVED).is_file():
@@ -116,7 +120,9 @@ def _fetch_from_registry(name: str, alias: str | None, version: str | None, root
         root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{mv.version}-", dir=root))
         try:
-            mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{mv.version}", dst_path=str(tmp))
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=f"models:/{name}/{mv.version}", dst_path=str(tmp)
+            )
             manifest = verify_bundle(_find_bundle(tmp), expected)
             if target.exists():
                 shutil.rmtree(target)
@@ -134,7 +140,9 @@ def _fetch_from_registry(name: str, alias: str | None, version: str | None, root
     return resolved
 
 
-def latest_cached(root: Path, *, alias: str | None = None, version: str | None = None) -> ResolvedModel | None:
+def latest_cached(
+    root: Path, *, alias: str | None = None, version: str | None = None
+) -> ResolvedModel | None:
     """The last verified local copy for an alias (or a version), re-verified now; None when there is none."""
     pointer = root / (f"@{alias}.json" if alias else f"{version}/{_RESOLVED}")
     if not pointer.is_file():
