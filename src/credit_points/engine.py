@@ -218,10 +218,13 @@ class DecisionEngine:
             every = bool(mask.all())
             rows = features if every else (features[mask] if isinstance(features, np.ndarray) else features.loc[mask])
             contrib, base = self._contributions(rows, risk["raw_score"] if every else risk["raw_score"][mask])
-            block = np.column_stack([contrib, base])
-            if not every:
-                block, computed = np.full((n, block.shape[1]), np.nan), block
-                block[mask] = computed
+            k = contrib.shape[1]
+            if every:
+                block = np.empty((n, k + 1))
+                block[:, :k], block[:, k] = contrib, base
+            else:
+                block = np.full((n, k + 1), np.nan)
+                block[mask, :k], block[mask, k] = contrib, base
             explained = (list(self.pd_config.feature_names), block[:, :-1])
             # one float block: no per-column construction
             parts.append(pd.DataFrame(block, index=frame.index, columns=[*self._contrib_columns, "contrib_base"]))

@@ -436,7 +436,8 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
             full = np.asarray(
                 self.booster_.predict(Xm, pred_contrib=True, num_threads=self.num_threads), dtype="float64"
             )
-            contrib, base = w * full[:, :-1], w * full[:, -1]
+            # a weight of exactly 1 changes no bit: skip one pass over the (rows x features) matrix
+            contrib, base = (full[:, :-1], full[:, -1]) if w == 1.0 else (w * full[:, :-1], w * full[:, -1])
         else:
             contrib, base = np.zeros(Xm.shape), np.zeros(Xm.shape[0])
         if self.scorecard_ is not None and w < 1.0:
