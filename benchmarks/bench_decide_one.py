@@ -105,7 +105,9 @@ def main(argv: list[str] | None = None) -> None:
         engine = load(args.model, Path(tmp))
         result = measure(engine, args.calls)
     result["model"] = args.model or "trained here (3,000 firms)"
-    print(f"model: {result['model']}, {result['trees']} trees; adverse share {result['rows_adverse_share']:.0%}")
+    print(
+        f"model: {result['model']}, {result['trees']} trees; adverse share {result['rows_adverse_share']:.0%}"
+    )
     print("| path (one applicant) | median ms | p99 ms |")
     print("|---|---:|---:|")
     for key in ("decide", "decide_records", "raw_predict", "raw_pred_contrib"):

@@ -209,9 +209,9 @@ class Expression:
             test, body, orelse = self._compile(node.test), self._compile(node.body), self._compile(node.orelse)
             return lambda env: np.where(as_bool(test(env)), body(env), orelse(env))
         if isinstance(node, ast.Call):
-            func = FUNCTIONS[node.func.id]  # type: ignore[union-attr]
+            call = FUNCTIONS[node.func.id]  # type: ignore[attr-defined]
             args = [self._compile(a) for a in node.args]
-            return lambda env: func(*[a(env) for a in args])
+            return lambda env: call(*[a(env) for a in args])
         raise ConfigError(f"expression {self.source!r}: {type(node).__name__} is not allowed")  # pragma: no cover
 
     @staticmethod

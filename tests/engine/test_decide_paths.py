@@ -35,7 +35,9 @@ def decided(trained_model: Any, applicants: pd.DataFrame) -> pd.DataFrame:
     return trained_model.engine.decide(applicants)
 
 
-def test_pd_on_the_bare_matrix_equals_the_validated_sklearn_path(trained_model: Any, applicants, decided) -> None:
+def test_pd_on_the_bare_matrix_equals_the_validated_sklearn_path(
+    trained_model: Any, applicants, decided
+) -> None:
     # given the engine's decisions (features handed to LightGBM as a bare float64 matrix)
     engine = trained_model.engine
     # when the same rows go through the classifier's checked DataFrame path (sklearn validate_data)
@@ -45,7 +47,9 @@ def test_pd_on_the_bare_matrix_equals_the_validated_sklearn_path(trained_model: 
     np.testing.assert_array_equal(decided["raw_score"].to_numpy(), raw)
 
 
-def test_contributions_equal_lightgbm_pred_contrib_where_reasons_are_given(trained_model: Any, applicants, decided) -> None:
+def test_contributions_equal_lightgbm_pred_contrib_where_reasons_are_given(
+    trained_model: Any, applicants, decided
+) -> None:
     # given rows with reason codes (their contributions were computed)
     engine = trained_model.engine
     explained = decided["contrib_base"].notna().to_numpy()
@@ -91,7 +95,11 @@ def test_reason_positions_with_precomputed_parts_equal_reason_codes(trained_mode
     names = list(engine.pd_config.feature_names)
     block = frame[[f"contrib_{c}" for c in names]].to_numpy()
     positions, texts = reason_code_positions(
-        frame, engine.policy, engine.reason_codes_config, refer_hits=offers.refer_hits, contributions=(names, block)
+        frame,
+        engine.policy,
+        engine.reason_codes_config,
+        refer_hits=offers.refer_hits,
+        contributions=(names, block),
     )
     # then each row gets the same codes, and the same as the engine's output
     assert [texts[p] for p in positions] == expected
@@ -103,7 +111,9 @@ def test_a_contribution_without_a_reason_family_is_named(trained_model: Any, dec
     frame = decided.drop(columns=["reason_codes", "reason_codes_version"])
     block = np.ones((len(frame), 1))
     with pytest.raises(DataValidationError) as info:
-        reason_code_positions(frame, engine.policy, engine.reason_codes_config, contributions=(["no_such"], block))
+        reason_code_positions(
+            frame, engine.policy, engine.reason_codes_config, contributions=(["no_such"], block)
+        )
     assert info.value.field == "contrib_no_such"
 
 
@@ -159,7 +169,9 @@ def test_decide_records_from_dicts_equals_deciding_the_frame(trained_model: Any,
     assert [r["risk"]["prob_default"] for r in together] == engine.decide(head)["prob_default"].tolist()
     for one, want in zip(alone, expected, strict=True):
         assert (one["decision"], one["limit"]["limit"], one["reason_codes"]) == (
-            want["decision"], want["limit"]["limit"], want["reason_codes"]
+            want["decision"],
+            want["limit"]["limit"],
+            want["reason_codes"],
         )
         assert one["input_sha256"] == want["input_sha256"]
         assert one["risk"]["prob_default"] == pytest.approx(want["risk"]["prob_default"], rel=1e-12)

@@ -220,7 +220,9 @@ def _candidates(
         rules |= chosen & declined[:, None]
     referred = decision == "refer"
     if referred.any() and policy.refer_rules:
-        hits = refer_rule_hits(prepare_columns(frame, policy), policy, n) if refer_hits is None else refer_hits
+        hits = (
+            refer_rule_hits(prepare_columns(frame, policy), policy, n) if refer_hits is None else refer_hits
+        )
         position = {r: k for k, r in enumerate(rule_ids)}
         for k, rule in enumerate(policy.refer_rules):
             if rule.id not in position:
@@ -365,7 +367,9 @@ def reason_code_positions(
     texts: list[str] = [""]
     if rows.size:
         needed = _policy_inputs(policy)
-        columns = [c for c in frame.columns.tolist() if c in needed or c.startswith(("deduction_", "contrib_"))]
+        columns = [
+            c for c in frame.columns.tolist() if c in needed or c.startswith(("deduction_", "contrib_"))
+        ]
         reason_products = list(policy.reason_products) or [p.id for p in policy.products]
         decision_columns = [*DECISION_COLUMNS, *(f"failed_rules_{p}" for p in reason_products)]
         everyone = rows.size == len(frame)

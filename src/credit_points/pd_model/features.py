@@ -106,11 +106,15 @@ def _column_values(series: Any) -> np.ndarray:
 
 def _encode(series: Any, mapping: EncodingMap, field: str) -> np.ndarray:
     """Category codes through the fixed map: one dict look-up per distinct value, then a numpy take."""
-    values = series.to_numpy(dtype=object) if isinstance(series, pd.Series) else np.asarray(series, dtype=object)
+    values = (
+        series.to_numpy(dtype=object) if isinstance(series, pd.Series) else np.asarray(series, dtype=object)
+    )
     factor, uniques = pd.factorize(values, use_na_sentinel=True)
     factor = np.asarray(factor)
     missing = factor < 0
-    table = np.array([mapping.levels.get(u, np.nan) if isinstance(u, str) else np.nan for u in uniques] + [np.nan])
+    table = np.array(
+        [mapping.levels.get(u, np.nan) if isinstance(u, str) else np.nan for u in uniques] + [np.nan]
+    )
     unknown = np.isnan(table[:-1])
     if unknown.any():
         k = int(np.flatnonzero(unknown)[0])

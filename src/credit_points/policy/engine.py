@@ -120,7 +120,9 @@ def policy_input_columns(policy: PolicyConfig) -> set[str]:
     return names | {d.id for d in policy.derived}
 
 
-def prepare_columns(frame: pd.DataFrame | Mapping[str, Any], policy: PolicyConfig, n: int | None = None) -> _Columns:
+def prepare_columns(
+    frame: pd.DataFrame | Mapping[str, Any], policy: PolicyConfig, n: int | None = None
+) -> _Columns:
     """The columns policy expressions see: the input's, ``firm_age_years`` and the policy's derived columns.
 
     Args:
