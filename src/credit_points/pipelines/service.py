@@ -22,7 +22,6 @@ from credit_points.bundle import MANIFEST
 from credit_points.config import Settings, get_settings
 from credit_points.engine import DecisionEngine
 from credit_points.exceptions import DataValidationError, ModelError
-from credit_points.records import decision_records, input_records
 from credit_points.tracking.registry import ResolvedModel
 
 REPORT_MEDIA_TYPES: dict[str, str] = {
@@ -227,9 +226,7 @@ class EngineService:
 
     # ---------------------------------------------------------------- helpers
     def _decide_with(self, engine: DecisionEngine, applicants: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        frame = applicant_frame(engine, applicants)
-        decided = engine.decide(frame)
-        return decision_records(engine, decided, input_records(frame, engine.fields.input_names))
+        return engine.decide_records(applicants)
 
     def _engine_for(self, record: dict[str, Any]) -> DecisionEngine:
         """The engine of the exact version and artifact a record pins (current one if it matches)."""
