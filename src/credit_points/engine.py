@@ -45,7 +45,12 @@ class ModelIdentity:
     run_id: str = ""
 
     def as_dict(self) -> dict[str, str]:
-        return {"name": self.name, "version": self.version, "artifact_hash": self.artifact_hash, "run_id": self.run_id}
+        return {
+            "name": self.name,
+            "version": self.version,
+            "artifact_hash": self.artifact_hash,
+            "run_id": self.run_id,
+        }
 
 
 @dataclass
@@ -113,7 +118,9 @@ class DecisionEngine:
         """The same model and points under another policy (what-if studies of a policy change)."""
         from dataclasses import replace
 
-        return replace(self, policy=policy, identity=ModelIdentity(self.identity.name, f"{self.identity.version}+policy"))
+        return replace(
+            self, policy=policy, identity=ModelIdentity(self.identity.name, f"{self.identity.version}+policy")
+        )
 
     def set_threads(self, num_threads: int) -> None:
         """LightGBM threads per prediction (1 per serving process: scale with workers, not threads)."""
@@ -154,7 +161,9 @@ class DecisionEngine:
         if raw_score is not None:
             gap = np.abs(base + contrib.sum(axis=1) - raw_score)
             if gap.size and float(gap.max()) > ADDITIVITY_TOLERANCE:
-                raise ModelError(f"SHAP additivity violated by {float(gap.max()):.3g} (> {ADDITIVITY_TOLERANCE})")
+                raise ModelError(
+                    f"SHAP additivity violated by {float(gap.max()):.3g} (> {ADDITIVITY_TOLERANCE})"
+                )
         return contrib, base
 
     def contributions(self, features: pd.DataFrame, raw_score: np.ndarray | None = None) -> pd.DataFrame:
@@ -216,7 +225,11 @@ class DecisionEngine:
         explained: tuple[list[str], np.ndarray] | None = None
         if mask.any():
             every = bool(mask.all())
-            rows = features if every else (features[mask] if isinstance(features, np.ndarray) else features.loc[mask])
+            rows = (
+                features
+                if every
+                else (features[mask] if isinstance(features, np.ndarray) else features.loc[mask])
+            )
             contrib, base = self._contributions(rows, risk["raw_score"] if every else risk["raw_score"][mask])
             k = contrib.shape[1]
             if every:
@@ -227,7 +240,9 @@ class DecisionEngine:
                 block[mask, :k], block[mask, k] = contrib, base
             explained = (list(self.pd_config.feature_names), block[:, :-1])
             # one float block: no per-column construction
-            parts.append(pd.DataFrame(block, index=frame.index, columns=[*self._contrib_columns, "contrib_base"]))
+            parts.append(
+                pd.DataFrame(block, index=frame.index, columns=[*self._contrib_columns, "contrib_base"])
+            )
         if explain == "none":
             tail = {"reason_codes": _constant(n, "")}
         else:

@@ -115,7 +115,9 @@ class Expression:
                     )
                 if child.keywords:
                     raise ConfigError(f"expression {self.source!r}: keyword arguments are not allowed")
-        called = {c.func.id for c in ast.walk(node) if isinstance(c, ast.Call) and isinstance(c.func, ast.Name)}
+        called = {
+            c.func.id for c in ast.walk(node) if isinstance(c, ast.Call) and isinstance(c.func, ast.Name)
+        }
         for child in ast.walk(node):
             if isinstance(child, ast.Name) and child.id not in called and child.id not in {"True", "False"}:
                 yield child.id
@@ -124,7 +126,9 @@ class Expression:
         """Raise :class:`ConfigError` if the expression uses a name outside ``known``."""
         unknown = sorted(self.names - set(known))
         if unknown:
-            raise ConfigError(f"expression {self.source!r} uses unknown field(s) {unknown}", location=where or None)
+            raise ConfigError(
+                f"expression {self.source!r} uses unknown field(s) {unknown}", location=where or None
+            )
 
     def evaluate(self, frame: pd.DataFrame | Mapping[str, Any]) -> np.ndarray:
         """Evaluate on whole columns; returns a numpy array with one value per row.
@@ -206,13 +210,19 @@ class Expression:
             elements = [self._compile(e) for e in node.elts]
             return lambda env: [e(env) for e in elements]
         if isinstance(node, ast.IfExp):
-            test, body, orelse = self._compile(node.test), self._compile(node.body), self._compile(node.orelse)
+            test, body, orelse = (
+                self._compile(node.test),
+                self._compile(node.body),
+                self._compile(node.orelse),
+            )
             return lambda env: np.where(as_bool(test(env)), body(env), orelse(env))
         if isinstance(node, ast.Call):
             call = FUNCTIONS[node.func.id]  # type: ignore[attr-defined]
             args = [self._compile(a) for a in node.args]
             return lambda env: call(*[a(env) for a in args])
-        raise ConfigError(f"expression {self.source!r}: {type(node).__name__} is not allowed")  # pragma: no cover
+        raise ConfigError(
+            f"expression {self.source!r}: {type(node).__name__} is not allowed"
+        )  # pragma: no cover
 
     @staticmethod
     def _as_float(value: Any) -> Any:

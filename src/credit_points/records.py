@@ -80,7 +80,11 @@ def decision_records(
     points_cfg = engine.points_config
     policy = engine.policy
     codes = engine.reason_codes_config
-    features = [c.removeprefix("contrib_") for c in decided.columns.tolist() if c.startswith("contrib_") and c != "contrib_base"]
+    features = [
+        c.removeprefix("contrib_")
+        for c in decided.columns.tolist()
+        if c.startswith("contrib_") and c != "contrib_base"
+    ]
     versions = engine.versions
     model = {**engine.identity.as_dict(), "feature_order_hash": engine.feature_order_hash}
     # one conversion of the whole frame (Python scalars per cell), then a plain dict per row
@@ -127,9 +131,15 @@ def decision_records(
                     }
                     for ind in points_cfg.indicators
                 ],
-                "bonus_items": {i.id: _plain(row[f"bonus_{i.id}"]) for i in points_cfg.bonus.items if f"bonus_{i.id}" in row},
+                "bonus_items": {
+                    i.id: _plain(row[f"bonus_{i.id}"])
+                    for i in points_cfg.bonus.items
+                    if f"bonus_{i.id}" in row
+                },
                 "deduction_items": {
-                    i.id: _plain(row[f"deduction_{i.id}"]) for i in points_cfg.deductions.items if f"deduction_{i.id}" in row
+                    i.id: _plain(row[f"deduction_{i.id}"])
+                    for i in points_cfg.deductions.items
+                    if f"deduction_{i.id}" in row
                 },
                 "rank_zone": _rank(row["rank_zone"]),
                 "rank_stage": _rank(row["rank_stage"]),

@@ -408,7 +408,9 @@ class PointsScorer:
         reasons = self._reasons(veto_code) if n <= _SMALL or self._veto_table is None else veto_code
         if self.reference.ranking:
             zone_field = self.config.zone_field
-            zones = frame[zone_field].astype(str).to_numpy() if zone_field in frame.columns else np.full(n, "")
+            zones = (
+                frame[zone_field].astype(str).to_numpy() if zone_field in frame.columns else np.full(n, "")
+            )
             rank_zone, rank_stage = self.reference.rank(zones, self._stage_ids[codes], block[0], veto)
         else:  # a table without the population's totals: ranks within this batch
             zone_codes = self._zone_codes(frame, n)
