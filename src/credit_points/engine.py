@@ -8,7 +8,7 @@ prediction, so they are computed only where they are used: on adverse outcomes, 
 from __future__ import annotations
 
 from collections import ChainMap
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -270,7 +270,7 @@ class DecisionEngine:
         return pd.concat(parts, axis=1)
 
     def decide_records(
-        self, applicants: list[Mapping[str, Any]], *, explain: Explain = "adverse"
+        self, applicants: Sequence[Mapping[str, Any]], *, explain: Explain = "adverse"
     ) -> list[dict[str, Any]]:
         """Decision records straight from applicant dicts already validated at the door (the API's path).
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from credit_points.config import canonical_json, sha256_text
 
 if TYPE_CHECKING:
     from credit_points.engine import DecisionEngine
+    from credit_points.points.config import PointsConfig
 
 RECORD_SCHEMA = "credit-points-decision/1"
 WATERFALL_STEPS = (
@@ -73,6 +75,43 @@ def _split(value: Any) -> list[str]:
     return [v for v in str(value or "").split(";") if v]
 
 
+def points_section(points_cfg: PointsConfig, points_hash: str, row: Mapping[str, Any]) -> dict[str, Any]:
+    """The points part of a record from one row of points columns (also ``POST /v1/points``'s answer)."""
+    return {
+        "config_version": points_cfg.version,
+        "config_hash": points_hash,
+        "profile": points_cfg.profile,
+        "stage": row["stage"],
+        "total": _plain(row["points_total"]),
+        "core": _plain(row["points_core"]),
+        "bonus": _plain(row["points_bonus"]),
+        "deductions": _plain(row["points_deductions"]),
+        "veto": bool(row["veto"]),
+        "veto_reasons": _split(row["veto_reasons"]),
+        "categories": {c: _plain(row[f"points_cat_{c}"]) for c in points_cfg.category_ids},
+        "indicators": [
+            {
+                "id": ind.id,
+                "category": ind.category,
+                "value": _plain(row[f"ind_{ind.id}_value"]),
+                "pct": _plain(row[f"ind_{ind.id}_pct"]),
+                "points": _plain(row[f"ind_{ind.id}_points"]),
+            }
+            for ind in points_cfg.indicators
+        ],
+        "bonus_items": {
+            i.id: _plain(row[f"bonus_{i.id}"]) for i in points_cfg.bonus.items if f"bonus_{i.id}" in row
+        },
+        "deduction_items": {
+            i.id: _plain(row[f"deduction_{i.id}"])
+            for i in points_cfg.deductions.items
+            if f"deduction_{i.id}" in row
+        },
+        "rank_zone": _rank(row["rank_zone"]),
+        "rank_stage": _rank(row["rank_stage"]),
+    }
+
+
 def decision_records(
     engine: DecisionEngine, decided: pd.DataFrame, inputs: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
@@ -109,41 +148,7 @@ def decision_records(
             "input_sha256": input_sha256(inp),
             "model": model,
             "configs": versions,
-            "points": {
-                "config_version": points_cfg.version,
-                "config_hash": points_hash,
-                "profile": points_cfg.profile,
-                "stage": row["stage"],
-                "total": _plain(row["points_total"]),
-                "core": _plain(row["points_core"]),
-                "bonus": _plain(row["points_bonus"]),
-                "deductions": _plain(row["points_deductions"]),
-                "veto": bool(row["veto"]),
-                "veto_reasons": _split(row["veto_reasons"]),
-                "categories": {c: _plain(row[f"points_cat_{c}"]) for c in points_cfg.category_ids},
-                "indicators": [
-                    {
-                        "id": ind.id,
-                        "category": ind.category,
-                        "value": _plain(row[f"ind_{ind.id}_value"]),
-                        "pct": _plain(row[f"ind_{ind.id}_pct"]),
-                        "points": _plain(row[f"ind_{ind.id}_points"]),
-                    }
-                    for ind in points_cfg.indicators
-                ],
-                "bonus_items": {
-                    i.id: _plain(row[f"bonus_{i.id}"])
-                    for i in points_cfg.bonus.items
-                    if f"bonus_{i.id}" in row
-                },
-                "deduction_items": {
-                    i.id: _plain(row[f"deduction_{i.id}"])
-                    for i in points_cfg.deductions.items
-                    if f"deduction_{i.id}" in row
-                },
-                "rank_zone": _rank(row["rank_zone"]),
-                "rank_stage": _rank(row["rank_stage"]),
-            },
+            "points": points_section(points_cfg, points_hash, row),
             "risk": {
                 "raw_score": _plain(row["raw_score"]),
                 "prob_default": _plain(row["prob_default"]),

@@ -22,6 +22,7 @@ from credit_points.bundle import MANIFEST
 from credit_points.config import Settings, get_settings
 from credit_points.engine import DecisionEngine
 from credit_points.exceptions import DataValidationError, ModelError
+from credit_points.records import points_section
 from credit_points.tracking.registry import ResolvedModel
 
 REPORT_MEDIA_TYPES: dict[str, str] = {
@@ -128,42 +129,17 @@ class EngineService:
 
     def points(self, applicants: list[dict[str, Any]]) -> list[dict[str, Any]]:
         engine = self._serving.engine
-        frame = applicant_frame(engine, applicants)
-        scored = engine.score_points(frame)
-        cfg = engine.points_config
-        out = []
-        for (_, row), applicant in zip(scored.iterrows(), applicants, strict=True):
-            out.append(
-                {
-                    "firm_id": applicant.get("firm_id"),
-                    "as_of_date": applicant.get("as_of_date"),
-                    "config_version": cfg.version,
-                    "config_hash": cfg.content_hash,
-                    "profile": cfg.profile,
-                    "stage": row["stage"],
-                    "total": float(row["points_total"]),
-                    "core": float(row["points_core"]),
-                    "bonus": float(row["points_bonus"]),
-                    "deductions": float(row["points_deductions"]),
-                    "veto": bool(row["veto"]),
-                    "veto_reasons": [v for v in str(row["veto_reasons"]).split(";") if v],
-                    "categories": {c: float(row[f"points_cat_{c}"]) for c in cfg.category_ids},
-                    "indicators": [
-                        {
-                            "id": i.id,
-                            "value": None
-                            if pd.isna(row[f"ind_{i.id}_value"])
-                            else float(row[f"ind_{i.id}_value"]),
-                            "pct": None if pd.isna(row[f"ind_{i.id}_pct"]) else float(row[f"ind_{i.id}_pct"]),
-                            "points": float(row[f"ind_{i.id}_points"]),
-                        }
-                        for i in cfg.indicators
-                    ],
-                    "rank_zone": None if pd.isna(row["rank_zone"]) else int(row["rank_zone"]),
-                    "rank_stage": None if pd.isna(row["rank_stage"]) else int(row["rank_stage"]),
-                }
-            )
-        return out
+        scored = engine.score_points(applicant_frame(engine, applicants))
+        points_hash = engine.versions["points"]["hash"]
+        names = [str(c) for c in scored.columns.tolist()]
+        return [
+            {
+                "firm_id": applicant.get("firm_id"),
+                "as_of_date": applicant.get("as_of_date"),
+                **points_section(engine.points_config, points_hash, dict(zip(names, cells, strict=True))),
+            }
+            for cells, applicant in zip(scored.to_numpy(dtype=object), applicants, strict=True)
+        ]
 
     def model_card(self) -> dict[str, Any]:
         serving = self._serving
