@@ -8,8 +8,8 @@
 * the **Parquet or CSV** that ``credit-points score`` writes. Those rows hold no contributions and no nested
   record, so records are rebuilt: the catalogue's input columns are decided again by the engine, and the
   rebuilt decision must equal the stored row (points, PD, limit, decision) or the job stops — a report is
-  never rendered from an engine that did not make the decision. The ranks (``rank_zone``, ``rank_stage``)
-  are positions within the scored batch, so they are taken from the file.
+  never rendered from an engine that did not make the decision. Ranks are places in the bundle's pinned
+  reference population, so the rebuilt ones are the file's.
 
 Reports are rendered by a pool of processes (one engine each, loaded once per worker from the concrete
 model version) behind a progress bar.
@@ -40,7 +40,6 @@ _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 _MIN_PARALLEL = 16
 _CHUNK = 25
 #: decision columns that depend on the batch a row was scored in (taken from the file, not re-decided)
-BATCH_COLUMNS = ("rank_zone", "rank_stage")
 
 
 @dataclass
@@ -135,10 +134,6 @@ def records_from_scored(path: Path, engine: DecisionEngine) -> list[dict[str, An
                 f"{path}: row {k + 1} (firm {firm}): {column} was {before[k]!r}, the engine gives {after[k]!r};"
                 " pass the --model the decisions were made with"
             )
-    # ranks are positions within the batch that was scored: keep the stored ones, not this file's
-    for column in BATCH_COLUMNS:
-        if column in stored.columns:
-            decided[column] = stored[column].to_numpy()
     inputs = input_records(good.reset_index(drop=True), names)
     return decision_records(engine, decided.reset_index(drop=True), inputs)
 
@@ -269,8 +264,7 @@ def render_batch(
     Returns:
         The paths written and the records that failed (key, error), in input order.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
+    from credit_points.pipelines.common import progress_bar
     from credit_points.reports.loan import FORMATS
     from credit_points.reports.messages import LANGS
 
@@ -291,14 +285,7 @@ def render_batch(
         n_workers = 1  # starting processes and loading engines costs more than a handful of reports
     batch = ReportBatch(records=len(records))
     results: dict[int, list[str]] = {}
-    with Progress(
-        TextColumn("reports"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
+    with progress_bar("reports", console) as bar:
         task = bar.add_task("reports", total=len(records))
         if n_workers <= 1 or model_uri is None:
             if engine is None:
