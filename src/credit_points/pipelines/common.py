@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,20 @@ class LoadedData:
     errors: pd.DataFrame
     path: Path
     digest: str
+
+
+def progress_bar(label: str, console: Any = None) -> Any:
+    """The jobs' progress bar (label, bar, done/total, elapsed), cleared when it finishes."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
 
 
 def applicants_path(data: str | Path) -> Path:

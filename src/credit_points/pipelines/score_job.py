@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from credit_points.config import get_settings
+from credit_points.pipelines.common import progress_bar
 from credit_points.pipelines.models import load_engine
 from credit_points.pipelines.score import PortfolioSummary, score_file
 
@@ -79,14 +79,7 @@ def run_score(
             f"model {resolved.name} version {resolved.version} ({resolved.source}), artifact {resolved.artifact_hash[:12]}"
         )
         total = count_rows(in_path)
-        with Progress(
-            TextColumn("scoring"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        ) as bar:
+        with progress_bar("scoring", console) as bar:
             task = bar.add_task("score", total=total)
             summary = score_file(
                 decision_engine,

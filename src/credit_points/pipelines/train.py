@@ -128,8 +128,9 @@ def run_train(
     settings = settings or get_settings()
     console = console or Console()
     loaded = load_applicants(data, require_outcome=True)
-    if len(loaded.errors):
-        console.print(f"[yellow]{loaded.errors['row'].nunique()} bad row(s) left out of training[/yellow]")
+    bad_rows = int(loaded.errors["row"].nunique()) if len(loaded.errors) else 0
+    if bad_rows:
+        console.print(f"[yellow]{bad_rows} bad row(s) left out of training[/yellow]")
     frame = loaded.frame.reset_index(drop=True)
     points_cfg = load_points_config(points_config)
     pd_cfg = load_pd_config(pd_config)
@@ -189,7 +190,7 @@ def run_train(
             context="training",
         )
         mlflow.log_metrics({f"oot_{k}": float(v) for k, v in fit.metrics.items() if np.isfinite(v)})
-        mlflow.log_metric("bad_rows", float(loaded.errors["row"].nunique() if len(loaded.errors) else 0))
+        mlflow.log_metric("bad_rows", float(bad_rows))
         for name in ("grade_table", "calibration_table", "csi_table"):
             table = fit.validation.get(name)
             if isinstance(table, pd.DataFrame):
@@ -216,5 +217,5 @@ def run_train(
         artifact_hash=artifact,
         metrics=dict(fit.metrics),
         model_card=card,
-        bad_rows=int(loaded.errors["row"].nunique()) if len(loaded.errors) else 0,
+        bad_rows=bad_rows,
     )
