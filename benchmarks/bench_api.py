@@ -298,6 +298,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     served_201 = _metric(metrics_after, pattern) - _metric(metrics_before, pattern)
     seconds = figures["duration_us"] / 1e6
     errors = sum(figures[k] for k in ("connect_errors", "read_errors", "write_errors", "timeouts", "non_2xx"))
+    batches = _metric(metrics_after, "credit_points_decision_batch_size_count") - _metric(
+        metrics_before, "credit_points_decision_batch_size_count"
+    )
+    batched = _metric(metrics_after, "credit_points_decision_batch_size_sum") - _metric(
+        metrics_before, "credit_points_decision_batch_size_sum"
+    )
     return {
         "service": env.get("CREDIT_POINTS_SERVICE_FACTORY")
         or "credit_points.pipelines.service:create_service",
@@ -313,6 +319,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "p99_ms": figures["p99_us"] / 1000,
         "max_ms": figures["max_us"] / 1000,
         "errors": errors,
+        "mean_batch": round(batched / batches, 2) if batches else None,
         "responses_201": int(served_201),
         "audit_rows": rows,
         "audit_rows_equal_201": rows == int(served_201),
@@ -362,7 +369,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(
         f"  {figures['requests_per_s']} requests/s   p50 {figures['p50_ms']:.2f} ms   p95 {figures['p95_ms']:.2f} ms   "
-        f"p99 {figures['p99_ms']:.2f} ms   max {figures['max_ms']:.2f} ms"
+        f"p99 {figures['p99_ms']:.2f} ms   max {figures['max_ms']:.2f} ms   "
+        f"mean micro-batch {figures['mean_batch']}"
     )
     print(
         f"  errors {figures['errors']}   201 responses {figures['responses_201']}   audit rows {figures['audit_rows']}   "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from credit_points.audit.keys import ApiKeyStore
@@ -68,12 +70,27 @@ def test_auth_is_checked_before_the_body_is_parsed(make_api) -> None:
 
 
 def test_a_revoked_key_stops_working(make_api) -> None:
-    api = make_api()
+    api = make_api(api_key_cache_s=0)
     assert api.client.get("/v1/model", headers=api.headers("decision:read")).status_code == 200
     keys = ApiKeyStore(api.store)
     key_id = api.keys["decision:read"].split("_")[1]
     assert keys.revoke(key_id=key_id) == 1
     assert api.client.get("/v1/model", headers=api.headers("decision:read")).status_code == 401
+
+
+def test_a_key_revoked_elsewhere_stops_working_within_the_cache_time(make_api) -> None:
+    # given a worker that remembers accepted keys for 0.5 s, and a key it has just accepted
+    api = make_api(api_key_cache_s=0.5)
+    headers = api.headers("decision:read")
+    assert api.client.get("/v1/model", headers=headers).status_code == 200
+    # when another process (the CLI) revokes it
+    assert ApiKeyStore(api.store).revoke(key_id=api.keys["decision:read"].split("_")[1]) == 1
+    revoked_at = time.monotonic()
+    # then it is refused once the cache time has passed, and never accepted again
+    while api.client.get("/v1/model", headers=headers).status_code == 200:
+        assert time.monotonic() - revoked_at < 0.5 + 0.5, "the revoked key outlived the cache time"
+        time.sleep(0.05)
+    assert api.client.get("/v1/model", headers=headers).status_code == 401
 
 
 def test_health_and_metrics_need_no_key(make_api) -> None:

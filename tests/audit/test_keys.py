@@ -60,3 +60,14 @@ def test_revoke_by_name_revokes_every_active_key_of_that_name(store: AuditStore)
 def test_unknown_or_missing_scopes_are_refused(scopes: str) -> None:
     with pytest.raises(DataValidationError, match="scope"):
         parse_scopes(scopes)
+
+
+def test_the_key_cache_remembers_only_accepted_keys(store: AuditStore) -> None:
+    keys = ApiKeyStore(store, cache_ttl_s=60)
+    _, plain = keys.create("crm", ["decision:read"])
+    assert keys.cached(plain) is None  # nothing before the database said yes
+    assert keys.authenticate(plain) is not None
+    assert keys.cached(plain) is not None and keys.cached(plain + "x") is None
+    assert keys.authenticate("cpk_000000000000_" + "A" * 43) is None
+    assert keys.revoke(name="crm") == 1
+    assert keys.cached(plain) is None and keys.authenticate(plain) is None

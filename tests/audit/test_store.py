@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 from credit_points.audit.store import (
     GENESIS_HASH,
     HASHED_COLUMNS,
+    AuditRow,
     AuditStore,
+    DecisionAppend,
     IdempotencyConflictError,
     NotFoundError,
     vars_of,
@@ -291,6 +293,34 @@ def test_batch_append_is_all_or_nothing(store: AuditStore) -> None:
     assert store.count() == 1
     rows = store.append_decisions([make_record(1), make_record(2)], request_id="b", client_id="c")
     assert [r.seq for r in rows] == [2, 3] and store.verify().ok
+
+
+def test_independent_items_in_one_commit_each_get_their_own_outcome(store: AuditStore) -> None:
+    # given four callers' decisions committed together: two repeat one idempotency key with the same body,
+    # one reuses it with another body, and one record has an indexed key of the wrong type
+    bad = make_record(9)
+    bad["risk"]["prob_default"] = "high"
+    items = [
+        DecisionAppend(make_record(1), "r1", "c", idempotency_key="k", body_sha256="a" * 64),
+        DecisionAppend(make_record(1), "r2", "c", idempotency_key="k", body_sha256="a" * 64),
+        DecisionAppend(make_record(2), "r3", "c", idempotency_key="k", body_sha256="b" * 64),
+        DecisionAppend(bad, "r4", "c"),
+        DecisionAppend(make_record(3), "r5", "c"),
+    ]
+    first, repeat, conflict, refused, plain = store.append_decision_items(items)
+    # then the repeat gets the first row back, the conflict and the bad record fail alone, and the rest
+    # are chained in order
+    assert isinstance(first, AuditRow) and first.is_new and first.seq == 1
+    assert isinstance(repeat, AuditRow) and not repeat.is_new and repeat.decision_id == first.decision_id
+    assert isinstance(conflict, IdempotencyConflictError)
+    assert isinstance(refused, DataValidationError) and "prob_default" in str(refused)
+    assert isinstance(plain, AuditRow) and plain.seq == 2 and plain.prev_hash == first.row_hash
+    assert store.count() == 2 and store.verify().ok
+    # and an idempotent repeat in a later commit still finds the first row
+    (later,) = store.append_decision_items(
+        [DecisionAppend(make_record(1), "r6", "c", idempotency_key="k", body_sha256="a" * 64)]
+    )
+    assert isinstance(later, AuditRow) and later.decision_id == first.decision_id and store.count() == 2
 
 
 def test_ping_succeeds_on_a_writable_store(store: AuditStore) -> None:

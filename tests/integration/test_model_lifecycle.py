@@ -24,6 +24,7 @@ from credit_points.pipelines.models import load_engine
 from credit_points.pipelines.train import run_train
 from credit_points.tracking.registry import alias_version, fetch_model
 
+# a story told in order: make test runs each file on one xdist worker (--dist loadfile)
 pytestmark = pytest.mark.slow
 
 

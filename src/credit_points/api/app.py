@@ -7,6 +7,7 @@ every worker process builds its own app from the environment.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
@@ -14,6 +15,7 @@ from importlib.metadata import PackageNotFoundError, version
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from credit_points.api.batcher import MicroBatcher
 from credit_points.api.deps import AppContext
 from credit_points.api.errors import install_handlers
 from credit_points.api.metrics import ApiMetrics
@@ -63,10 +65,16 @@ def create_app(settings: Settings | None = None, service: DecisionService | None
     ctx = AppContext(
         settings=api_settings,
         store=store,
-        keys=ApiKeyStore(store),
+        keys=ApiKeyStore(store, cache_ttl_s=api_settings.api_key_cache_s),
         metrics=metrics,
         applicant_model=model_cls,
         injected_service=service,
+    )
+
+    ctx.decision_batcher = MicroBatcher(
+        functools.partial(decisions.decide_and_record_many, ctx),
+        api_settings.micro_batch,
+        max_wait_s=api_settings.micro_batch_wait_ms / 1000,
     )
 
     @asynccontextmanager
@@ -96,6 +104,7 @@ def create_app(settings: Settings | None = None, service: DecisionService | None
         max_batch_body_bytes=api_settings.max_batch_body_bytes,
         max_concurrency=api_settings.max_concurrency,
         metrics=metrics,
+        batcher=ctx.decision_batcher,
     )
     return app
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
+from credit_points.api.batcher import MicroBatcher
 from credit_points.api.errors import ApiError
 from credit_points.api.metrics import ApiMetrics
 from credit_points.api.service import DecisionService, UnavailableService, load_service
@@ -37,6 +39,7 @@ class AppContext:
     service: DecisionService = field(default_factory=lambda: UnavailableService("starting"))
     injected_service: DecisionService | None = None
     store_error: str | None = None
+    decision_batcher: MicroBatcher[Any, Any] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def open(self) -> None:
@@ -68,18 +71,22 @@ _bearer = HTTPBearer(
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key in the `X-API-Key` header.")
 
 
-def authenticate(
+async def authenticate(
     ctx: Ctx,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
     header_key: Annotated[str | None, Security(_header)],
 ) -> ApiKey:
-    """The caller's active key; 401 without one, with a bad one or with a revoked one."""
+    """The caller's active key; 401 without one, with a bad one or with a revoked one.
+
+    A key accepted within the last ``api_key_cache_s`` seconds is answered from memory on the event loop;
+    otherwise the database is asked in a worker thread.
+    """
     plaintext = bearer.credentials if bearer is not None else header_key
     if not plaintext:
         raise ApiError(
             401, "unauthenticated", "an API key is required", headers={"WWW-Authenticate": "Bearer"}
         )
-    key = ctx.keys.authenticate(plaintext)
+    key = ctx.keys.cached(plaintext) or await run_in_threadpool(ctx.keys.authenticate, plaintext)
     if key is None:
         raise ApiError(
             401, "unauthenticated", "the API key is not valid", headers={"WWW-Authenticate": "Bearer"}

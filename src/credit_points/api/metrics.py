@@ -1,4 +1,4 @@
-"""Prometheus metrics of the API: requests, latency, decisions, audit writes, overload rejections.
+"""Prometheus metrics of the API: requests, latency, decisions, batch sizes, audit writes, overload rejections.
 
 Each app owns its registry (tests build many apps in one process). With several worker processes set
 ``PROMETHEUS_MULTIPROC_DIR`` (``credit-points serve`` does) and ``/metrics`` aggregates every worker.
@@ -55,6 +55,12 @@ class ApiMetrics:
         self.audit_failures = Counter(
             "credit_points_audit_failures",
             "Requests answered 503 because the audit store failed.",
+            registry=r,
+        )
+        self.decision_batch = Histogram(
+            "credit_points_decision_batch_size",
+            "Single-decision requests decided together in one engine call (micro-batching).",
+            buckets=(1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64),
             registry=r,
         )
         self.validation_errors = Counter(

@@ -9,6 +9,8 @@
   (``Retry-After``), before authentication or any work, so an overloaded instance fails fast and stores
   nothing; health and metrics endpoints are never refused.
 - **Metrics**: count and latency by route template (never by raw path).
+- **Micro-batching**: each ``POST /v1/decisions`` is announced to the batcher as it arrives, so a batch
+  waits for requests already being read (see ``api.batcher``).
 """
 
 from __future__ import annotations
@@ -23,11 +25,14 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from credit_points.api.batcher import MicroBatcher
 from credit_points.api.metrics import ApiMetrics
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 LIMITED_PREFIXES: tuple[str, ...] = ("/v1/", "/admin/")
 BATCH_PATHS: frozenset[str] = frozenset({"/v1/decisions/batch"})
+#: single requests the micro-batcher gathers (each is announced on arrival, see ``api.batcher``)
+BATCHED_PATHS: frozenset[str] = frozenset({"/v1/decisions"})
 
 
 class BodyTooLargeError(HTTPException):
@@ -66,8 +71,10 @@ class GuardMiddleware:
         max_concurrency: int,
         metrics: ApiMetrics,
         max_batch_body_bytes: int | None = None,
+        batcher: MicroBatcher[Any, Any] | None = None,
     ) -> None:
         self.app = app
+        self.batcher = batcher
         self.max_body_bytes = max_body_bytes
         self.max_batch_body_bytes = max_batch_body_bytes or max_body_bytes
         self.max_concurrency = max_concurrency
@@ -125,9 +132,14 @@ class GuardMiddleware:
             if limited:
                 self.in_flight += 1
             self.metrics.in_flight.inc()
+            arrival = None
+            if self.batcher is not None and scope["path"] in BATCHED_PATHS and scope["method"] == "POST":
+                arrival = scope["state"]["arrival"] = self.batcher.arrive()
             try:
                 await self.app(scope, self._limited_receive(receive, body_limit), send_with_id)
             finally:
+                if arrival is not None:
+                    arrival.close()
                 self.metrics.in_flight.dec()
                 if limited:
                     self.in_flight -= 1

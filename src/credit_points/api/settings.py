@@ -27,6 +27,19 @@ class ApiSettings(Settings):
     max_batch: int = Field(
         default=1000, ge=1, le=100_000, description="Most applicants in one batch request."
     )
+    micro_batch: int = Field(
+        default=32,
+        ge=1,
+        le=1000,
+        description="Most concurrent POST /v1/decisions requests one worker decides in one engine call and "
+        "commits in one transaction (1: each alone). Batches form only from requests already waiting.",
+    )
+    micro_batch_wait_ms: float = Field(
+        default=2.0,
+        ge=0,
+        le=100,
+        description="Longest a batch waits for requests this worker has accepted but not yet validated.",
+    )
     max_batch_body_bytes: int = Field(
         default=8_000_000,
         ge=1,
@@ -38,6 +51,13 @@ class ApiSettings(Settings):
     keep_alive_s: float = Field(default=5.0, gt=0)
     audit_table_prefix: str = Field(
         default="", description="Prefix of the audit tables (several stores in one database)."
+    )
+    api_key_cache_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="How long a worker remembers an accepted API key (0: ask the database every time); "
+        "a key revoked elsewhere stops working within this time.",
     )
     audit_timeout_s: float = Field(
         default=5.0, gt=0, description="Connect and lock timeout of the audit store."

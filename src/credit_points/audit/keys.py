@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -73,11 +74,23 @@ def parse_scopes(scopes: str | Iterable[str]) -> tuple[str, ...]:
 
 
 class ApiKeyStore:
-    """Keys in the audit store's database (table ``<prefix>api_keys``)."""
+    """Keys in the audit store's database (table ``<prefix>api_keys``).
 
-    def __init__(self, store: AuditStore) -> None:
+    Args:
+        store: the audit store whose database holds the keys.
+        cache_ttl_s: how long a successful :meth:`authenticate` is remembered in this process (0: never),
+            so that a busy API does not query the database on every request. A key revoked elsewhere
+            (``credit-points apikey revoke``) stops working here within this time; unknown or revoked
+            keys are never cached, so a new key works at once.
+    """
+
+    _CACHE_MAX = 1024
+
+    def __init__(self, store: AuditStore, *, cache_ttl_s: float = 0.0) -> None:
         self.store = store
         self.table = store.keys
+        self.cache_ttl_s = cache_ttl_s
+        self._cache: dict[str, tuple[ApiKey, float]] = {}
 
     def _row(self, row: sa.Row) -> ApiKey:  # type: ignore[type-arg]
         return ApiKey(row.key_id, row.name, tuple(row.scopes.split()), row.created_at, row.revoked_at)
@@ -131,6 +144,7 @@ class ApiKeyStore:
                     )
                     .values(revoked_at=datetime.now(UTC).isoformat(timespec="seconds"))
                 )
+                self._cache.clear()  # whichever key it was, this process stops accepting it now
                 return int(result.rowcount)
         except sa.exc.SQLAlchemyError as exc:
             raise self.store._unavailable("cannot revoke the key", exc) from None
@@ -143,16 +157,33 @@ class ApiKeyStore:
         """
         if not plaintext or not KEY_PATTERN.fullmatch(plaintext):
             return None
+        digest = hash_key(plaintext)
         try:
             with self.store.engine.connect() as conn:
-                row = conn.execute(
-                    sa.select(self.table).where(self.table.c.key_hash == hash_key(plaintext))
-                ).first()
+                row = conn.execute(sa.select(self.table).where(self.table.c.key_hash == digest)).first()
         except sa.exc.SQLAlchemyError as exc:
             raise self.store._unavailable("cannot check the key", exc) from None
         if row is None or row.revoked_at is not None:
+            self._cache.pop(digest, None)
             return None
-        return self._row(row)
+        key = self._row(row)
+        if self.cache_ttl_s > 0:
+            if len(self._cache) >= self._CACHE_MAX:
+                self._cache.clear()
+            self._cache[digest] = (key, time.monotonic() + self.cache_ttl_s)
+        return key
+
+    def cached(self, plaintext: str | None) -> ApiKey | None:
+        """The key :meth:`authenticate` accepted within the last ``cache_ttl_s`` seconds, else ``None``.
+
+        No database access: cheap enough for the event loop. ``None`` means "ask :meth:`authenticate`".
+        """
+        if not plaintext or not self._cache or not KEY_PATTERN.fullmatch(plaintext):
+            return None
+        hit = self._cache.get(hash_key(plaintext))
+        if hit is None or hit[1] < time.monotonic():
+            return None
+        return hit[0]
 
 
 __all__ = ["SCOPES", "KEY_PATTERN", "ApiKey", "ApiKeyStore", "AuditError", "hash_key", "parse_scopes"]

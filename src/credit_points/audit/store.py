@@ -22,7 +22,7 @@ import re
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,7 +31,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from credit_points.config import canonical_json, sha256_text
-from credit_points.exceptions import AuditError, DataValidationError
+from credit_points.exceptions import AuditError, CreditPointsError, DataValidationError
 
 GENESIS_HASH = "0" * 64
 """``prev_hash`` of the first row."""
@@ -257,6 +257,18 @@ def _build_metadata(prefix: str) -> tuple[sa.MetaData, sa.Table, sa.Table]:
     return metadata, log, keys
 
 
+@dataclass(frozen=True)
+class DecisionAppend:
+    """One decision to append with :meth:`AuditStore.append_decision_items` (arguments as in ``append_decision``)."""
+
+    record: Mapping[str, Any]
+    request_id: str | None
+    client_id: str | None
+    idempotency_key: str | None = None
+    body_sha256: str | None = None
+    decision_id: str | None = None
+
+
 @dataclass
 class _Pending:
     prepared: list[dict[str, Any]]
@@ -280,17 +292,22 @@ class _GroupCommit:
         self._writer_lock = threading.Lock()
 
     def submit(self, prepared: list[dict[str, Any]]) -> list[AuditRow]:
-        pending = _Pending(prepared)
-        with self._queue_lock:
-            self._queue.append(pending)
-        with self._writer_lock:
-            if not pending.done:
-                with self._queue_lock:
-                    batch, self._queue = self._queue, []
-                self._write(batch)
+        (pending,) = self.submit_many([prepared])
         if pending.error is not None:
             raise pending.error
         return pending.result or []
+
+    def submit_many(self, items: list[list[dict[str, Any]]]) -> list[_Pending]:
+        """Queue several independent items at once; each comes back with its own result or error."""
+        pendings = [_Pending(prepared) for prepared in items]
+        with self._queue_lock:
+            self._queue.extend(pendings)
+        with self._writer_lock:
+            if not all(p.done for p in pendings):
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                self._write(batch)
+        return pendings
 
 
 def _sqlite_lock_path(url: str) -> str | None:
@@ -498,10 +515,16 @@ class AuditStore:
         return (0, GENESIS_HASH) if row is None else (int(row.seq), str(row.row_hash))
 
     def _insert(self, conn: Connection, seq: int, prev_hash: str, values: dict[str, Any]) -> AuditRow:
+        values = self._chained(seq, prev_hash, values)
+        conn.execute(sa.insert(self.log), [values])
+        return AuditRow.from_mapping(values)
+
+    @staticmethod
+    def _chained(seq: int, prev_hash: str, values: dict[str, Any]) -> dict[str, Any]:
+        """The row's values with its place in the chain: sequence number, previous hash, own hash."""
         values = {**values, "seq": seq, "prev_hash": prev_hash}
         values["row_hash"] = compute_row_hash(prev_hash, values)
-        conn.execute(sa.insert(self.log).values(**values))
-        return AuditRow.from_mapping(values)
+        return values
 
     def _find_idem(self, conn: Connection, client_id: str, key: str) -> AuditRow | None:
         row = conn.execute(
@@ -556,6 +579,63 @@ class AuditStore:
         decision_ids: Sequence[str | None] | None = None,
     ) -> list[AuditRow]:
         """Append several decisions in one transaction (all or nothing), in order. See :meth:`append_decision`."""
+        return self._group.submit(
+            self._prepare_decisions(
+                records,
+                request_id=request_id,
+                client_id=client_id,
+                idempotency_keys=idempotency_keys,
+                body_sha256s=body_sha256s,
+                decision_ids=decision_ids,
+            )
+        )
+
+    def append_decision_items(self, items: Sequence[DecisionAppend]) -> list[AuditRow | CreditPointsError]:
+        """Append independent decisions (e.g. several callers' requests) in one commit; one outcome each.
+
+        Unlike :meth:`append_decisions`, the items are not all or nothing among themselves: an item whose
+        idempotency key was used with another body, or whose record the store refuses, gets its own error
+        (:class:`IdempotencyConflictError`, :class:`DataValidationError`) and the others are written. A
+        database failure gives every item the same :class:`AuditError`; nothing is written then.
+        """
+        outcomes: list[AuditRow | CreditPointsError | None] = [None] * len(items)
+        prepared: list[list[dict[str, Any]]] = []
+        where: list[int] = []
+        for i, item in enumerate(items):
+            try:
+                prepared.append(
+                    self._prepare_decisions(
+                        [item.record],
+                        request_id=item.request_id,
+                        client_id=item.client_id,
+                        idempotency_keys=[item.idempotency_key],
+                        body_sha256s=[item.body_sha256],
+                        decision_ids=[item.decision_id],
+                    )
+                )
+                where.append(i)
+            except DataValidationError as exc:
+                outcomes[i] = exc
+        if prepared:
+            for i, pending in zip(where, self._group.submit_many(prepared), strict=True):
+                if pending.error is not None:
+                    if not isinstance(pending.error, AuditError):
+                        raise pending.error  # a bug in the store, not an outcome of the item
+                    outcomes[i] = pending.error
+                else:
+                    outcomes[i] = (pending.result or [])[0]
+        return [o for o in outcomes if o is not None]
+
+    def _prepare_decisions(
+        self,
+        records: Sequence[Mapping[str, Any]],
+        *,
+        request_id: str | None,
+        client_id: str | None,
+        idempotency_keys: Sequence[str | None] | None,
+        body_sha256s: Sequence[str | None] | None,
+        decision_ids: Sequence[str | None] | None,
+    ) -> list[dict[str, Any]]:
         n = len(records)
         keys = list(idempotency_keys) if idempotency_keys is not None else [None] * n
         bodies = list(body_sha256s) if body_sha256s is not None else [None] * n
@@ -596,7 +676,7 @@ class AuditStore:
                     "override_scope": None,
                 }
             )
-        return self._group.submit(prepared)
+        return prepared
 
     def _write_group(self, items: list[_Pending]) -> None:
         """Write the queued appends of several threads in one transaction (one commit, one fsync).
@@ -608,11 +688,17 @@ class AuditStore:
             with self._file_lock(), self._write_conn() as conn, conn.begin():
                 self._lock(conn)
                 seq, prev = self._last(conn)
+                rows: list[dict[str, Any]] = []
+                written: dict[tuple[str, str], AuditRow] = {}  # idempotency keys of this group's rows
                 for item in items:
                     try:
-                        item.result, seq, prev = self._insert_item(conn, item.prepared, seq, prev)
+                        item.result, seq, prev = self._insert_item(
+                            conn, item.prepared, seq, prev, rows, written
+                        )
                     except IdempotencyConflictError as exc:
                         item.error = exc
+                if rows:  # one multi-row statement for the whole group
+                    conn.execute(sa.insert(self.log), rows)
         except sa.exc.SQLAlchemyError as exc:
             failure: BaseException = self._unavailable("cannot append to the audit store", exc)
             for item in items:
@@ -625,12 +711,20 @@ class AuditStore:
                 item.done = True
 
     def _insert_item(
-        self, conn: Connection, prepared: list[dict[str, Any]], seq: int, prev: str
+        self,
+        conn: Connection,
+        prepared: list[dict[str, Any]],
+        seq: int,
+        prev: str,
+        rows: list[dict[str, Any]],
+        written: dict[tuple[str, str], AuditRow],
     ) -> tuple[list[AuditRow], int, str]:
+        """Chain one item's rows after ``(seq, prev)`` and add them to ``rows`` (inserted by the caller)."""
         earlier_rows: dict[int, AuditRow] = {}
         for i, values in enumerate(prepared):  # check every key first: the item is all or nothing
             if values["idempotency_key"] is not None:
-                earlier = self._find_idem(conn, values["client_id"], values["idempotency_key"])
+                idem = (values["client_id"], values["idempotency_key"])
+                earlier = written.get(idem) or self._find_idem(conn, *idem)
                 if earlier is not None:
                     if earlier.body_sha256 != values["body_sha256"]:
                         raise IdempotencyConflictError(
@@ -638,14 +732,22 @@ class AuditStore:
                         )
                     earlier_rows[i] = earlier
         out: list[AuditRow] = []
+        new_rows: list[dict[str, Any]] = []
+        new_written: dict[tuple[str, str], AuditRow] = {}
         for i, values in enumerate(prepared):
             if i in earlier_rows:
                 out.append(earlier_rows[i])
                 continue
             seq += 1
-            row = self._insert(conn, seq, prev, {**values, "created_at": _now()})
+            chained = self._chained(seq, prev, {**values, "created_at": _now()})
+            new_rows.append(chained)
+            row = AuditRow.from_mapping(chained)
+            if values["idempotency_key"] is not None:
+                new_written[(values["client_id"], values["idempotency_key"])] = replace(row, is_new=False)
             prev = row.row_hash
             out.append(row)
+        rows.extend(new_rows)
+        written.update(new_written)
         return out, seq, prev
 
     def append_override(

@@ -14,6 +14,7 @@ import pytest
 from credit_points.audit.store import AuditStore
 from credit_points.datasets import uscc
 
+# a story told in order: make test runs each file on one xdist worker (--dist loadfile)
 pytestmark = pytest.mark.slow
 
 

@@ -27,6 +27,7 @@ from credit_points.tracking.setup import configure_tracking
 
 from .conftest import Server, applicant_dicts, server_env, start_server, wait_ready
 
+# a story told in order: make test runs each file on one xdist worker (--dist loadfile)
 pytestmark = pytest.mark.slow
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -31,9 +32,9 @@ from credit_points.api.schemas import (
 )
 from credit_points.api.service import DecisionService
 from credit_points.audit.keys import ApiKey
-from credit_points.audit.store import AuditRow, IdempotencyConflictError
+from credit_points.audit.store import AuditRow, DecisionAppend, IdempotencyConflictError
 from credit_points.config import canonical_json, sha256_text
-from credit_points.exceptions import DataValidationError, ModelError
+from credit_points.exceptions import AuditError, DataValidationError, ModelError
 
 _IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,200}$")
 _DECISION_ID = Annotated[
@@ -87,35 +88,100 @@ def _count(ctx: AppContext, rows: list[AuditRow]) -> None:
             ctx.metrics.decisions.labels(row.decision if row.decision in _OUTCOMES else "other").inc()
 
 
-def decide_and_record(
-    ctx: AppContext,
-    service: DecisionService,
-    applicant: dict[str, Any],
-    body_sha256: str,
-    key: ApiKey,
-    request_id: str,
-    idempotency_key: str | None,
-) -> AuditRow:
-    """Decide one applicant and commit its audit row (runs in a worker thread)."""
-    if idempotency_key is not None:
-        earlier = ctx.store.find_idempotent(key.key_id, idempotency_key)
-        if earlier is not None:
-            if earlier.body_sha256 != body_sha256:
-                raise IdempotencyConflictError(
-                    "idempotency key was already used with a different request body"
+@dataclass(frozen=True)
+class DecisionRequest:
+    """One ``POST /v1/decisions`` request, validated at the door, waiting for its batch."""
+
+    applicant: dict[str, Any]
+    body_sha256: str
+    client_id: str
+    request_id: str
+    idempotency_key: str | None
+
+
+def _decide_isolated(service: DecisionService, applicants: list[dict[str, Any]]) -> list[Any]:
+    """One record per applicant, or that applicant's own exception.
+
+    The batch is decided in one call; if that call fails for any reason but an unusable model (which
+    fails every applicant alike), each applicant is decided alone, so one bad applicant never takes its
+    neighbours down with it.
+    """
+    if not applicants:
+        return []
+    try:
+        return _one_record(service.decide(applicants), len(applicants))
+    except ModelError:
+        raise
+    except Exception as exc:
+        if len(applicants) == 1:
+            return [exc]
+    outcomes: list[Any] = []
+    for applicant in applicants:
+        try:
+            outcomes.append(_one_record(service.decide([applicant]), 1)[0])
+        except ModelError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - this applicant's own error, answered to its caller
+            outcomes.append(exc)
+    return outcomes
+
+
+def decide_and_record_many(ctx: AppContext, requests: Sequence[DecisionRequest]) -> list[Any]:
+    """Decide several callers' requests in one engine call and commit their rows in one transaction.
+
+    Runs in a worker thread (see :class:`~credit_points.api.batcher.MicroBatcher`). Returns one outcome per
+    request: its :class:`AuditRow` (new, or the earlier one an idempotent repeat gets back) or the exception
+    its caller raises. Every row is committed before any outcome is returned.
+    """
+    service = ctx.service  # one read: the whole batch uses one model version
+    ctx.metrics.decision_batch.observe(len(requests))
+    outcomes: list[Any] = [None] * len(requests)
+    todo: list[int] = []
+    for i, req in enumerate(requests):
+        if req.idempotency_key is not None:
+            try:
+                earlier = ctx.store.find_idempotent(req.client_id, req.idempotency_key)
+            except AuditError as exc:
+                outcomes[i] = exc
+                continue
+            if earlier is not None:
+                outcomes[i] = (
+                    earlier
+                    if earlier.body_sha256 == req.body_sha256
+                    else IdempotencyConflictError(
+                        "idempotency key was already used with a different request body"
+                    )
                 )
-            return earlier
-    record = _one_record(service.decide([applicant]), 1)[0]
-    with _engine_defects():
-        row = ctx.store.append_decision(
-            record,
-            request_id=request_id,
-            client_id=key.key_id,
-            idempotency_key=idempotency_key,
-            body_sha256=body_sha256,
+                continue
+        todo.append(i)
+    decided = _decide_isolated(service, [requests[i].applicant for i in todo])
+    appends: list[DecisionAppend] = []
+    where: list[int] = []
+    for i, record in zip(todo, decided, strict=True):
+        if isinstance(record, BaseException):
+            outcomes[i] = record
+            continue
+        req = requests[i]
+        appends.append(
+            DecisionAppend(
+                record,
+                request_id=req.request_id,
+                client_id=req.client_id,
+                idempotency_key=req.idempotency_key,
+                body_sha256=req.body_sha256,
+            )
         )
-    _count(ctx, [row])
-    return row
+        where.append(i)
+    if appends:
+        for i, outcome in zip(where, ctx.store.append_decision_items(appends), strict=True):
+            # a record the store refuses (NaN, wrong types at indexed keys) is the engine's bug: 500
+            outcomes[i] = (
+                RuntimeError(f"the decision service returned a record the audit store refuses: {outcome}")
+                if isinstance(outcome, DataValidationError)
+                else outcome
+            )
+    _count(ctx, [o for o in outcomes if isinstance(o, AuditRow)])
+    return outcomes
 
 
 def build_router(applicant_model: type[BaseModel], max_batch: int) -> APIRouter:
@@ -152,7 +218,7 @@ def build_router(applicant_model: type[BaseModel], max_batch: int) -> APIRouter:
             ],
         },
     )
-    async def create_decision(request: Request, key: WriteKey, service: ReadyService, ctx: Ctx) -> Response:
+    async def create_decision(request: Request, key: WriteKey, _ready: ReadyService, ctx: Ctx) -> Response:
         """One applicant → the full decision, stored in the audit log before it is answered.
 
         Returns the points breakdown, PD, grade, products, limit waterfall, rate, expected loss,
@@ -175,9 +241,15 @@ def build_router(applicant_model: type[BaseModel], max_batch: int) -> APIRouter:
         applicant = validate(applicant_model, await read_json(request)).model_dump(mode="json")
         body_sha = sha256_text(canonical_json(applicant))
         request_id = request_id_of(request)
-        row = await run_in_threadpool(
-            decide_and_record, ctx, service, applicant, body_sha, key, request_id, idem
+        batcher = ctx.decision_batcher
+        request_ = DecisionRequest(applicant, body_sha, key.key_id, request_id, idem)
+        row: AuditRow = (
+            await batcher.submit(request_, getattr(request.state, "arrival", None))
+            if batcher is not None
+            else (await run_in_threadpool(decide_and_record_many, ctx, [request_]))[0]
         )
+        if isinstance(row, BaseException):
+            raise row
         headers = {"Location": f"/v1/decisions/{row.decision_id}"}
         if not row.is_new:
             headers["Idempotent-Replayed"] = "true"

@@ -1,0 +1,159 @@
+"""The micro-batcher: concurrent requests share one call, each gets its own outcome, nothing is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Sequence
+
+import pytest
+
+from credit_points.api.batcher import MicroBatcher
+
+
+class Recorder:
+    """A batch function that squares numbers, refuses negatives, and remembers every batch it saw."""
+
+    def __init__(self, delay_s: float = 0.0) -> None:
+        self.batches: list[list[int]] = []
+        self.delay_s = delay_s
+        self.threads: set[int] = set()
+
+    def __call__(self, items: Sequence[int]) -> list[int | BaseException]:
+        self.batches.append(list(items))
+        self.threads.add(threading.get_ident())
+        time.sleep(self.delay_s)
+        return [ValueError(f"negative: {i}") if i < 0 else i * i for i in items]
+
+
+def test_a_lone_request_is_answered_at_once_in_a_batch_of_one() -> None:
+    recorder = Recorder()
+    batcher = MicroBatcher(recorder, max_batch=32, max_wait_s=5.0)
+
+    async def one() -> tuple[int, float]:
+        started = time.perf_counter()
+        return await batcher.submit(7), time.perf_counter() - started
+
+    result, elapsed = asyncio.run(one())
+    assert result == 49 and recorder.batches == [[7]]
+    assert elapsed < 1.0  # far below max_wait_s: an idle service does not wait for company
+    assert threading.get_ident() not in recorder.threads  # the work ran off the event loop
+
+
+def test_requests_that_queue_while_a_batch_runs_share_the_next_call() -> None:
+    recorder = Recorder(delay_s=0.05)
+    batcher = MicroBatcher(recorder, max_batch=32, max_wait_s=0.0)
+
+    async def main() -> list[int]:
+        first = asyncio.ensure_future(batcher.submit(1))
+        await asyncio.sleep(0.01)  # the first batch is running now
+        rest = [asyncio.ensure_future(batcher.submit(i)) for i in range(2, 12)]
+        return [await first, *[await r for r in rest]]
+
+    assert asyncio.run(main()) == [i * i for i in range(1, 12)]
+    assert recorder.batches == [[1], list(range(2, 12))]
+    assert batcher.batches == 2 and batcher.items == 11
+
+
+def test_batches_never_exceed_max_batch_and_keep_arrival_order() -> None:
+    recorder = Recorder(delay_s=0.02)
+    batcher = MicroBatcher(recorder, max_batch=4, max_wait_s=0.0)
+
+    async def main() -> list[int]:
+        first = asyncio.ensure_future(batcher.submit(0))
+        await asyncio.sleep(0.005)
+        rest = [asyncio.ensure_future(batcher.submit(i)) for i in range(1, 11)]
+        return [await first, *[await r for r in rest]]
+
+    assert asyncio.run(main()) == [i * i for i in range(11)]
+    assert recorder.batches == [[0], [1, 2, 3, 4], [5, 6, 7, 8], [9, 10]]
+
+
+def test_one_bad_item_fails_alone() -> None:
+    recorder = Recorder(delay_s=0.02)
+    batcher = MicroBatcher(recorder, max_batch=8, max_wait_s=0.0)
+
+    async def main() -> list[object]:
+        first = asyncio.ensure_future(batcher.submit(1))
+        await asyncio.sleep(0.005)
+        rest = [asyncio.ensure_future(batcher.submit(i)) for i in (2, -3, 4)]
+        return await asyncio.gather(first, *rest, return_exceptions=True)
+
+    results = asyncio.run(main())
+    assert results[:2] == [1, 4] and results[3] == 16
+    assert isinstance(results[2], ValueError) and "negative: -3" in str(results[2])
+
+
+def test_a_failing_batch_function_fails_every_item_of_that_batch_only() -> None:
+    calls: list[list[int]] = []
+
+    def flaky(items: Sequence[int]) -> list[int | BaseException]:
+        calls.append(list(items))
+        time.sleep(0.02)
+        if len(calls) == 2:
+            raise RuntimeError("engine broke")
+        return list(items)
+
+    batcher = MicroBatcher(flaky, max_batch=8, max_wait_s=0.0)
+
+    async def main() -> list[object]:
+        first = asyncio.ensure_future(batcher.submit(1))
+        await asyncio.sleep(0.005)
+        second = [asyncio.ensure_future(batcher.submit(i)) for i in (2, 3)]
+        out = await asyncio.gather(first, *second, return_exceptions=True)
+        out.append(await batcher.submit(4))  # the batcher keeps working afterwards
+        return out
+
+    first, two, three, four = asyncio.run(main())
+    assert first == 1 and four == 4
+    assert all(isinstance(r, RuntimeError) and "engine broke" in str(r) for r in (two, three))
+
+
+def test_a_wrong_number_of_outcomes_is_an_error_for_every_item() -> None:
+    batcher = MicroBatcher(lambda items: [], max_batch=8)
+    with pytest.raises(RuntimeError, match="0 outcomes for 1 items"):
+        asyncio.run(batcher.submit(1))
+
+
+def test_a_batch_waits_for_announced_arrivals_but_not_past_max_wait() -> None:
+    recorder = Recorder()
+    batcher = MicroBatcher(recorder, max_batch=8, max_wait_s=2.0)
+
+    async def main() -> tuple[list[int], float]:
+        # two requests are announced (being read and validated); one submits now, one a little later
+        early, late = batcher.arrive(), batcher.arrive()
+        started = time.perf_counter()
+        first = asyncio.ensure_future(batcher.submit(1, early))
+
+        async def later() -> int:
+            await asyncio.sleep(0.05)
+            return await batcher.submit(2, late)
+
+        results = await asyncio.gather(first, later())
+        return list(results), time.perf_counter() - started
+
+    results, elapsed = asyncio.run(main())
+    assert results == [1, 4] and recorder.batches == [[1, 2]]  # one call for both
+    assert elapsed < 1.5
+
+    # an announced request that never submits (refused at the door) holds a batch for max_wait_s at most
+    recorder2 = Recorder()
+    patient = MicroBatcher(recorder2, max_batch=8, max_wait_s=0.1)
+
+    async def abandoned() -> float:
+        patient.arrive()  # never closed, never submitted
+        started = time.perf_counter()
+        await patient.submit(3)
+        return time.perf_counter() - started
+
+    waited = asyncio.run(abandoned())
+    assert recorder2.batches == [[3]] and 0.09 <= waited < 1.0
+
+
+def test_closing_an_arrival_twice_counts_once() -> None:
+    batcher = MicroBatcher(Recorder(), max_batch=8)
+    arrival = batcher.arrive()
+    arrival.close()
+    arrival.close()
+    assert batcher._arriving == 0
