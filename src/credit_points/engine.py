@@ -189,26 +189,28 @@ class DecisionEngine:
             The input columns, then points, PD, policy and reason-code columns (docs/architecture.md),
             plus model and config identity.
         """
+        return self._decide(frame, explain).frame()
+
+    def _decide(self, frame: pd.DataFrame, explain: Explain) -> _Parts:
+        """The output columns of :meth:`decide` in groups, before they are joined into one frame."""
         n = len(frame)
         scorer = self._scorer
-        points_parts: list[pd.DataFrame]
+        parts = _Parts(frame)
         if scorer.reference is not None:
             head, block = scorer.score_arrays(frame)
             float_names = scorer.float_columns
             points: Mapping[str, Any] = {**head, **dict(zip(float_names, block, strict=True))}
-            points_parts = [
-                pd.DataFrame(head, index=frame.index),
-                pd.DataFrame(block.T, index=frame.index, columns=float_names, copy=False),
-            ]
+            parts.add(head)
+            parts.add_block(list(float_names), block.T)
         else:
             points = scorer.score(frame)
-            points_parts = [points]
+            parts.add(points)
         # inner steps read columns through one cached lookup; the output frame is built once at the end
         source: ChainMap[str, Any] = ChainMap(_Columns((points, frame), record=frame))
         if self._matrix_ok:
             features: pd.DataFrame | np.ndarray = feature_matrix(source, self.pd_config, n)
         else:
-            features = build_features(pd.concat([frame, *points_parts], axis=1), self.pd_config)
+            features = build_features(parts.frame(), self.pd_config)  # input and points columns so far
         risk = self._risk(features)
         columns: dict[str, Any] = dict(risk)
         decision, offers = policy_decision(source.new_child(risk), self.policy, n)
@@ -221,7 +223,7 @@ class DecisionEngine:
             mask = adverse
         else:
             mask = np.zeros(n, dtype=bool)
-        parts = [frame, *points_parts, pd.DataFrame(columns, index=frame.index)]
+        parts.add(columns)
         explained: tuple[list[str], np.ndarray] | None = None
         if mask.any():
             every = bool(mask.all())
@@ -239,10 +241,7 @@ class DecisionEngine:
                 block = np.full((n, k + 1), np.nan)
                 block[mask, :k], block[mask, k] = contrib, base
             explained = (list(self.pd_config.feature_names), block[:, :-1])
-            # one float block: no per-column construction
-            parts.append(
-                pd.DataFrame(block, index=frame.index, columns=[*self._contrib_columns, "contrib_base"])
-            )
+            parts.add_block([*self._contrib_columns, "contrib_base"], block)
         if explain == "none":
             tail = {"reason_codes": _constant(n, "")}
         else:
@@ -266,8 +265,8 @@ class DecisionEngine:
         tail["model_version"] = _constant(n, self.identity.version)
         tail["model_artifact_hash"] = _constant(n, self.identity.artifact_hash)
         tail["feature_order_hash"] = _constant(n, self._feature_order_hash)
-        parts.append(pd.DataFrame(tail, index=frame.index))
-        return pd.concat(parts, axis=1)
+        parts.add(tail)
+        return parts
 
     def decide_records(
         self, applicants: Sequence[Mapping[str, Any]], *, explain: Explain = "adverse"
@@ -283,8 +282,57 @@ class DecisionEngine:
         from credit_points.records import decision_records, input_records
 
         frame = applicants_to_frame([SimpleNamespace(**a) for a in applicants], self.fields)  # type: ignore[misc]
-        decided = self.decide(frame, explain=explain)
-        return decision_records(self, decided, input_records(frame, self.fields.input_names))
+        # straight from the output columns: no output frame is built only to be taken apart again
+        columns = self._decide(frame, explain).columns()
+        return decision_records(self, columns, input_records(frame, self.fields.input_names))
+
+
+class _Parts:
+    """The output of ``decide`` as groups of columns (the input frame first), joined only when needed.
+
+    ``frame()`` gives the DataFrame ``decide`` returns; ``columns()`` gives the added columns as a mapping
+    of name -> array for code that reads cells (decision records), without building the frame.
+    """
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.input = frame
+        self.groups: list[pd.DataFrame | Mapping[str, Any] | tuple[list[str], np.ndarray]] = []
+
+    def add(self, group: pd.DataFrame | Mapping[str, Any]) -> None:
+        self.groups.append(group)
+
+    def add_block(self, names: list[str], block: np.ndarray) -> None:
+        """A float block of shape (rows, names): one frame block, no per-column construction."""
+        self.groups.append((names, block))
+
+    def _group_frame(
+        self, group: pd.DataFrame | Mapping[str, Any] | tuple[list[str], np.ndarray]
+    ) -> pd.DataFrame:
+        index = self.input.index
+        if isinstance(group, pd.DataFrame):
+            return group
+        if isinstance(group, tuple):
+            names, block = group
+            return pd.DataFrame(block, index=index, columns=names, copy=False)
+        return pd.DataFrame(group, index=index)
+
+    def frame(self, upto: int | None = None) -> pd.DataFrame:
+        """The input columns and the first ``upto`` groups (all by default) as one frame."""
+        groups = self.groups if upto is None else self.groups[:upto]
+        return pd.concat([self.input, *(self._group_frame(g) for g in groups)], axis=1)
+
+    def columns(self) -> dict[str, Any]:
+        """The columns ``decide`` adds to its input, by name (a later group wins a repeated name)."""
+        out: dict[str, Any] = {}
+        for group in self.groups:
+            if isinstance(group, pd.DataFrame):
+                out.update({name: group[name].to_numpy() for name in group.columns})
+            elif isinstance(group, tuple):
+                names, block = group
+                out.update({name: block[:, j] for j, name in enumerate(names)})
+            else:
+                out.update(group)
+        return out
 
 
 _SMALL = 64

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -114,22 +114,29 @@ def points_section(points_cfg: PointsConfig, points_hash: str, row: Mapping[str,
 
 
 def decision_records(
-    engine: DecisionEngine, decided: pd.DataFrame, inputs: list[dict[str, Any]]
+    engine: DecisionEngine, decided: pd.DataFrame | Mapping[str, Any], inputs: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
-    """Nested decision records, one per row of ``decided`` (aligned with ``inputs``)."""
+    """Nested decision records, one per row of ``decided`` (aligned with ``inputs``).
+
+    ``decided`` is the frame ``DecisionEngine.decide`` returns, or the columns it adds to the input as a
+    mapping of name -> array (what ``decide_records`` hands over without building the frame); the input
+    itself comes from ``inputs``.
+    """
     points_cfg = engine.points_config
     policy = engine.policy
     codes = engine.reason_codes_config
-    features = [
-        c.removeprefix("contrib_")
-        for c in decided.columns.tolist()
-        if c.startswith("contrib_") and c != "contrib_base"
-    ]
     versions = engine.versions
     model = {**engine.identity.as_dict(), "feature_order_hash": engine.feature_order_hash}
-    # one conversion of the whole frame (Python scalars per cell), then a plain dict per row
-    names = [str(c) for c in decided.columns.tolist()]
-    rows = (dict(zip(names, cells, strict=True)) for cells in decided.to_numpy(dtype=object))
+    rows: Iterator[dict[str, Any]]
+    if isinstance(decided, pd.DataFrame):
+        # one conversion of the whole frame (Python scalars per cell), then a plain dict per row
+        names = [str(c) for c in decided.columns.tolist()]
+        rows = (dict(zip(names, cells, strict=True)) for cells in decided.to_numpy(dtype=object))
+    else:
+        names = list(decided)
+        arrays = list(decided.values())
+        rows = (dict(zip(names, [a[i] for a in arrays], strict=True)) for i in range(len(inputs)))
+    features = [c.removeprefix("contrib_") for c in names if c.startswith("contrib_") and c != "contrib_base"]
     points_hash = versions["points"]["hash"]
     policy_ref = {"version": policy.version, "hash": versions["policy"]["hash"]}
     texts = {c: (codes.text(c, "zh"), codes.text(c, "en")) for c in codes.by_code}
