@@ -81,6 +81,9 @@ class MicroBatcher(Generic[T, R]):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.max_wait_s
         target = min(self._expected, self.max_batch)
+        # always yield once: the answers of the batch that just ended go out before the next one takes the
+        # interpreter, and requests the event loop has already read reach the queue
+        await asyncio.sleep(0)
         spins = 0
         while len(self._queue) < self.max_batch and (self._arriving > 0 or len(self._queue) < target):
             if loop.time() >= deadline:
