@@ -134,7 +134,8 @@ def decision_records(
         rows = (dict(zip(names, cells, strict=True)) for cells in decided.to_numpy(dtype=object))
     else:
         names = list(decided)
-        arrays = list(decided.values())
+        # Python scalars, as the frame's object conversion gives (a numpy str or float is not a JSON type)
+        arrays = [a.tolist() if hasattr(a, "tolist") else list(a) for a in decided.values()]
         rows = (dict(zip(names, [a[i] for a in arrays], strict=True)) for i in range(len(inputs)))
     features = [c.removeprefix("contrib_") for c in names if c.startswith("contrib_") and c != "contrib_base"]
     points_hash = versions["points"]["hash"]

@@ -166,6 +166,9 @@ def test_decide_records_from_dicts_equals_deciding_the_frame(trained_model: Any,
     # then the records equal those built from deciding the frame, and do not depend on the batch
     expected = decision_records(engine, engine.decide(head), input_records(head, engine.fields.input_names))
     assert together == expected
+    # and hold plain JSON types only, exactly as stored and read back (numpy str == str, but replay and
+    # hashing compare types too)
+    assert _json_types(together) and _json_types(alone) and _json_types(expected)
     assert [r["risk"]["prob_default"] for r in together] == engine.decide(head)["prob_default"].tolist()
     for one, want in zip(alone, expected, strict=True):
         assert (one["decision"], one["limit"]["limit"], one["reason_codes"]) == (
@@ -175,6 +178,14 @@ def test_decide_records_from_dicts_equals_deciding_the_frame(trained_model: Any,
         )
         assert one["input_sha256"] == want["input_sha256"]
         assert one["risk"]["prob_default"] == pytest.approx(want["risk"]["prob_default"], rel=1e-12)
+
+
+def _json_types(value: Any) -> bool:
+    if isinstance(value, dict):
+        return all(type(k) is str and _json_types(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_json_types(v) for v in value)
+    return type(value) in (str, int, float, bool, type(None))
 
 
 def test_compiled_expressions_pickle_and_do_not_warn() -> None:

@@ -4,7 +4,7 @@ The decision engine is vectorised: deciding eight applicants together costs abou
 fixed cost of building frames, evaluating rules and writing records dominates a single row). Under load,
 requests to ``POST /v1/decisions`` arrive while the worker is still busy with earlier ones; the
 :class:`MicroBatcher` queues them and, as soon as the running batch is done, hands *everything that has
-queued up* (at most ``max_batch``) to one call in a worker thread.
+queued up* (at most ``max_batch``) to one call.
 
 Before it takes the queue, a batch waits (at most ``max_wait_s``) for two kinds of request:
 
@@ -26,24 +26,22 @@ so one bad item never fails its neighbours.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
-
-from starlette.concurrency import run_in_threadpool
 
 T = TypeVar("T")
 R = TypeVar("R")
 
-BatchFunction = Callable[[Sequence[T]], Sequence["R | BaseException"]]
+BatchFunction = Callable[[Sequence[T]], Awaitable[Sequence["R | BaseException"]]]
 
 
 class MicroBatcher(Generic[T, R]):
     """Queue items; run them through ``function`` in batches of at most ``max_batch``, one batch at a time.
 
     Args:
-        function: called in a worker thread with a batch of items; returns one outcome per item (the
-            result, or an exception raised to that item's caller). If it raises, every item of the batch
-            gets that exception.
+        function: awaited with a batch of items; returns one outcome per item (the result, or an
+            exception raised to that item's caller). If it raises, every item of the batch gets that
+            exception. It runs on the event loop: it hands blocking work to threads itself.
         max_batch: the largest batch; 1 decides each request alone (batching off).
     """
 
@@ -108,7 +106,7 @@ class MicroBatcher(Generic[T, R]):
 
     async def _run(self, items: list[T], futures: list[asyncio.Future[R]]) -> None:
         try:
-            outcomes = await run_in_threadpool(self._function, items)
+            outcomes = await self._function(items)
             if len(outcomes) != len(items):
                 raise RuntimeError(f"batch function returned {len(outcomes)} outcomes for {len(items)} items")
         except BaseException as exc:  # noqa: BLE001 - handed to every waiting caller, never lost

@@ -32,6 +32,9 @@ class DecisionService(Protocol):
     (answered 503) when no usable model is loaded.
     """
 
+    # Optional attribute ``decides_in_process = True``: ``decide`` is pure computation of a few
+    # milliseconds (no I/O, no waiting), so the API may call it on its event loop instead of in a thread.
+
     def ready(self) -> tuple[bool, str]:
         """``(True, detail)`` when a validated model and the configs are loaded; else ``(False, reason)``.
 

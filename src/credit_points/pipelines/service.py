@@ -103,6 +103,10 @@ def applicant_frame(engine: DecisionEngine, applicants: list[dict[str, Any]]) ->
 class EngineService:
     """:class:`~credit_points.api.service.DecisionService` over the decision engine."""
 
+    #: ``decide`` is pure computation on the loaded engine (milliseconds, no I/O): the API may run it on
+    #: its event loop (see ``api.routers.decisions.decide_and_record_many``)
+    decides_in_process = True
+
     def __init__(
         self, settings: Settings | None = None, *, model_uri: str | None = None, replay_cache: int = 4
     ) -> None:

@@ -126,35 +126,57 @@ def _decide_isolated(service: DecisionService, applicants: list[dict[str, Any]])
     return outcomes
 
 
-def decide_and_record_many(ctx: AppContext, requests: Sequence[DecisionRequest]) -> list[Any]:
+def _idempotent_outcomes(ctx: AppContext, requests: Sequence[DecisionRequest]) -> list[Any]:
+    """For each request: the earlier row its idempotency key answers with, the error it gets, or None."""
+    outcomes: list[Any] = [None] * len(requests)
+    for i, req in enumerate(requests):
+        if req.idempotency_key is None:
+            continue
+        try:
+            earlier = ctx.store.find_idempotent(req.client_id, req.idempotency_key)
+        except AuditError as exc:
+            outcomes[i] = exc
+            continue
+        if earlier is not None:
+            outcomes[i] = (
+                earlier
+                if earlier.body_sha256 == req.body_sha256
+                else IdempotencyConflictError(
+                    "idempotency key was already used with a different request body"
+                )
+            )
+    return outcomes
+
+
+def _decides_on_loop(service: DecisionService) -> bool:
+    """Whether the service says its ``decide`` is pure, bounded computation (no I/O, milliseconds)."""
+    return getattr(service, "decides_in_process", False) is True
+
+
+async def decide_and_record_many(ctx: AppContext, requests: Sequence[DecisionRequest]) -> list[Any]:
     """Decide several callers' requests in one engine call and commit their rows in one transaction.
 
-    Runs in a worker thread (see :class:`~credit_points.api.batcher.MicroBatcher`). Returns one outcome per
-    request: its :class:`AuditRow` (new, or the earlier one an idempotent repeat gets back) or the exception
-    its caller raises. Every row is committed before any outcome is returned.
+    Called by the :class:`~credit_points.api.batcher.MicroBatcher`. Returns one outcome per request: its
+    :class:`AuditRow` (new, or the earlier one an idempotent repeat gets back) or the exception its caller
+    raises. Every row is committed before any outcome is returned.
+
+    Database work (idempotency look-ups, the audit commit) runs in worker threads, so a slow or hanging
+    store never stalls the event loop. The engine call runs on the event loop itself when the service
+    declares ``decides_in_process`` (pure computation of a few milliseconds): handing it to a thread would
+    make the engine and the event loop take turns on the interpreter lock, which costs more than the call.
     """
     service = ctx.service  # one read: the whole batch uses one model version
     ctx.metrics.decision_batch.observe(len(requests))
-    outcomes: list[Any] = [None] * len(requests)
-    todo: list[int] = []
-    for i, req in enumerate(requests):
-        if req.idempotency_key is not None:
-            try:
-                earlier = ctx.store.find_idempotent(req.client_id, req.idempotency_key)
-            except AuditError as exc:
-                outcomes[i] = exc
-                continue
-            if earlier is not None:
-                outcomes[i] = (
-                    earlier
-                    if earlier.body_sha256 == req.body_sha256
-                    else IdempotencyConflictError(
-                        "idempotency key was already used with a different request body"
-                    )
-                )
-                continue
-        todo.append(i)
-    decided = _decide_isolated(service, [requests[i].applicant for i in todo])
+    if any(r.idempotency_key is not None for r in requests):
+        outcomes = await run_in_threadpool(_idempotent_outcomes, ctx, requests)
+    else:
+        outcomes = [None] * len(requests)
+    todo = [i for i, outcome in enumerate(outcomes) if outcome is None]
+    applicants = [requests[i].applicant for i in todo]
+    if _decides_on_loop(service):
+        decided = _decide_isolated(service, applicants)
+    else:
+        decided = await run_in_threadpool(_decide_isolated, service, applicants)
     appends: list[DecisionAppend] = []
     where: list[int] = []
     for i, record in zip(todo, decided, strict=True):
@@ -173,7 +195,8 @@ def decide_and_record_many(ctx: AppContext, requests: Sequence[DecisionRequest])
         )
         where.append(i)
     if appends:
-        for i, outcome in zip(where, ctx.store.append_decision_items(appends), strict=True):
+        stored = await run_in_threadpool(ctx.store.append_decision_items, appends)
+        for i, outcome in zip(where, stored, strict=True):
             # a record the store refuses (NaN, wrong types at indexed keys) is the engine's bug: 500
             outcomes[i] = (
                 RuntimeError(f"the decision service returned a record the audit store refuses: {outcome}")
@@ -246,7 +269,7 @@ def build_router(applicant_model: type[BaseModel], max_batch: int) -> APIRouter:
         row: AuditRow = (
             await batcher.submit(request_, getattr(request.state, "arrival", None))
             if batcher is not None
-            else (await run_in_threadpool(decide_and_record_many, ctx, [request_]))[0]
+            else (await decide_and_record_many(ctx, [request_]))[0]
         )
         if isinstance(row, BaseException):
             raise row
