@@ -150,7 +150,17 @@ def parse_api(out: str, result: dict[str, Any] | None) -> list[Figure]:
             base_rps,
             note=note,
         ),
+        Figure(
+            "api",
+            "POST /v1/decisions p50",
+            data.get("p50_ms"),
+            "ms",
+            label,
+            base.get("p50_ms") if isinstance(base, dict) else None,
+            better="lower",
+        ),
         Figure("api", "POST /v1/decisions p99", data.get("p99_ms"), "ms", label, base_p99, better="lower"),
+        Figure("api", "mean micro-batch", data.get("mean_batch"), "requests per engine call"),
         Figure("api", "errors", data.get("errors"), "count", better="lower"),
         Figure(
             "api", "audit rows equal 201 responses", float(bool(data.get("audit_rows_equal_201"))), "bool"

@@ -279,12 +279,12 @@ class DecisionEngine:
         from types import SimpleNamespace
 
         from credit_points.datasets.record import applicants_to_frame
-        from credit_points.records import decision_records, input_records
+        from credit_points.records import decision_records, input_records_of
 
         frame = applicants_to_frame([SimpleNamespace(**a) for a in applicants], self.fields)  # type: ignore[misc]
         # straight from the output columns: no output frame is built only to be taken apart again
         columns = self._decide(frame, explain).columns()
-        return decision_records(self, columns, input_records(frame, self.fields.input_names))
+        return decision_records(self, columns, input_records_of(applicants, self.fields))
 
 
 class _Parts:

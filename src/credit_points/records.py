@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -17,6 +17,7 @@ import pandas as pd
 from credit_points.config import canonical_json, sha256_text
 
 if TYPE_CHECKING:
+    from credit_points.datasets.fields import FieldsConfig
     from credit_points.engine import DecisionEngine
     from credit_points.points.config import PointsConfig
 
@@ -59,6 +60,44 @@ def input_records(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any
     # one conversion to Python cells (``to_dict`` builds a Series per row: far slower on small frames)
     cells = frame[present].to_numpy(dtype=object)
     return [{k: _plain(v) for k, v in zip(present, row, strict=True)} for row in cells]
+
+
+def input_records_of(applicants: Sequence[Mapping[str, Any]], fields: FieldsConfig) -> list[dict[str, Any]]:
+    """``input_records`` of the frame ``datasets.record.applicants_to_frame`` builds, straight from the dicts.
+
+    The same values the frame's round trip gives (numbers as float, a missing bool as ``False``, dates as
+    ``YYYY-MM-DD``, missing text as ``None``), without converting the frame back cell by cell; every
+    catalogue input field is present, as it is in that frame.
+    """
+    converters = [(spec.name, _CONVERT[spec.dtype]) for spec in fields.fields if spec.group != "outcome"]
+    return [{name: convert(a.get(name)) for name, convert in converters} for a in applicants]
+
+
+def _number(value: Any) -> float | None:
+    if value is None:
+        return None
+    f = float(value)
+    return None if math.isnan(f) or math.isinf(f) else f
+
+
+def _date(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return dt.date.fromisoformat(str(value)).isoformat()
+
+
+_CONVERT: dict[str, Any] = {
+    "float": _number,
+    "int": _number,
+    "bool": bool,
+    "date": _date,
+    "string": lambda v: None if v is None else str(v),
+    "category": lambda v: None if v is None else str(v),
+}
 
 
 def input_sha256(record: dict[str, Any]) -> str:

@@ -180,6 +180,37 @@ def test_decide_records_from_dicts_equals_deciding_the_frame(trained_model: Any,
         assert one["risk"]["prob_default"] == pytest.approx(want["risk"]["prob_default"], rel=1e-12)
 
 
+def test_input_records_from_dicts_equal_the_frame_round_trip(trained_model: Any, applicants) -> None:
+    from types import SimpleNamespace
+
+    from credit_points.api.schemas import applicant_model
+    from credit_points.datasets.record import applicants_to_frame
+    from credit_points.records import input_records_of
+
+    # given applicants as the API holds them after pydantic (ints as ints, dates as text, None for missing),
+    # some with optional values removed
+    engine = trained_model.engine
+    model = applicant_model()
+    dicts = [
+        model.model_validate(r).model_dump(mode="json")
+        for r in input_records(applicants.head(60), engine.fields.input_names)
+    ]
+    for i, d in enumerate(dicts[::3]):
+        d["orders_backlog"] = None
+        if i % 2:
+            d["equity_financing_3y"] = None
+    # when the canonical inputs are built straight from the dicts and through the typed frame
+    direct = input_records_of(dicts, engine.fields)
+    via_frame = input_records(
+        applicants_to_frame([SimpleNamespace(**d) for d in dicts], engine.fields), engine.fields.input_names
+    )
+    # then they are equal, value and type, key for key (so input_sha256 is too)
+    assert [sorted((k, type(v), v) for k, v in r.items()) for r in direct] == [
+        sorted((k, type(v), v) for k, v in r.items()) for r in via_frame
+    ]
+    assert any(v is None for r in direct for v in r.values())
+
+
 def _json_types(value: Any) -> bool:
     if isinstance(value, dict):
         return all(type(k) is str and _json_types(v) for k, v in value.items())
