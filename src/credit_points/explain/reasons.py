@@ -19,6 +19,7 @@ Everything is computed on whole arrays; only the distinct code lists are turned 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -54,12 +55,40 @@ _ABSENT = 1e12  # sort key of a reason a row does not have
 _GROUP_STEP = 1e7  # sort-key distance between sources; sizes (points, log-odds) are far smaller
 
 
+_SMALL = 64
+
+
+def _factorize(column: Any) -> tuple[np.ndarray, list[Any]]:
+    """``pd.factorize(column, use_na_sentinel=True)``: codes (-1 for missing) and uniques in order of appearance.
+
+    A short column (the API's few rows) is coded in plain Python: pandas' hashing machinery costs far more
+    than the work on a handful of values.
+
+    Examples:
+        >>> codes, uniques = _factorize(["refer", None, "approve", "refer"])
+        >>> codes.tolist(), uniques
+        ([0, -1, 1, 0], ['refer', 'approve'])
+    """
+    if len(column) > _SMALL:
+        codes, uniques = pd.factorize(np.asarray(column, dtype=object), sort=False, use_na_sentinel=True)
+        return np.asarray(codes), list(uniques)
+    values = column.tolist() if hasattr(column, "tolist") else list(column)
+    position: dict[Any, int] = {}
+    out = np.empty(len(values), dtype=np.intp)
+    for i, value in enumerate(values):
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            out[i] = -1
+        else:
+            out[i] = position.setdefault(value, len(position))
+    return out, list(position)
+
+
 class _Labels:
     """A text column factorised once, so each ``== value`` test is an integer comparison."""
 
     def __init__(self, column: Any) -> None:
-        codes, uniques = pd.factorize(column, use_na_sentinel=True)
-        self._codes = np.asarray(codes)
+        codes, uniques = _factorize(column)
+        self._codes = codes
         self._position = {str(u): k for k, u in enumerate(uniques)}
 
     def __eq__(self, value: object) -> np.ndarray:  # type: ignore[override]
@@ -113,7 +142,7 @@ def _membership(
 ) -> np.ndarray:
     """Boolean (n, len(ids)) from a ``;``-joined id column, parsed once per distinct value."""
     # a missing value (NA sentinel) takes the last, all-False row, as an empty text would
-    codes, uniques = pd.factorize(values.to_numpy(dtype=object), sort=False, use_na_sentinel=True)
+    codes, uniques = _factorize(values)
     position = {i: k for k, i in enumerate(ids)}
     table = np.zeros((len(uniques) + 1, len(ids)), dtype=bool)
     for u, text in enumerate(uniques):
