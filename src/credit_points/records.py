@@ -34,8 +34,11 @@ WATERFALL_STEPS = (
 
 def _plain(value: Any) -> Any:
     """A JSON-safe Python value: NaN/NaT → None, numpy scalars → Python, timestamps → ISO date."""
-    if value is None:
-        return None
+    kind = type(value)
+    if kind is float:  # the common cases first: a record has a few hundred of them
+        return value if math.isfinite(value) else None
+    if kind is str or value is None:
+        return value
     if isinstance(value, float | np.floating):
         f = float(value)
         return None if math.isnan(f) or math.isinf(f) else f
