@@ -24,6 +24,18 @@ class Recorder:
         return [ValueError(f"negative: {i}") if i < 0 else i * i for i in items]
 
 
+def submit_while_busy(batcher: MicroBatcher, first: int, rest: Sequence[int]) -> list[object]:
+    """Submit ``first``, then ``rest`` while its batch runs; every outcome (results or exceptions), in order."""
+
+    async def main() -> list[object]:
+        head = asyncio.ensure_future(batcher.submit(first))
+        await asyncio.sleep(0.005)  # the first batch is running now
+        tail = [asyncio.ensure_future(batcher.submit(i)) for i in rest]
+        return await asyncio.gather(head, *tail, return_exceptions=True)
+
+    return asyncio.run(main())
+
+
 def test_a_lone_request_is_answered_at_once_in_a_batch_of_one() -> None:
     recorder = Recorder()
     batcher = MicroBatcher(recorder, max_batch=32, max_wait_s=5.0)
@@ -40,14 +52,7 @@ def test_a_lone_request_is_answered_at_once_in_a_batch_of_one() -> None:
 def test_requests_that_queue_while_a_batch_runs_share_the_next_call() -> None:
     recorder = Recorder(delay_s=0.05)
     batcher = MicroBatcher(recorder, max_batch=32, max_wait_s=0.0)
-
-    async def main() -> list[int]:
-        first = asyncio.ensure_future(batcher.submit(1))
-        await asyncio.sleep(0.01)  # the first batch is running now
-        rest = [asyncio.ensure_future(batcher.submit(i)) for i in range(2, 12)]
-        return [await first, *[await r for r in rest]]
-
-    assert asyncio.run(main()) == [i * i for i in range(1, 12)]
+    assert submit_while_busy(batcher, 1, range(2, 12)) == [i * i for i in range(1, 12)]
     assert recorder.batches == [[1], list(range(2, 12))]
     assert batcher.batches == 2 and batcher.items == 11
 
@@ -55,28 +60,14 @@ def test_requests_that_queue_while_a_batch_runs_share_the_next_call() -> None:
 def test_batches_never_exceed_max_batch_and_keep_arrival_order() -> None:
     recorder = Recorder(delay_s=0.02)
     batcher = MicroBatcher(recorder, max_batch=4, max_wait_s=0.0)
-
-    async def main() -> list[int]:
-        first = asyncio.ensure_future(batcher.submit(0))
-        await asyncio.sleep(0.005)
-        rest = [asyncio.ensure_future(batcher.submit(i)) for i in range(1, 11)]
-        return [await first, *[await r for r in rest]]
-
-    assert asyncio.run(main()) == [i * i for i in range(11)]
+    assert submit_while_busy(batcher, 0, range(1, 11)) == [i * i for i in range(11)]
     assert recorder.batches == [[0], [1, 2, 3, 4], [5, 6, 7, 8], [9, 10]]
 
 
 def test_one_bad_item_fails_alone() -> None:
     recorder = Recorder(delay_s=0.02)
     batcher = MicroBatcher(recorder, max_batch=8, max_wait_s=0.0)
-
-    async def main() -> list[object]:
-        first = asyncio.ensure_future(batcher.submit(1))
-        await asyncio.sleep(0.005)
-        rest = [asyncio.ensure_future(batcher.submit(i)) for i in (2, -3, 4)]
-        return await asyncio.gather(first, *rest, return_exceptions=True)
-
-    results = asyncio.run(main())
+    results = submit_while_busy(batcher, 1, (2, -3, 4))
     assert results[:2] == [1, 4] and results[3] == 16
     assert isinstance(results[2], ValueError) and "negative: -3" in str(results[2])
 
@@ -93,15 +84,8 @@ def test_a_failing_batch_function_fails_every_item_of_that_batch_only() -> None:
 
     batcher = MicroBatcher(flaky, max_batch=8, max_wait_s=0.0)
 
-    async def main() -> list[object]:
-        first = asyncio.ensure_future(batcher.submit(1))
-        await asyncio.sleep(0.005)
-        second = [asyncio.ensure_future(batcher.submit(i)) for i in (2, 3)]
-        out = await asyncio.gather(first, *second, return_exceptions=True)
-        out.append(await batcher.submit(4))  # the batcher keeps working afterwards
-        return out
-
-    first, two, three, four = asyncio.run(main())
+    first, two, three = submit_while_busy(batcher, 1, (2, 3))
+    four = asyncio.run(batcher.submit(4))  # the batcher keeps working afterwards
     assert first == 1 and four == 4
     assert all(isinstance(r, RuntimeError) and "engine broke" in str(r) for r in (two, three))
 
