@@ -107,14 +107,15 @@ def _pd_model(args: argparse.Namespace, workdir: Path) -> tuple[Path, str]:
 
     from credit_points.config import Settings
     from credit_points.datasets.record import example_applicant
-    from credit_points.pipelines.service import applicant_frame, load_serving_engine
+    from credit_points.pipelines.models import load_engine
+    from credit_points.pipelines.service import applicant_frame
 
     overrides: dict[str, Any] = {}
     if args.home:
         home = Path(args.home).resolve()
         overrides = {"home": home, "tracking_uri": f"sqlite:///{home / 'mlruns' / 'mlflow.db'}"}
     settings = Settings(**overrides)
-    engine, resolved = load_serving_engine(args.model_uri or settings.model_uri, settings)
+    engine, resolved = load_engine(args.model_uri or settings.model_uri, settings)
     frame = applicant_frame(engine, [example_applicant()])
     features = engine.features(pd.concat([frame, engine.score_points(frame)], axis=1))
     booster = lgb.Booster(model_file=str(Path(resolved.bundle_dir) / "booster.txt"))

@@ -22,6 +22,7 @@ from credit_points.bundle import MANIFEST
 from credit_points.config import Settings, get_settings
 from credit_points.engine import DecisionEngine
 from credit_points.exceptions import DataValidationError, ModelError
+from credit_points.pipelines.models import load_engine
 from credit_points.records import points_section
 from credit_points.tracking.registry import ResolvedModel
 
@@ -36,61 +37,6 @@ REPORT_MEDIA_TYPES: dict[str, str] = {
 class _Serving:
     engine: DecisionEngine
     resolved: ResolvedModel
-
-
-def _point_at_registry(settings: Settings) -> bool:
-    """Point MLflow at the registry without touching the network; False when there is no registry at all.
-
-    Serving never creates experiments or stores: a SQLite registry file that does not exist is a missing
-    registry (MLflow would silently create an empty one). Short timeouts and no retries: an unreachable
-    registry must fail in seconds so the verified local copy can serve, never after MLflow's default
-    minutes of retries.
-    """
-    import os
-
-    import mlflow
-
-    from credit_points.tracking.setup import _FAST_FAIL_ENV
-
-    for key, value in _FAST_FAIL_ENV.items():
-        os.environ.setdefault(key, value)
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(max(1, int(settings.registry_timeout_s))))
-    uri = settings.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or settings.mlflow_uri
-    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
-        return False
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    return True
-
-
-def load_serving_engine(
-    model_uri: str, settings: Settings, *, allow_cached: bool = True
-) -> tuple[DecisionEngine, ResolvedModel]:
-    """The verified engine for ``model_uri`` and the concrete version it resolved to.
-
-    ``models:/`` URIs go through the registry once (download, hash check) and fall back to the newest
-    verified local copy when the registry cannot be reached (unless ``allow_cached`` is off); bundle folders are loaded in place. The
-    bundle's hashes and golden predictions are checked by ``load_bundle``.
-
-    Raises:
-        ModelError: no verifiable model (unreachable registry and no local copy, a hash or golden mismatch).
-    """
-    from credit_points.pipelines.models import engine_from_resolved
-    from credit_points.tracking.registry import fetch_model, latest_cached, parse_models_uri
-
-    if model_uri.startswith("models:/") and not _point_at_registry(settings):
-        name, alias, version = parse_models_uri(model_uri)
-        cached = (
-            latest_cached(settings.models_dir / name, alias=alias, version=version) if allow_cached else None
-        )
-        if cached is None:
-            raise ModelError(
-                f"no model registry at {settings.mlflow_uri} and no verified local copy of {model_uri}"
-            )
-        resolved = cached
-    else:
-        resolved = fetch_model(model_uri, settings.models_dir, allow_cached=allow_cached)
-    return engine_from_resolved(resolved, settings), resolved
 
 
 def applicant_frame(engine: DecisionEngine, applicants: list[dict[str, Any]]) -> pd.DataFrame:
@@ -116,7 +62,7 @@ class EngineService:
         self._replay_lock = threading.Lock()
         self._replay_engines: OrderedDict[str, DecisionEngine] = OrderedDict()
         self._replay_cache = replay_cache
-        engine, resolved = load_serving_engine(self.model_uri, self.settings)
+        engine, resolved = load_engine(self.model_uri, self.settings)
         self._serving = _Serving(engine, resolved)
 
     # ---------------------------------------------------------------- protocol
@@ -175,7 +121,7 @@ class EngineService:
             # a reload asks what the registry says now: unreachable means refused (ModelError), and the old
             # model keeps serving; the hashes and golden predictions are checked before the swap
             try:
-                engine, resolved = load_serving_engine(uri, self.settings, allow_cached=False)
+                engine, resolved = load_engine(uri, self.settings, allow_cached=False)
             except ModelError:
                 raise
             except Exception as exc:  # a broken candidate (unreadable file, bad JSON) is refused the same way
@@ -222,7 +168,7 @@ class EngineService:
         name = model.get("name") or self.settings.registry_model_name
         if not version or version in {"local", "unregistered"}:
             raise ModelError(f"record pins model version {version!r}; cannot load it for replay")
-        engine, resolved = load_serving_engine(f"models:/{name}/{version}", self.settings)
+        engine, resolved = load_engine(f"models:/{name}/{version}", self.settings)
         if resolved.artifact_hash != artifact:
             raise ModelError(
                 f"{name} version {version} has artifact {resolved.artifact_hash[:12]}…, not the recorded {artifact[:12]}…"
