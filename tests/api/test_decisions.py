@@ -224,7 +224,9 @@ def test_without_a_configured_service_the_app_starts_not_ready(tmp_path) -> None
     from credit_points.api.app import create_app
     from credit_points.config import Settings
 
-    with TestClient(create_app(Settings(audit_url=f"sqlite:///{tmp_path / 'a.db'}"))) as client:
+    # a home without any model (whatever `make demo` left in the working folder)
+    settings = Settings(audit_url=f"sqlite:///{tmp_path / 'a.db'}", home=tmp_path, tracking_uri=None)
+    with TestClient(create_app(settings)) as client:
         ready = client.get("/readyz")
         assert ready.status_code == 503
         model = next(c for c in ready.json()["checks"] if c["component"] == "model")

@@ -166,8 +166,25 @@ def applicants_to_frame(records: Sequence[BaseModel], fields: FieldsConfig | Non
         elif spec.dtype == "date":
             columns[spec.name] = np.array(values, dtype="datetime64[D]").astype("datetime64[ns]")
         else:
-            columns[spec.name] = pd.array(values, dtype="str")
+            columns[spec.name] = _text(values)
     return pd.DataFrame(columns, index=pd.RangeIndex(len(records)))
+
+
+_STR_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' default "str" dtype
+
+
+def _text(values: list[Any]) -> Any:
+    """``pd.array(values, dtype="str")``, built by Arrow directly when every value is text or missing.
+
+    Examples:
+        >>> _text(["a", None]).tolist(), str(_text(["a", None]).dtype)
+        (['a', nan], 'str')
+    """
+    if all(v is None or type(v) is str for v in values):
+        import pyarrow as pa
+
+        return pd.arrays.ArrowStringArray(pa.array(values, type=pa.large_string()), dtype=_STR_DTYPE)
+    return pd.array(values, dtype="str")
 
 
 def example_applicant() -> dict[str, Any]:
