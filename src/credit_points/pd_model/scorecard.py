@@ -273,8 +273,16 @@ class WoEScorecard(ClassifierMixin, BaseEstimator):
         return W * self.coef_, np.full(W.shape[0], self.intercept_)
 
     def raw_score(self, X: Any) -> np.ndarray:
-        """Log-odds of default."""
-        return self.woe_transform(X) @ self.coef_ + self.intercept_
+        """Log-odds of default: ``Σ_j coef_j · WoE_j`` (in column order) plus the intercept.
+
+        Summed column by column rather than as a matrix product: BLAS rounds a product differently for one
+        row than for many, and a firm must get the same PD, to the bit, alone or in any batch.
+        """
+        W = self.woe_transform(X)
+        out = np.zeros(W.shape[0])
+        for j, coef in enumerate(np.asarray(self.coef_, dtype="float64")):
+            out += W[:, j] * coef
+        return out + self.intercept_
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Log-odds of ``classes_[1]``."""

@@ -1,10 +1,11 @@
-"""Decisions from 32 threads at once are bit-identical to the same decisions made one after another."""
+"""Decisions from many threads at once (and the API's micro-batches) equal the same decisions made one by one."""
 
 from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import pytest
 
 from credit_points.config import Settings
@@ -65,3 +66,45 @@ def test_a_row_decided_in_a_batch_replays_identically(trained_model) -> None:
     differences = [diff_records(record, service.replay(record)) for record in batch]
     # then nothing differs: no field of a record depends on the other rows of its request
     assert differences == [[], [], []]
+
+
+def _metric_total(text: str, name: str) -> float:
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + " "))
+
+
+def test_concurrent_requests_decided_in_micro_batches_equal_requests_decided_alone(
+    server, applicants
+) -> None:
+    # given 24 applicants, each first decided alone (one request at a time: a batch of one each)
+    client = server.client()
+    chosen = applicants[:24]
+    alone = []
+    for applicant in chosen:
+        response = client.post("/v1/decisions", json=applicant, headers=server.headers())
+        assert response.status_code == 201, response.text
+        alone.append(response.json()["record"])
+    before = client.get("/metrics").text
+
+    # when the same applicants arrive again from 12 threads at once, three times over
+    def post(applicant: dict) -> dict:
+        with httpx.Client(base_url=server.base, timeout=60) as own:
+            answer = own.post("/v1/decisions", json=applicant, headers=server.headers())
+        assert answer.status_code == 201, answer.text
+        return answer.json()["record"]
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        together = list(pool.map(post, chosen * 3))
+    after = client.get("/metrics").text
+
+    # then the workers decided several requests per engine call ...
+    batches = _metric_total(after, "credit_points_decision_batch_size_count") - _metric_total(
+        before, "credit_points_decision_batch_size_count"
+    )
+    requests = _metric_total(after, "credit_points_decision_batch_size_sum") - _metric_total(
+        before, "credit_points_decision_batch_size_sum"
+    )
+    assert requests == len(together) and batches < requests
+    # ... and every record equals the one decided alone, byte for byte
+    assert [json.dumps(r, sort_keys=True) for r in together] == [
+        json.dumps(r, sort_keys=True) for r in alone * 3
+    ]
