@@ -99,6 +99,42 @@ def _wrk(url: str, script: Path, *, threads: int, connections: int, duration_s: 
     return result
 
 
+def _wait_until_up(server: subprocess.Popen[bytes], url: str, log: Path, *, timeout_s: float) -> None:
+    """Poll ``url`` until it answers 200; stop the run if the server exits or stays down too long."""
+    deadline = time.monotonic() + timeout_s
+    last = "no answer"
+    while True:
+        if server.poll() is not None:
+            raise SystemExit(f"{server.args[0]} exited; see {log}")
+        try:
+            answer = httpx.get(url, timeout=2)
+            if answer.status_code == 200:
+                return
+            last = answer.text
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{url} not up after {timeout_s:g} s: {last}")
+        time.sleep(0.2)
+
+
+def _stop(server: subprocess.Popen[bytes], log: Any, *, timeout_s: float) -> None:
+    """SIGTERM (the server drains), then kill if it does not exit in time; close its log."""
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        server.kill()
+    log.close()
+
+
+def _errors(figures: dict[str, Any]) -> int:
+    """Every kind of error wrk counted (connect, read, write, timeout, non-2xx status)."""
+    return int(
+        sum(figures[k] for k in ("connect_errors", "read_errors", "write_errors", "timeouts", "non_2xx"))
+    )
+
+
 def _pd_model(args: argparse.Namespace, workdir: Path) -> tuple[Path, str]:
     """The serving model's booster saved with ``mlflow.lightgbm``, and one request body of its features."""
     import lightgbm as lgb
@@ -158,18 +194,7 @@ def run_mlflow_baseline(args: argparse.Namespace) -> dict[str, Any]:
         cwd=workdir,
     )
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            if server.poll() is not None:
-                raise SystemExit(f"mlflow models serve exited; see {workdir / 'mlflow.log'}")
-            try:
-                if httpx.get(f"{base}/ping", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("mlflow models serve did not come up")
-            time.sleep(0.2)
+        _wait_until_up(server, f"{base}/ping", workdir / "mlflow.log", timeout_s=90)
         answer = httpx.post(
             f"{base}/invocations", content=body, headers={"Content-Type": "application/json"}, timeout=30
         )
@@ -187,14 +212,9 @@ def run_mlflow_baseline(args: argparse.Namespace) -> dict[str, Any]:
             url, script, threads=args.threads, connections=args.connections, duration_s=args.duration
         )
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
+        _stop(server, log, timeout_s=30)
     seconds = figures["duration_us"] / 1e6
-    errors = sum(figures[k] for k in ("connect_errors", "read_errors", "write_errors", "timeouts", "non_2xx"))
+    errors = _errors(figures)
     return {
         "server": "mlflow models serve --env-manager local (mlflow.lightgbm, PD only, uncalibrated)",
         "workers": 1,
@@ -259,19 +279,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         cwd=workdir,
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if server.poll() is not None:
-                raise SystemExit(f"server exited; see {workdir / 'server.log'}")
-            try:
-                ready = httpx.get(f"{base}/readyz", timeout=2)
-                if ready.status_code == 200:
-                    break
-                if time.monotonic() > deadline:
-                    raise SystemExit(f"server not ready: {ready.text}")
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
+        _wait_until_up(server, f"{base}/readyz", workdir / "server.log", timeout_s=60)
         model_version = httpx.get(f"{base}/readyz", timeout=5).json().get("model_version")
         script = workdir / "post.lua"
         body = json.dumps(example_applicant(), ensure_ascii=False)
@@ -289,16 +297,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         metrics_after = httpx.get(f"{base}/metrics").text
         rows = store.count() - rows_before
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
+        _stop(server, log, timeout_s=60)
     pattern = r'credit_points_http_requests_total\{method="POST",route="/v1/decisions",status="201"\}'
     served_201 = _metric(metrics_after, pattern) - _metric(metrics_before, pattern)
     seconds = figures["duration_us"] / 1e6
-    errors = sum(figures[k] for k in ("connect_errors", "read_errors", "write_errors", "timeouts", "non_2xx"))
+    errors = _errors(figures)
     batches = _metric(metrics_after, "credit_points_decision_batch_size_count") - _metric(
         metrics_before, "credit_points_decision_batch_size_count"
     )
