@@ -72,13 +72,18 @@ def _one_record(records: Any, n: int) -> list[dict[str, Any]]:
     return records
 
 
+def _engine_defect(exc: DataValidationError) -> RuntimeError:
+    """A record the store refuses (NaN, wrong types at indexed keys) is the engine's bug, not the client's: 500."""
+    return RuntimeError(f"the decision service returned a record the audit store refuses: {exc}")
+
+
 @contextlib.contextmanager
 def _engine_defects() -> Iterator[None]:
-    """A record the store refuses (NaN, wrong types at indexed keys) is the engine's bug, not the client's: 500."""
+    """Raise :func:`_engine_defect` for a record the store refuses inside the block."""
     try:
         yield
     except DataValidationError as exc:
-        raise RuntimeError(f"the decision service returned a record the audit store refuses: {exc}") from None
+        raise _engine_defect(exc) from None
 
 
 def _count(ctx: AppContext, rows: list[AuditRow]) -> None:
@@ -197,12 +202,7 @@ async def decide_and_record_many(ctx: AppContext, requests: Sequence[DecisionReq
     if appends:
         stored = await run_in_threadpool(ctx.store.append_decision_items, appends)
         for i, outcome in zip(where, stored, strict=True):
-            # a record the store refuses (NaN, wrong types at indexed keys) is the engine's bug: 500
-            outcomes[i] = (
-                RuntimeError(f"the decision service returned a record the audit store refuses: {outcome}")
-                if isinstance(outcome, DataValidationError)
-                else outcome
-            )
+            outcomes[i] = _engine_defect(outcome) if isinstance(outcome, DataValidationError) else outcome
     _count(ctx, [o for o in outcomes if isinstance(o, AuditRow)])
     return outcomes
 
