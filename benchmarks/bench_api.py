@@ -142,9 +142,8 @@ def _pd_model(args: argparse.Namespace, workdir: Path) -> tuple[Path, str]:
     import pandas as pd
 
     from credit_points.config import Settings
-    from credit_points.datasets.record import example_applicant
+    from credit_points.datasets.record import applicants_to_frame, example_applicant
     from credit_points.pipelines.models import load_engine
-    from credit_points.pipelines.service import applicant_frame
 
     overrides: dict[str, Any] = {}
     if args.home:
@@ -152,7 +151,7 @@ def _pd_model(args: argparse.Namespace, workdir: Path) -> tuple[Path, str]:
         overrides = {"home": home, "tracking_uri": f"sqlite:///{home / 'mlruns' / 'mlflow.db'}"}
     settings = Settings(**overrides)
     engine, resolved = load_engine(args.model_uri or settings.model_uri, settings)
-    frame = applicant_frame(engine, [example_applicant()])
+    frame = applicants_to_frame([example_applicant()], engine.fields)
     features = engine.features(pd.concat([frame, engine.score_points(frame)], axis=1))
     booster = lgb.Booster(model_file=str(Path(resolved.bundle_dir) / "booster.txt"))
     target = workdir / "pd-model"
@@ -310,7 +309,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     )
     return {
         "service": env.get("CREDIT_POINTS_SERVICE_FACTORY")
-        or "credit_points.pipelines.service:create_service",
+        or "credit_points.pipelines.engine_service:create_service",
         "model_version": model_version,
         "audit_store": store.dialect,
         "workers": args.workers,

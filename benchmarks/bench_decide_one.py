@@ -8,7 +8,8 @@ does). Prints a table and, last, one line ``RESULT {json}``.
 Measured in one process on the same engine, one LightGBM thread, each call timed alone (median, p99):
 
 - ``decide`` on a one-row frame (reason codes with TreeSHAP on adverse rows, as the API does);
-- ``decide_records([dict])``: validated dict → typed frame → decide → decision record;
+- ``records.decide_records(engine, [dict])``: validated dict → typed frame → decide → decision record
+  (the API's path; an earlier checkout that kept it as ``DecisionEngine.decide_records`` is timed there);
 - the floor: raw ``Booster.predict`` on one row, and raw ``pred_contrib`` on one row.
 """
 
@@ -74,26 +75,29 @@ def measure(engine: Any, calls: int) -> dict[str, Any]:
     joined = [f.join(engine.score_points(f)) for f in frames[:200]]
     rows = [build_features(j, engine.pd_config).to_numpy(dtype="float64") for j in joined]
     booster = engine.classifier.booster_
-    to_records = getattr(engine, "decide_records", None) or (lambda ds: _records_by_parts(engine, ds))
+    to_records, path = records_path(engine)
     return {
         "rows_adverse_share": adverse,
         "trees": booster.num_trees(),
         "decide": _timed(lambda f: engine.decide(f), frames),
         "decide_records": _timed(lambda d: to_records([d]), dicts),
+        "decide_records_path": path,
         "raw_predict": _timed(lambda x: booster.predict(x, raw_score=True, num_threads=1), rows),
         "raw_pred_contrib": _timed(lambda x: booster.predict(x, pred_contrib=True, num_threads=1), rows),
     }
 
 
-def _records_by_parts(engine: Any, applicants: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The same path composed by hand, for engines without ``decide_records`` (earlier versions)."""
-    from types import SimpleNamespace
+def records_path(engine: Any) -> tuple[Any, str]:
+    """The API's dict → record function of the installed release, and its name (printed with the figures).
 
-    from credit_points.datasets.record import applicants_to_frame
-    from credit_points.records import decision_records, input_records
-
-    frame = applicants_to_frame([SimpleNamespace(**a) for a in applicants], engine.fields)
-    return decision_records(engine, engine.decide(frame), input_records(frame, engine.fields.input_names))
+    ``credit_points.records.decide_records`` today; ``DecisionEngine.decide_records`` in releases before it
+    moved, so the same script measures an earlier checkout of the package for a before/after comparison.
+    """
+    try:
+        from credit_points.records import decide_records
+    except ImportError:
+        return engine.decide_records, "DecisionEngine.decide_records"
+    return (lambda applicants: decide_records(engine, applicants)), "records.decide_records"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -106,7 +110,8 @@ def main(argv: list[str] | None = None) -> None:
         result = measure(engine, args.calls)
     result["model"] = args.model or "trained here (3,000 firms)"
     print(
-        f"model: {result['model']}, {result['trees']} trees; adverse share {result['rows_adverse_share']:.0%}"
+        f"model: {result['model']}, {result['trees']} trees; adverse share {result['rows_adverse_share']:.0%}; "
+        f"dict -> record timed through {result['decide_records_path']}"
     )
     print("| path (one applicant) | median ms | p99 ms |")
     print("|---|---:|---:|")

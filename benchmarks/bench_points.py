@@ -35,8 +35,7 @@ def main() -> None:
 
     from credit_points.datasets.generator import generate_panel
     from credit_points.points.config import load_points_config
-    from credit_points.points.engine import PointsScorer, score_points
-    from credit_points.points.reference import build_reference
+    from credit_points.points.scorer import PointsScorer, build_reference, score_points
 
     cfg = load_points_config(args.config)
     population, _ = generate_panel(20_000, years=(2019, 2024), seed=args.seed)

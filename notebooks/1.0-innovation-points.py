@@ -25,8 +25,7 @@ import pandas as pd
 from credit_points.datasets.generator import generate_panel
 from credit_points.points.config import load_points_config
 from credit_points.points.diagnosis import indicator_targets, weak_spots
-from credit_points.points.engine import PointsScorer
-from credit_points.points.reference import build_reference
+from credit_points.points.scorer import PointsScorer, build_reference
 
 pd.set_option("display.width", 160)
 N_FIRMS = 400  # small, so the notebook runs in seconds

@@ -8,14 +8,13 @@ prediction, so they are computed only where they are used: on adverse outcomes, 
 from __future__ import annotations
 
 from collections import ChainMap
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from credit_points.config import canonical_json, sha256_text
 from credit_points.datasets.fields import FieldsConfig
 from credit_points.exceptions import ModelError
 from credit_points.explain.config import ReasonCodesConfig
@@ -26,10 +25,10 @@ from credit_points.pd_model.config import PDModelConfig
 from credit_points.pd_model.features import build_features, feature_matrix, feature_order_hash
 from credit_points.pd_model.master_scale import assign_grade
 from credit_points.points.config import PointsConfig
-from credit_points.points.engine import PointsScorer
 from credit_points.points.reference import ReferenceTable
+from credit_points.points.scorer import PointsScorer
 from credit_points.policy.config import PolicyConfig
-from credit_points.policy.engine import policy_decision, str_column
+from credit_points.policy.decision import policy_decision, str_column
 
 Explain = Literal["adverse", "all", "none"]
 ADDITIVITY_TOLERANCE = 1e-6
@@ -191,6 +190,14 @@ class DecisionEngine:
         """
         return self._decide(frame, explain).frame()
 
+    def decide_columns(self, frame: pd.DataFrame, *, explain: Explain = "adverse") -> dict[str, Any]:
+        """The columns :meth:`decide` adds to its input, by name, without joining them into a frame.
+
+        For code that reads cells (``records.decide_records`` builds decision records straight from these
+        arrays); the values are exactly those of the frame :meth:`decide` returns.
+        """
+        return self._decide(frame, explain).columns()
+
     def _decide(self, frame: pd.DataFrame, explain: Explain) -> _Parts:
         """The output columns of :meth:`decide` in groups, before they are joined into one frame."""
         n = len(frame)
@@ -206,7 +213,7 @@ class DecisionEngine:
             points = scorer.score(frame)
             parts.add(points)
         # inner steps read columns through one cached lookup; the output frame is built once at the end
-        source: ChainMap[str, Any] = ChainMap(_Columns((points, frame), record=frame))
+        source: ChainMap[str, Any] = ChainMap(_ColumnCache((points, frame), record=frame))
         if self._matrix_ok:
             features: pd.DataFrame | np.ndarray = feature_matrix(source, self.pd_config, n)
         else:
@@ -268,24 +275,6 @@ class DecisionEngine:
         parts.add(tail)
         return parts
 
-    def decide_records(
-        self, applicants: Sequence[Mapping[str, Any]], *, explain: Explain = "adverse"
-    ) -> list[dict[str, Any]]:
-        """Decision records straight from applicant dicts already validated at the door (the API's path).
-
-        Builds the typed frame once (``datasets.record.applicants_to_frame``), decides it and returns one
-        record per applicant (``records.decision_records``), with the canonical input each record keeps.
-        """
-        from types import SimpleNamespace
-
-        from credit_points.datasets.record import applicants_to_frame
-        from credit_points.records import decision_records, input_records_of
-
-        frame = applicants_to_frame([SimpleNamespace(**a) for a in applicants], self.fields)  # type: ignore[misc]
-        # straight from the output columns: no output frame is built only to be taken apart again
-        columns = self._decide(frame, explain).columns()
-        return decision_records(self, columns, input_records_of(applicants, self.fields))
-
 
 class _Parts:
     """The output of ``decide`` as groups of columns (the input frame first), joined only when needed.
@@ -340,7 +329,7 @@ _SMALL = 64
 _PLAIN_KINDS = {"float64": "float64", "bool": "bool", "datetime64[ns]": "datetime64[ns]", "str": None}
 
 
-class _Columns(dict):  # type: ignore[type-arg]
+class _ColumnCache(dict):  # type: ignore[type-arg]
     """Columns of several frames by name, each read once (the first frame holding it wins).
 
     A small record frame is converted in one go (``to_numpy(dtype=object)``, then one typed array per
@@ -393,8 +382,3 @@ def _constant(n: int, label: str) -> Any:
 
 def _names(source: Mapping[str, Any]) -> list[str]:
     return source.columns.tolist() if isinstance(source, pd.DataFrame) else list(source)
-
-
-def input_sha256(record: Mapping[str, Any]) -> str:
-    """SHA-256 of one applicant's canonical JSON (what the audit row stores and replay re-reads)."""
-    return sha256_text(canonical_json(record))

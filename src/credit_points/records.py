@@ -2,6 +2,7 @@
 
 A record is built from one row of :meth:`DecisionEngine.decide` and the row's canonical input. Floats are
 kept as Python floats (``json`` writes their shortest round-trip repr), so a stored PD reads back bit for bit.
+This module sits above the engine: it calls the engine, the engine never imports it.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ import numpy as np
 import pandas as pd
 
 from credit_points.config import canonical_json, sha256_text
+from credit_points.datasets.record import applicants_to_frame
 
 if TYPE_CHECKING:
     from credit_points.datasets.fields import FieldsConfig
-    from credit_points.engine import DecisionEngine
+    from credit_points.engine import DecisionEngine, Explain
     from credit_points.points.config import PointsConfig
 
 RECORD_SCHEMA = "credit-points-decision/1"
@@ -153,6 +155,21 @@ def points_section(points_cfg: PointsConfig, points_hash: str, row: Mapping[str,
         "rank_zone": _rank(row["rank_zone"]),
         "rank_stage": _rank(row["rank_stage"]),
     }
+
+
+def decide_records(
+    engine: DecisionEngine, applicants: Sequence[Mapping[str, Any]], *, explain: Explain = "adverse"
+) -> list[dict[str, Any]]:
+    """Decision records straight from applicant dicts already validated at the door (the API's path).
+
+    Builds the typed frame once (``datasets.record.applicants_to_frame``), decides it and returns one
+    record per applicant (:func:`decision_records`), with the canonical input each record keeps. The
+    records are built from the engine's output columns (``DecisionEngine.decide_columns``): no output
+    frame is built only to be taken apart again.
+    """
+    frame = applicants_to_frame(applicants, engine.fields)
+    columns = engine.decide_columns(frame, explain=explain)
+    return decision_records(engine, columns, input_records_of(applicants, engine.fields))
 
 
 def decision_records(

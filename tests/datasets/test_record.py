@@ -30,7 +30,7 @@ def _errors(model: Any, **changes: Any) -> list[dict[str, Any]]:
 def test_example_is_valid_and_frames_like_validated_rows(model: Any) -> None:
     # Given two records (one with gaps in nullable fields)
     second = {**example_applicant(), "orders_backlog": None, "degree_staff": None, "as_of_date": "2023-06-30"}
-    records = [model.model_validate(example_applicant()), model.model_validate(second)]
+    records = [model.model_validate(a).model_dump(mode="json") for a in (example_applicant(), second)]
     # When
     frame = applicants_to_frame(records)
     # Then it is exactly what validation makes of the same data

@@ -19,8 +19,8 @@ from credit_points.exceptions import DataValidationError
 from credit_points.explain.reasons import reason_code_positions, reason_codes
 from credit_points.expressions import Expression, compile_expression
 from credit_points.pd_model.features import build_features, feature_matrix
-from credit_points.policy.engine import apply_policy, policy_decision
-from credit_points.records import decision_records, input_records
+from credit_points.policy.decision import apply_policy, policy_decision
+from credit_points.records import decide_records, decision_records, input_records
 
 
 @pytest.fixture(scope="module")
@@ -164,8 +164,8 @@ def test_decide_records_from_dicts_equals_deciding_the_frame(trained_model: Any,
     head = applicants.head(5)
     dicts = input_records(head, engine.fields.input_names)
     # when they are decided straight to records, together and one by one
-    together = engine.decide_records(dicts)
-    alone = [engine.decide_records([d])[0] for d in dicts]
+    together = decide_records(engine, dicts)
+    alone = [decide_records(engine, [d])[0] for d in dicts]
     # then the records equal those built from deciding the frame, and do not depend on the batch
     expected = decision_records(engine, engine.decide(head), input_records(head, engine.fields.input_names))
     assert together == expected
@@ -184,8 +184,6 @@ def test_decide_records_from_dicts_equals_deciding_the_frame(trained_model: Any,
 
 
 def test_input_records_from_dicts_equal_the_frame_round_trip(trained_model: Any, applicants) -> None:
-    from types import SimpleNamespace
-
     from credit_points.api.schemas import applicant_model
     from credit_points.datasets.record import applicants_to_frame
     from credit_points.records import input_records_of
@@ -204,9 +202,7 @@ def test_input_records_from_dicts_equal_the_frame_round_trip(trained_model: Any,
             d["equity_financing_3y"] = None
     # when the canonical inputs are built straight from the dicts and through the typed frame
     direct = input_records_of(dicts, engine.fields)
-    via_frame = input_records(
-        applicants_to_frame([SimpleNamespace(**d) for d in dicts], engine.fields), engine.fields.input_names
-    )
+    via_frame = input_records(applicants_to_frame(dicts, engine.fields), engine.fields.input_names)
     # then they are equal, value and type, key for key (so input_sha256 is too)
     assert [sorted((k, type(v), v) for k, v in r.items()) for r in direct] == [
         sorted((k, type(v), v) for k, v in r.items()) for r in via_frame

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from credit_points.explain.config import ReasonCodesConfig
 from credit_points.explain.reasons import adverse_outcome, reason_codes
 from credit_points.policy.config import PolicyConfig
-from credit_points.policy.engine import apply_policy
+from credit_points.policy.decision import apply_policy
 
 SETTINGS = settings(
     max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

@@ -21,7 +21,7 @@ from credit_points.explain.reasons import (
     reason_text,
 )
 from credit_points.policy.config import PolicyConfig
-from credit_points.policy.engine import apply_policy
+from credit_points.policy.decision import apply_policy
 
 # 科技贷 off (no tech-SME registration), so 积分贷 is the product in play
 JIFEN_ONLY = {"tech_qualification_tier": 0.0}

@@ -12,7 +12,8 @@ import pytest
 
 from credit_points.datasets.generator import generate_panel
 from credit_points.points.config import PointsConfig, load_points_config
-from credit_points.points.reference import ReferenceTable, build_reference
+from credit_points.points.reference import ReferenceTable
+from credit_points.points.scorer import build_reference
 from credit_points.points.testing import uscc_with_check_digit
 
 HERE = Path(__file__).parent

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 from credit_points.cli import app
 from credit_points.datasets.io import read_table, write_table
 from credit_points.points.config import load_points_config
-from credit_points.points.engine import score_points
 from credit_points.points.reference import ReferenceTable
+from credit_points.points.scorer import score_points
 
 
 @pytest.fixture(scope="module")

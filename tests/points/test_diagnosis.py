@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from credit_points.points.diagnosis import WEAK_SPOT_COLUMNS, indicator_targets, weak_spots
-from credit_points.points.engine import PointsScorer, score_points
+from credit_points.points.scorer import PointsScorer, score_points
 
 
 def test_targets_are_the_reference_quantiles(torch18, reference):

@@ -20,8 +20,8 @@ import pytest
 import yaml
 
 from credit_points.points.config import PointsConfig, load_points_config
-from credit_points.points.engine import score_points
 from credit_points.points.reference import ReferenceTable
+from credit_points.points.scorer import score_points
 
 HERE = Path(__file__).parent
 FIXTURE = HERE / "golden" / "firms.yaml"

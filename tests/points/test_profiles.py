@@ -7,8 +7,7 @@ import pytest
 
 from credit_points.points.config import load_points_config
 from credit_points.points.diagnosis import weak_spots
-from credit_points.points.engine import score_points
-from credit_points.points.reference import build_reference
+from credit_points.points.scorer import build_reference, score_points
 
 
 @pytest.mark.parametrize("name", ["torch-18", "changsha-38", "wuxi-42"])
@@ -56,7 +55,7 @@ def test_the_minimal_zone_scores_every_indicator_kind(make_frame):
 def test_alone_equals_in_batch_for_every_profile(panel, name):
     import pandas as pd
 
-    from credit_points.points.engine import PointsScorer
+    from credit_points.points.scorer import PointsScorer
 
     cfg = load_points_config(name)
     scorer = PointsScorer(cfg, build_reference(panel, cfg))

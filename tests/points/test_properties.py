@@ -7,7 +7,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from credit_points.points.engine import PointsScorer
+from credit_points.points.scorer import PointsScorer
 
 # raw fields that feed exactly one higher-is-better indicator of torch-18 (or several, all higher-is-better)
 HIGHER_FIELDS = ["rd_expense", "invention_patents_valid", "ip_filings_3y", "tech_contract_value", "tax_paid",

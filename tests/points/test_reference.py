@@ -9,8 +9,8 @@ import pytest
 
 from credit_points.exceptions import ConfigError
 from credit_points.points.config import load_points_config
-from credit_points.points.engine import score_points
-from credit_points.points.reference import ReferenceTable, build_reference, midrank_percentile
+from credit_points.points.reference import ReferenceTable, midrank_percentile
+from credit_points.points.scorer import build_reference, score_points
 
 
 def test_percentile_between_distinct_knots_is_linear_interpolation(rng):

@@ -52,7 +52,7 @@ def main(n: int) -> None:
     from credit_points.explain.config import load_reason_codes
     from credit_points.explain.reasons import adverse_outcome, reason_codes
     from credit_points.policy.config import load_policy
-    from credit_points.policy.engine import apply_policy
+    from credit_points.policy.decision import apply_policy
 
     policy, codes = load_policy(), load_reason_codes()
     frame = portfolio(n, codes)

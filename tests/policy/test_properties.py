@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from credit_points.policy.config import PolicyConfig
-from credit_points.policy.engine import apply_policy
+from credit_points.policy.decision import apply_policy
 
 SETTINGS = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

@@ -11,7 +11,7 @@ import pytest
 
 from credit_points.datasets.schema import validate_applicants
 from credit_points.exceptions import DataValidationError
-from credit_points.pipelines.score import PortfolioSummary, _output_columns
+from credit_points.pipelines.score import PortfolioSummary, output_columns
 
 pytestmark = pytest.mark.slow
 
@@ -97,7 +97,7 @@ def test_given_row_groups_when_scored_on_dask_then_each_partition_equals_the_loc
         expected = trained_model.engine.decide(good)
         expected.insert(0, "row", good.index.to_numpy() + 1 + start)
         expected = _roundtrip(
-            expected[_output_columns(expected)], Path(scored["tmp"]) / f"expected-{number}.parquet"
+            expected[output_columns(expected)], Path(scored["tmp"]) / f"expected-{number}.parquet"
         )
         pd.testing.assert_frame_equal(got, expected, check_exact=True)
         for column in ("prob_default", "raw_score", "limit"):
@@ -157,7 +157,7 @@ def test_given_a_csv_file_when_scored_on_dask_then_decisions_equal_the_local_eng
     expected = trained_model.engine.decide(good)
     expected.insert(0, "row", good.index.to_numpy() + 1)
     expected = _roundtrip(
-        expected[_output_columns(expected)].reset_index(drop=True), tmp / "expected_csv.parquet"
+        expected[output_columns(expected)].reset_index(drop=True), tmp / "expected_csv.parquet"
     )
     for column in (
         "row",

@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from credit_points.api.batcher import MicroBatcher
+from credit_points.api.decide import decide_and_record_many
 from credit_points.api.deps import AppContext
 from credit_points.api.errors import install_handlers
 from credit_points.api.metrics import ApiMetrics
@@ -73,7 +74,7 @@ def create_app(settings: Settings | None = None, service: DecisionService | None
     )
 
     ctx.decision_batcher = MicroBatcher(
-        functools.partial(decisions.decide_and_record_many, ctx),
+        functools.partial(decide_and_record_many, ctx),
         api_settings.micro_batch,
         max_wait_s=api_settings.micro_batch_wait_ms / 1000,
     )

@@ -81,6 +81,12 @@ class DecisionService(Protocol):
 
 ServiceFactory = Callable[[Settings], DecisionService]
 
+#: factory names of earlier releases that name a module since renamed, and what they mean now (a deployed
+#: ``CREDIT_POINTS_SERVICE_FACTORY`` keeps working across the upgrade)
+RENAMED_FACTORIES: dict[str, str] = {
+    "credit_points.pipelines.service:create_service": "credit_points.pipelines.engine_service:create_service",
+}
+
 
 class UnavailableService:
     """Stands in when no decision service could be loaded: not ready, with the reason; decides nothing.
@@ -104,11 +110,12 @@ class UnavailableService:
 
 
 def import_factory(target: str) -> ServiceFactory:
-    """The callable named by ``"package.module:callable"``.
+    """The callable named by ``"package.module:callable"`` (a name in :data:`RENAMED_FACTORIES` is followed).
 
     Raises:
         ConfigError: the name is malformed or cannot be imported.
     """
+    target = RENAMED_FACTORIES.get(target, target)
     module_name, sep, attr = target.partition(":")
     if not sep or not module_name or not attr:
         raise ConfigError("must look like 'package.module:callable'", location="service_factory")

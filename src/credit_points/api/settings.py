@@ -6,7 +6,7 @@ from pydantic import Field
 
 from credit_points.config import Settings
 
-DEFAULT_SERVICE_FACTORY = "credit_points.pipelines.service:create_service"
+DEFAULT_SERVICE_FACTORY = "credit_points.pipelines.engine_service:create_service"
 """The decision engine behind the API: resolves ``model_uri`` to a verified local bundle at start-up."""
 
 

@@ -206,6 +206,11 @@ class VerifyResult:
 class IdempotencyConflictError(AuditError):
     """The idempotency key was used before by the same client with a different body."""
 
+    def __init__(
+        self, message: str = "idempotency key was already used with a different request body"
+    ) -> None:
+        super().__init__(message)
+
 
 class NotFoundError(AuditError, LookupError):
     """No row has the decision id."""
@@ -727,9 +732,7 @@ class AuditStore:
                 earlier = written.get(idem) or self._find_idem(conn, *idem)
                 if earlier is not None:
                     if earlier.body_sha256 != values["body_sha256"]:
-                        raise IdempotencyConflictError(
-                            "idempotency key was already used with a different request body"
-                        )
+                        raise IdempotencyConflictError()
                     earlier_rows[i] = earlier
         out: list[AuditRow] = []
         new_rows: list[dict[str, Any]] = []

@@ -78,7 +78,7 @@ def score(
     import pandas as pd
 
     from credit_points.datasets.io import write_table
-    from credit_points.points.engine import PointsScorer
+    from credit_points.points.scorer import PointsScorer
 
     cfg, ref = _setup(config, overlay, reference)
     frame = _load(in_path)
@@ -100,7 +100,7 @@ def build_reference(
     label: Annotated[str, typer.Option("--label", help="Description stored in the table.")] = "",
 ) -> None:
     """Pin a reference population (a zone's scored firms of a year) as a per-stage quantile table."""
-    from credit_points.points.reference import build_reference as build
+    from credit_points.points.scorer import build_reference as build
 
     cfg, _ = _setup(config, overlay, None)
     frame = _load(in_path)
@@ -125,8 +125,8 @@ def explain(
 
     from credit_points.exceptions import DataValidationError
     from credit_points.points.diagnosis import weak_spots
-    from credit_points.points.engine import PointsScorer
-    from credit_points.points.reference import build_reference as build
+    from credit_points.points.scorer import PointsScorer
+    from credit_points.points.scorer import build_reference as build
 
     if lang not in ("zh", "en"):
         raise DataValidationError("expected zh or en", field="--lang", value=lang)

@@ -17,7 +17,7 @@ Examples:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -140,15 +140,18 @@ def build_applicant_model(fields: FieldsConfig | None = None, name: str = "Appli
     return model
 
 
-def applicants_to_frame(records: Sequence[BaseModel], fields: FieldsConfig | None = None) -> pd.DataFrame:
-    """Validated applicant records as a frame typed like the good rows of ``validate_applicants``.
+def applicants_to_frame(
+    records: Sequence[Mapping[str, Any]], fields: FieldsConfig | None = None
+) -> pd.DataFrame:
+    """Validated applicants (JSON-ready dicts) as a frame typed like the good rows of ``validate_applicants``.
 
-    Numbers are float64 (NaN for ``None``), booleans bool, categories and text ``str``, dates
-    ``datetime64[ns]``. Columns follow the catalogue; the outcome column appears only when a record sets it.
+    Numbers are float64 (NaN for ``None`` or a missing key), booleans bool, categories and text ``str``,
+    dates ``datetime64[ns]`` (from ``date`` objects or ISO text). Columns follow the catalogue; an optional
+    column appears only when a record sets it.
 
     Examples:
         >>> from credit_points.datasets.record import ApplicantIn
-        >>> record = ApplicantIn.model_validate(example_applicant())
+        >>> record = ApplicantIn.model_validate(example_applicant()).model_dump(mode="json")
         >>> frame = applicants_to_frame([record])
         >>> str(frame["revenue"].dtype), str(frame["as_of_date"].dtype), str(frame["srdi"].dtype)
         ('float64', 'datetime64[ns]', 'str')
@@ -156,7 +159,7 @@ def applicants_to_frame(records: Sequence[BaseModel], fields: FieldsConfig | Non
     fields = fields or load_fields()
     columns: dict[str, Any] = {}
     for spec in fields.fields:
-        values = [getattr(record, spec.name, None) for record in records]
+        values = [record.get(spec.name) for record in records]
         if not spec.required and all(v is None for v in values):
             continue
         if spec.dtype in ("float", "int"):

@@ -29,7 +29,7 @@ import pandas as pd
 from credit_points.exceptions import DataValidationError
 from credit_points.explain.config import ReasonCodesConfig
 from credit_points.policy.config import PolicyConfig
-from credit_points.policy.engine import (
+from credit_points.policy.decision import (
     apply_policy,
     policy_input_columns,
     prepare_columns,
@@ -37,7 +37,7 @@ from credit_points.policy.engine import (
     str_column,
 )
 
-#: Decision columns reason codes read (from :func:`credit_points.policy.engine.apply_policy`).
+#: Decision columns reason codes read (from :func:`credit_points.policy.decision.apply_policy`).
 DECISION_COLUMNS: tuple[str, ...] = (
     "decision",
     "product",
@@ -111,8 +111,8 @@ def adverse_outcome(decisions: pd.DataFrame | Mapping[str, Any], policy: PolicyC
     product, capped and rounded (a cut by the points tier, the PD grade or existing unsecured debt).
 
     Args:
-        decisions: the frame :func:`~credit_points.policy.engine.apply_policy` returns (or a frame with its
-            columns, or the dict of :func:`~credit_points.policy.engine.policy_columns`).
+        decisions: the frame :func:`~credit_points.policy.decision.apply_policy` returns (or a frame with its
+            columns, or the dict of :func:`~credit_points.policy.decision.policy_columns`).
         policy: the policy the decisions were made under.
 
     Examples:
@@ -350,7 +350,7 @@ def reason_codes(
 
     Args:
         frame: the policy input (record, points and PD columns, ``contrib_<feature>`` where computed), with
-            or without the columns of :func:`~credit_points.policy.engine.apply_policy` (computed when absent).
+            or without the columns of :func:`~credit_points.policy.decision.apply_policy` (computed when absent).
         policy: the policy the decisions were made under.
         codes_config: the reason-code table.
         max_codes: at most this many (and at most the table's ``max_codes``).
@@ -382,7 +382,7 @@ def reason_code_positions(
     """:func:`reason_codes` as ``(positions, texts)``: row ``i`` has the codes ``texts[positions[i]]``.
 
     ``refer_hits`` are the refer-rule hits of every row of ``frame`` when already computed (the policy's
-    :class:`~credit_points.policy.engine.ProductOffers`), so they are not evaluated twice; ``contributions``
+    :class:`~credit_points.policy.decision.ProductOffers`), so they are not evaluated twice; ``contributions``
     are ``(features, matrix)``, the ``contrib_<feature>`` columns of ``frame`` as one ``(rows, features)``
     float block (NaN where not computed), read instead of the frame's columns; ``adverse`` is
     :func:`adverse_outcome` of the frame when already computed.

@@ -149,7 +149,7 @@ def feature_matrix(
     Examples:
         >>> from credit_points.pd_model.config import load_pd_config
         >>> from credit_points.points.config import load_points_config
-        >>> from credit_points.points.engine import score_points
+        >>> from credit_points.points.scorer import score_points
         >>> from credit_points.points.testing import example_frame
         >>> cfg = load_pd_config("default")
         >>> firms = example_frame(20)

@@ -12,8 +12,8 @@ import pandas as pd
 
 from credit_points.exceptions import DataValidationError
 from credit_points.points.config import PointsConfig
-from credit_points.points.engine import PointsScorer
-from credit_points.points.reference import ReferenceTable, build_reference
+from credit_points.points.reference import ReferenceTable
+from credit_points.points.scorer import PointsScorer, build_reference
 
 APPLICANTS_FILE = "applicants.parquet"
 

@@ -35,7 +35,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 
 from credit_points.engine import DecisionEngine, ModelIdentity
 from credit_points.exceptions import DataValidationError, ModelError
-from credit_points.pipelines.score import SUMMARY_KEYS, PortfolioSummary, _output_columns, _TableWriter
+from credit_points.pipelines.score import SUMMARY_KEYS, PortfolioSummary, TableWriter, output_columns
 
 PART_NAME = "part-{:05d}.parquet"
 REPORT_COLUMNS = ["partition", "stage", "product", *SUMMARY_KEYS, "rows_in", "bad_rows"]
@@ -240,7 +240,7 @@ def score_partition(
     if len(good):
         decided = engine.decide(good, explain=explain)  # type: ignore[arg-type]
         decided.insert(0, "row", good.index.to_numpy() + 1 + offset)
-        decided[_output_columns(decided)].to_parquet(
+        decided[output_columns(decided)].to_parquet(
             Path(out_dir) / PART_NAME.format(number), index=False, compression="zstd"
         )
         summary.add(decided)
@@ -354,7 +354,7 @@ def _prepare_out_dir(out_path: Path) -> None:
 
 def _merge_errors(parts_dir: Path, errors_path: Path) -> None:
     """Concatenate error parts in partition order into one CSV or Parquet file (streaming)."""
-    writer = _TableWriter(errors_path)
+    writer = TableWriter(errors_path)
     try:
         for part in sorted(parts_dir.glob("part-*.parquet")):
             writer.write(pd.read_parquet(part))
@@ -363,7 +363,7 @@ def _merge_errors(parts_dir: Path, errors_path: Path) -> None:
     if not errors_path.exists():  # no bad rows: still leave an empty errors file with its columns
         from credit_points.datasets.schema import empty_errors
 
-        writer = _TableWriter(errors_path)
+        writer = TableWriter(errors_path)
         writer.write(empty_errors())
         writer.close()
 

@@ -80,7 +80,7 @@ class PortfolioSummary:
         return out
 
 
-class _TableWriter:
+class TableWriter:
     """Append frames to one Parquet or CSV file."""
 
     def __init__(self, path: Path) -> None:
@@ -113,7 +113,7 @@ class _TableWriter:
             self._writer.close()
 
 
-def _output_columns(decided: pd.DataFrame) -> list[str]:
+def output_columns(decided: pd.DataFrame) -> list[str]:
     """Decision columns written for a portfolio (inputs' identity, points, PD, policy, reasons)."""
     drop_prefix = ("contrib_",)
     return [c for c in decided.columns if not c.startswith(drop_prefix) and c != "name"]
@@ -136,8 +136,8 @@ def score_file(
     in_path, out_path = Path(in_path), Path(out_path)
     if out_path.suffix not in {".parquet", ".csv"}:
         raise DataValidationError("output must end in .parquet or .csv", path=str(out_path))
-    writer = _TableWriter(out_path)
-    error_writer = _TableWriter(Path(errors_path)) if errors_path else None
+    writer = TableWriter(out_path)
+    error_writer = TableWriter(Path(errors_path)) if errors_path else None
     summary = PortfolioSummary()
     offset = 0
     try:
@@ -152,7 +152,7 @@ def score_file(
             if len(good):
                 decided = engine.decide(good, explain=explain)  # type: ignore[arg-type]
                 decided.insert(0, "row", good.index.to_numpy() + 1 + offset)
-                writer.write(decided[_output_columns(decided)])
+                writer.write(decided[output_columns(decided)])
                 summary.add(decided)
             offset += len(chunk)
             if progress is not None:

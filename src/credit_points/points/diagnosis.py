@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from credit_points.points.config import Indicator, PointsConfig
-from credit_points.points.engine import PointsScorer
-from credit_points.points.reference import ReferenceTable, build_reference
+from credit_points.points.reference import ReferenceTable
+from credit_points.points.scorer import PointsScorer, build_reference
 
 _TARGET_ZH = {"median": "同阶段中位数", "p75": "同阶段P75"}
 _TARGET_EN = {"median": "stage median", "p75": "stage P75"}
@@ -141,7 +141,7 @@ def weak_spots(
 
     Args:
         frame: the applicant records that were scored (only its index is used).
-        scored: :func:`~credit_points.points.engine.score_points` output for ``frame``.
+        scored: :func:`~credit_points.points.scorer.score_points` output for ``frame``.
         config: the points profile used to score.
         reference: the reference used to score (``None``: ``frame`` was its own reference).
         k: at most this many weak spots per firm.
@@ -153,7 +153,7 @@ def weak_spots(
 
     Examples:
         >>> from credit_points.points.config import load_points_config
-        >>> from credit_points.points.engine import score_points
+        >>> from credit_points.points.scorer import score_points
         >>> from credit_points.points.testing import example_frame
         >>> cfg = load_points_config("torch-18")
         >>> firms = example_frame(200)

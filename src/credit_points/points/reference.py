@@ -15,13 +15,12 @@ largest 1. It never decreases as ``x`` grows.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from credit_points.config import canonical_json, sha256_text
 from credit_points.exceptions import ConfigError
@@ -260,7 +259,7 @@ RANK_EXACT_MAX = 5000
 RANK_KNOTS = 1001
 
 
-def _rank_group(points: np.ndarray) -> dict[str, Any]:
+def rank_group_summary(points: np.ndarray) -> dict[str, Any]:
     """One group's stored totals: all of them, or quantile knots when the group is large."""
     ordered = np.sort(points)
     if ordered.size <= RANK_EXACT_MAX:
@@ -294,85 +293,4 @@ def _rank_in_groups(
     return out
 
 
-def _ranking(
-    frame: pd.DataFrame, config: PointsConfig, table: ReferenceTable
-) -> dict[str, dict[str, dict[str, Any]]]:
-    """Score the reference population against its own table and keep its eligible firms' totals by group."""
-    from credit_points.points.engine import PointsScorer
-
-    scored = PointsScorer(config, table).score(frame)
-    eligible = ~scored["veto"].to_numpy(dtype=bool)
-    points = scored["points_total"].to_numpy(dtype="float64")[eligible]
-    zone_field = config.zone_field
-    zones = (
-        frame[zone_field].astype(str).to_numpy() if zone_field in frame.columns else np.full(len(frame), "")
-    )[eligible]
-    stages = scored["stage"].astype(str).to_numpy()[eligible]
-    keys = np.char.add(np.char.add(zones.astype(str), "|"), stages.astype(str))
-    return {
-        "zone": {str(z): _rank_group(points[zones == z]) for z in np.unique(zones)},
-        "zone_stage": {str(k): _rank_group(points[keys == k]) for k in np.unique(keys)},
-    }
-
-
-def build_reference(frame: pd.DataFrame, config: PointsConfig, *, label: str = "") -> ReferenceTable:
-    """Build the reference table of a population of applicants (a zone's scored firms of a year).
-
-    Args:
-        frame: validated applicant records.
-        config: the points profile (stages, derived indicators, indicator sources).
-        label: free text stored with the table.
-
-    Raises:
-        DataValidationError: when a stage cannot be assigned (missing or out-of-range stage field).
-
-    Examples:
-        >>> from credit_points.points.config import load_points_config
-        >>> from credit_points.points.testing import example_frame
-        >>> ref = build_reference(example_frame(40), load_points_config("torch-18"))
-        >>> ref.stages["growth"]["n_firms"], len(ref.probs)
-        (7, 101)
-    """
-    from credit_points.points.engine import PointsScorer
-
-    scorer = PointsScorer(config, None)
-    codes, matrix = scorer.indicator_values(frame)
-    probs = np.linspace(0.0, 1.0, config.scoring.quantiles)
-    stages: dict[str, dict[str, Any]] = {}
-    for s, stage in enumerate(config.stage_ids):
-        in_stage = codes == s
-        body: dict[str, Any] = {"n_firms": int(in_stage.sum()), "indicators": {}}
-        if body["n_firms"]:
-            sub = matrix[:, in_stage]
-            for j, ind_id in enumerate(config.indicator_ids):
-                col = sub[j]
-                col = col[np.isfinite(col)]
-                if col.size:
-                    knots = np.quantile(col, probs, method="linear")
-                    knots = np.maximum.accumulate(knots)  # guard against rounding making knots non-monotone
-                    body["indicators"][ind_id] = StageIndicatorTable(
-                        n=int(col.size), quantiles=tuple(map(float, knots))
-                    )
-        stages[stage] = body
-    fallback: dict[str, dict[str, dict[str, list[float]]]] = {}
-    for stage in config.stage_ids:
-        for ind in config.indicators:
-            bands = config.fallback_bands(ind, stage) if ind.kind == "percentile" else None
-            if bands is not None:
-                fallback.setdefault(stage, {})[ind.id] = {
-                    "edges": list(bands.edges),
-                    "scores": list(bands.scores),
-                }
-    table = ReferenceTable(
-        profile=config.profile,
-        reference_key=config.reference_key,
-        probs=tuple(map(float, probs)),
-        min_firms=config.scoring.min_firms,
-        stages=stages,
-        fallback=fallback,
-        label=label,
-    )
-    return replace(table, ranking=_ranking(frame, config, table))
-
-
-__all__ = ["ReferenceTable", "StageIndicatorTable", "build_reference", "midrank_percentile"]
+__all__ = ["ReferenceTable", "StageIndicatorTable", "midrank_percentile", "rank_group_summary"]

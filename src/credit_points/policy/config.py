@@ -316,7 +316,7 @@ class PolicyConfig(VersionedConfig):
 
     ``catalogue`` names the product files in priority order. ``products`` holds them embedded; it is filled
     by :func:`load_policy` (a policy validated straight from its YAML has the names but no products, and
-    :func:`credit_points.policy.engine.apply_policy` refuses it).
+    :func:`credit_points.policy.decision.apply_policy` refuses it).
     """
 
     kind: Literal["policy"] = "policy"

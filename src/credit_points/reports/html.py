@@ -23,7 +23,8 @@ DASH = "—"
 
 
 @lru_cache(maxsize=1)
-def _environment() -> Any:
+def template_environment() -> Any:
+    """The Jinja2 environment of the report templates (autoescaped, strict), built once."""
     import jinja2
 
     return jinja2.Environment(
@@ -140,7 +141,7 @@ def render_html(
             )
         ),
     }
-    template = _environment().get_template("loan.html.j2")
+    template = template_environment().get_template("loan.html.j2")
     return str(
         template.render(
             lang=lang,

@@ -68,7 +68,7 @@ def _assets(engine: DecisionEngine) -> _EngineAssets:
     hit = _ASSETS.get(key)
     if hit is not None and hit[0]() is engine:
         return hit[1]
-    from credit_points.points.engine import PointsScorer
+    from credit_points.points.scorer import PointsScorer
 
     cfg = engine.points_config
     assets = _EngineAssets(
@@ -299,17 +299,26 @@ def build_report(
             f"unknown language; expected one of {list(LANGS)}", field="lang", value=lang
         )
     msg = messages or load_messages()
-    wcfg = whatif_config or load_whatif_config()
-    analysis = _analysis(record, engine, wcfg)
-    cfg = engine.points_config
-    policy = engine.policy
-    codes = engine.reason_codes_config
-    points = record["points"]
-    limit = record["limit"]
-    audit = record.get("audit") or {}
-    zh = lang == "zh"
+    analysis = _analysis(record, engine, whatif_config or load_whatif_config())
+    points = _points_section(record, engine, lang)
+    return {
+        "header": _header_section(record, engine, analysis),
+        "outcome": _outcome_section(record, engine, lang, msg),
+        "points": points,
+        "risk": _risk_section(record, engine, analysis, lang, msg),
+        "reasons": _reasons_section(record, lang, msg),
+        "help": _help_section(record, engine, analysis, points["indicators"], lang, msg),
+        "products": _products_section(record, engine, lang, msg),
+        "model": _model_section(engine),
+    }
 
-    header = {
+
+def _header_section(
+    record: dict[str, Any], engine: DecisionEngine, analysis: dict[str, Any]
+) -> dict[str, Any]:
+    """Who, when, which model and configurations, and the overrides linked to the decision."""
+    audit = record.get("audit") or {}
+    return {
         "firm_id": record.get("firm_id"),
         "firm_name": record["input"].get("name"),
         "zone": record["input"].get("zone"),
@@ -333,10 +342,16 @@ def build_report(
         ],
     }
 
+
+def _outcome_section(
+    record: dict[str, Any], engine: DecisionEngine, lang: str, msg: MessagesConfig
+) -> dict[str, Any]:
+    """The decision, the product and the limit waterfall with its binding step marked."""
+    limit = record["limit"]
     binding = limit.get("binding_constraint")
     binding_step = _STEP_OF_BINDING.get(str(binding))
     product_id = limit.get("product")
-    outcome = {
+    return {
         "decision": record["decision"],
         "decision_label": msg.text(f"decision.{record['decision']}", lang),
         "product": product_id,
@@ -358,14 +373,55 @@ def build_report(
         ],
     }
 
+
+def _points_section(record: dict[str, Any], engine: DecisionEngine, lang: str) -> dict[str, Any]:
+    """Labels and stage benchmarks beside the record's points, bonus, deductions, vetoes and next tier."""
+    zh = lang == "zh"
+    cfg = engine.points_config
+    points = record["points"]
     stage = points["stage"]
     bench = stage_benchmarks(engine, stage)
     stage_obj = next((s for s in cfg.stages if s.id == stage), None)
-    indicators = []
-    for k, ind in enumerate(points["indicators"]):
+    tiers = _tiers(engine, record["limit"].get("product"))
+    return {
+        "stage": stage,
+        "stage_label": (stage_obj.label_zh if zh else stage_obj.label_en) if stage_obj else stage,
+        "profile_label": cfg.label_zh if zh else cfg.label_en,
+        "core_benchmark": bench["core"],
+        "categories": [
+            {
+                "id": cat.id,
+                "label": cat.label_zh if zh else cat.label_en,
+                "max_points": bench["categories"][cat.id]["max_points"],
+                "median_points": bench["categories"][cat.id]["median_points"],
+                "p75_points": bench["categories"][cat.id]["p75_points"],
+            }
+            for cat in cfg.categories
+        ],
+        "indicators": _indicator_rows(points["indicators"], engine, bench, lang),
+        "bonus": [
+            {"id": i, "label": cfg.label(i, lang), "points": v} for i, v in points["bonus_items"].items() if v
+        ],
+        "deductions": [
+            {"id": i, "label": cfg.label(i, lang), "points": v}
+            for i, v in points["deduction_items"].items()
+            if v
+        ],
+        "vetoes": [{"id": v, "label": cfg.label(v, lang)} for v in points["veto_reasons"]],
+        "next_tier": next_tier(float(points["total"]), tiers) if points["total"] is not None else None,
+    }
+
+
+def _indicator_rows(
+    indicators: list[dict[str, Any]], engine: DecisionEngine, bench: dict[str, Any], lang: str
+) -> list[dict[str, Any]]:
+    """Each indicator of the record with its label, unit, direction and stage benchmarks."""
+    cfg = engine.points_config
+    rows = []
+    for k, ind in enumerate(indicators):
         spec = cfg.indicator_by_id.get(ind["id"])
         b = bench["indicators"].get(ind["id"], {})
-        indicators.append(
+        rows.append(
             {
                 "index": k,
                 "id": ind["id"],
@@ -379,39 +435,13 @@ def build_report(
                 "p75_value": b.get("p75_value"),
             }
         )
-    categories = [
-        {
-            "id": cat.id,
-            "label": cat.label_zh if zh else cat.label_en,
-            "max_points": bench["categories"][cat.id]["max_points"],
-            "median_points": bench["categories"][cat.id]["median_points"],
-            "p75_points": bench["categories"][cat.id]["p75_points"],
-        }
-        for cat in cfg.categories
-    ]
-    tiers = _tiers(engine, product_id)
-    points_section = {
-        "stage": stage,
-        "stage_label": (stage_obj.label_zh if zh else stage_obj.label_en) if stage_obj else stage,
-        "profile_label": cfg.label_zh if zh else cfg.label_en,
-        "core_benchmark": bench["core"],
-        "categories": categories,
-        "indicators": indicators,
-        "bonus": [
-            {"id": i, "label": cfg.label(i, lang), "points": v} for i, v in points["bonus_items"].items() if v
-        ],
-        "deductions": [
-            {"id": i, "label": cfg.label(i, lang), "points": v}
-            for i, v in points["deduction_items"].items()
-            if v
-        ],
-        "vetoes": [{"id": v, "label": cfg.label(v, lang)} for v in points["veto_reasons"]],
-        "next_tier": next_tier(float(points["total"]), tiers) if points["total"] is not None else None,
-    }
+    return rows
 
-    risk_section = _risk_section(record, engine, analysis, lang)
 
-    reasons = {
+def _reasons_section(record: dict[str, Any], lang: str, msg: MessagesConfig) -> dict[str, Any]:
+    """The record's reason codes, in the report's language."""
+    zh = lang == "zh"
+    return {
         "title": msg.text(f"reasons.title.{record['decision']}", lang),
         "items": [
             {"code": r["code"], "text": r["text_zh"] if zh else r["text_en"]}
@@ -419,6 +449,17 @@ def build_report(
         ],
     }
 
+
+def _help_section(
+    record: dict[str, Any],
+    engine: DecisionEngine,
+    analysis: dict[str, Any],
+    indicators: list[dict[str, Any]],
+    lang: str,
+    msg: MessagesConfig,
+) -> dict[str, Any]:
+    """Weak spots (短板) against the stage benchmarks, and the what-if changes that would raise the limit."""
+    points = record["points"]
     spots_frame = pd.DataFrame(
         {
             "id": [i["id"] for i in indicators],
@@ -430,12 +471,12 @@ def build_report(
         }
     )
     spots = weak_spots(spots_frame, k=3)
-    help_section = {
+    return {
         "weak_spots": [
             {
                 "id": row["id"],
                 "index": int(row["index"]),
-                "label": cfg.label(row["id"], lang),
+                "label": engine.points_config.label(row["id"], lang),
                 "shortfall": float(row["shortfall"]),
             }
             for row in spots.to_dict("records")
@@ -455,8 +496,15 @@ def build_report(
         ],
     }
 
+
+def _products_section(
+    record: dict[str, Any], engine: DecisionEngine, lang: str, msg: MessagesConfig
+) -> list[dict[str, Any]]:
+    """Each product: eligible or not, chosen or not, and the rules it failed, in the report's language."""
+    zh = lang == "zh"
+    product_id = record["limit"].get("product")
     products = []
-    for p, entry in zip(policy.products, record["products"], strict=False):
+    for p, entry in zip(engine.policy.products, record["products"], strict=False):
         rules = {r.id: (r.text_zh if zh else r.text_en) for r in p.eligibility}
         products.append(
             {
@@ -465,15 +513,19 @@ def build_report(
                 "eligible": entry["eligible"],
                 "chosen": entry["id"] == product_id,
                 "failed_rules": [
-                    {"id": r, "text": rules.get(r) or _rule_text(msg, r, lang, codes)}
+                    {"id": r, "text": rules.get(r) or _rule_text(msg, r, lang, engine.reason_codes_config)}
                     for r in entry["failed_rules"]
                 ],
             }
         )
+    return products
 
+
+def _model_section(engine: DecisionEngine) -> dict[str, Any]:
+    """The model card: windows, rows, out-of-time validation figures and the grade table."""
     card = engine.model_card or {}
     validation = card.get("validation", {})
-    model_section = {
+    return {
         "windows": card.get("windows", {}),
         "rows": card.get("rows", {}),
         "auc": validation.get("auc"),
@@ -497,16 +549,6 @@ def build_report(
         ],
         "limitations": card.get("limitations"),
     }
-    return {
-        "header": header,
-        "outcome": outcome,
-        "points": points_section,
-        "risk": risk_section,
-        "reasons": reasons,
-        "help": help_section,
-        "products": products,
-        "model": model_section,
-    }
 
 
 def _product_name(engine: DecisionEngine, product_id: str | None, lang: str) -> str | None:
@@ -528,8 +570,9 @@ def _rule_text(msg: MessagesConfig, rule: str, lang: str, codes: Any) -> str:
 
 
 def _risk_section(
-    record: dict[str, Any], engine: DecisionEngine, analysis: dict[str, Any], lang: str
+    record: dict[str, Any], engine: DecisionEngine, analysis: dict[str, Any], lang: str, msg: MessagesConfig
 ) -> dict[str, Any]:
+    """Grade on the master scale and the PD's contributions by reason family (from the record or the engine)."""
     zh = lang == "zh"
     risk = record["risk"]
     scale = engine.pd_config.master_scale
@@ -550,9 +593,7 @@ def _risk_section(
                 {
                     "id": fam,
                     "code": meta.code if meta else None,
-                    "label": load_messages().text(f"family.{fam}", lang)
-                    if load_messages().has(f"family.{fam}")
-                    else fam,
+                    "label": msg.text(f"family.{fam}", lang) if msg.has(f"family.{fam}") else fam,
                     "contribution": float(sum(v for _, v in items)),
                     "features": [
                         {"name": f, "label": labels.get(f, f), "contribution": v}

@@ -89,7 +89,7 @@ def render_validation_report(
         gate: the promotion-gate verdict, when the run went through the gate.
     """
     from credit_points.reports.fonts import matplotlib_cjk_family
-    from credit_points.reports.html import _environment, static_text
+    from credit_points.reports.html import static_text, template_environment
 
     msg = load_messages()
     family = matplotlib_cjk_family()
@@ -111,7 +111,7 @@ def render_validation_report(
     def t(key: str) -> str:
         return f"{msg.text(key, 'zh')} / {msg.text(key, 'en')}"
 
-    template = _environment().get_template("validation.html.j2")
+    template = template_environment().get_template("validation.html.j2")
     return str(
         template.render(
             s=sections,

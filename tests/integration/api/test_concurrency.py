@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from credit_points.config import Settings
-from credit_points.pipelines.service import EngineService
+from credit_points.pipelines.engine_service import EngineService
 
 from .conftest import applicant_dicts
 

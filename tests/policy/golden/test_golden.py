@@ -31,7 +31,7 @@ import yaml
 from credit_points.explain.config import ReasonCodesConfig
 from credit_points.explain.reasons import reason_codes
 from credit_points.policy.config import PolicyConfig
-from credit_points.policy.engine import apply_policy
+from credit_points.policy.decision import apply_policy
 
 
 def floor10k(x: float) -> float:

@@ -10,9 +10,30 @@ from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from credit_points.api.errors import ApiError, parse_json, validation_errors
+from credit_points.api.schemas import ErrorOut
 from credit_points.audit.store import AuditRow
 
 _JSON_TYPES = ("application/json", "application/problem+json")
+
+#: error answers every authenticated route may give (the routers' default ``responses``)
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "No or bad API key."},
+    403: {"model": ErrorOut, "description": "The key lacks the scope."},
+    413: {"model": ErrorOut, "description": "Body too large."},
+    422: {"model": ErrorOut, "description": "Invalid input; names the fields, never echoes values."},
+    503: {
+        "model": ErrorOut,
+        "description": "Not ready, overloaded or audit store unavailable; nothing stored.",
+    },
+}
+#: the extra answer of a route that reads a JSON body
+BODY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    415: {"model": ErrorOut, "description": "The body is not JSON."}
+}
+#: the extra answer of a route that reads one stored decision
+NOT_FOUND_RESPONSES: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorOut, "description": "No such decision."}
+}
 
 
 async def read_json(request: Request) -> Any:

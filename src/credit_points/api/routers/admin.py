@@ -10,8 +10,13 @@ from starlette.concurrency import run_in_threadpool
 
 from credit_points.api.deps import AdminKey, Ctx
 from credit_points.api.errors import ApiError, request_id_of
-from credit_points.api.routers._body import applicant_openapi, read_json, validate
-from credit_points.api.routers.decisions import _BODY, _ERRORS
+from credit_points.api.routers._body import (
+    BODY_RESPONSES,
+    ERROR_RESPONSES,
+    applicant_openapi,
+    read_json,
+    validate,
+)
 from credit_points.api.schemas import ErrorOut, ReloadIn
 from credit_points.exceptions import ModelError
 
@@ -20,14 +25,14 @@ logger = logging.getLogger("credit_points.api")
 
 def build_router() -> APIRouter:
     """The admin router."""
-    router = APIRouter(prefix="/admin", tags=["admin"], responses=_ERRORS)
+    router = APIRouter(prefix="/admin", tags=["admin"], responses=ERROR_RESPONSES)
 
     @router.post(
         "/reload",
         summary="重新加载模型 / Reload the model",
         responses={
             409: {"model": ErrorOut, "description": "The candidate was refused; the old model serves."},
-            **_BODY,
+            **BODY_RESPONSES,
         },
         openapi_extra=applicant_openapi(
             ReloadIn.model_json_schema(), {"model_uri": "models:/credit-points@champion"}

@@ -7,12 +7,12 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from credit_points.api.deps import ReadKey, ReadyService
-from credit_points.api.routers.decisions import _ERRORS
+from credit_points.api.routers._body import ERROR_RESPONSES
 
 
 def build_router() -> APIRouter:
     """The model router."""
-    router = APIRouter(prefix="/v1", tags=["model"], responses=_ERRORS)
+    router = APIRouter(prefix="/v1", tags=["model"], responses=ERROR_RESPONSES)
 
     @router.get("/model", summary="模型卡 / Model card")
     async def model_card(key: ReadKey, service: ReadyService) -> JSONResponse:

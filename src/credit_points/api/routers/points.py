@@ -9,20 +9,25 @@ from starlette.concurrency import run_in_threadpool
 
 from credit_points.api.deps import ReadyService, WriteKey
 from credit_points.api.errors import request_id_of
-from credit_points.api.routers._body import applicant_openapi, read_json, validate
-from credit_points.api.routers.decisions import _BODY, _ERRORS
+from credit_points.api.routers._body import (
+    BODY_RESPONSES,
+    ERROR_RESPONSES,
+    applicant_openapi,
+    read_json,
+    validate,
+)
 from credit_points.api.schemas import applicant_example
 from credit_points.exceptions import ModelError
 
 
 def build_router(applicant_model: type[BaseModel]) -> APIRouter:
     """The points router for an applicant model."""
-    router = APIRouter(prefix="/v1", tags=["points"], responses=_ERRORS)
+    router = APIRouter(prefix="/v1", tags=["points"], responses=ERROR_RESPONSES)
 
     @router.post(
         "/points",
         summary="创新积分 / Innovation points only",
-        responses=_BODY,
+        responses=BODY_RESPONSES,
         openapi_extra=applicant_openapi(applicant_model.model_json_schema(), applicant_example()),
     )
     async def score_points(request: Request, key: WriteKey, service: ReadyService) -> JSONResponse:

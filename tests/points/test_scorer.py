@@ -7,8 +7,7 @@ import pandas as pd
 import pytest
 
 from credit_points.exceptions import DataValidationError
-from credit_points.points.engine import PointsScorer, score_points
-from credit_points.points.reference import build_reference
+from credit_points.points.scorer import PointsScorer, build_reference, score_points
 
 
 def test_output_has_the_contract_columns_and_the_input_index(panel, torch18, reference):
@@ -248,7 +247,7 @@ def test_seed_stage_moves_revenue_weights(torch18):
 
 def test_threads_and_chunking_do_not_change_any_number(panel, torch18, reference, monkeypatch):
     # given chunks far smaller than the batch, so many chunks are scored, in parallel
-    import credit_points.points.engine as engine
+    import credit_points.points.scorer as engine
 
     monkeypatch.setattr(engine, "_CHUNK", 97)
     frame = panel.head(1000)

@@ -13,17 +13,15 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
-
-import pandas as pd
 
 from credit_points.bundle import MANIFEST
 from credit_points.config import Settings, get_settings
+from credit_points.datasets.record import applicants_to_frame
 from credit_points.engine import DecisionEngine
 from credit_points.exceptions import DataValidationError, ModelError
 from credit_points.pipelines.models import load_engine
-from credit_points.records import points_section
+from credit_points.records import decide_records, points_section
 from credit_points.tracking.registry import ResolvedModel
 
 REPORT_MEDIA_TYPES: dict[str, str] = {
@@ -39,18 +37,11 @@ class _Serving:
     resolved: ResolvedModel
 
 
-def applicant_frame(engine: DecisionEngine, applicants: list[dict[str, Any]]) -> pd.DataFrame:
-    """Typed frame from applicant dicts already validated at the door (pydantic), without re-validation."""
-    from credit_points.datasets.record import applicants_to_frame
-
-    return applicants_to_frame([SimpleNamespace(**a) for a in applicants], engine.fields)  # type: ignore[misc]
-
-
 class EngineService:
     """:class:`~credit_points.api.service.DecisionService` over the decision engine."""
 
     #: ``decide`` is pure computation on the loaded engine (milliseconds, no I/O): the API may run it on
-    #: its event loop (see ``api.routers.decisions.decide_and_record_many``)
+    #: its event loop (see ``api.decide.decide_and_record_many``)
     decides_in_process = True
 
     def __init__(
@@ -79,7 +70,7 @@ class EngineService:
 
     def points(self, applicants: list[dict[str, Any]]) -> list[dict[str, Any]]:
         engine = self._serving.engine
-        scored = engine.score_points(applicant_frame(engine, applicants))
+        scored = engine.score_points(applicants_to_frame(applicants, engine.fields))
         points_hash = engine.versions["points"]["hash"]
         names = [str(c) for c in scored.columns.tolist()]
         return [
@@ -152,7 +143,7 @@ class EngineService:
 
     # ---------------------------------------------------------------- helpers
     def _decide_with(self, engine: DecisionEngine, applicants: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return engine.decide_records(applicants)
+        return decide_records(engine, applicants)
 
     def _engine_for(self, record: dict[str, Any]) -> DecisionEngine:
         """The engine of the exact version and artifact a record pins (current one if it matches)."""
@@ -181,5 +172,5 @@ class EngineService:
 
 
 def create_service(settings: Settings | None = None) -> EngineService:
-    """Factory the API loads (``CREDIT_POINTS_SERVICE_FACTORY=credit_points.pipelines.service:create_service``)."""
+    """Factory the API loads (``CREDIT_POINTS_SERVICE_FACTORY=credit_points.pipelines.engine_service:create_service``)."""
     return EngineService(settings)

@@ -17,6 +17,7 @@ Output columns (same index as the input), see ``docs/architecture.md``:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -25,7 +26,12 @@ import pandas as pd
 from credit_points.exceptions import DataValidationError
 from credit_points.expressions import Expression, compile_expression
 from credit_points.points.config import Bands, PointsConfig
-from credit_points.points.reference import PercentileLookup, ReferenceTable, build_reference
+from credit_points.points.reference import (
+    PercentileLookup,
+    ReferenceTable,
+    StageIndicatorTable,
+    rank_group_summary,
+)
 
 # how an indicator is scored in a stage
 _QUANTILE, _BANDS, _TIER, _BOOLEAN, _BANDED = 0, 1, 2, 3, 4
@@ -618,6 +624,83 @@ def _group_rank(
     ranks = np.empty(n, dtype="int64")
     ranks[order] = run_start - group_start + 1
     return ranks
+
+
+def _ranking(
+    frame: pd.DataFrame, config: PointsConfig, table: ReferenceTable
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Score the reference population against its own table and keep its eligible firms' totals by group."""
+    scored = PointsScorer(config, table).score(frame)
+    eligible = ~scored["veto"].to_numpy(dtype=bool)
+    points = scored["points_total"].to_numpy(dtype="float64")[eligible]
+    zone_field = config.zone_field
+    zones = (
+        frame[zone_field].astype(str).to_numpy() if zone_field in frame.columns else np.full(len(frame), "")
+    )[eligible]
+    stages = scored["stage"].astype(str).to_numpy()[eligible]
+    keys = np.char.add(np.char.add(zones.astype(str), "|"), stages.astype(str))
+    return {
+        "zone": {str(z): rank_group_summary(points[zones == z]) for z in np.unique(zones)},
+        "zone_stage": {str(k): rank_group_summary(points[keys == k]) for k in np.unique(keys)},
+    }
+
+
+def build_reference(frame: pd.DataFrame, config: PointsConfig, *, label: str = "") -> ReferenceTable:
+    """Build the reference table of a population of applicants (a zone's scored firms of a year).
+
+    Args:
+        frame: validated applicant records.
+        config: the points profile (stages, derived indicators, indicator sources).
+        label: free text stored with the table.
+
+    Raises:
+        DataValidationError: when a stage cannot be assigned (missing or out-of-range stage field).
+
+    Examples:
+        >>> from credit_points.points.config import load_points_config
+        >>> from credit_points.points.testing import example_frame
+        >>> ref = build_reference(example_frame(40), load_points_config("torch-18"))
+        >>> ref.stages["growth"]["n_firms"], len(ref.probs)
+        (7, 101)
+    """
+    scorer = PointsScorer(config, None)
+    codes, matrix = scorer.indicator_values(frame)
+    probs = np.linspace(0.0, 1.0, config.scoring.quantiles)
+    stages: dict[str, dict[str, Any]] = {}
+    for s, stage in enumerate(config.stage_ids):
+        in_stage = codes == s
+        body: dict[str, Any] = {"n_firms": int(in_stage.sum()), "indicators": {}}
+        if body["n_firms"]:
+            sub = matrix[:, in_stage]
+            for j, ind_id in enumerate(config.indicator_ids):
+                col = sub[j]
+                col = col[np.isfinite(col)]
+                if col.size:
+                    knots = np.quantile(col, probs, method="linear")
+                    knots = np.maximum.accumulate(knots)  # guard against rounding making knots non-monotone
+                    body["indicators"][ind_id] = StageIndicatorTable(
+                        n=int(col.size), quantiles=tuple(map(float, knots))
+                    )
+        stages[stage] = body
+    fallback: dict[str, dict[str, dict[str, list[float]]]] = {}
+    for stage in config.stage_ids:
+        for ind in config.indicators:
+            bands = config.fallback_bands(ind, stage) if ind.kind == "percentile" else None
+            if bands is not None:
+                fallback.setdefault(stage, {})[ind.id] = {
+                    "edges": list(bands.edges),
+                    "scores": list(bands.scores),
+                }
+    table = ReferenceTable(
+        profile=config.profile,
+        reference_key=config.reference_key,
+        probs=tuple(map(float, probs)),
+        min_firms=config.scoring.min_firms,
+        stages=stages,
+        fallback=fallback,
+        label=label,
+    )
+    return replace(table, ranking=_ranking(frame, config, table))
 
 
 def score_points(

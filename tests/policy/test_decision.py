@@ -12,7 +12,7 @@ import pytest
 
 from credit_points.exceptions import ConfigError, DataValidationError
 from credit_points.policy.config import PolicyConfig
-from credit_points.policy.engine import apply_policy, product_offers
+from credit_points.policy.decision import apply_policy, product_offers
 
 CONTRACT_COLUMNS = [
     "product", "capacity", "points_multiplier", "risk_multiplier", "limit_capacity", "limit_after_points",

@@ -45,7 +45,7 @@ _ROUNDING_EPS = 1e-9
 REQUIRED_COLUMNS: tuple[str, ...] = ("stage", "points_total", "veto", "prob_default", "grade")
 
 
-class _Columns(dict):  # type: ignore[type-arg]
+class _PolicyColumns(dict):  # type: ignore[type-arg]
     """Name -> numpy column, read lazily from the input, plus the engine's and the policy's derived columns.
 
     The input is a frame or any mapping of name -> column (a ``ChainMap`` of frames and dicts of arrays).
@@ -81,14 +81,14 @@ def _as_numpy(series: Any) -> np.ndarray:
     return series.to_numpy()
 
 
-def _evaluate(source: str, env: _Columns, n: int, where: str) -> np.ndarray:
+def _evaluate(source: str, env: _PolicyColumns, n: int, where: str) -> np.ndarray:
     memo = env.results
     if source not in memo:
         memo[source] = _evaluate_once(source, env, n, where)
     return memo[source]
 
 
-def _evaluate_once(source: str, env: _Columns, n: int, where: str) -> np.ndarray:
+def _evaluate_once(source: str, env: _PolicyColumns, n: int, where: str) -> np.ndarray:
     try:
         out = compile_expression(source).evaluate(env)
     except KeyError as exc:  # pragma: no cover - Expression turns missing names into ConfigError
@@ -122,7 +122,7 @@ def policy_input_columns(policy: PolicyConfig) -> set[str]:
 
 def prepare_columns(
     frame: pd.DataFrame | Mapping[str, Any], policy: PolicyConfig, n: int | None = None
-) -> _Columns:
+) -> _PolicyColumns:
     """The columns policy expressions see: the input's, ``firm_age_years`` and the policy's derived columns.
 
     Args:
@@ -137,7 +137,7 @@ def prepare_columns(
     if missing:
         raise DataValidationError(f"columns missing from the policy input: {missing}", field=missing[0])
     n = len(frame) if n is None else n
-    env = _Columns(frame)
+    env = _PolicyColumns(frame)
     prob_default = _as_float(env["prob_default"])
     bad = ~np.isnan(prob_default) & ((prob_default < 0) | (prob_default > 1))
     if bad.any():
@@ -267,7 +267,7 @@ def _require_products(policy: PolicyConfig) -> None:
         )
 
 
-def refer_rule_hits(env: _Columns, policy: PolicyConfig, n: int) -> np.ndarray:
+def refer_rule_hits(env: _PolicyColumns, policy: PolicyConfig, n: int) -> np.ndarray:
     """Boolean (n, refer rules): which of the policy's refer rules each row triggers."""
     hits = np.zeros((n, len(policy.refer_rules)), dtype=bool)
     for k, rule in enumerate(policy.refer_rules):

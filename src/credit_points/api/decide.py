@@ -1,0 +1,252 @@
+"""Deciding and recording behind the decision routes: the engine call, the audit rows, per-item errors.
+
+Nothing here speaks HTTP. The routes in ``api/routers/decisions.py`` parse bodies and headers, call one
+function of this module and render what it returns (audit rows, per-item errors) with status codes and
+headers. Every decision is committed to the audit store before any function here returns it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from credit_points.api.deps import AppContext
+from credit_points.api.errors import ErrorLike, validation_errors
+from credit_points.api.service import DecisionService
+from credit_points.audit.store import AuditRow, DecisionAppend, IdempotencyConflictError, NotFoundError
+from credit_points.config import canonical_json, sha256_text
+from credit_points.exceptions import AuditError, DataValidationError, ModelError
+
+_OUTCOMES = frozenset({"approve", "refer", "decline"})
+
+
+@dataclass(frozen=True)
+class DecisionRequest:
+    """One ``POST /v1/decisions`` request, validated at the door, waiting for its batch."""
+
+    applicant: dict[str, Any]
+    body_sha256: str
+    client_id: str
+    request_id: str
+    idempotency_key: str | None
+
+
+@dataclass
+class BatchOutcome:
+    """What ``POST /v1/decisions/batch`` did with each item: its stored row, or the reasons it was refused."""
+
+    n: int
+    rows: dict[int, AuditRow] = field(default_factory=dict)
+    errors: dict[int, list[ErrorLike]] = field(default_factory=dict)
+
+
+def _one_record(records: Any, n: int) -> list[dict[str, Any]]:
+    if not isinstance(records, list) or len(records) != n or not all(isinstance(r, dict) for r in records):
+        raise ModelError(f"the decision service returned {type(records).__name__} instead of {n} records")
+    return records
+
+
+def _engine_defect(exc: DataValidationError) -> RuntimeError:
+    """A record the store refuses (NaN, wrong types at indexed keys) is the engine's bug, not the client's: 500."""
+    return RuntimeError(f"the decision service returned a record the audit store refuses: {exc}")
+
+
+def _count(ctx: AppContext, rows: list[AuditRow]) -> None:
+    for row in rows:
+        if row.is_new:
+            ctx.metrics.audit_rows.labels("decision").inc()
+            ctx.metrics.decisions.labels(row.decision if row.decision in _OUTCOMES else "other").inc()
+
+
+def decide_isolated(service: DecisionService, applicants: list[dict[str, Any]]) -> list[Any]:
+    """One record per applicant, or that applicant's own exception.
+
+    The batch is decided in one call; if that call fails for any reason but an unusable model (which
+    fails every applicant alike), each applicant is decided alone, so one bad applicant never takes its
+    neighbours down with it.
+    """
+    if not applicants:
+        return []
+    try:
+        return _one_record(service.decide(applicants), len(applicants))
+    except ModelError:
+        raise
+    except Exception as exc:
+        if len(applicants) == 1:
+            return [exc]
+    outcomes: list[Any] = []
+    for applicant in applicants:
+        try:
+            outcomes.append(_one_record(service.decide([applicant]), 1)[0])
+        except ModelError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - this applicant's own error, answered to its caller
+            outcomes.append(exc)
+    return outcomes
+
+
+def idempotent_outcomes(ctx: AppContext, requests: Sequence[DecisionRequest]) -> list[Any]:
+    """For each request: the earlier row its idempotency key answers with, the error it gets, or None."""
+    outcomes: list[Any] = [None] * len(requests)
+    for i, req in enumerate(requests):
+        if req.idempotency_key is None:
+            continue
+        try:
+            earlier = ctx.store.find_idempotent(req.client_id, req.idempotency_key)
+        except AuditError as exc:
+            outcomes[i] = exc
+            continue
+        if earlier is not None:
+            outcomes[i] = earlier if earlier.body_sha256 == req.body_sha256 else IdempotencyConflictError()
+    return outcomes
+
+
+def _decides_on_loop(service: DecisionService) -> bool:
+    """Whether the service says its ``decide`` is pure, bounded computation (no I/O, milliseconds)."""
+    return getattr(service, "decides_in_process", False) is True
+
+
+async def decide_and_record_many(ctx: AppContext, requests: Sequence[DecisionRequest]) -> list[Any]:
+    """Decide several callers' requests in one engine call and commit their rows in one transaction.
+
+    Called by the :class:`~credit_points.api.batcher.MicroBatcher`. Returns one outcome per request: its
+    :class:`AuditRow` (new, or the earlier one an idempotent repeat gets back) or the exception its caller
+    raises. Every row is committed before any outcome is returned.
+
+    Database work (idempotency look-ups, the audit commit) runs in worker threads, so a slow or hanging
+    store never stalls the event loop. The engine call runs on the event loop itself when the service
+    declares ``decides_in_process`` (pure computation of a few milliseconds): handing it to a thread would
+    make the engine and the event loop take turns on the interpreter lock, which costs more than the call.
+    """
+    service = ctx.service  # one read: the whole batch uses one model version
+    ctx.metrics.decision_batch.observe(len(requests))
+    if any(r.idempotency_key is not None for r in requests):
+        outcomes = await run_in_threadpool(idempotent_outcomes, ctx, requests)
+    else:
+        outcomes = [None] * len(requests)
+    todo = [i for i, outcome in enumerate(outcomes) if outcome is None]
+    applicants = [requests[i].applicant for i in todo]
+    if _decides_on_loop(service):
+        decided = decide_isolated(service, applicants)
+    else:
+        decided = await run_in_threadpool(decide_isolated, service, applicants)
+    appends: list[DecisionAppend] = []
+    where: list[int] = []
+    for i, record in zip(todo, decided, strict=True):
+        if isinstance(record, BaseException):
+            outcomes[i] = record
+            continue
+        req = requests[i]
+        appends.append(
+            DecisionAppend(
+                record,
+                request_id=req.request_id,
+                client_id=req.client_id,
+                idempotency_key=req.idempotency_key,
+                body_sha256=req.body_sha256,
+            )
+        )
+        where.append(i)
+    if appends:
+        stored = await run_in_threadpool(ctx.store.append_decision_items, appends)
+        for i, outcome in zip(where, stored, strict=True):
+            outcomes[i] = _engine_defect(outcome) if isinstance(outcome, DataValidationError) else outcome
+    _count(ctx, [o for o in outcomes if isinstance(o, AuditRow)])
+    return outcomes
+
+
+def decide_batch(
+    ctx: AppContext,
+    service: DecisionService,
+    applicant_model: type[BaseModel],
+    applicants: list[Any],
+    *,
+    client_id: str,
+    request_id: str,
+) -> BatchOutcome:
+    """Validate each item, decide the good ones in one call and commit their rows in one transaction.
+
+    A bad item is reported with its errors and never stops the others; nothing is stored for it.
+    """
+    outcome = BatchOutcome(len(applicants))
+    good: list[tuple[int, dict[str, Any]]] = []
+    for index, item in enumerate(applicants):
+        if not isinstance(item, dict):
+            outcome.errors[index] = [
+                {"field": "(row)", "type": "model_type", "message": "expected a JSON object"}
+            ]
+            continue
+        try:
+            good.append((index, applicant_model.model_validate(item).model_dump(mode="json")))
+        except ValidationError as exc:
+            outcome.errors[index] = validation_errors(exc)
+    ctx.metrics.validation_errors.inc(len(outcome.errors))
+    if good:
+        records = _one_record(service.decide([a for _, a in good]), len(good))
+        try:
+            stored = ctx.store.append_decisions(
+                records,
+                request_id=request_id,
+                client_id=client_id,
+                body_sha256s=[sha256_text(canonical_json(a)) for _, a in good],
+            )
+        except DataValidationError as exc:
+            raise _engine_defect(exc) from None
+        _count(ctx, stored)
+        outcome.rows = {index: row for (index, _), row in zip(good, stored, strict=True)}
+    return outcome
+
+
+def stored_decision(ctx: AppContext, decision_id: str) -> tuple[AuditRow, list[AuditRow]]:
+    """A stored row and, for a decision, the overrides linked to it.
+
+    Raises:
+        NotFoundError: no row has the id.
+    """
+    row = ctx.store.get(decision_id)
+    if row is None:
+        raise NotFoundError(decision_id)
+    return row, ctx.store.overrides_of(decision_id) if row.kind == "decision" else []
+
+
+def report_record(row: AuditRow, overrides: list[AuditRow]) -> dict[str, Any]:
+    """The stored decision record with the ``audit`` section its report shows (id, time, hash, overrides)."""
+    record = row.record
+    record["audit"] = {
+        "decision_id": row.decision_id,
+        "created_at": row.created_at,
+        "row_hash": row.row_hash,
+        "overrides": [
+            o.record | {"decision_id": o.decision_id, "created_at": o.created_at} for o in overrides
+        ],
+    }
+    return record
+
+
+def record_override(
+    ctx: AppContext,
+    decision_id: str,
+    *,
+    reason: str,
+    officer: str,
+    scope: str,
+    new_values: dict[str, Any],
+    request_id: str,
+    client_id: str,
+) -> AuditRow:
+    """Append an officer's override as a new row linked to the decision (the original stays byte-identical)."""
+    row = ctx.store.append_override(
+        decision_id,
+        reason=reason,
+        officer=officer,
+        scope=scope,
+        new_values=new_values,
+        request_id=request_id,
+        client_id=client_id,
+    )
+    ctx.metrics.audit_rows.labels("override").inc()
+    return row
