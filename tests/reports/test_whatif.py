@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from credit_points.datasets.record import applicants_to_frame
 from credit_points.exceptions import ConfigError, DataValidationError
 from credit_points.explain.whatif import (
     Lever,
@@ -15,12 +16,14 @@ from credit_points.explain.whatif import (
     weak_spots,
     what_if,
 )
-from credit_points.reports.loan import build_report, input_frame
+from credit_points.reports.loan import build_report
 
 
 def _decide_all(engine, changed_inputs):
     """Decide many changed records in one batch (rows in order)."""
-    return engine.decide(input_frame(changed_inputs, engine), explain="none").reset_index(drop=True)
+    return engine.decide(applicants_to_frame(changed_inputs, engine.fields), explain="none").reset_index(
+        drop=True
+    )
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +92,7 @@ def test_each_suggestion_is_the_smallest_step_of_its_lever(decided, suggestions)
 def test_the_search_calls_decide_once_and_checks_the_baseline(decided):
     # given one applicant row and a decide that counts its calls
     record = decided.records[0]
-    frame = input_frame([record["input"]], decided.engine)
+    frame = applicants_to_frame([record["input"]], decided.engine.fields)
     calls = []
 
     def decide(batch: pd.DataFrame) -> pd.DataFrame:
@@ -106,7 +109,7 @@ def test_the_search_calls_decide_once_and_checks_the_baseline(decided):
 
 
 def test_a_decide_that_drops_rows_is_refused(decided):
-    frame = input_frame([decided.records[0]["input"]], decided.engine)
+    frame = applicants_to_frame([decided.records[0]["input"]], decided.engine.fields)
     with pytest.raises(DataValidationError, match="decide returned"):
         what_if(frame, lambda b: b.iloc[:1], load_whatif_config(), tiers=[60], grades=["1", "2"])
 
@@ -114,7 +117,7 @@ def test_a_decide_that_drops_rows_is_refused(decided):
 def test_lever_bounds_keep_the_record_valid(decided):
     # given a record and a lever that could push R&D staff above the headcount
     record = decided.records[0]
-    frame = input_frame([record["input"]], decided.engine)
+    frame = applicants_to_frame([record["input"]], decided.engine.fields)
     config = WhatIfConfig(version="t", levers=(Lever(id="rd_staff", field="rd_staff", mode="add", steps=(1, 1000),
                                                     at_most_field="employees"),))  # fmt: skip
     # when the search builds its batch

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from credit_points.datasets.record import applicants_to_frame
 from credit_points.exceptions import DataValidationError
 from credit_points.explain.whatif import WhatIfConfig, load_whatif_config, next_tier, weak_spots, what_if
 from credit_points.records import RECORD_SCHEMA
@@ -137,27 +138,6 @@ def _num(value: Any) -> float | None:
     return None if math.isnan(f) or math.isinf(f) else f
 
 
-# ---------------------------------------------------------------------- record → engine input
-def input_frame(inputs: list[dict[str, Any]], engine: DecisionEngine) -> pd.DataFrame:
-    """Canonical record inputs (already validated when decided) as a frame typed like validated rows."""
-    columns: dict[str, Any] = {}
-    for spec in engine.fields.fields:
-        values = [inp.get(spec.name) for inp in inputs]
-        if not spec.required and all(v is None for v in values):
-            continue
-        if spec.dtype in ("float", "int"):
-            columns[spec.name] = np.array([np.nan if v is None else v for v in values], dtype="float64")
-        elif spec.dtype == "bool":
-            columns[spec.name] = np.array([bool(v) for v in values], dtype=bool)
-        elif spec.dtype == "date":
-            columns[spec.name] = np.array(
-                ["NaT" if v is None else str(v)[:10] for v in values], dtype="datetime64[D]"
-            ).astype("datetime64[ns]")
-        else:
-            columns[spec.name] = pd.array(values, dtype="str")
-    return pd.DataFrame(columns, index=pd.RangeIndex(len(inputs)))
-
-
 def _same(a: Any, b: Any) -> bool:
     if a is None or b is None:
         return a is None and b is None
@@ -179,7 +159,7 @@ def _analysis(record: dict[str, Any], engine: DecisionEngine, whatif_config: Wha
     if hit is not None:
         _ANALYSES.move_to_end(key)
         return hit
-    frame = input_frame([record["input"]], engine)
+    frame = applicants_to_frame([record["input"]], engine.fields)  # validated when it was decided
     limit = record["limit"]
     grades = engine.pd_config.master_scale.labels
 
