@@ -96,8 +96,9 @@ def test_missing_required_field(model: Any) -> None:
     ],
 )
 def test_cross_field_rules(model: Any, changes: dict[str, Any], names: tuple[str, str]) -> None:
+    # the wording is the batch validation's (datasets.rules): the field at fault, the field it is bound by
     errors = _errors(model, **changes)
-    assert len(errors) == 1 and all(name in errors[0]["msg"] for name in names)
+    assert len(errors) == 1 and names[1] in errors[0]["msg"]
     assert errors[0]["loc"] == (names[0],) and errors[0]["input"] is None
 
 

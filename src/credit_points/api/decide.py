@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from credit_points.api.deps import AppContext
-from credit_points.api.errors import ErrorLike, validation_errors
+from credit_points.api.errors import ErrorLike, check_object
 from credit_points.api.service import DecisionService
 from credit_points.audit.store import AuditRow, DecisionAppend, IdempotencyConflictError, NotFoundError
 from credit_points.config import canonical_json, sha256_text
@@ -180,10 +180,11 @@ def decide_batch(
                 {"field": "(row)", "type": "model_type", "message": "expected a JSON object"}
             ]
             continue
-        try:
-            good.append((index, applicant_model.model_validate(item).model_dump(mode="json")))
-        except ValidationError as exc:
-            outcome.errors[index] = validation_errors(exc)
+        checked, errors = check_object(applicant_model, item)
+        if checked is None:
+            outcome.errors[index] = errors
+        else:
+            good.append((index, checked.model_dump(mode="json")))
     ctx.metrics.validation_errors.inc(len(outcome.errors))
     if good:
         records = _one_record(service.decide([a for _, a in good]), len(good))

@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from credit_points.audit.store import IdempotencyConflictError, NotFoundError
@@ -25,6 +25,73 @@ logger = logging.getLogger("credit_points.api")
 
 ErrorLike = dict[str, str]
 """One ``{field, type, message}`` problem."""
+
+MAX_LISTED_ERRORS = 20
+"""An answer lists at most this many problems, then one row counting the rest: its size stays bounded."""
+
+#: the longest integer literal a body may carry (Python's own limit on converting digits to an int)
+MAX_INT_DIGITS = 4300
+
+_EXPECTED = {
+    "float_type": "a JSON number",
+    "int_type": "a JSON integer",
+    "bool_type": "a JSON boolean (true or false)",
+    "string_type": "a JSON string",
+    "date_type": "a date as a JSON string YYYY-MM-DD",
+    "dict_type": "a JSON object",
+    "list_type": "a JSON array",
+    "model_type": "a JSON object",
+}
+
+
+class IntegerLiteralTooLong:
+    """Stands for an integer literal of more than :data:`MAX_INT_DIGITS` digits in a decoded body.
+
+    Decoding does not fail on it (that would leave the field unnamed): validation refuses it at its field.
+    """
+
+    __slots__ = ("digits",)
+
+    def __init__(self, digits: int) -> None:
+        self.digits = digits
+
+
+def _parse_int(text: str) -> int | IntegerLiteralTooLong:
+    digits = len(text.lstrip("-"))
+    return IntegerLiteralTooLong(digits) if digits > MAX_INT_DIGITS else int(text)
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float | IntegerLiteralTooLong):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object" if isinstance(value, dict) else type(value).__name__
+
+
+def capped(errors: list[ErrorLike], total: int | None = None) -> list[ErrorLike]:
+    """The first :data:`MAX_LISTED_ERRORS` problems and, when there are more, one row counting them.
+
+    Examples:
+        >>> rows = [{"field": f"x{i}", "type": "extra_forbidden", "message": "m"} for i in range(25)]
+        >>> capped(rows)[-1]
+        {'field': '(more)', 'type': 'too_many_errors', 'message': '5 more problems not listed (25 in all)'}
+    """
+    total = len(errors) if total is None else total
+    if total <= MAX_LISTED_ERRORS:
+        return errors
+    more = {
+        "field": "(more)",
+        "type": "too_many_errors",
+        "message": f"{total - MAX_LISTED_ERRORS} more problems not listed ({total} in all)",
+    }
+    return [*errors[:MAX_LISTED_ERRORS], more]
 
 
 class ApiError(Exception):
@@ -92,23 +159,46 @@ def describe_errors(errors: Sequence[Mapping[str, Any]], prefix: Sequence[Any] =
     """
     out = []
     for err in errors:
+        kind = str(err.get("type", "value_error"))
         message = str(err.get("msg", "invalid value"))
         value = err.get("input")
-        if isinstance(value, str) and len(value) >= 2 and value in message:
+        if isinstance(value, IntegerLiteralTooLong):
+            kind, message = "int_too_long", f"integer literal of more than {MAX_INT_DIGITS} digits"
+        elif kind in _EXPECTED and "input" in err:
+            # what was expected and the JSON type that came (never the value itself)
+            message = f"expected {_EXPECTED[kind]}, got a JSON {_json_type(value)}"
+        elif isinstance(value, str) and len(value) >= 2 and value in message:
             message = message.replace(value, "[value]")
-        out.append(
-            {
-                "field": _field_of([*prefix, *err.get("loc", ())]),
-                "type": str(err.get("type", "value_error")),
-                "message": message,
-            }
-        )
+        out.append({"field": _field_of([*prefix, *err.get("loc", ())]), "type": kind, "message": message})
     return out
 
 
 def validation_errors(exc: ValidationError, prefix: Sequence[Any] = ()) -> list[dict[str, str]]:
-    """A pydantic ``ValidationError`` as :func:`describe_errors` rows."""
-    return describe_errors(exc.errors(include_url=False, include_context=False, include_input=True), prefix)
+    """A pydantic ``ValidationError`` as :func:`describe_errors` rows, at most :data:`MAX_LISTED_ERRORS`."""
+    errors = exc.errors(include_url=False, include_context=False, include_input=True)
+    return capped(describe_errors(errors[: MAX_LISTED_ERRORS + 1], prefix), len(errors))
+
+
+def check_object(
+    model: type[BaseModel], data: Mapping[str, Any], prefix: Sequence[Any] = ()
+) -> tuple[BaseModel | None, list[ErrorLike]]:
+    """``data`` validated by ``model``, or the problems (at most :data:`MAX_LISTED_ERRORS` and a count).
+
+    A model that refuses unknown keys has them counted first: past the cap, the answer names the first
+    ones and the count without validating the rest, so neither the work nor the answer grows with the body.
+    """
+    if model.model_config.get("extra") == "forbid":
+        unknown = [key for key in data if key not in model.model_fields]
+        if len(unknown) > MAX_LISTED_ERRORS:
+            rows = [
+                {"field": _field_of([*prefix, key]), "type": "extra_forbidden", "message": "Extra inputs are not permitted"}
+                for key in unknown[: MAX_LISTED_ERRORS + 1]
+            ]  # fmt: skip
+            return None, capped(rows, len(unknown))
+    try:
+        return model.model_validate(data), []
+    except ValidationError as exc:
+        return None, validation_errors(exc, prefix)
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -141,7 +231,9 @@ def parse_json(raw: bytes) -> Any:
             errors=[{"field": "(body)", "type": "missing", "message": "a JSON body is required"}],
         )
     try:
-        return json.loads(raw, object_pairs_hook=_reject_duplicates)
+        # UTF-8 only (``json.loads`` of bytes would also take UTF-16 and UTF-32); an integer literal too
+        # long to convert is kept as a marker that validation refuses at its field
+        return json.loads(raw.decode("utf-8"), object_pairs_hook=_reject_duplicates, parse_int=_parse_int)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         where = (
             f"line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else "encoding"

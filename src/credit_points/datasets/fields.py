@@ -8,8 +8,11 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from credit_points.config import CONFIG_DIR, StrictModel, VersionedConfig, load_config
+from credit_points.expressions import compile_expression
 
 FieldDtype = Literal["string", "float", "int", "bool", "category", "date"]
+#: the longest text a string field takes when its entry sets no ``max_length`` (catalogues before 1.1)
+DEFAULT_MAX_TEXT_LENGTH = 200
 FieldGroup = Literal["identity", "financials", "people", "innovation", "qualifications", "credit", "outcome"]
 
 
@@ -27,6 +30,7 @@ class FieldSpec(StrictModel):
     max: float | None = None
     enum: tuple[str, ...] | None = None
     pattern: str | None = None
+    max_length: int | None = Field(default=None, ge=1)
     unit: Literal["yuan"] | None = None
     pii: bool = False
     check: Literal["uscc"] | None = None
@@ -43,11 +47,25 @@ class FieldSpec(StrictModel):
         return self
 
 
+class CrossFieldRule(StrictModel):
+    """A plausibility rule across fields: an expression that must hold (``configs/fields.yaml``, ``rules``).
+
+    Checked only where every field it reads has a value that passed its own checks; a row that breaks
+    it is reported at ``field`` with ``message``.
+    """
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    field: str
+    check: str
+    message: str
+
+
 class FieldsConfig(VersionedConfig):
     """The whole applicant record."""
 
     kind: Literal["fields"] = "fields"
     fields: tuple[FieldSpec, ...]
+    rules: tuple[CrossFieldRule, ...] = ()
 
     @model_validator(mode="after")
     def _names_unique_and_refs_known(self) -> FieldsConfig:
@@ -58,6 +76,10 @@ class FieldsConfig(VersionedConfig):
         for f in self.fields:
             if f.le_field is not None and f.le_field not in names:
                 raise ValueError(f"field {f.name!r}: le_field {f.le_field!r} is not a field")
+        for rule in self.rules:
+            if rule.field not in names:
+                raise ValueError(f"rule {rule.id!r}: field {rule.field!r} is not a field")
+            compile_expression(rule.check).check_names(names, where=f"rules.{rule.id}.check")
         return self
 
     @cached_property

@@ -1,12 +1,12 @@
 """One applicant as a pydantic model (``ApplicantIn``, built from the field catalogue) and records → frame.
 
 The model is generated from ``configs/fields.yaml`` so that labels, bounds and enum values stay in
-config: every field carries a bilingual description ``中文 / English``; numbers must be finite (NaN and
-±Infinity are refused, also when sent as the strings ``"NaN"`` or ``"Infinity"``); unknown keys are
-refused; category fields are ``Literal`` enums; ``firm_id`` must pass the GB 32100-2015 check digit;
-``not_future`` dates may not be after today; cross-field rules (R&D ≤ revenue, R&D staff ≤ employees,
-unsecured ≤ bank debt, staff with a degree ≤ employees, founded ≤ as-of date) hold. Error messages name
-the field and never repeat the submitted value.
+config: every field carries a bilingual description ``中文 / English``. The model checks JSON types
+strictly (a number is a JSON number, never text or ``true``; a boolean is ``true`` / ``false``; an int
+field takes whole numbers; numbers are finite), refuses unknown keys and category codes it does not know,
+then hands every value rule of the catalogue (bounds, lengths, patterns, the GB 32100-2015 check digit,
+dates, cross-field rules) to :mod:`credit_points.datasets.rules`, the same code the batch validation
+runs, so both word each problem the same way. Error messages name the field and never repeat the value.
 
 Examples:
     >>> from credit_points.datasets.record import ApplicantIn
@@ -18,99 +18,153 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import (
-    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
+    Strict,
+    StringConstraints,
     ValidationError,
     create_model,
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from credit_points.datasets import uscc
-from credit_points.datasets.fields import FieldsConfig, FieldSpec, load_fields
+from credit_points.datasets import rules
+from credit_points.datasets.fields import DEFAULT_MAX_TEXT_LENGTH, FieldsConfig, FieldSpec, load_fields
 
 _MODELS: dict[str, type[BaseModel]] = {}
 
 
 class ApplicantBase(BaseModel):
-    """Common behaviour of generated applicant models: strict keys, finite numbers, cross-field rules."""
+    """Common behaviour of generated applicant models: strict keys and JSON types, then the catalogue's rules."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, str_strip_whitespace=True)
 
-    # Filled in by build_applicant_model: (field, bound, skip when the bound is zero).
-    _le_rules: tuple[tuple[str, str, bool], ...] = ()
+    # Filled in by build_applicant_model: the catalogue whose value rules the model checks.
+    _fields: ClassVar[FieldsConfig | None] = None
 
-    @model_validator(mode="after")
-    def _cross_field(self) -> ApplicantBase:
-        problems: list[InitErrorDetails] = []
-        for name, other, unless_zero in self._le_rules:
-            value, bound = getattr(self, name, None), getattr(self, other, None)
-            if value is None or bound is None or (unless_zero and bound == 0):
-                continue
-            if value > bound:
-                problems.append(_located(name, "le_field", f"{name} must not exceed {other}"))
-        founded, as_of = getattr(self, "founded_date", None), getattr(self, "as_of_date", None)
-        if founded is not None and as_of is not None and founded > as_of:
-            problems.append(
-                _located("founded_date", "date_order", "founded_date must not be after as_of_date")
-            )
-        if problems:
-            # Located at the field (not the model) so a 422 names it; the input is never attached.
-            raise ValidationError.from_exception_data(type(self).__name__, problems)
-        return self
+    @model_validator(mode="wrap")
+    @classmethod
+    def _catalogue_rules(cls, data: Any, handler: ModelWrapValidatorHandler[Any]) -> Any:
+        """Types first; then the value rules on every field whose type was right, reported together."""
+        fields = cls._fields
+        try:
+            model = handler(data)
+        except ValidationError as exc:
+            if fields is None or not isinstance(data, dict):
+                raise
+            type_errors = exc.errors(include_url=False)
+            failed = {e["loc"][0] for e in type_errors if e["loc"]}
+            values = {
+                k: v.strip() if isinstance(v, str) else v
+                for k, v in data.items()
+                if k in fields.by_name and k not in failed
+            }
+            found = rule_problems(fields, [values], dt.date.today())
+            problems = [
+                InitErrorDetails(type=e["type"], loc=e["loc"], input=e["input"], ctx=e.get("ctx", {}))
+                for e in type_errors
+            ]
+            problems += [_located(p.field, "value_rule", str(p.reason)) for p in found]
+            raise ValidationError.from_exception_data(cls.__name__, problems) from None
+        if fields is not None:
+            found = rule_problems(fields, [model.__dict__], dt.date.today())
+            if found:
+                # Located at the field (not the model) so a 422 names it; the input is never attached.
+                problems = [_located(p.field, "value_rule", str(p.reason)) for p in found]
+                raise ValidationError.from_exception_data(cls.__name__, problems)
+        return model
+
+
+def rule_problems(
+    fields: FieldsConfig, applicants: Sequence[Mapping[str, Any]], today: dt.date
+) -> list[rules.Problem]:
+    """The catalogue's value rules (``datasets.rules``) on applicants whose JSON types are already right.
+
+    Missing values break no rule here (presence is the type check's business); each field reports its
+    first failing rule, then the cross-field rules run on the fields that passed.
+    """
+    n = len(applicants)
+    typed: dict[str, np.ndarray] = {}
+    bad: dict[str, np.ndarray] = {}
+    numeric = [spec for spec in fields.fields if spec.dtype in ("float", "int")]
+    matrix = np.array(
+        [[np.nan if (v := a.get(spec.name)) is None else v for spec in numeric] for a in applicants],
+        dtype="float64",
+    ).reshape(n, len(numeric))
+    present = ~np.isnan(matrix)
+    problems = rules.bounds_problems(numeric, matrix, present)
+    for j, spec in enumerate(numeric):
+        typed[spec.name], bad[spec.name] = matrix[:, j], np.zeros(n, dtype=bool)
+    day = np.datetime64(today, "ns")
+    for spec in fields.fields:
+        if spec.dtype in ("float", "int"):
+            continue
+        raw = [a.get(spec.name) for a in applicants]
+        given = np.array([v is not None for v in raw], dtype=bool)
+        if spec.dtype == "date":
+            values = np.array(["NaT" if v is None else v for v in raw], dtype="datetime64[D]")
+            values = values.astype("datetime64[ns]")
+            found = rules.date_problems(spec, values, given, day)
+        elif spec.dtype in ("string", "category"):
+            values = np.array(raw, dtype=object)
+            found = rules.text_problems(spec, values, given)
+        else:
+            values, found = np.array([bool(v) for v in raw], dtype=bool), []
+        typed[spec.name], bad[spec.name] = values, np.zeros(n, dtype=bool)
+        problems.extend(found)
+    for problem in problems:
+        bad[problem.field][problem.positions] = True
+    problems.extend(rules.cross_field_problems(fields, typed, bad))
+    return problems
 
 
 def _located(field: str, kind: str, message: str) -> InitErrorDetails:
     return InitErrorDetails(type=PydanticCustomError(kind, message), loc=(field,), input=None)
 
 
-def _uscc_ok(value: str) -> str:
-    if not uscc.is_valid(value):
-        raise ValueError("not a valid 统一社会信用代码 (GB 32100-2015 format or check digit)")
-    return value
-
-
-def _not_future(value: dt.date) -> dt.date:
-    if value > dt.date.today():
-        raise ValueError("date must not be in the future")
+def _whole_number(value: Any) -> Any:
+    """A JSON number that is a whole number (``48.0``) as an int; anything else is left to the strict check."""
+    if type(value) is float and value.is_integer():
+        return int(value)
     return value
 
 
 def _annotation(spec: FieldSpec) -> Any:
-    constraints: dict[str, Any] = {}
+    """The field's strict JSON type; its value rules are documented in the JSON schema, checked by ``rules``."""
+    schema: dict[str, Any] = {}
     validators: list[Any] = []
     if spec.dtype in ("float", "int"):
-        base: Any = float if spec.dtype == "float" else int
+        # strict: a JSON number only (no text, no true/false); an int field takes 48 and 48.0, not 48.5
+        base: Any = Annotated[float, Strict()] if spec.dtype == "float" else Annotated[int, Strict()]
+        if spec.dtype == "int":
+            validators.append(BeforeValidator(_whole_number))
         if spec.min is not None:
-            constraints["ge"] = spec.min
+            schema["minimum"] = spec.min
         if spec.max is not None:
-            constraints["le"] = spec.max
+            schema["maximum"] = spec.max
     elif spec.dtype == "bool":
-        base = bool
+        base = Annotated[bool, Strict()]  # JSON true / false only
     elif spec.dtype == "date":
         base = dt.date
-        if spec.not_future:
-            validators.append(AfterValidator(_not_future))
     elif spec.dtype == "category":
         base = Literal[tuple(spec.enum or ())]  # type: ignore[misc]
     else:
-        base = str
-        constraints["min_length"] = 1
+        base = Annotated[str, Strict(), StringConstraints(min_length=1)]
+        schema["maxLength"] = spec.max_length or DEFAULT_MAX_TEXT_LENGTH
         if spec.pattern is not None:
-            constraints["pattern"] = spec.pattern
-        if spec.check == "uscc":
-            validators.append(AfterValidator(_uscc_ok))
+            schema["pattern"] = spec.pattern
     annotated: Any = Annotated[base, *validators] if validators else base
     if spec.nullable or not spec.required:
         annotated = annotated | None
-    return annotated, constraints
+    return annotated, ({"json_schema_extra": schema} if schema else {})
 
 
 def build_applicant_model(fields: FieldsConfig | None = None, name: str = "ApplicantIn") -> type[BaseModel]:
@@ -135,7 +189,7 @@ def build_applicant_model(fields: FieldsConfig | None = None, name: str = "Appli
     model = create_model(
         name, __base__=ApplicantBase, __doc__=f"One applicant ({fields.version}).", **definitions
     )
-    model._le_rules = tuple((f.name, f.le_field, f.le_unless_zero) for f in fields.fields if f.le_field)  # type: ignore[attr-defined]
+    model._fields = fields  # type: ignore[attr-defined]
     _MODELS[key] = model
     return model
 

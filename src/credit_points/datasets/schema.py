@@ -22,20 +22,21 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from credit_points.datasets import uscc
-from credit_points.datasets.fields import FieldsConfig, FieldSpec, load_fields
+from credit_points.datasets import rules, uscc
+from credit_points.datasets.fields import DEFAULT_MAX_TEXT_LENGTH, FieldsConfig, FieldSpec, load_fields
+from credit_points.datasets.rules import Problem as _Problem
 from credit_points.exceptions import DataValidationError
+from credit_points.expressions import compile_expression
 
 ERROR_COLUMNS = ["row", "firm_id", "field", "value", "reason"]
 KEY_COLUMNS = ("firm_id", "as_of_date")
-EARLIEST_DATE = pd.Timestamp("1900-01-01")
-LATEST_DATE = pd.Timestamp("2200-12-31")
+EARLIEST_DATE = pd.Timestamp(rules.EARLIEST_DATE)
+LATEST_DATE = pd.Timestamp(rules.LATEST_DATE)
 # Dates are calendar dates in China; timestamps with an offset are read in this zone, then the time dropped.
 LOCAL_TIMEZONE = "Asia/Shanghai"
 _TRUE = frozenset({"true", "t", "yes", "y", "1", "1.0"})
@@ -43,13 +44,6 @@ _FALSE = frozenset({"false", "f", "no", "n", "0", "0.0"})
 _NUMERIC = ("float", "int")
 # Text that means "no value" in exported spreadsheets and CSV files (compared lower-case, stripped).
 NULL_TOKENS = ("", "nan", "-nan", "na", "n/a", "#n/a", "null", "none", "<na>", "nat")
-
-
-@dataclass(frozen=True)
-class _Problem:
-    positions: np.ndarray
-    field: str
-    reason: str | np.ndarray
 
 
 def empty_errors() -> pd.DataFrame:
@@ -121,16 +115,7 @@ def _coerce_numeric(spec: FieldSpec, raw: pd.Series, problems: list[_Problem]) -
             problems.append(_Problem(np.flatnonzero(fractional), spec.name, "not a whole number"))
         flagged |= fractional
         finite &= ~fractional
-    if spec.min is not None:
-        low = finite & (values < spec.min)
-        if low.any():
-            problems.append(_Problem(np.flatnonzero(low), spec.name, f"below the minimum {spec.min:g}"))
-        flagged |= low
-    if spec.max is not None:
-        high = finite & (values > spec.max)
-        if high.any():
-            problems.append(_Problem(np.flatnonzero(high), spec.name, f"above the maximum {spec.max:g}"))
-        flagged |= high
+    problems.extend(rules.number_problems(spec, values, finite))
     return values
 
 
@@ -157,29 +142,7 @@ def _coerce_text(spec: FieldSpec, raw: pd.Series, problems: list[_Problem]) -> p
     flagged = blank.copy()
     if blank.any() and not spec.nullable:
         problems.append(_Problem(np.flatnonzero(blank), spec.name, "required value is missing"))
-    if spec.enum is not None:
-        unknown = ~flagged & ~text.isin(list(spec.enum)).to_numpy(dtype=bool)
-        if unknown.any():
-            problems.append(
-                _Problem(np.flatnonzero(unknown), spec.name, f"not one of {', '.join(spec.enum)}")
-            )
-        flagged |= unknown
-    if spec.pattern is not None:
-        matches = text.str.fullmatch(spec.pattern).fillna(False).to_numpy(dtype=bool)
-        no_match = ~flagged & ~matches
-        if no_match.any():
-            problems.append(_Problem(np.flatnonzero(no_match), spec.name, f"does not match {spec.pattern}"))
-        flagged |= no_match
-    if spec.check == "uscc":
-        bad_code = ~flagged & ~uscc.valid_mask(text.to_numpy(dtype=object, na_value=None))
-        if bad_code.any():
-            problems.append(
-                _Problem(
-                    np.flatnonzero(bad_code),
-                    spec.name,
-                    "not a valid 统一社会信用代码 (GB 32100-2015 format or check digit)",
-                )
-            )
+    problems.extend(rules.text_problems(spec, text.to_numpy(dtype=object, na_value=None), ~flagged))
     return text
 
 
@@ -214,47 +177,22 @@ def _coerce_date(
     if blank.any() and not spec.nullable:
         problems.append(_Problem(np.flatnonzero(blank), spec.name, "required value is missing"))
     ok = ~parsed.isna().to_numpy()
-    early = ok & ((parsed < EARLIEST_DATE) | (parsed > LATEST_DATE)).fillna(False).to_numpy(dtype=bool)
-    if early.any():
-        problems.append(
-            _Problem(np.flatnonzero(early), spec.name, "outside the plausible range 1900-01-01 to 2200-12-31")
-        )
-    ok &= ~early
-    if spec.not_future:
-        future = ok & (parsed > today).fillna(False).to_numpy(dtype=bool)
-        if future.any():
-            problems.append(
-                _Problem(np.flatnonzero(future), spec.name, f"in the future (after {today.date()})")
-            )
-    kept = parsed.where(ok)
-    return kept.to_numpy(dtype="datetime64[ns]")
+    values = parsed.to_numpy(dtype="datetime64[ns]")
+    found = rules.date_problems(spec, values, ok, np.datetime64(today.to_datetime64(), "ns"))
+    for problem in found:
+        ok[problem.positions] = False
+    problems.extend(found)
+    return np.where(ok, values, np.datetime64("NaT", "ns"))
 
 
 def _cross_checks(
     fields: FieldsConfig, typed: dict[str, object], bad_cells: dict[str, np.ndarray], problems: list[_Problem]
 ) -> None:
-    for spec in fields.fields:
-        other = spec.le_field
-        if other is None or spec.name not in typed or other not in typed:
-            continue
-        value = np.asarray(typed[spec.name], dtype="float64")
-        bound = np.asarray(typed[other], dtype="float64")
-        comparable = ~bad_cells[spec.name] & ~bad_cells[other] & ~np.isnan(value) & ~np.isnan(bound)
-        if spec.le_unless_zero:
-            comparable &= bound != 0
-        above = comparable & (value > bound)
-        if above.any():
-            label = fields.label(other, "en")
-            problems.append(_Problem(np.flatnonzero(above), spec.name, f"greater than {other} ({label})"))
-    if "founded_date" in typed and "as_of_date" in typed:
-        founded = np.asarray(typed["founded_date"])
-        as_of = np.asarray(typed["as_of_date"])
-        comparable = (
-            ~bad_cells["founded_date"] & ~bad_cells["as_of_date"] & ~np.isnat(founded) & ~np.isnat(as_of)
-        )
-        late = comparable & (founded > as_of)
-        if late.any():
-            problems.append(_Problem(np.flatnonzero(late), "founded_date", "after as_of_date"))
+    columns = {
+        name: values.to_numpy(dtype=object, na_value=None) if isinstance(values, pd.Series) else values
+        for name, values in typed.items()
+    }
+    problems.extend(rules.cross_field_problems(fields, columns, bad_cells))  # type: ignore[arg-type]
 
 
 def _duplicate_keys(frame: pd.DataFrame, typed: dict[str, object], problems: list[_Problem]) -> None:
@@ -445,6 +383,18 @@ def _check_le(name: str, other: str, unless_zero: bool) -> pa.Check:
     return pa.Check(le, name=f"{name}_le_{other}", error=f"{name} must not exceed {other}")
 
 
+def _check_rule(rule_id: str, source: str) -> pa.Check:
+    expr = compile_expression(source)
+
+    def holds(frame: pd.DataFrame) -> pd.Series:
+        if not all(name in frame for name in expr.names):
+            return pd.Series(True, index=frame.index)
+        missing = frame[sorted(expr.names)].isna().any(axis=1).to_numpy()
+        return pd.Series(missing | np.asarray(expr.evaluate(frame), dtype=bool), index=frame.index)
+
+    return pa.Check(holds, name=rule_id, error=f"rule {rule_id}: {source}")
+
+
 def _founded_before(frame: pd.DataFrame) -> pd.Series:
     if "founded_date" not in frame or "as_of_date" not in frame:
         return pd.Series(True, index=frame.index)
@@ -487,6 +437,7 @@ def applicant_schema(fields: FieldsConfig | None = None) -> pa.DataFrameSchema:
                 checks.append(pa.Check.isin(list(spec.enum)))
             if spec.pattern is not None:
                 checks.append(pa.Check.str_matches(spec.pattern))
+            checks.append(pa.Check.str_length(max_value=spec.max_length or DEFAULT_MAX_TEXT_LENGTH))
             if spec.check == "uscc":
                 checks.append(
                     pa.Check(lambda s: pd.Series(uscc.valid_mask(s), index=s.index), name="uscc_check_digit")
@@ -502,6 +453,7 @@ def applicant_schema(fields: FieldsConfig | None = None) -> pa.DataFrameSchema:
     frame_checks.append(
         pa.Check(_founded_before, name="founded_before_as_of", error="founded_date after as_of_date")
     )
+    frame_checks.extend(_check_rule(rule.id, rule.check) for rule in fields.rules)
     names = set(fields.names)
     unique = [key for key in KEY_COLUMNS if key in names]
     return pa.DataFrameSchema(
