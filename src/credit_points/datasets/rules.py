@@ -64,7 +64,7 @@ def bounds_problems(specs: Sequence[FieldSpec], values: np.ndarray, checkable: n
     above = checkable & (values > high)
     problems: list[Problem] = []
     for j in np.flatnonzero(below.any(axis=0) | above.any(axis=0)):
-        spec = specs[j]
+        spec = specs[int(j)]
         if spec.min is not None:
             _add(problems, below[:, j], spec.name, f"below the minimum {spec.min:g}")
         if spec.max is not None:
