@@ -125,6 +125,23 @@ class DecisionEngine:
         """LightGBM threads per prediction (1 per serving process: scale with workers, not threads)."""
         self.classifier.num_threads = int(num_threads)
 
+    def unknown_zones(self, frame: pd.DataFrame) -> np.ndarray:
+        """Rows whose zone the pinned reference population does not know (their ranks would mean nothing).
+
+        A reference table built without ranks knows no zone list, and then no row is refused.
+        """
+        known = self.reference.known_zones
+        zone_field = self.points_config.zone_field
+        if not known or zone_field not in frame.columns:
+            return np.zeros(len(frame), dtype=bool)
+        return ~frame[zone_field].astype(str).isin(known).to_numpy(dtype=bool)
+
+    def unknown_zone_reason(self) -> str:
+        """The reason a row with an unknown zone is refused, naming the zones the model knows."""
+        return (
+            f"not a zone of the model's reference population; known: {', '.join(self.reference.known_zones)}"
+        )
+
     def score_points(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Innovation points only (``POST /v1/points``)."""
         return self._scorer.score(frame)

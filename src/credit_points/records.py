@@ -17,6 +17,7 @@ import pandas as pd
 
 from credit_points.config import canonical_json, sha256_text
 from credit_points.datasets.record import applicants_to_frame
+from credit_points.exceptions import DataValidationError
 
 if TYPE_CHECKING:
     from credit_points.datasets.fields import FieldsConfig
@@ -162,12 +163,20 @@ def decide_records(
 ) -> list[dict[str, Any]]:
     """Decision records straight from applicant dicts already validated at the door (the API's path).
 
-    Builds the typed frame once (``datasets.record.applicants_to_frame``), decides it and returns one
+    Raises :class:`DataValidationError` (field and value) for an applicant whose zone the model's
+    reference population does not know. Builds the typed frame once (``datasets.record.applicants_to_frame``), decides it and returns one
     record per applicant (:func:`decision_records`), with the canonical input each record keeps. The
     records are built from the engine's output columns (``DecisionEngine.decide_columns``): no output
     frame is built only to be taken apart again.
     """
     frame = applicants_to_frame(applicants, engine.fields)
+    unknown = engine.unknown_zones(frame)
+    if unknown.any():
+        row = int(np.flatnonzero(unknown)[0])
+        zone_field = engine.points_config.zone_field
+        raise DataValidationError(
+            engine.unknown_zone_reason(), field=zone_field, value=applicants[row].get(zone_field)
+        )
     columns = engine.decide_columns(frame, explain=explain)
     return decision_records(engine, columns, input_records_of(applicants, engine.fields))
 

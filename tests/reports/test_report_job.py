@@ -47,7 +47,7 @@ def test_scored_rows_rebuild_the_same_records(trained_model, decided, tmp_path):
     from credit_points.pipelines.score import score_file
 
     applicants = tmp_path / "applicants.parquet"
-    decided.frame.head(12)[list(decided.engine.fields.names)].to_parquet(applicants)
+    decided.frame.head(12)[list(decided.engine.fields.input_names)].to_parquet(applicants)
     scored = tmp_path / "scored.parquet"
     score_file(decided.engine, applicants, scored)
     # when records are rebuilt from it with the same engine

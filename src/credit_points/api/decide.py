@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from credit_points.api.deps import AppContext
-from credit_points.api.errors import ErrorLike, check_object
+from credit_points.api.errors import ErrorLike, check_object, engine_refusal
 from credit_points.api.service import DecisionService
 from credit_points.audit.store import AuditRow, DecisionAppend, IdempotencyConflictError, NotFoundError
 from credit_points.config import canonical_json, sha256_text
@@ -185,20 +185,28 @@ def decide_batch(
             outcome.errors[index] = errors
         else:
             good.append((index, checked.model_dump(mode="json")))
+    decided = decide_isolated(service, [a for _, a in good])
+    kept: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
+    for (index, applicant), record in zip(good, decided, strict=True):
+        if isinstance(record, DataValidationError):  # the engine refuses this applicant (e.g. its zone)
+            outcome.errors[index] = [engine_refusal(record)]
+        elif isinstance(record, BaseException):
+            raise record
+        else:
+            kept.append((index, applicant, record))
     ctx.metrics.validation_errors.inc(len(outcome.errors))
-    if good:
-        records = _one_record(service.decide([a for _, a in good]), len(good))
+    if kept:
         try:
             stored = ctx.store.append_decisions(
-                records,
+                [record for _, _, record in kept],
                 request_id=request_id,
                 client_id=client_id,
-                body_sha256s=[sha256_text(canonical_json(a)) for _, a in good],
+                body_sha256s=[sha256_text(canonical_json(a)) for _, a, _ in kept],
             )
         except DataValidationError as exc:
             raise _engine_defect(exc) from None
         _count(ctx, stored)
-        outcome.rows = {index: row for (index, _), row in zip(good, stored, strict=True)}
+        outcome.rows = {index: row for (index, _, _), row in zip(kept, stored, strict=True)}
     return outcome
 
 

@@ -201,6 +201,16 @@ def check_object(
         return None, validation_errors(exc, prefix)
 
 
+def engine_refusal(exc: DataValidationError) -> ErrorLike:
+    """An engine's refusal of an applicant as a ``{field, type, message}`` row: the rule, never the value."""
+    field = exc.field or "(body)"
+    row = f"[{exc.row - 1}]." if exc.row is not None else ""
+    text = str(exc).rsplit(": ", 1)[-1]
+    if exc.value is not None and str(exc.value) and str(exc.value) in text:
+        text = text.replace(str(exc.value), "[value]")
+    return {"field": f"{row}{field}", "type": "engine_rule", "message": text}
+
+
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     seen: dict[str, Any] = {}
     for key, value in pairs:
@@ -312,18 +322,12 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DataValidationError)
     async def _data(request: Request, exc: DataValidationError) -> JSONResponse:
-        field = exc.field or "(body)"
-        row = f"[{exc.row - 1}]." if exc.row is not None else ""
-        # the message names the rule; the value is deliberately left out
-        text = str(exc).rsplit(": ", 1)[-1]
-        if exc.value is not None and str(exc.value) and str(exc.value) in text:
-            text = text.replace(str(exc.value), "[value]")
         return error_response(
             request,
             422,
             "validation_error",
             "the applicant was refused by the engine",
-            errors=[{"field": f"{row}{field}", "type": "engine_rule", "message": text}],
+            errors=[engine_refusal(exc)],
         )
 
     @app.exception_handler(Exception)

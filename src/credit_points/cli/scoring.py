@@ -24,6 +24,11 @@ def score(
     explain: str = typer.Option(
         "adverse", "--explain", help="Contributions for: adverse rows, all rows, none."
     ),
+    drop_unknown_columns: bool = typer.Option(
+        False,
+        "--drop-unknown-columns",
+        help="Drop (and list) columns the applicant record does not know, instead of refusing the file.",
+    ),
 ) -> None:
     """Decide every applicant in a file; print the portfolio summary by stage and product."""
     from credit_points.pipelines.score_job import run_score
@@ -37,6 +42,7 @@ def score(
         engine=engine,
         scheduler=scheduler,
         explain=explain,
+        drop_unknown_columns=drop_unknown_columns,
     )
     if summary.bad_rows:
         raise typer.Exit(1)

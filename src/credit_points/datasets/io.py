@@ -174,6 +174,24 @@ def iter_table_chunks(
         raise DataValidationError(f"cannot read file ({type(exc).__name__}: {exc})", path=str(path)) from None
 
 
+def read_columns(path: str | Path) -> list[str]:
+    """The column names of a CSV or Parquet file (its header or schema), without reading its rows.
+
+    A folder of Parquet parts (what Dask reads) gives the columns of its first part.
+    """
+    if Path(path).is_dir():
+        parts = sorted(Path(path).glob("*.parquet"))
+        if not parts:
+            raise DataValidationError("the folder holds no Parquet part", path=str(path))
+        path = parts[0]
+    path, kind = _existing(path)
+    if kind == ".parquet":
+        import pyarrow.parquet as pq
+
+        return [str(name) for name in pq.ParquetFile(path).schema_arrow.names]
+    return [str(c) for c in pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns]
+
+
 def count_rows(path: str | Path) -> int:
     """Number of data rows (Parquet from its metadata; CSV by streaming, header excluded)."""
     path, kind = _existing(path)

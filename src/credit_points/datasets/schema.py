@@ -232,7 +232,8 @@ def _error_frame(frame: pd.DataFrame, problems: list[_Problem], fields: FieldsCo
     )
     parts = []
     for problem in problems:
-        raw = frame[problem.field].to_numpy(dtype=object)[problem.positions]
+        column = frame[problem.field] if problem.field in frame else pd.Series([None] * len(frame))
+        raw = column.to_numpy(dtype=object)[problem.positions]
         reason = (
             problem.reason
             if isinstance(problem.reason, np.ndarray)
@@ -258,14 +259,59 @@ def _error_frame(frame: pd.DataFrame, problems: list[_Problem], fields: FieldsCo
 def missing_columns(
     columns: Sequence[str], fields: FieldsConfig | None = None, *, require_outcome: bool = False
 ) -> list[str]:
-    """Catalogue columns that a table must have and ``columns`` lacks."""
+    """Catalogue columns that a table must have and ``columns`` lacks.
+
+    A nullable field may be left out of a table, as it may be left out of an API request: its column is
+    then missing everywhere.
+    """
     fields = fields or load_fields()
     present = set(columns)
     return [
         f.name
         for f in fields.fields
-        if (f.required or (require_outcome and f.group == "outcome")) and f.name not in present
+        if ((f.required and not f.nullable) or (require_outcome and f.group == "outcome"))
+        and f.name not in present
     ]
+
+
+def decision_columns(
+    columns: Sequence[str],
+    fields: FieldsConfig | None = None,
+    *,
+    drop_unknown: bool = False,
+    path: str | None = None,
+) -> list[str]:
+    """The columns of a file to be decided that must go before deciding; refuses what may not be decided.
+
+    The rule of every decision path (API, ``score``, Dask): an outcome column (``default_12m``) is never
+    an input of a decision, and a column the catalogue does not know is refused with its name — or, with
+    ``drop_unknown`` (banks' extracts carry internal columns), dropped and returned so the caller lists it.
+
+    Raises:
+        DataValidationError: an outcome column, or unknown columns without ``drop_unknown``.
+
+    Examples:
+        >>> decision_columns(["firm_id", "revenue", "branch_code"], drop_unknown=True)
+        ['branch_code']
+    """
+    fields = fields or load_fields()
+    outcome = [c for c in columns if c in fields.by_name and fields.by_name[c].group == "outcome"]
+    if outcome:
+        raise DataValidationError(
+            f"{', '.join(outcome)} is an outcome, not an input of a decision; remove the column",
+            field=outcome[0],
+            path=path,
+        )
+    unknown = [str(c) for c in columns if c not in fields.by_name]
+    if unknown and not drop_unknown:
+        raise DataValidationError(
+            f"unknown column{'s' if len(unknown) > 1 else ''} {', '.join(unknown[:20])}"
+            f"{f' and {len(unknown) - 20} more' if len(unknown) > 20 else ''}; "
+            "remove them or pass --drop-unknown-columns",
+            field=unknown[0],
+            path=path,
+        )
+    return unknown
 
 
 def validate_applicants(
@@ -317,8 +363,11 @@ def validate_applicants(
     bad_cells: dict[str, np.ndarray] = {}
     for spec in fields.fields:
         if spec.name not in frame.columns:
-            continue
-        raw = frame[spec.name]
+            if not (spec.nullable and spec.required):
+                continue
+            raw = pd.Series([None] * len(frame), index=frame.index, dtype=object)  # left out: missing
+        else:
+            raw = frame[spec.name]
         before = len(problems)
         if spec.dtype in _NUMERIC:
             typed[spec.name] = _coerce_numeric(spec, raw, problems)

@@ -35,7 +35,14 @@ from distributed.diagnostics.plugin import WorkerPlugin
 
 from credit_points.engine import DecisionEngine, ModelIdentity
 from credit_points.exceptions import DataValidationError, ModelError
-from credit_points.pipelines.score import SUMMARY_KEYS, PortfolioSummary, TableWriter, output_columns
+from credit_points.pipelines.score import (
+    SUMMARY_KEYS,
+    PortfolioSummary,
+    TableWriter,
+    empty_decisions,
+    output_columns,
+    validate_for,
+)
 
 PART_NAME = "part-{:05d}.parquet"
 REPORT_COLUMNS = ["partition", "stage", "product", *SUMMARY_KEYS, "rows_in", "bad_rows"]
@@ -203,6 +210,7 @@ def score_partition(
     errors_dir: str | None,
     explain: str,
     source: str,
+    drop_columns: Sequence[str] = (),
     partition_info: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Validate and decide one partition; write its decisions and errors; return its running sums.
@@ -214,24 +222,23 @@ def score_partition(
         out_dir: folder of decision parts. errors_dir: folder of error parts (``None``: not written).
         explain: ``adverse`` / ``all`` / ``none`` (see ``DecisionEngine.decide``).
         source: the input file, named in validation errors.
+        drop_columns: unknown columns the user chose to drop (``--drop-unknown-columns``).
         partition_info: given by Dask (``number`` is the partition's position).
 
     Returns:
         One row per (stage, product) with ``SUMMARY_KEYS`` sums, plus ``rows_in`` and ``bad_rows`` of the
         partition (see :func:`report_meta`).
     """
-    from credit_points.datasets.schema import validate_applicants
-
     if partition_info is None:  # Dask's meta inference calls with an empty frame and no partition
         return report_meta()
     number = int(partition_info["number"])
     offset = int(offsets[number])
     summary = PortfolioSummary()
-    chunk = part.reset_index(drop=True)
+    chunk = part.drop(columns=list(drop_columns)).reset_index(drop=True)
     if not len(chunk):
         return _summary_frame(number, summary, 0)
     engine = cached_engine(artifact_hash)
-    good, errors = validate_applicants(chunk, path=source)
+    good, errors = validate_for(engine, chunk, source)
     if len(errors):
         errors = errors.assign(row=errors["row"] + offset)
         summary.bad_rows = int(errors["row"].nunique())
@@ -391,6 +398,7 @@ def score_on_dask(
     explain: str = "adverse",
     partition_rows: int = 100_000,
     blocksize: str | int = "64MiB",
+    drop_columns: Sequence[str] = (),
 ) -> PortfolioSummary:
     """Score ``in_path`` on ``client``'s cluster with the bundle ``spec``; see the module docstring.
 
@@ -399,7 +407,12 @@ def score_on_dask(
     """
     if explain not in ("adverse", "all", "none"):
         raise DataValidationError("must be adverse, all or none", field="explain", value=explain)
+    from credit_points.datasets.io import read_columns
+    from credit_points.datasets.schema import decision_columns
+
     in_path, out_dir = Path(in_path), Path(out_path)
+    columns = [c for c in read_columns(in_path) if c not in set(drop_columns)]
+    decision_columns(columns, path=str(in_path))  # refused before any work, as the local path does
     _prepare_out_dir(out_dir)
     client.register_plugin(BundlePlugin(spec), name=f"credit-points-bundle-{spec.artifact_hash[:16]}")
     frame, lengths = read_partitions(in_path, partition_rows=partition_rows, blocksize=blocksize)
@@ -414,12 +427,15 @@ def score_on_dask(
             str(errors_dir.resolve()) if errors_dir else None,
             explain,
             str(in_path),
+            list(drop_columns),
             meta=report_meta(),
             enforce_metadata=False,
             align_dataframes=False,
         ).compute()
         if errors_dir is not None and errors_path is not None:
             _merge_errors(errors_dir, Path(errors_path))
+        if not any(out_dir.glob("part-*.parquet")):  # no good row: one empty part with the decision columns
+            empty_decisions(engine_for(spec)).to_parquet(out_dir / PART_NAME.format(0), index=False)
     finally:
         if errors_dir is not None:
             shutil.rmtree(errors_dir, ignore_errors=True)
@@ -438,6 +454,7 @@ def run_dask_score(
     processes: bool = True,
     partition_rows: int = 100_000,
     blocksize: str | int = "64MiB",
+    drop_columns: Sequence[str] = (),
 ) -> PortfolioSummary:
     """``credit-points score --engine dask``: resolve ``model``, score on a cluster, return the summary.
 
@@ -470,4 +487,5 @@ def run_dask_score(
             explain=explain,
             partition_rows=partition_rows,
             blocksize=blocksize,
+            drop_columns=drop_columns,
         )

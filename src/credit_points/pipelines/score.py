@@ -6,7 +6,7 @@ Memory stays bounded by the chunk size whatever the file's length: decisions are
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,9 +88,11 @@ class TableWriter:
         self._writer: Any = None
         self._schema: Any = None
         self._csv_started = False
+        self.written = False
         path.parent.mkdir(parents=True, exist_ok=True)
 
     def write(self, frame: pd.DataFrame) -> None:
+        self.written = True
         if self.path.suffix == ".csv":
             frame.to_csv(
                 self.path, mode="a" if self._csv_started else "w", header=not self._csv_started, index=False
@@ -128,22 +130,30 @@ def score_file(
     chunk_rows: int = 100_000,
     explain: str = "adverse",
     progress: Callable[[int], None] | None = None,
+    drop_columns: Sequence[str] = (),
 ) -> PortfolioSummary:
-    """Score a CSV/Parquet file chunk by chunk; bad rows go to ``errors_path`` with their reasons."""
-    from credit_points.datasets.io import iter_table_chunks
-    from credit_points.datasets.schema import validate_applicants
+    """Score a CSV/Parquet file chunk by chunk; bad rows go to ``errors_path`` with their reasons.
+
+    The file's columns pass ``datasets.schema.decision_columns`` first (``drop_columns`` are those it let
+    the caller drop). A run that is not refused always writes ``out_path``: with no decided row (a
+    header-only file, or every row bad) it holds no rows and the decision columns.
+    """
+    from credit_points.datasets.io import iter_table_chunks, read_columns
+    from credit_points.datasets.schema import decision_columns, empty_errors
 
     in_path, out_path = Path(in_path), Path(out_path)
     if out_path.suffix not in {".parquet", ".csv"}:
         raise DataValidationError("output must end in .parquet or .csv", path=str(out_path))
+    columns = [c for c in read_columns(in_path) if c not in set(drop_columns)]
+    decision_columns(columns, engine.fields, path=str(in_path))
     writer = TableWriter(out_path)
     error_writer = TableWriter(Path(errors_path)) if errors_path else None
     summary = PortfolioSummary()
     offset = 0
     try:
         for raw_chunk in iter_table_chunks(in_path, chunk_rows=chunk_rows):
-            chunk = raw_chunk.reset_index(drop=True)
-            good, errors = validate_applicants(chunk, path=str(in_path))
+            chunk = raw_chunk.drop(columns=list(drop_columns)).reset_index(drop=True)
+            good, errors = validate_for(engine, chunk, str(in_path))
             if len(errors):
                 errors = errors.assign(row=errors["row"] + offset)
                 summary.bad_rows += errors["row"].nunique()
@@ -157,8 +167,48 @@ def score_file(
             offset += len(chunk)
             if progress is not None:
                 progress(len(chunk))
+        if not writer.written:
+            writer.write(empty_decisions(engine))
+        if error_writer is not None and not error_writer.written:
+            error_writer.write(empty_errors())
     finally:
         writer.close()
         if error_writer is not None:
             error_writer.close()
     return summary
+
+
+def validate_for(engine: DecisionEngine, chunk: pd.DataFrame, path: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A chunk's good rows and its errors: the catalogue's rules, then what this model cannot decide.
+
+    A row whose zone the model's reference population does not know is refused like a bad value (its
+    ranks, and any rule on them, would mean nothing), naming the zones the model knows.
+    """
+    from credit_points.datasets.schema import validate_applicants
+
+    good, errors = validate_applicants(chunk, path=path)
+    unknown = engine.unknown_zones(good)
+    if not unknown.any():
+        return good, errors
+    zone = engine.points_config.zone_field
+    refused = good.loc[unknown]
+    zone_errors = pd.DataFrame(
+        {
+            "row": refused.index.to_numpy(dtype="int64") + 1,
+            "firm_id": refused["firm_id"].astype(str).to_numpy(),
+            "field": zone,
+            "value": refused[zone].astype(str).to_numpy(),
+            "reason": engine.unknown_zone_reason(),
+        }
+    )
+    errors = pd.concat([errors, zone_errors], ignore_index=True).sort_values("row", kind="stable")
+    return good.loc[~unknown], errors.reset_index(drop=True).astype({"row": "int64"})
+
+
+def empty_decisions(engine: DecisionEngine) -> pd.DataFrame:
+    """No decision, with the columns and types a decided portfolio has (the file of a run with no good row)."""
+    from credit_points.datasets.record import applicants_to_frame
+
+    decided = engine.decide(applicants_to_frame([], engine.fields), explain="none")
+    decided.insert(0, "row", np.zeros(0, dtype="int64"))
+    return decided[output_columns(decided)]

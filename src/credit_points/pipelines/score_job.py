@@ -56,10 +56,21 @@ def run_score(
     engine: str = "local",
     scheduler: str | None = None,
     explain: str = "adverse",
+    drop_unknown_columns: bool = False,
     console: Console | None = None,
 ) -> PortfolioSummary:
-    """Score ``in_path`` with ``model``; write decisions and errors; print and return the summary."""
+    """Score ``in_path`` with ``model``; write decisions and errors; print and return the summary.
+
+    The file's columns are checked before any work (``datasets.schema.decision_columns``): an outcome
+    column or an unknown one refuses the run, unless ``drop_unknown_columns`` drops (and lists) the latter.
+    """
+    from credit_points.datasets.io import read_columns
+    from credit_points.datasets.schema import decision_columns
+
     console = console or Console()
+    dropped = decision_columns(read_columns(in_path), drop_unknown=drop_unknown_columns, path=str(in_path))
+    if dropped:
+        console.print(f"dropped unknown column(s), not decided on: {', '.join(dropped)}")
     if engine == "dask":
         from credit_points.pipelines.dask_score import run_dask_score
 
@@ -70,6 +81,7 @@ def run_score(
             errors_path=errors_path,
             scheduler=scheduler,
             explain=explain,
+            drop_columns=dropped,
         )
     else:
         from credit_points.datasets.io import count_rows
@@ -89,6 +101,7 @@ def run_score(
                 chunk_rows=chunk_rows,
                 explain=explain,
                 progress=lambda n: bar.advance(task, n),
+                drop_columns=dropped,
             )
     print_summary(summary, console)
     console.print(f"decisions: {out_path}" + (f"\nerrors: {errors_path}" if errors_path else ""))

@@ -169,6 +169,11 @@ class ReferenceTable:
             raise ConfigError(str(exc), path=str(path)) from None
 
     # ------------------------------------------------------------------ ranks
+    @property
+    def known_zones(self) -> tuple[str, ...]:
+        """The zones of the reference population (empty for a table built without ranks: any zone goes)."""
+        return tuple(sorted(self.ranking.get("zone", {})))
+
     def rank(
         self, zones: np.ndarray, stages: np.ndarray, points: np.ndarray, veto: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:

@@ -144,3 +144,24 @@ def test_no_422_logs_a_traceback(server) -> None:
     # the cases above answered without an internal error; the server log has no traceback of them
     logging.getLogger(__name__).info("server log size %d", len(server.log_text()))
     assert "Traceback" not in server.log_text()
+
+
+def test_a_zone_the_model_does_not_know_is_refused_naming_the_known_ones(
+    server, applicants, audit_rows
+) -> None:
+    # given an applicant from a zone outside the model's reference population
+    body = {**applicants[8], "zone": "atlantis_hitech"}
+    # when posted alone, then 422 at the zone, naming the zones the model knows, without the value
+    errors = _refused(server, audit_rows, body)["errors"]
+    assert [e["field"] for e in errors] == ["zone"]
+    assert applicants[8]["zone"] in errors[0]["message"] and "atlantis" not in json.dumps(errors)
+    # and in a batch only that item is refused; its neighbour is decided and stored
+    before = audit_rows()
+    response = _post(
+        server, json.dumps({"applicants": [body, applicants[9]]}).encode(), "/v1/decisions/batch"
+    )
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == ["error", "ok"]
+    assert results[0]["errors"][0]["field"] == "zone"
+    assert audit_rows() == before + 1
