@@ -10,6 +10,8 @@ Measured in one process on the same engine, one LightGBM thread, each call timed
 - ``decide`` on a one-row frame (reason codes with TreeSHAP on adverse rows, as the API does);
 - ``records.decide_records(engine, [dict])``: validated dict → typed frame → decide → decision record
   (the API's path; an earlier checkout that kept it as ``DecisionEngine.decide_records`` is timed there);
+- ``validate``: the API's check of one applicant dict (strict JSON types, then the catalogue's value
+  rules, ``datasets.rules``), which runs before the decision;
 - the floor: raw ``Booster.predict`` on one row, and raw ``pred_contrib`` on one row.
 """
 
@@ -76,12 +78,16 @@ def measure(engine: Any, calls: int) -> dict[str, Any]:
     rows = [build_features(j, engine.pd_config).to_numpy(dtype="float64") for j in joined]
     booster = engine.classifier.booster_
     to_records, path = records_path(engine)
+    from credit_points.api.schemas import applicant_model
+
+    applicant = applicant_model()
     return {
         "rows_adverse_share": adverse,
         "trees": booster.num_trees(),
         "decide": _timed(lambda f: engine.decide(f), frames),
         "decide_records": _timed(lambda d: to_records([d]), dicts),
         "decide_records_path": path,
+        "validate": _timed(applicant.model_validate, dicts),
         "raw_predict": _timed(lambda x: booster.predict(x, raw_score=True, num_threads=1), rows),
         "raw_pred_contrib": _timed(lambda x: booster.predict(x, pred_contrib=True, num_threads=1), rows),
     }
@@ -115,7 +121,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     print("| path (one applicant) | median ms | p99 ms |")
     print("|---|---:|---:|")
-    for key in ("decide", "decide_records", "raw_predict", "raw_pred_contrib"):
+    for key in ("validate", "decide", "decide_records", "raw_predict", "raw_pred_contrib"):
         print(f"| {key} | {result[key]['median_ms']:.2f} | {result[key]['p99_ms']:.2f} |")
     print("RESULT " + json.dumps(result))
 
