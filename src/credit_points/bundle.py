@@ -99,7 +99,14 @@ def save_bundle(
     _write_json(out / "fields.json", engine.fields.model_dump(mode="json"))
     decided = engine.decide(golden_inputs, explain="all")
     expected = decided[list(GOLDEN_COLUMNS)]
-    _write_json(out / "golden.json", {"inputs": _records(golden_inputs), "expected": _records(expected)})
+    from credit_points.records import DECISION_LOGIC
+
+    golden = {
+        "decision_logic": DECISION_LOGIC,
+        "inputs": _records(golden_inputs),
+        "expected": _records(expected),
+    }
+    _write_json(out / "golden.json", golden)
     _write_json(out / "model_card.json", dict(model_card or engine.model_card))
     files = {p.name: _file_sha256(p) for p in sorted(out.iterdir()) if p.name != MANIFEST and p.is_file()}
     manifest = {"format": BUNDLE_FORMAT, "files": files, "libraries": library_versions()}
@@ -198,11 +205,19 @@ def golden_inputs_frame(records: list[Mapping[str, Any]]) -> pd.DataFrame:
 def check_golden_predictions(
     engine: DecisionEngine, golden: Mapping[str, Any], *, where: str = "bundle"
 ) -> None:
-    """Re-decide the stored inputs; raise :class:`ModelError` unless every output matches."""
+    """Re-decide the stored inputs; raise :class:`ModelError` unless every output matches.
+
+    A bundle saved by an older decision logic (``golden.json`` without ``decision_logic``, or an older
+    one) is not held to the columns the logic changed since (``records.LOGIC_CHANGES``): the model and
+    its configs reproduce, the newer logic derives those columns differently on purpose.
+    """
+    from credit_points.records import changed_since
+
     inputs = golden_inputs_frame(golden["inputs"])
     expected = pd.DataFrame.from_records(golden["expected"])
     actual = engine.decide(inputs, explain="all").reset_index(drop=True)
-    for col in GOLDEN_COLUMNS:
+    changed = {path.rsplit(".", 1)[-1] for path in changed_since(golden.get("decision_logic"))}
+    for col in (c for c in GOLDEN_COLUMNS if c not in changed):
         exp = expected[col].to_numpy()
         got = actual[col].to_numpy()
         if exp.dtype.kind == "f" or got.dtype.kind == "f":

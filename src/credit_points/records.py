@@ -25,6 +25,29 @@ if TYPE_CHECKING:
     from credit_points.points.config import PointsConfig
 
 RECORD_SCHEMA = "credit-points-decision/1"
+#: Version of the decision logic: what the engine derives from the same model, configs and input. Every
+#: record and bundle carries it; a record without it was decided by version "1".
+DECISION_LOGIC = "2"
+#: What each version changed, as record paths: differences there between a record of an older version and
+#: its replay are explained by the upgrade; every other field must still match exactly.
+LOGIC_CHANGES: dict[str, tuple[str, ...]] = {
+    "2": ("decision_logic", "limit.binding_constraint", "reason_codes"),
+}
+
+
+def changed_since(version: str | None) -> tuple[str, ...]:
+    """Record paths the decision logic changed after ``version`` (``None``: a record from before versions).
+
+    Examples:
+        >>> changed_since(None)
+        ('decision_logic', 'limit.binding_constraint', 'reason_codes')
+        >>> changed_since(DECISION_LOGIC)
+        ()
+    """
+    since = int(version or "1")
+    return tuple(path for v, paths in LOGIC_CHANGES.items() if int(v) > since for path in paths)
+
+
 WATERFALL_STEPS = (
     ("capacity", "limit_capacity"),
     ("points_multiplier", "limit_after_points"),
@@ -219,6 +242,7 @@ def decision_records(
         ]
         record = {
             "schema": RECORD_SCHEMA,
+            "decision_logic": DECISION_LOGIC,
             "firm_id": inp.get("firm_id"),
             "as_of_date": inp.get("as_of_date"),
             "input": inp,

@@ -62,3 +62,46 @@ def test_any_other_change_is_a_difference() -> None:
 def test_replaying_an_unknown_decision_is_an_error(store: AuditStore) -> None:
     with pytest.raises(NotFoundError):
         replay_decision(store, "0" * 32, lambda r: r)
+
+
+def _upgraded(limit: float | None = None):
+    """What today's engine makes of a record decided before decision logic 2: new binding and codes."""
+
+    def replay(record: dict) -> dict:
+        out = copy.deepcopy(record)
+        out["decision_logic"] = "2"
+        out["limit"]["binding_constraint"] = "cap"
+        out["reason_codes"] = ["T02", "R01", "R07"]
+        if limit is not None:
+            out["limit"]["limit"] = limit
+        return out
+
+    return replay
+
+
+def test_an_older_record_replays_with_the_upgrades_changes_explained(store: AuditStore) -> None:
+    # given a record decided before the decision logic was versioned (binding chosen the old way)
+    older = {**copy.deepcopy(RECORD), "limit": {**RECORD["limit"], "binding_constraint": "points_multiplier"}}
+    row = store.append_decision(older, request_id="r", client_id="c")
+    # when today's engine replays it and differs only where the upgrade changed the logic
+    result = replay_decision(store, row.decision_id, _upgraded())
+    # then it matches, and the differences are listed as explained by the upgrade
+    assert result.matches and result.differences == ()
+    assert {d.path.split("[")[0] for d in result.explained} == {
+        "decision_logic", "limit.binding_constraint", "reason_codes"
+    }  # fmt: skip
+    # and any other difference still makes it a mismatch
+    other = replay_decision(store, row.decision_id, _upgraded(limit=900000.0))
+    assert not other.matches and [d.path for d in other.differences] == ["limit.limit"]
+
+
+def test_a_record_of_todays_logic_is_held_to_every_field(store: AuditStore) -> None:
+    current = {
+        **copy.deepcopy(RECORD),
+        "decision_logic": "2",
+        "limit": {**RECORD["limit"], "binding_constraint": "headroom"},
+    }
+    row = store.append_decision(current, request_id="r", client_id="c")
+    result = replay_decision(store, row.decision_id, _upgraded())
+    assert not result.matches and result.explained == ()
+    assert {d.path.split("[")[0] for d in result.differences} == {"limit.binding_constraint", "reason_codes"}

@@ -84,8 +84,9 @@ def test_jifen_waterfall_matches_hand_computation(
     assert out["limit_after_risk"] == pytest.approx(after_risk)
     assert out["limit_after_headroom"] == pytest.approx(after_headroom)
     assert out["limit"] == limit
-    # points 85 -> 0.80 cuts 560,000 yuan; the grade cuts less: the points tier binds
-    assert out["binding_constraint"] == "points_multiplier"
+    # points 85 -> 0.80 cuts the most yuan, but the unsecured debt is the last step that lowered the
+    # running limit: the headroom set it, so the headroom binds
+    assert out["binding_constraint"] == "headroom"
 
 
 def test_price_and_expected_loss_net_of_risk_compensation(
@@ -318,3 +319,28 @@ def test_nullable_dtypes_are_accepted(policy: PolicyConfig, make_frame: Callable
     nullable = frame.astype({"max_overdue_days_24m": "Float64", "veto": "boolean", "rank_zone": "Int64"})
     # then the decisions are the same
     pd.testing.assert_frame_equal(apply_policy(nullable, policy), apply_policy(frame, policy))
+
+
+@pytest.mark.parametrize(
+    ("firm", "binding"),
+    [
+        # revenue far above what the cap allows: the cap is the last step that lowered the limit
+        ({"revenue": 400e6, "tax_paid": 30e6, "points_total": 95.0, "prob_default": 0.004}, "cap"),
+        # unsecured debt eats into the limit after every multiplier: the headroom binds
+        ({"revenue": 12e6, "tax_paid": 0.4e6, "points_total": 95.0, "prob_default": 0.004,
+          "existing_bank_debt": 2e6, "existing_unsecured_debt": 1e6}, "headroom"),
+        # a top points tier raises the limit (multiplier above 1) and nothing lowers it: capacity binds
+        ({"revenue": 5e6, "tax_paid": 0.1e6, "points_total": 112.0, "prob_default": 0.001,
+          "existing_unsecured_debt": 0.0}, "capacity"),
+    ],
+)  # fmt: skip
+def test_the_binding_step_is_the_last_step_that_lowered_the_limit(
+    policy: PolicyConfig, make_frame: Callable[..., pd.DataFrame], firm: dict, binding: str
+) -> None:
+    out = apply_policy(
+        make_frame([{**JIFEN_ONLY, "rd_expense": 0.1 * firm["revenue"], **firm}]), policy
+    ).iloc[0]
+    steps = [out[c] for c in ("limit_capacity", "limit_after_points", "limit_after_risk",
+                              "limit_after_headroom", "limit_after_cap")]  # fmt: skip
+    assert out["limit"] > 0, out.to_dict()
+    assert out["binding_constraint"] == binding, steps

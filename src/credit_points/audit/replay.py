@@ -2,7 +2,9 @@
 
 The store does not know the engine. :func:`replay_decision` takes the function that re-decides a stored
 record (the decision service's ``replay``) and compares its answer with the stored record: probabilities of
-default within an absolute tolerance (1e-12 by default), everything else exactly.
+default within an absolute tolerance (1e-12 by default), everything else exactly — except the fields that
+the decision logic changed since the record was decided (``records.LOGIC_CHANGES``), which are listed
+apart as explained by the upgrade.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from credit_points.audit.store import AuditStore, NotFoundError
+from credit_points.records import changed_since
 
 ReplayFn = Callable[[dict[str, Any]], dict[str, Any]]
 """Given a stored decision record, returns the record decided again from its input and pinned artifacts."""
@@ -31,11 +34,20 @@ class Difference:
 
 @dataclass(frozen=True)
 class ReplayResult:
-    """The outcome of replaying one decision."""
+    """The outcome of replaying one decision.
+
+    ``explained`` are differences at fields the decision logic changed since the record was decided
+    (``records.LOGIC_CHANGES``): reported, but they do not make the replay a mismatch.
+    """
 
     decision_id: str
     matches: bool
     differences: tuple[Difference, ...] = field(default_factory=tuple)
+    explained: tuple[Difference, ...] = field(default_factory=tuple)
+
+
+def _under(path: str, prefixes: Collection[str]) -> bool:
+    return any(path == p or path.startswith((f"{p}.", f"{p}[")) for p in prefixes)
 
 
 def diff_records(
@@ -125,4 +137,7 @@ def replay_decision(
     stored = row.record
     replayed = replay(stored)
     diffs = diff_records(stored, replayed, pd_tolerance=pd_tolerance, ignore=ignore)
-    return ReplayResult(decision_id, not diffs, tuple(diffs))
+    upgraded = changed_since(stored.get("decision_logic"))
+    explained = tuple(d for d in diffs if _under(d.path, upgraded))
+    unexplained = tuple(d for d in diffs if not _under(d.path, upgraded))
+    return ReplayResult(decision_id, not unexplained, unexplained, explained)

@@ -187,8 +187,14 @@ def audit_replay(
     if isinstance(service, UnavailableService):
         raise AuditError(f"cannot replay: {service.reason}")
     result = replay_decision(_store(audit_url), decision_id, service.replay, pd_tolerance=pd_tolerance)
+    for diff in result.explained:
+        stored, replayed = (json.dumps(v, ensure_ascii=False) for v in (diff.stored, diff.replayed))
+        typer.echo(
+            f"  explained by the decision-logic upgrade: {diff.path}: stored {stored} -> replayed {replayed}"
+        )
     if result.matches:
-        typer.echo(f"ok: decision {decision_id} replays identically (PD within {pd_tolerance:g})")
+        upgraded = " apart from the upgrade's explained changes" if result.explained else ""
+        typer.echo(f"ok: decision {decision_id} replays identically{upgraded} (PD within {pd_tolerance:g})")
         return
     typer.echo(f"DIFFERENT: decision {decision_id} ({len(result.differences)} difference(s))", err=True)
     for diff in result.differences:

@@ -366,8 +366,7 @@ def evaluate_products(
             ],
             axis=1,
         )
-        binding = np.argmax(reductions, axis=1)
-        binding = np.where(reductions.max(axis=1) > 0, binding, 0)
+        binding = binding_step(reductions)
 
         lgd = policy.product_lgd(product)
         ead = limit * policy.product_ccf(product)
@@ -415,6 +414,27 @@ def evaluate_products(
         veto=veto,
         **out,
     )
+
+
+def binding_step(reductions: np.ndarray) -> np.ndarray:
+    """The waterfall step that set each limit: position in ``BINDING_STEPS`` per row.
+
+    ``reductions`` holds, per row, what each step took off the running limit (rows × steps, in waterfall
+    order: capacity, points multiplier, risk multiplier, headroom, cap, minimum offer). The binding step
+    is the last step before rounding that lowered the running limit — a step that left it as it was or
+    raised it (a cap above the limit, unused headroom, a multiplier above 1) cannot bind — and the
+    capacity where none did. An offer zeroed because it fell below the minimum is bound by the minimum.
+
+    Examples:
+        >>> reductions = np.array([[0, 4e6, 0, 0, 1e6, 0], [0, -2e6, 0, 0, 0, 0], [0, 1e6, 0, 0, 0, 0],
+        ...                        [0, 0, 0, 0, 0, 0], [0, 0, 0, 5e5, 0, 3e4]])
+        >>> [BINDING_STEPS[k] for k in binding_step(reductions)]
+        ['cap', 'capacity', 'points_multiplier', 'capacity', 'min_limit']
+    """
+    lowered = reductions[:, 1:5] > 0
+    last = lowered.shape[1] - np.argmax(lowered[:, ::-1], axis=1)
+    binding = np.where(lowered.any(axis=1), last, 0)
+    return np.where(reductions[:, 5] > 0, 5, binding)
 
 
 def _choose(offers: ProductOffers, policy: PolicyConfig) -> tuple[np.ndarray, np.ndarray]:

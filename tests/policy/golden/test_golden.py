@@ -72,7 +72,7 @@ EXPECTED: dict[str, tuple[str, str, float, str, str]] = {
     # 50 points but high-tech: 科技贷 keeps 0.30, 积分贷 gives 0
     "G13": ("keji_dai", "approve", floor10k(KEJI_CAP_BASE * 0.30), "points_multiplier", "L01;" + FAMILIES),
     # seed: min(120,000, 35,000) lifted to the 500,000 floor; 90 points -> 0.80; grade 4 -> 0.95
-    "G14": ("jifen_dai", "approve", floor10k(500_000 * 0.80 * 0.95), "points_multiplier", "L01;" + FAMILIES),
+    "G14": ("jifen_dai", "approve", floor10k(500_000 * 0.80 * 0.95), "risk_multiplier", "L01;" + FAMILIES),
     # 7 x 12,000 = 84,000 -> 80,000 < the 100,000 minimum offer
     "G15": ("", "decline", 0.0, "min_limit", "L04;" + FAMILIES),
     # both 科技贷 (18.9 M) and 积分贷 (18 M) hit the 10 M cap; tie -> catalogue order
@@ -83,7 +83,7 @@ EXPECTED: dict[str, tuple[str, str, float, str, str]] = {
     "G18": ("renewal_without_principal", "approve", 6_000_000.0, "capacity", ""),
     "G19": ("keji_dai", "refer", floor10k(KEJI_CAP_BASE), "capacity", "P11;" + FAMILIES),
     # 善新贷 3,000,000 x 0.70 x 0.95 = 1,995,000 beats 积分贷 3,000,000 x 0.50 x 0.95
-    "G20": ("shanxin_dai", "approve", floor10k(3e6 * 0.70 * 0.95), "points_multiplier", "L01;" + FAMILIES),
+    "G20": ("shanxin_dai", "approve", floor10k(3e6 * 0.70 * 0.95), "risk_multiplier", "L01;" + FAMILIES),
     # debt to assets 87.5% -> refer; deductions 10 (penalties) before 3 (tax grade M)
     "G21": ("keji_dai", "refer", floor10k(KEJI_CAP_BASE), "capacity", "P12;D03;D06;M03"),
 }
