@@ -64,6 +64,13 @@ CONFIG_KINDS: dict[str, str] = {
     "messages": "credit_points.reports.messages:MessagesConfig",
     "whatif": "credit_points.explain.whatif:WhatIfConfig",
 }
+#: checks beyond a file's own schema, run by ``validate_file`` exactly as loading runs them: a policy with
+#: its products embedded and every expression compiled against the record and the upstream columns, a
+#: product file in the context of each policy that lists it
+CONFIG_CHECKS: dict[str, str] = {
+    "policy": "credit_points.policy.config:check_policy_file",
+    "product": "credit_points.policy.config:check_product_file",
+}
 
 
 def canonical_json(data: Any) -> str:
@@ -223,6 +230,12 @@ def validate_file(path: str | Path) -> list[str]:
         return [f"{path}: {line}" for line in format_validation_error(exc)]
     except ConfigError as exc:
         return [f"{path}: {exc}"]
+    if kind in CONFIG_CHECKS:
+        module_name, _, function = CONFIG_CHECKS[kind].partition(":")
+        try:
+            getattr(importlib.import_module(module_name), function)(path)
+        except ConfigError as exc:
+            return [str(exc)]
     return []
 
 

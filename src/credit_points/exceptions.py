@@ -19,6 +19,7 @@ class ConfigError(CreditPointsError, ValueError):
     """
 
     def __init__(self, message: str, *, path: str | None = None, location: str | None = None) -> None:
+        self.message = message
         self.path = path
         self.location = location
         where = ": ".join(part for part in (path, location) if part)

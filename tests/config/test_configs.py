@@ -67,3 +67,30 @@ def test_configs_are_frozen() -> None:
     config = load_config(HERE / "valid" / "fields_minimal.yaml")
     with pytest.raises(Exception, match="frozen"):
         config.version = "2"  # type: ignore[misc]
+
+
+def test_config_validate_compiles_product_rules_as_loading_does(tmp_path: Path) -> None:
+    # given a copy of the shipped configs with a typo in one product rule
+    import shutil
+    import subprocess
+    import sys
+
+    copy = tmp_path / "configs"
+    shutil.copytree(CONFIG_DIR, copy)
+    product = copy / "products" / "renewal_without_principal.yaml"
+    product.write_text(product.read_text(encoding="utf-8").replace("points_total >= 60", "points_totl >= 60"))
+    # when the command checks the folder
+    result = subprocess.run(
+        [sys.executable, "-m", "credit_points.cli", "config", "validate", str(copy)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    # then it fails naming the product file, the rule, the unknown name and the policy it was checked in
+    assert result.returncode == 1, result.stdout
+    line = next(x for x in result.stderr.splitlines() if x.startswith(str(product)))
+    assert "eligibility.points_min_60" in line and "points_totl" in line and "policy default.yaml" in line
+    # and the policy that lists the product fails too, as train --policy would
+    assert any(x.startswith(str(copy / "policy" / "default.yaml")) for x in result.stderr.splitlines())
+    # and the other product files stay ok
+    assert f"{copy / 'products' / 'keji_dai.yaml'}: ok" in result.stdout
+    # and the untouched configs pass
+    assert validate_file(CONFIG_DIR / "products" / "renewal_without_principal.yaml") == []

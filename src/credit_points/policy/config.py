@@ -536,3 +536,51 @@ def load_policy(
             record_fields = [f["name"] for f in catalogue_fields if isinstance(f, dict) and "name" in f]
         check_policy_names(policy, record_fields, path=str(path))
     return policy
+
+
+def check_policy_file(path: str | Path) -> None:
+    """The checks loading a policy runs: products embedded, every expression's names known.
+
+    Raises:
+        ConfigError: naming the file, the key and the unknown name.
+    """
+    load_policy(path)
+
+
+def check_product_file(path: str | Path) -> None:
+    """A product file checked as it is used: within each policy (``../policy/*.yaml``) that lists it.
+
+    Its expressions are compiled against what that policy knows (the record's fields, the upstream
+    columns, the policy's derived columns) by the same check loading runs; a product no policy lists is
+    checked against the record's fields and the upstream columns alone.
+
+    Raises:
+        ConfigError: naming the product file, the rule, the unknown name and the policy it was checked in.
+    """
+    path = Path(path)
+    product_id = read_yaml(path).get("id")
+    catalogue_fields = read_yaml(CONFIG_DIR / "fields.yaml").get("fields") or []
+    fields = {f["name"] for f in catalogue_fields if isinstance(f, dict) and "name" in f}
+    contexts: list[tuple[str, set[str], list[tuple[str, str]]]] = []
+    policies = path.resolve().parent.parent / "policy"
+    for policy_path in sorted(policies.glob("*.y*ml")) if policies.is_dir() else []:
+        if product_id not in (read_yaml(policy_path).get("catalogue") or []):
+            continue
+        policy = load_policy(policy_path, products_dir=path.parent, check_names=False)
+        known = fields | UPSTREAM_COLUMNS | ENGINE_COLUMNS | {d.id for d in policy.derived}
+        own = [(loc, src) for loc, src in policy.expressions() if loc.startswith(f"products.{product_id}.")]
+        contexts.append((f" (checked within policy {policy_path.name})", known, own))
+    if not contexts:
+        product = validate_mapping(read_yaml(path), ProductConfig, path=str(path))
+        own = [(f"products.{product.id}.eligibility.{r.id}", r.expression) for r in product.eligibility]
+        own.append((f"products.{product.id}.capacity", product.capacity))
+        contexts.append(("", fields | UPSTREAM_COLUMNS | ENGINE_COLUMNS, own))
+    for where, known, expressions in contexts:
+        for location, source in expressions:
+            unknown = sorted(n for n in compile_expression(source).names if not _known_name(n, known))
+            if unknown:
+                raise ConfigError(
+                    f"expression {source!r} uses unknown field(s) {unknown}{where}",
+                    path=str(path),
+                    location=location.removeprefix(f"products.{product_id}."),
+                )
