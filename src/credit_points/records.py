@@ -31,7 +31,7 @@ DECISION_LOGIC = "2"
 #: What each version changed, as record paths: differences there between a record of an older version and
 #: its replay are explained by the upgrade; every other field must still match exactly.
 LOGIC_CHANGES: dict[str, tuple[str, ...]] = {
-    "2": ("decision_logic", "limit.binding_constraint", "reason_codes"),
+    "2": ("decision_logic", "limit.binding_constraint", "reason_codes", "trigger"),
 }
 
 
@@ -40,7 +40,7 @@ def changed_since(version: str | None) -> tuple[str, ...]:
 
     Examples:
         >>> changed_since(None)
-        ('decision_logic', 'limit.binding_constraint', 'reason_codes')
+        ('decision_logic', 'limit.binding_constraint', 'reason_codes', 'trigger')
         >>> changed_since(DECISION_LOGIC)
         ()
     """
@@ -204,6 +204,41 @@ def decide_records(
     return decision_records(engine, columns, input_records_of(applicants, engine.fields))
 
 
+def trigger_section(
+    engine: DecisionEngine, row: Mapping[str, Any], reasons: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """What decided a refer or a decline (``None`` on an approval): its kind, its code, and for a PD
+    trigger the PD and the threshold it crossed, so a reader sees the comparison that decided.
+
+    Kinds: ``pd_refer_band`` (the PD above the offered product's refer line), ``refer_rule``, ``pd_cutoff``
+    (the PD above the cut-off of the product nearest to an offer: the highest cut-off it failed is shown),
+    ``veto``, ``eligibility``, or a
+    waterfall step that zeroed the limit (``capacity``, ``min_limit`` ...).
+    """
+    decision = row["decision"]
+    if decision not in ("refer", "decline"):
+        return None
+    policy = engine.policy
+    codes = engine.reason_codes_config
+    first = reasons[0]["code"] if reasons else None
+    prob_default = _plain(row["prob_default"])
+    if decision == "refer":
+        product = next((p for p in policy.products if p.id == row["product"]), None)
+        line = policy.product_refer_pd_above(product) if product is not None else None
+        if line is not None and prob_default is not None and prob_default > line:
+            return {"kind": "pd_refer_band", "code": codes.trigger_code("pd_refer_band"),
+                    "value": prob_default, "threshold": float(line)}  # fmt: skip
+        return {"kind": "refer_rule", "code": first, "value": None, "threshold": None}
+    binding = str(row["binding_constraint"])
+    cutoff_code = codes.trigger_code("pd_cutoff")
+    if binding == "pd_cutoff" or (first is not None and first == cutoff_code):
+        # the highest cut-off the PD failed: the PD is above every cut-off it is compared with
+        failed = [p for p in policy.products if "pd_cutoff" in _split(row[f"failed_rules_{p.id}"])]
+        cutoff = max(policy.product_pd_cutoff(p) for p in failed or policy.products)
+        return {"kind": "pd_cutoff", "code": cutoff_code, "value": prob_default, "threshold": float(cutoff)}
+    return {"kind": binding, "code": first, "value": None, "threshold": None}
+
+
 def decision_records(
     engine: DecisionEngine, decided: pd.DataFrame | Mapping[str, Any], inputs: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
@@ -280,6 +315,7 @@ def decision_records(
                 "expected_loss_net": _plain(row["expected_loss_net"]),
             },
             "decision": row["decision"],
+            "trigger": trigger_section(engine, row, reason_list),
             "reason_codes": reason_list,
             "reason_codes_version": row.get("reason_codes_version", codes.version),
             "policy": dict(policy_ref),

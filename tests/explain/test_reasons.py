@@ -37,7 +37,7 @@ CONTRIBS = {
 
 
 def _code(codes: ReasonCodesConfig, source: str, reason_id: str) -> str:
-    items = {"veto": codes.vetoes, "rule": codes.rules, "limit_step": codes.limit_steps, "deduction": codes.deductions,
+    items = {"trigger": codes.triggers, "veto": codes.vetoes, "rule": codes.rules, "limit_step": codes.limit_steps, "deduction": codes.deductions,
              "family": codes.families}[source]  # fmt: skip
     return next(i.code for i in items if i.id == reason_id)
 
@@ -82,13 +82,16 @@ def test_decline_names_the_nearest_products_failed_rules(
     assert _reasons(frames, rows, policy, codes) == [";".join(expected)]
 
 
-def test_pd_cutoff_is_explained_by_model_families_only(
+def test_pd_cutoff_names_its_trigger_then_the_model_families(
     frames: ModuleType, policy: PolicyConfig, codes: ReasonCodesConfig
 ) -> None:
     # given a firm declined on PD alone
     rows = [{"prob_default": 0.2, **CONTRIBS}]
-    # then no rule code for the cut-off: leverage, scale, conduct (the families that raised the PD, by size)
-    expected = [_code(codes, "family", f) for f in ("leverage", "scale", "conduct")]
+    # then the cut-off trigger first, then why the PD is high: leverage, scale, conduct (by size)
+    expected = [
+        _code(codes, "trigger", "pd_cutoff"),
+        *(_code(codes, "family", f) for f in ("leverage", "scale", "conduct")),
+    ]
     assert _reasons(frames, rows, policy, codes) == [";".join(expected)]
 
 
@@ -133,11 +136,13 @@ def test_reduced_limit_is_adverse(frames: ModuleType, policy: PolicyConfig, code
 
 
 def test_ties_are_broken_by_code(frames: ModuleType, policy: PolicyConfig, codes: ReasonCodesConfig) -> None:
-    # given two deductions of equal size on a referred firm with no family raising the PD... except one
+    # given two deductions of equal size on a firm referred for its PD, with one family raising the PD
     rows = [{"prob_default": 0.05, "deduction_tax_grade_m": 3.0, "deduction_defendant_lawsuits": 3.0,
              "contrib_log_revenue": 0.1}]  # fmt: skip
     tied = sorted([_code(codes, "deduction", "tax_grade_m"), _code(codes, "deduction", "defendant_lawsuits")])
-    assert _reasons(frames, rows, policy, codes) == [";".join([*tied, _code(codes, "family", "scale")])]
+    # then the refer-band trigger, the family that says why the PD is high, then the tied deductions by code
+    trigger, scale = _code(codes, "trigger", "pd_refer_band"), _code(codes, "family", "scale")
+    assert _reasons(frames, rows, policy, codes) == [";".join([trigger, scale, *tied])]
 
 
 def test_max_codes_and_determinism(
@@ -252,5 +257,6 @@ def test_model_only_outcome_with_no_adverse_family_names_the_least_favourable(
 ) -> None:
     # given a PD-only referral where every family lowered the PD (the base rate itself is high)
     rows = [{"prob_default": 0.05, "contrib_log_revenue": -0.1, "contrib_debt_to_assets_ratio": -0.3}]
-    # then the one reason is the family that lowered it least (scale, -0.1), never an empty list
-    assert _reasons(frames, rows, policy, codes) == [_code(codes, "family", "scale")]
+    # then the trigger is followed by the family that lowered it least (scale, -0.1): never a bare trigger
+    expected = [_code(codes, "trigger", "pd_refer_band"), _code(codes, "family", "scale")]
+    assert _reasons(frames, rows, policy, codes) == [";".join(expected)]

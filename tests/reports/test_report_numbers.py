@@ -110,3 +110,21 @@ def test_a_record_that_is_not_a_decision_is_refused(decided):
 def test_unknown_language_is_refused(sample_records, decided):
     with pytest.raises(DataValidationError, match="lang"):
         render_report(sample_records["approve"], decided.engine, "html", "fr")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_pd_referral_shows_its_trigger_value_and_threshold_where_they_differ(decided, lang) -> None:
+    # given a firm referred because its PD is just above its product's referral line
+    record = copy.deepcopy(
+        next(r for r in decided.records if (r.get("trigger") or {}).get("kind") == "pd_refer_band")
+    )
+    threshold = record["trigger"]["threshold"]
+    record["trigger"]["value"] = record["risk"]["prob_default"] = threshold + 2e-6  # 3.0002 % against 3 %
+    # when its report is rendered
+    html = render_report(record, decided.engine, "html", lang).decode("utf-8")
+    spans = dict(parse_report(html).fields)
+    # then the trigger comes first with both numbers, at a precision that shows the PD is above the line
+    assert spans["trigger.value"] == record["trigger"]["value"] and spans["trigger.threshold"] == threshold
+    shown = f"{threshold * 100 + 2e-4:.4f}%"
+    assert shown in html and f"{threshold * 100:.4f}%" in html
+    assert html.index('data-trigger="pd_refer_band"') < html.index('id="reasons"')

@@ -1,8 +1,9 @@
 """The reason-code table (``configs/reason_codes.yaml``): codes and zh/en texts for every adverse reason.
 
-Sources of reasons, in the order a decision lists them: vetoes (``V..``), failed policy rules and refer
-rules (``P..``), limit-waterfall steps that cut the limit (``L..``), points deductions (``D..``) and
-PD-model reason families (``M..``). Each PD-model feature belongs to exactly one family. The file's
+Sources of reasons, in the order a decision lists them: the trigger of a refer or decline (``T..`` for
+the PD in the referral band or above the cut-off; a refer rule's own ``P..`` code), vetoes (``V..``),
+failed policy rules (``P..``), limit-waterfall steps that cut the limit (``L..``), points deductions
+(``D..``) and PD-model reason families (``M..``). Each PD-model feature belongs to exactly one family. The file's
 ``version`` is the table version every decision records.
 """
 
@@ -17,7 +18,9 @@ from pydantic import Field, model_validator
 
 from credit_points.config import CONFIG_DIR, StrictModel, VersionedConfig, load_config
 
-SOURCES: tuple[str, ...] = ("veto", "rule", "limit_step", "deduction", "family")
+SOURCES: tuple[str, ...] = ("trigger", "veto", "rule", "limit_step", "deduction", "family")
+#: trigger ids the engine knows: the PD above the chosen product's refer line, above every cut-off
+TRIGGER_IDS: tuple[str, ...] = ("pd_refer_band", "pd_cutoff")
 
 
 class ReasonCode(StrictModel):
@@ -46,6 +49,7 @@ class ReasonCodesConfig(VersionedConfig):
     kind: Literal["reason_codes"] = "reason_codes"
     max_codes: int = Field(default=4, ge=1, le=4)
     min_contribution: float = Field(default=0.0, ge=0)
+    triggers: tuple[ReasonCode, ...] = ()
     vetoes: tuple[ReasonCode, ...] = ()
     rules: tuple[ReasonCode, ...] = ()
     limit_steps: tuple[ReasonCode, ...] = ()
@@ -63,6 +67,9 @@ class ReasonCodesConfig(VersionedConfig):
             dupes = sorted({i for i in ids if ids.count(i) > 1})
             if dupes:
                 raise ValueError(f"{source} ids listed twice: {dupes}")
+        unknown = sorted({t.id for t in self.triggers} - set(TRIGGER_IDS))
+        if unknown:
+            raise ValueError(f"unknown trigger ids {unknown}; the engine knows {list(TRIGGER_IDS)}")
         features = [f for fam in self.families for f in fam.features]
         dupes = sorted({f for f in features if features.count(f) > 1})
         if dupes:
@@ -71,6 +78,7 @@ class ReasonCodesConfig(VersionedConfig):
 
     def _by_source(self) -> dict[str, tuple[ReasonCode, ...]]:
         return {
+            "trigger": self.triggers,
             "veto": self.vetoes,
             "rule": self.rules,
             "limit_step": self.limit_steps,
@@ -91,6 +99,10 @@ class ReasonCodesConfig(VersionedConfig):
     def feature_family(self) -> dict[str, str]:
         """PD-model feature -> reason family id."""
         return {f: fam.id for fam in self.families for f in fam.features}
+
+    def trigger_code(self, trigger_id: str) -> str | None:
+        """The code of a PD trigger (``pd_refer_band``, ``pd_cutoff``); ``None`` in tables that predate them."""
+        return next((t.code for t in self.triggers if t.id == trigger_id), None)
 
     def text(self, code: str, lang: str = "zh") -> str:
         """The text of one code.

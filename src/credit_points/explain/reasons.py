@@ -4,16 +4,19 @@ Only adverse outcomes get reasons: ``decline``, ``refer``, and an ``approve`` wh
 the firm's capacity supports (by the points tier, the PD grade or existing unsecured debt; the product cap
 and rounding are product design, not adverse). Reasons are drawn, in this order, from
 
-1. vetoes (``veto_reasons``),
+0. the trigger that decided a refer or a decline: ``T01`` (the PD above the offered product's refer line),
+   ``T02`` (the PD above every product's cut-off), or the refer rules hit (their ``P..`` codes);
+1. vetoes (``veto_reasons``) — on a vetoed decline, the trigger itself;
 2. policy rules: on a decline, the failed eligibility rules of the *nearest* product (fewest failed rules
-   among the policy's ``reason_products``); on a refer, the refer rules hit; then the limit-waterfall steps
-   that cut the limit (points tier, headroom, capacity, minimum offer),
+   among the policy's ``reason_products``); then the limit-waterfall steps that cut the limit (points
+   tier, headroom, capacity, minimum offer),
 3. points deductions (``deduction_<id>`` columns), largest first,
 4. PD-model reason families: contributions (``contrib_<feature>``, calibrated log-odds) summed per family,
    those that raised the PD, largest first.
 
-Within a source, ties are broken by code. The PD cut-off and the refer band are never reasons by
-themselves (that would be a bare "model score" reason): the model families say *why* the PD is high.
+Within a source, ties are broken by code. A PD trigger never stands alone (that would be a bare "model
+score" reason): on a row it triggered, the model families come right after it, as the reasons why the PD
+is that high, and the largest one is named even when it is small.
 Everything is computed on whole arrays; only the distinct code lists are turned into strings.
 """
 
@@ -47,8 +50,19 @@ DECISION_COLUMNS: tuple[str, ...] = (
     "limit_after_risk",
     "limit_after_headroom",
     "binding_constraint",
+    "prob_default",
 )
-_GROUP = {"veto": 0, "rule": 1, "limit_step": 1, "deduction": 2, "family": 3}
+_GROUP = {
+    "trigger": 0,
+    "refer_rule": 0.25,
+    "veto": 1,
+    "rule": 2,
+    "limit_step": 2,
+    "deduction": 3,
+    "family": 4,
+}
+#: where the model families rank on a row whose trigger is its PD: right after the trigger (they say why)
+_FAMILY_AFTER_PD_TRIGGER = 0.5
 _BUILT_IN_RULES = frozenset({"no_veto", "pd_cutoff"})
 _EPS = 1e-9
 _ABSENT = 1e12  # sort key of a reason a row does not have
@@ -101,7 +115,10 @@ def _decisions(frame: pd.DataFrame, policy: PolicyConfig) -> pd.DataFrame:
     needed = [*DECISION_COLUMNS, *(f"failed_rules_{p.id}" for p in policy.products)]
     if all(c in frame.columns for c in needed):
         return frame
-    return apply_policy(frame, policy)
+    decided = apply_policy(frame, policy)
+    if "prob_default" not in decided.columns:  # an input of the policy, read by the PD triggers
+        decided = decided.assign(prob_default=frame["prob_default"].to_numpy())
+    return decided
 
 
 def adverse_outcome(decisions: pd.DataFrame | Mapping[str, Any], policy: PolicyConfig) -> np.ndarray:
@@ -135,6 +152,13 @@ def adverse_outcome(decisions: pd.DataFrame | Mapping[str, Any], policy: PolicyC
     full = np.floor(np.minimum(capacity, cap) / unit + _EPS) * unit
     reduced = approved & (np.asarray(decisions["limit"], dtype="float64") < full)
     return np.asarray(~approved | reduced, dtype=bool)
+
+
+def _has_id(values: pd.Series | Any, item: str) -> np.ndarray:
+    """Rows of a ``;``-joined id column that hold ``item`` (parsed once per distinct value)."""
+    codes, uniques = _factorize(values)
+    table = np.array([item in str(u or "").split(";") for u in uniques] + [False], dtype=bool)
+    return table[np.where(codes < 0, len(uniques), codes)]
 
 
 def _membership(
@@ -217,10 +241,24 @@ def _candidates(
     codes_config: ReasonCodesConfig,
     refer_hits: np.ndarray | None = None,
     contributions: tuple[list[str], np.ndarray] | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Every possible reason for every (adverse) row: present (n, m), size, group, codes (m,), family rows."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every possible reason for every (adverse) row: present (n, m), size, group, codes (m,), family sizes,
+    and whether the row's trigger is its PD."""
     n = len(frame)
     blocks: list[tuple[np.ndarray, np.ndarray, str, list[str]]] = []  # present, size, source, codes
+    decision = _Labels(decisions["decision"])
+    declined = decision == "decline"
+    referred = decision == "refer"
+
+    # 0. the trigger: the PD above the chosen product's refer line, the PD above every cut-off, and (below)
+    # the refer rules hit
+    triggers = np.zeros((n, len(codes_config.triggers)), dtype=bool)
+    for k, trigger in enumerate(codes_config.triggers):
+        if trigger.id == "pd_cutoff":
+            triggers[:, k] = declined & (_Labels(decisions["binding_constraint"]) == "pd_cutoff")
+        elif trigger.id == "pd_refer_band":
+            triggers[:, k] = referred & pd_in_refer_band(decisions, policy)
+    blocks.append((triggers, np.zeros(triggers.shape), "trigger", [t.code for t in codes_config.triggers]))
 
     # 1. vetoes
     veto_ids = [v.id for v in codes_config.vetoes]
@@ -235,8 +273,7 @@ def _candidates(
     # 2a. policy rules: the nearest product's failed rules on a decline, the refer rules hit on a refer
     rule_ids = [r.id for r in codes_config.rules]
     rules = np.zeros((n, len(rule_ids)), dtype=bool)
-    decision = _Labels(decisions["decision"])
-    declined = decision == "decline"
+    refer_rules = np.zeros((n, len(rule_ids)), dtype=bool)
     reason_products = list(policy.reason_products) or [p.id for p in policy.products]
     if declined.any():
         failed = [
@@ -247,7 +284,15 @@ def _candidates(
         nearest = np.argmin(counts, axis=1)
         chosen = np.stack(failed, axis=0)[nearest, np.arange(n)]
         rules |= chosen & declined[:, None]
-    referred = decision == "refer"
+        # the nearest product failed on its PD cut-off: the PD is what declined the firm there
+        over_cutoff = np.stack(
+            [_has_id(decisions[f"failed_rules_{p}"], "pd_cutoff") for p in reason_products]
+        )[nearest, np.arange(n)]
+        for k, trigger in enumerate(codes_config.triggers):
+            if trigger.id == "pd_cutoff":
+                # (a vetoed decline is triggered by its veto, whatever else failed)
+                not_vetoed = _Labels(decisions["binding_constraint"]) == "eligibility"
+                triggers[:, k] |= declined & over_cutoff & not_vetoed
     if referred.any() and policy.refer_rules:
         hits = (
             refer_rule_hits(prepare_columns(frame, policy), policy, n) if refer_hits is None else refer_hits
@@ -258,7 +303,11 @@ def _candidates(
                 raise DataValidationError(
                     f"refer rule {rule.id!r} has no reason code in the reason-code table", value=rule.id
                 )
-            rules[:, position[rule.id]] |= hits[:, k] & referred
+            refer_rules[:, position[rule.id]] |= hits[:, k] & referred
+    # a refer rule hit is what referred the firm: it ranks with the triggers
+    blocks.append(
+        (refer_rules, np.zeros(refer_rules.shape), "refer_rule", [r.code for r in codes_config.rules])
+    )
     blocks.append((rules, np.zeros(rules.shape), "rule", [r.code for r in codes_config.rules]))
 
     # 2b. limit-waterfall steps that cut the limit
@@ -322,7 +371,19 @@ def _candidates(
     size = np.concatenate([b[1] for b in blocks], axis=1)
     group = np.concatenate([np.full(b[0].shape[1], _GROUP[b[2]]) for b in blocks])
     codes = np.array([c for b in blocks for c in b[3]], dtype=object)
-    return present, size, group, codes, family_sizes
+    pd_trigger = np.asarray(triggers.any(axis=1), dtype=bool)
+    return present, size, group, codes, family_sizes, pd_trigger
+
+
+def pd_in_refer_band(decisions: pd.DataFrame | Mapping[str, Any], policy: PolicyConfig) -> np.ndarray:
+    """Rows whose PD is above the refer line of the product they were offered (the PD-band referral)."""
+    product = _Labels(decisions["product"])
+    prob_default = np.asarray(decisions["prob_default"], dtype="float64")
+    line = np.full(len(prob_default), np.inf)
+    for p in policy.products:
+        line = np.where(product == p.id, policy.product_refer_pd_above(p), line)
+    with np.errstate(invalid="ignore"):
+        return np.asarray(prob_default > line, dtype=bool)
 
 
 _INPUTS: dict[int, tuple[PolicyConfig, frozenset[str]]] = {}
@@ -408,20 +469,29 @@ def reason_code_positions(
         contrib = None
         if contributions is not None:
             contrib = (contributions[0], contributions[1] if everyone else contributions[1][rows])
-        present, size, group, codes, family_sizes = _candidates(
+        present, size, group, codes, family_sizes, pd_trigger = _candidates(
             sub, sub_decisions, policy, codes_config, hits, contrib
         )
+        n_family = family_sizes.shape[1]
+        families = slice(present.shape[1] - n_family, present.shape[1])
+        # a PD trigger never stands alone: the family that raised the PD most follows it even when none
+        # raised it by more than the table's minimum
+        alone = pd_trigger & ~present[:, families].any(axis=1) & np.isfinite(family_sizes).any(axis=1)
+        if alone.any():
+            best = np.argmax(family_sizes[alone], axis=1)
+            present[np.flatnonzero(alone), present.shape[1] - n_family + best] = True
         empty = ~present.any(axis=1)
         has_contribs = np.isfinite(family_sizes).any(axis=1)
-        if (empty & ~has_contribs).any():
-            label = sub.index[int(np.flatnonzero(empty & ~has_contribs)[0])]
+        # a row only the model explains, or one its PD triggered, needs the model's own reasons
+        unexplained = (empty | pd_trigger) & ~has_contribs
+        if unexplained.any():
+            label = sub.index[int(np.flatnonzero(unexplained)[0])]
             raise DataValidationError(
                 "adverse outcome with no reason: compute model contributions for this row",
                 field="contrib_*",
                 value=label,
             )
         if empty.any():  # only the model explains it, and no family raised the PD: name the least favourable
-            n_family = family_sizes.shape[1]
             best = np.argmax(family_sizes[empty], axis=1)
             fill = np.zeros((int(empty.sum()), n_family), dtype=bool)
             fill[np.arange(fill.shape[0]), best] = True
@@ -429,9 +499,14 @@ def reason_code_positions(
                 np.flatnonzero(empty)[:, None], np.arange(present.shape[1] - n_family, present.shape[1])
             ] = fill
         # columns in (source, code) order, so a stable sort on (absent, source, -size) breaks ties by code
+        is_family = np.zeros(present.shape[1], dtype=bool)
+        is_family[families] = True
         static = np.lexsort((codes.astype(str), group))
         present, size, group, codes = present[:, static], size[:, static], group[static], codes[static]
-        key = np.where(present, group * _GROUP_STEP - size, _ABSENT)  # present sizes are finite
+        is_family = is_family[static]
+        # on a PD-triggered row the model families come right after the trigger: they say why the PD is high
+        rank = np.where(pd_trigger[:, None] & is_family[None, :], _FAMILY_AFTER_PD_TRIGGER, group[None, :])
+        key = np.where(present, rank * _GROUP_STEP - size, _ABSENT)  # present sizes are finite
         top = np.argsort(key, axis=1, kind="stable")[:, :limit]
         keep = np.take_along_axis(present, top, axis=1)
         base = present.shape[1] + 1

@@ -84,6 +84,8 @@ class Formatter:
             return self.pct(value, 1)
         if kind in ("rate", "pd"):
             return self.pct(value, 2)
+        if kind.startswith("pct:"):  # a percentage at a chosen precision (a trigger's comparison)
+            return self.pct(value, int(kind[4:]))
         if kind == "points":
             return self.points(value)
         if kind == "logodds":

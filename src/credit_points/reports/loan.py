@@ -341,6 +341,7 @@ def _outcome_section(
         if msg.has(f"binding.{binding}")
         else str(binding),
         "binding_step": binding_step,
+        "trigger": _trigger(record, lang, msg),
         "waterfall": [
             {
                 "index": k,
@@ -352,6 +353,38 @@ def _outcome_section(
             for k, step in enumerate(limit["waterfall"])
         ],
     }
+
+
+def comparison_decimals(value: float, threshold: float) -> int:
+    """Decimals of a percentage at which ``value`` and ``threshold`` print differently (2 to 6).
+
+    Examples:
+        >>> comparison_decimals(0.030002, 0.03), comparison_decimals(0.045, 0.03)
+        (4, 2)
+    """
+    for decimals in range(2, 7):
+        if f"{value * 100:.{decimals}f}" != f"{threshold * 100:.{decimals}f}":
+            return decimals
+    return 6
+
+
+def _trigger(record: dict[str, Any], lang: str, msg: MessagesConfig) -> dict[str, Any] | None:
+    """What decided a refer or decline, as the record holds it, with its text and the PD comparison."""
+    trigger = record.get("trigger")
+    if not trigger:
+        return None
+    texts = {
+        r["code"]: (r["text_zh"] if lang == "zh" else r["text_en"]) for r in record.get("reason_codes", [])
+    }
+    value, threshold = trigger.get("value"), trigger.get("threshold")
+    compared = value is not None and threshold is not None
+    return {
+        "kind": trigger.get("kind"),
+        "code": trigger.get("code"),
+        "text": texts.get(trigger.get("code") or "", msg.text(f"binding.{trigger.get('kind')}", lang)
+                          if msg.has(f"binding.{trigger.get('kind')}") else str(trigger.get("kind"))),
+        "decimals": comparison_decimals(value, threshold) if compared else None,
+    }  # fmt: skip
 
 
 def _points_section(record: dict[str, Any], engine: DecisionEngine, lang: str) -> dict[str, Any]:

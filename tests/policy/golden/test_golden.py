@@ -57,11 +57,11 @@ EXPECTED: dict[str, tuple[str, str, float, str, str]] = {
     # grade 5 -> 0.85 (3,315,000 -> 3,310,000)
     "G04": ("keji_dai", "approve", floor10k(KEJI_CAP_BASE * 0.85), "risk_multiplier", FAMILIES),
     # grade 7 -> 0.50; PD 4.5% above 科技贷's 3% refer line
-    "G05": ("keji_dai", "refer", floor10k(KEJI_CAP_BASE * 0.50), "risk_multiplier", FAMILIES),
+    "G05": ("keji_dai", "refer", floor10k(KEJI_CAP_BASE * 0.50), "risk_multiplier", "T01;" + FAMILIES),
     # PD 7%: 科技贷 (6%) out, 积分贷 (8%) in, above its 4% refer line
-    "G06": ("jifen_dai", "refer", floor10k(3e6 * 0.50), "risk_multiplier", FAMILIES),
+    "G06": ("jifen_dai", "refer", floor10k(3e6 * 0.50), "risk_multiplier", "T01;" + FAMILIES),
     # PD 12%: above every cut-off (renewal's 10% too)
-    "G07": ("", "decline", 0.0, "pd_cutoff", FAMILIES),
+    "G07": ("", "decline", 0.0, "pd_cutoff", "T02;" + FAMILIES),
     "G08": ("", "decline", 0.0, "veto", "V04;" + FAMILIES),
     "G09": ("", "decline", 0.0, "veto", "V01;V03;M03;M05"),
     # R&D 2% fails 科技贷 and 积分贷; nearest reason product is 积分贷 (1 failed rule)
@@ -109,7 +109,8 @@ def golden(frames: ModuleType) -> pd.DataFrame:
 
 
 def test_golden_policy_version_is_the_one_worked_out(policy: PolicyConfig, codes: ReasonCodesConfig) -> None:
-    assert policy.version == "1.0.0" and codes.version == "1.0.0"
+    # reason codes 1.1.0: the PD triggers T01 (refer band) and T02 (cut-off) lead a PD-decided outcome
+    assert policy.version == "1.0.0" and codes.version == "1.1.0"
 
 
 def test_golden_decisions_limits_and_bindings(golden: pd.DataFrame, policy: PolicyConfig) -> None:
