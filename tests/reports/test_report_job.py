@@ -66,6 +66,9 @@ def test_scored_rows_rebuild_the_same_records(trained_model, decided, tmp_path):
         assert [rebuilt["points"][r] for r in ranks] == [int(frame[r].iloc[k]) for r in ranks]
         assert rebuilt["risk"]["prob_default"] == original["risk"]["prob_default"]
         assert rebuilt["risk"]["contributions"] is not None
+        # and the firm's name, so a report written from the file names the firm
+        assert rebuilt["input"]["name"] == original["input"]["name"]
+    assert any(r["input"]["name"] for r in records)
     # and a file whose numbers the engine does not reproduce is refused, naming the row and column
     frame.loc[2, "limit"] = frame.loc[2, "limit"] + 100000
     tampered = tmp_path / "tampered.parquet"

@@ -128,3 +128,23 @@ def test_a_pd_referral_shows_its_trigger_value_and_threshold_where_they_differ(d
     shown = f"{threshold * 100 + 2e-4:.4f}%"
     assert shown in html and f"{threshold * 100:.4f}%" in html
     assert html.index('data-trigger="pd_refer_band"') < html.index('id="reasons"')
+
+
+def test_very_large_amounts_read_in_yi_yuan_in_chinese(decided) -> None:
+    # given a record whose capacity is 417,586,400 yuan
+    record = copy.deepcopy(decided.first("approve", with_reasons=False))
+    record["limit"]["waterfall"][0]["value"] = 417_586_400.0
+    # when rendered in Chinese and in English
+    zh = render_report(record, decided.engine, "html", "zh").decode("utf-8")
+    en = render_report(record, decided.engine, "html", "en").decode("utf-8")
+    # then Chinese reads 4.18 亿元 (not 41,758.64 万元) and English whole yuan
+    assert "4.18 亿元" in zh and "41,758.64" not in zh
+    assert "417,586,400 yuan" in en
+
+
+def test_model_limitations_print_once_in_the_reports_language(decided) -> None:
+    record = decided.first("approve", with_reasons=False)
+    zh = render_report(record, decided.engine, "html", "zh").decode("utf-8")
+    en = render_report(record, decided.engine, "html", "en").decode("utf-8")
+    assert "模型以所列期间的数据训练" in zh and "Trained on the cohorts listed" not in zh
+    assert en.count("Trained on the cohorts listed") == 1

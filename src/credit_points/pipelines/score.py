@@ -116,9 +116,9 @@ class TableWriter:
 
 
 def output_columns(decided: pd.DataFrame) -> list[str]:
-    """Decision columns written for a portfolio (inputs' identity, points, PD, policy, reasons)."""
-    drop_prefix = ("contrib_",)
-    return [c for c in decided.columns if not c.startswith(drop_prefix) and c != "name"]
+    """Decision columns written for a portfolio: the inputs (the firm's name too: a report rebuilt from the
+    file names the firm), points, PD, policy and reasons; contributions stay out (reports recompute them)."""
+    return [c for c in decided.columns if not c.startswith("contrib_")]
 
 
 def score_file(

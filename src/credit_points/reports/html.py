@@ -51,11 +51,21 @@ class Formatter:
 
     # plain text ------------------------------------------------------------
     def money(self, value: Any) -> str:
-        """Money: 万元 with two decimals for Chinese, whole yuan for English."""
+        """Money: 万元 with two decimals for Chinese (亿元 from 100 million), whole yuan for English.
+
+        Examples:
+            >>> from credit_points.reports.messages import load_messages
+            >>> zh = Formatter("zh", load_messages())
+            >>> zh.money(417_586_400.0), zh.money(3_000_000.0)
+            ('4.18 亿元', '300.00 万元')
+        """
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return DASH
         m = self.money_format
-        return f"{float(value) / m.divisor:,.{m.decimals}f} {m.unit}"
+        amount = float(value)
+        if m.large_from is not None and m.large_divisor and m.large_unit and abs(amount) >= m.large_from:
+            return f"{amount / m.large_divisor:,.{m.decimals}f} {m.large_unit}"
+        return f"{amount / m.divisor:,.{m.decimals}f} {m.unit}"
 
     @staticmethod
     def pct(value: Any, decimals: int = 1) -> str:

@@ -27,11 +27,18 @@ class Message(StrictModel):
 
 
 class MoneyFormat(StrictModel):
-    """How money prints in one language: ``value / divisor`` with ``decimals`` and a ``unit``."""
+    """How money prints in one language: ``value / divisor`` with ``decimals`` and a ``unit``.
+
+    From ``large_from`` yuan on, amounts print in the larger unit a reader expects (4.18 亿元, not
+    41,758.64 万元): ``value / large_divisor`` with ``decimals`` and ``large_unit``.
+    """
 
     divisor: float = Field(gt=0)
     decimals: int = Field(ge=0, le=4)
     unit: str = Field(min_length=1)
+    large_from: float | None = Field(default=None, gt=0)
+    large_divisor: float | None = Field(default=None, gt=0)
+    large_unit: str | None = None
 
 
 class StabilityBands(StrictModel):
