@@ -68,3 +68,43 @@ def test_explain_names_an_unknown_firm(firms_file):
     result = CliRunner().invoke(app, ["points", "explain", "--in", str(firms_file), "--firm-id", "NOPE"])
     assert result.exit_code != 0
     assert "firm_id" in str(result.exception)
+
+
+def test_explain_gives_the_engines_points_and_ranks_for_the_firm(trained_model, tmp_path):
+    # given the trained zone's applicants and the model registered for it
+    import os
+    import subprocess
+    import sys
+
+    frame = trained_model.applicants
+    latest = frame[frame["as_of_date"].dt.year == 2024].drop(columns=["default_12m"])
+    src = tmp_path / "latest.parquet"
+    write_table(latest, src)
+    firm = latest["firm_id"].iloc[5]
+    # when points explain runs with the default settings pointing at that model
+    env = {**trained_model.env(), "CREDIT_POINTS_MODEL_URI": f"models:/credit-points/{trained_model.version}"}
+    result = subprocess.run(
+        [sys.executable, "-m", "credit_points.cli", "points", "explain", "--in", str(src), "--firm-id", firm,
+         "--lang", "en"],
+        capture_output=True, text=True, env=env, timeout=300, check=False, cwd=os.getcwd(),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    # then it says which reference it used, and its total and ranks are the engine's for that row
+    assert f"pinned in model credit-points version {trained_model.version}" in result.stdout
+    engine_points = trained_model.engine.score_points(latest[latest["firm_id"] == firm])
+    row = engine_points.iloc[-1]
+    assert f"{row['points_total']:.1f}" in result.stdout
+    assert f"{int(row['rank_zone']):,} / {int(row['rank_stage']):,}" in result.stdout
+
+
+def test_explain_without_a_model_says_the_reference_is_built_from_the_file(firms_file, tmp_path, monkeypatch):
+    # given no model anywhere (an empty home)
+    monkeypatch.setenv("CREDIT_POINTS_HOME", str(tmp_path))
+    monkeypatch.setenv("CREDIT_POINTS_TRACKING_URI", f"sqlite:///{tmp_path / 'none.db'}")
+    firm = read_table(firms_file)["firm_id"].iloc[0]
+    result = CliRunner().invoke(
+        app, ["points", "explain", "--in", str(firms_file), "--firm-id", firm, "--lang", "en"]
+    )
+    # then it still explains, and says plainly the points are not the engine's
+    assert result.exit_code == 0, result.output
+    assert "built from this file" in result.output and "not the engine's" in result.output

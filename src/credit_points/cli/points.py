@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -59,6 +59,28 @@ def _setup(
     cfg = load_points_config(config, overlays=tuple(overlay or ()))
     ref = ReferenceTable.load(reference) if reference is not None else None
     return cfg, ref
+
+
+def _rank_text(rank: Any) -> str:
+    """A rank as a whole number, or a dash where the zone is unknown to the reference."""
+    return "—" if rank is None or rank != rank else f"{int(rank):,}"
+
+
+def _model_points(model: str | None) -> tuple[PointsConfig, ReferenceTable, str] | None:
+    """The points config and pinned reference of ``model`` (default the serving model), or ``None``
+    when the default model cannot be loaded (a named one that cannot be loaded is an error)."""
+    from credit_points.config import get_settings
+    from credit_points.pipelines.models import load_engine
+
+    settings = get_settings()
+    try:
+        engine, resolved = load_engine(model or settings.model_uri, settings)
+    except Exception:
+        if model is not None:
+            raise
+        return None
+    source = f"pinned in model {resolved.name} version {resolved.version}"
+    return engine.points_config, engine.reference, source
 
 
 def score(
@@ -118,8 +140,21 @@ def explain(
     reference: RefPath = None,
     lang: Annotated[str, typer.Option("--lang", help="zh or en.")] = "zh",
     k: Annotated[int, typer.Option("--k", min=0, help="Weak spots to show.")] = 3,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            help="Model whose points config and pinned reference to use (default CREDIT_POINTS_MODEL_URI); "
+            "--reference overrides it.",
+        ),
+    ] = None,
 ) -> None:
-    """Print one firm's points breakdown: categories, indicators, bonus, deductions, vetoes, weak spots."""
+    """Print one firm's points breakdown: categories, indicators, bonus, deductions, vetoes, weak spots.
+
+    The points and ranks are the engine's: the points config and the reference population pinned in the
+    model (``--model``, default the serving model). Only when no model can be loaded, or with
+    ``--reference``, another reference is used, and the command says which.
+    """
     from rich.console import Console
     from rich.table import Table
 
@@ -132,8 +167,19 @@ def explain(
         raise DataValidationError("expected zh or en", field="--lang", value=lang)
     cfg, ref = _setup(config, overlay, reference)
     frame = _load(in_path)
-    if ref is None:
-        ref = build(frame, cfg)
+    if ref is not None:
+        source = f"reference file {reference}"
+    else:
+        pinned = _model_points(model)
+        if pinned is not None:
+            cfg, ref, source = pinned
+        else:
+            ref = build(frame, cfg)
+            source = (
+                f"a reference built from this file's {len(frame):,} rows (no model could be loaded: "
+                "these points are not the engine's; pass --model)"
+            )
+    typer.echo(f"reference: {source} (sha256 {ref.content_hash[:16]}…)")
     match = frame.index[frame["firm_id"] == firm_id]
     if len(match) == 0:
         raise DataValidationError(
@@ -160,7 +206,8 @@ def explain(
     vetoes = [cfg.label(v, lang) for v in str(row["veto_reasons"]).split(";") if v]
     head.add_row(t("一票否决", "Veto"), "; ".join(vetoes) if vetoes else t("无", "none"))
     head.add_row(
-        t("园区排名 / 同阶段排名", "Rank in zone / in stage"), f"{row['rank_zone']} / {row['rank_stage']}"
+        t("园区排名 / 同阶段排名", "Rank in zone / in stage"),
+        f"{_rank_text(row['rank_zone'])} / {_rank_text(row['rank_stage'])}",
     )
     console.print(head)
 
