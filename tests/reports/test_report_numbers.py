@@ -148,3 +148,30 @@ def test_model_limitations_print_once_in_the_reports_language(decided) -> None:
     en = render_report(record, decided.engine, "html", "en").decode("utf-8")
     assert "模型以所列期间的数据训练" in zh and "Trained on the cohorts listed" not in zh
     assert en.count("Trained on the cohorts listed") == 1
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_decline_without_a_calculated_limit_says_why_instead_of_a_waterfall_of_zeros(decided, lang) -> None:
+    # given a decline on eligibility, a veto or the PD cut-off (every waterfall step is 0)
+    record = next(
+        r for r in decided.records
+        if r["decision"] == "decline" and not any(s["value"] for s in r["limit"]["waterfall"])
+    )  # fmt: skip
+    html = render_report(record, decided.engine, "html", lang).decode("utf-8")
+    # then no six-row table of zeros, but the reason there is no limit, with the rule that declined it
+    assert 'data-step="capacity"' not in html
+    assert "data-no-limit" in html
+    first = record["reason_codes"][0]
+    assert (first["text_zh"] if lang == "zh" else first["text_en"]) in html.split("data-no-limit", 1)[1][:600]
+
+
+def test_grade_labels_are_one_neutral_set_in_both_languages(decided) -> None:
+    # no loan-classification words (关注, 次级, substandard) on the master scale, in either language
+    record = decided.first("approve", with_reasons=False)
+    for lang in ("zh", "en"):
+        bands = build_report(record, decided.engine, lang)["risk"]["master_scale"]
+        labels = " ".join(b["label"] for b in bands)
+        assert not any(word in labels for word in ("关注", "次级", "substandard", "elevated"))
+    zh = [b["label"] for b in build_report(record, decided.engine, "zh")["risk"]["master_scale"]]
+    en = [b["label"] for b in build_report(record, decided.engine, "en")["risk"]["master_scale"]]
+    assert len(set(zh)) == len(zh) == len(set(en)) == len(en)

@@ -342,6 +342,9 @@ def _outcome_section(
         else str(binding),
         "binding_step": binding_step,
         "trigger": _trigger(record, lang, msg),
+        # a decline on a veto, the PD cut-off or eligibility calculates no limit: the report says why
+        # instead of printing a waterfall of zeros
+        "limit_calculated": any((step["value"] or 0) > 0 for step in limit["waterfall"]),
         "waterfall": [
             {
                 "index": k,
@@ -618,11 +621,16 @@ def _risk_section(
     grade = risk["grade"]
     bands = []
     lower = 0.0
+
+    def label(grade_id: str, own: str) -> str:  # the neutral label set of the messages, else the bundle's
+        return msg.text(f"grade.{grade_id}", lang) if msg.has(f"grade.{grade_id}") else own
+
     for g in scale.grades:
         bands.append({"grade": g.grade, "pd_min": lower, "pd_max": g.pd_max,
-                      "label": g.label_zh if zh else g.label_en, "current": g.grade == grade})  # fmt: skip
+                      "label": label(g.grade, g.label_zh if zh else g.label_en), "current": g.grade == grade})  # fmt: skip
         lower = g.pd_max
-    bands.append({"grade": scale.default_grade, "pd_min": 1.0, "pd_max": 1.0, "label": "default" if not zh else "违约",
+    bands.append({"grade": scale.default_grade, "pd_min": 1.0, "pd_max": 1.0,
+                  "label": label(scale.default_grade, "违约" if zh else "default"),
                   "current": scale.default_grade == grade})  # fmt: skip
     return {
         "grade": grade,
