@@ -175,3 +175,24 @@ def test_grade_labels_are_one_neutral_set_in_both_languages(decided) -> None:
     zh = [b["label"] for b in build_report(record, decided.engine, "zh")["risk"]["master_scale"]]
     en = [b["label"] for b in build_report(record, decided.engine, "en")["risk"]["master_scale"]]
     assert len(set(zh)) == len(zh) == len(set(en)) == len(en)
+
+
+def test_a_lower_is_better_weak_spot_stands_where_it_scores(decided) -> None:
+    # given records whose weak spots include a lower-is-better percentile indicator (debt to assets)
+    engine = decided.engine
+    cfg = engine.points_config
+    lower = {i.id for i in cfg.indicators if i.kind == "percentile" and i.direction == "lower"}
+    found = 0
+    for record in decided.records[:300]:
+        spots = build_report(record, engine, "en")["help"]["weak_spots"]
+        for spot in spots:
+            entry = record["points"]["indicators"][spot["index"]]
+            spec = cfg.indicator_by_id[spot["id"]]
+            if spot["id"] in lower and entry["pct"] is not None:
+                # then its standing is the percentile turned the way that scores, not the raw one
+                assert spot["standing"] == pytest.approx(1.0 - entry["pct"])
+                found += 1
+            elif spec.kind != "percentile":
+                # and an indicator scored by tiers or flags shows its points, no percentile
+                assert spot["standing"] is None and spot["points"] == entry["points"]
+    assert found > 0

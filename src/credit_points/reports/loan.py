@@ -494,6 +494,7 @@ def _help_section(
                 "index": int(row["index"]),
                 "label": engine.points_config.label(row["id"], lang),
                 "shortfall": float(row["shortfall"]),
+                **_standing(engine, row["id"], points["indicators"][int(row["index"])]),
             }
             for row in spots.to_dict("records")
         ],
@@ -511,6 +512,17 @@ def _help_section(
             for s in analysis["whatif"]
         ],
     }
+
+
+def _standing(engine: DecisionEngine, indicator: str, entry: dict[str, Any]) -> dict[str, Any]:
+    """Where a weak spot stands, as it scores: a percentile turned the way that earns points (a lower-is-
+    better indicator at the 88th percentile of its value stands at the 12th), or for an indicator scored by
+    tiers, flags or bands, its points (a percentile does not drive them)."""
+    spec = engine.points_config.indicator_by_id.get(indicator)
+    pct = entry.get("pct")
+    if spec is not None and spec.kind == "percentile" and pct is not None:
+        return {"standing": (1.0 - float(pct)) if spec.direction == "lower" else float(pct), "points": None}
+    return {"standing": None, "points": entry.get("points")}
 
 
 def _products_section(
