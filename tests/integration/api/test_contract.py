@@ -314,3 +314,25 @@ def test_mlflow_artifacts_hold_no_training_names_or_credit_codes(trained_model) 
         if found:
             leaks[str(path.relative_to(trained_model.home))] = sorted(found)[:3]
     assert leaks == {}
+
+
+def test_a_referral_answers_with_its_trigger_first_and_the_threshold(
+    server, applicants, trained_model
+) -> None:
+    # given an applicant the model refers (found by deciding the sample with the same engine)
+    from credit_points.records import decide_records
+
+    local = decide_records(trained_model.engine, applicants)
+    referred = [a for a, r in zip(applicants, local, strict=True) if r["decision"] in ("refer", "decline")]
+    if not referred:
+        pytest.skip("no refer or decline among the sample applicants")
+    # when it is decided over HTTP
+    response = _decide(server, referred[0])
+    assert response.status_code == 201, response.text
+    record = response.json()["record"]
+    # then the answer names what decided it first, and a PD trigger carries the PD and the line it crossed
+    trigger = record["trigger"]
+    assert record["decision_logic"] == "2"
+    assert record["reason_codes"][0]["code"] == trigger["code"]
+    if trigger["kind"] in ("pd_refer_band", "pd_cutoff"):
+        assert trigger["value"] == record["risk"]["prob_default"] > trigger["threshold"]
