@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 
+from .cli import run_cli
+
 pytestmark = pytest.mark.slow
-
-
-def _cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "credit_points.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
 
 
 def test_given_a_file_with_bad_rows_when_scored_then_good_rows_are_decided_and_bad_rows_reported(
@@ -44,7 +34,7 @@ def test_given_a_file_with_bad_rows_when_scored_then_good_rows_are_decided_and_b
     out, errors = tmp_path / "decisions.parquet", tmp_path / "errors.csv"
 
     # When scored in chunks of 64 rows with the registered challenger
-    result = _cli(
+    result = run_cli(
         ["score", "--model", "models:/credit-points@challenger", "--in", str(src), "--out", str(out),
          "--errors", str(errors), "--chunk-rows", "64"],
         trained_model.env(),
@@ -63,7 +53,7 @@ def test_given_a_file_with_bad_rows_when_scored_then_good_rows_are_decided_and_b
 
     # And the same rows scored in one chunk give identical decisions (chunking changes nothing)
     out2 = tmp_path / "decisions_one_chunk.parquet"
-    _cli(
+    run_cli(
         ["score", "--model", "models:/credit-points@challenger", "--in", str(src), "--out", str(out2)],
         trained_model.env(),
     )
@@ -78,7 +68,7 @@ def _latest(trained_model, n: int) -> pd.DataFrame:
 
 def _score(trained_model, src: Path, tmp_path: Path, *extra: str) -> tuple[Any, Path, Path]:
     out, errors = tmp_path / f"{src.stem}-decisions.parquet", tmp_path / f"{src.stem}-errors.csv"
-    result = _cli(
+    result = run_cli(
         ["score", "--model", "models:/credit-points@challenger", "--in", str(src), "--out", str(out),
          "--errors", str(errors), *extra],
         trained_model.env(),

@@ -6,8 +6,6 @@ HTTP (422), in the errors file of a local ``credit-points score`` and in that of
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from typing import Any
 
 import numpy as np
@@ -15,6 +13,8 @@ import pandas as pd
 import pytest
 
 from credit_points.datasets import uscc
+
+from ..cli import run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -39,16 +39,6 @@ def _bad_applicants(applicants: list[dict[str, Any]]) -> dict[str, dict[str, Any
     return out
 
 
-def _cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "credit_points.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
-
-
 @pytest.fixture(scope="module")
 def file_errors(
     trained_model: Any, applicants: list[dict[str, Any]], tmp_path_factory: Any
@@ -62,7 +52,7 @@ def file_errors(
     found = {}
     for engine in ("local", "dask"):
         out, errors = tmp / f"decided-{engine}.parquet", tmp / f"errors-{engine}.csv"
-        result = _cli(
+        result = run_cli(
             ["score", "--engine", engine, "--model", f"models:/credit-points/{trained_model.version}",
              "--in", str(src), "--out", str(out), "--errors", str(errors)],
             trained_model.env(),
