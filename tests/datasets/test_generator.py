@@ -52,8 +52,13 @@ def test_write_panel_is_byte_identical_and_keeps_true_pd_apart(tmp_path: Path) -
     assert manifest["seed"] == 9
     assert manifest["files"]["applicants"]["sha256"] == file_sha256(first["applicants"])
     applicants, truth = read_table(first["applicants"]), read_table(first["truth"])
-    assert manifest["rows"] == {"applicants": len(applicants), "truth": len(truth)}
-    assert "true_pd" not in applicants.columns and list(truth.columns) == ["firm_id", "as_of_date", "true_pd"]
+    decisions, loans = read_table(first["historical_decisions"]), read_table(first["performance"])
+    assert manifest["rows"] == {"applicants": len(applicants), "truth": len(truth),
+                                "historical_decisions": len(decisions), "booked": int(decisions["booked"].sum()),
+                                "performance": len(loans)}  # fmt: skip
+    # the true PD and outcome stay apart from the applicants, in the truth file
+    assert "true_pd" not in applicants.columns
+    assert list(truth.columns) == ["firm_id", "as_of_date", "true_pd", "default_12m"]
 
 
 def test_output_validates_clean(panel: tuple[pd.DataFrame, pd.DataFrame]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -99,6 +100,28 @@ class DefaultModelSpec(StrictModel):
         return self
 
 
+class LenderViewSpec(StrictModel):
+    """What a lender sees of the panel: its historical policy, take-up, and how late outcomes arrive.
+
+    Attributes:
+        held_out_years: the panel's last years kept out of the historical book ("the future" for
+            simulations of decisions made from now on).
+        previous_model_noise_sd: the bank's previous model: the true PD's log-odds plus normal noise of
+            this size (0: the bank knew the true PD; larger: weaker selection on risk).
+        pd_cutoff: the historical policy approves a firm whose estimated PD is below this.
+        take_up: share of approved firms that draw the loan (booked).
+        restructured_share: share of defaulted loans that end restructured rather than written off.
+        observed_until: the last date the bank has observed (default: the end of the panel's last year).
+    """
+
+    held_out_years: int = Field(default=2, ge=0)
+    previous_model_noise_sd: float = Field(default=0.6, ge=0)
+    pd_cutoff: float = Field(default=0.05, gt=0, lt=1)
+    take_up: float = Field(default=0.85, gt=0, le=1)
+    restructured_share: Share = 0.2
+    observed_until: dt.date | None = None
+
+
 class GeneratorConfig(VersionedConfig):
     """Everything the synthetic panel is drawn from."""
 
@@ -116,6 +139,7 @@ class GeneratorConfig(VersionedConfig):
     missing: dict[str, Share]
     no_credit_file_share: Share
     default_model: DefaultModelSpec
+    lender: LenderViewSpec = Field(default_factory=LenderViewSpec)
 
     @field_validator("stages")
     @classmethod

@@ -9,6 +9,14 @@ from credit_points.config import sha256_text
 from credit_points.datasets.generator import generate_panel
 from credit_points.datasets.generator_config import load_generator_config
 from credit_points.datasets.io import write_table
+from credit_points.datasets.lender_view import (
+    DECISIONS_FILE,
+    PERFORMANCE_FILE,
+    historical_decisions,
+    history_until,
+    observed_until,
+    performance,
+)
 
 APPLICANTS_FILE = "applicants.parquet"
 TRUTH_FILE = "truth.parquet"
@@ -28,10 +36,13 @@ def write_panel(
     *,
     zone: str | None = None,
 ) -> dict[str, Path]:
-    """Generate a panel and write ``applicants.parquet``, ``truth.parquet`` and ``manifest.json``.
+    """Generate a panel and write it, the lender's view of it, and a manifest.
 
-    The true PD is written apart from the applicants: it is never a model input. The same arguments
-    give byte-identical files.
+    ``applicants.parquet`` is the simulation where every outcome is known (what ``train`` and the demo
+    use); ``truth.parquet`` holds each firm-year's true PD and true outcome, for evaluation only and never
+    a model input; ``historical_decisions.parquet`` and ``performance.parquet`` are what a lender would
+    see: its past decisions and the outcomes of the loans it booked, as far as they have matured
+    (``datasets.lender_view``). The same arguments give byte-identical files.
 
     Args:
         out_dir: the folder (created if needed).
@@ -41,15 +52,21 @@ def write_panel(
         zone: restrict to one zone id.
 
     Returns:
-        ``{"applicants": path, "truth": path, "manifest": path}``.
+        ``{"applicants", "truth", "historical_decisions", "performance", "manifest"}`` → path.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     config = load_generator_config()
     applicants, truth = generate_panel(n_firms, years=years, seed=seed, zone=zone, config=config)
+    truth = truth.assign(default_12m=applicants["default_12m"].to_numpy())
+    lender = config.lender
+    decisions = historical_decisions(applicants, truth, years, lender, seed)
+    loans = performance(decisions, truth, years, lender, seed)
     paths = {
         "applicants": write_table(applicants, out / APPLICANTS_FILE),
         "truth": write_table(truth, out / TRUTH_FILE),
+        "historical_decisions": write_table(decisions, out / DECISIONS_FILE),
+        "performance": write_table(loans, out / PERFORMANCE_FILE),
     }
     years_present = applicants["as_of_date"].dt.year
     manifest = {
@@ -60,7 +77,15 @@ def write_panel(
         "zone": zone,
         "generator_config_version": config.version,
         "generator_config_hash": config.content_hash,
-        "rows": {"applicants": len(applicants), "truth": len(truth)},
+        "rows": {
+            "applicants": len(applicants),
+            "truth": len(truth),
+            "historical_decisions": len(decisions),
+            "booked": int(decisions["booked"].sum()),
+            "performance": len(loans),
+        },
+        "history_until": history_until(years, lender).isoformat(),
+        "observed_until": observed_until(years, lender).isoformat(),
         "rows_by_year": {str(y): int(n) for y, n in years_present.value_counts().sort_index().items()},
         "default_rate": float(applicants["default_12m"].mean()) if len(applicants) else None,
         "files": {name: {"file": path.name, "sha256": file_sha256(path)} for name, path in paths.items()},
