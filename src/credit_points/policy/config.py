@@ -450,18 +450,35 @@ def check_policy_names(
     """
     known = set(record_fields) | UPSTREAM_COLUMNS | ENGINE_COLUMNS
     for derived in policy.derived:
-        unknown = sorted(n for n in compile_expression(derived.expression).names if not _known_name(n, known))
+        unknown = _unknown_names(derived.expression, known)
         if unknown:
             raise ConfigError(
                 f"expression uses unknown field(s) {unknown}", path=path, location=f"derived.{derived.id}"
             )
         known.add(derived.id)
-    for location, source in policy.expressions():
-        unknown = sorted(n for n in compile_expression(source).names if not _known_name(n, known))
+    check_expression_names(policy.expressions(), known, path=path)
+
+
+def _unknown_names(source: str, known: set[str]) -> list[str]:
+    return sorted(n for n in compile_expression(source).names if not _known_name(n, known))
+
+
+def check_expression_names(
+    expressions: Iterable[tuple[str, str]], known: set[str], *, path: str | None = None, where: str = ""
+) -> None:
+    """Raise :class:`ConfigError` at the first ``(location, source)`` naming a column outside ``known``."""
+    for location, source in expressions:
+        unknown = _unknown_names(source, known)
         if unknown:
             raise ConfigError(
-                f"expression {source!r} uses unknown field(s) {unknown}", path=path, location=location
+                f"expression {source!r} uses unknown field(s) {unknown}{where}", path=path, location=location
             )
+
+
+def _catalogue_field_names() -> list[str]:
+    """The applicant record's field names, read from the shipped catalogue."""
+    catalogue_fields = read_yaml(CONFIG_DIR / "fields.yaml").get("fields") or []
+    return [f["name"] for f in catalogue_fields if isinstance(f, dict) and "name" in f]
 
 
 def load_policy(
@@ -531,10 +548,9 @@ def load_policy(
     data["products"] = products
     policy = validate_mapping(data, PolicyConfig, path=str(path))
     if check_names:
-        if record_fields is None:
-            catalogue_fields = read_yaml(CONFIG_DIR / "fields.yaml").get("fields") or []
-            record_fields = [f["name"] for f in catalogue_fields if isinstance(f, dict) and "name" in f]
-        check_policy_names(policy, record_fields, path=str(path))
+        check_policy_names(
+            policy, _catalogue_field_names() if record_fields is None else record_fields, path=str(path)
+        )
     return policy
 
 
@@ -559,28 +575,21 @@ def check_product_file(path: str | Path) -> None:
     """
     path = Path(path)
     product_id = read_yaml(path).get("id")
-    catalogue_fields = read_yaml(CONFIG_DIR / "fields.yaml").get("fields") or []
-    fields = {f["name"] for f in catalogue_fields if isinstance(f, dict) and "name" in f}
-    contexts: list[tuple[str, set[str], list[tuple[str, str]]]] = []
+    prefix = f"products.{product_id}."
+    fields = set(_catalogue_field_names()) | UPSTREAM_COLUMNS | ENGINE_COLUMNS
     policies = path.resolve().parent.parent / "policy"
+    checked = False
     for policy_path in sorted(policies.glob("*.y*ml")) if policies.is_dir() else []:
         if product_id not in (read_yaml(policy_path).get("catalogue") or []):
             continue
+        checked = True
         policy = load_policy(policy_path, products_dir=path.parent, check_names=False)
-        known = fields | UPSTREAM_COLUMNS | ENGINE_COLUMNS | {d.id for d in policy.derived}
-        own = [(loc, src) for loc, src in policy.expressions() if loc.startswith(f"products.{product_id}.")]
-        contexts.append((f" (checked within policy {policy_path.name})", known, own))
-    if not contexts:
+        own = [(loc.removeprefix(prefix), src) for loc, src in policy.expressions() if loc.startswith(prefix)]
+        known = fields | {d.id for d in policy.derived}
+        check_expression_names(
+            own, known, path=str(path), where=f" (checked within policy {policy_path.name})"
+        )
+    if not checked:
         product = validate_mapping(read_yaml(path), ProductConfig, path=str(path))
-        own = [(f"products.{product.id}.eligibility.{r.id}", r.expression) for r in product.eligibility]
-        own.append((f"products.{product.id}.capacity", product.capacity))
-        contexts.append(("", fields | UPSTREAM_COLUMNS | ENGINE_COLUMNS, own))
-    for where, known, expressions in contexts:
-        for location, source in expressions:
-            unknown = sorted(n for n in compile_expression(source).names if not _known_name(n, known))
-            if unknown:
-                raise ConfigError(
-                    f"expression {source!r} uses unknown field(s) {unknown}{where}",
-                    path=str(path),
-                    location=location.removeprefix(f"products.{product_id}."),
-                )
+        own = [(f"eligibility.{r.id}", r.expression) for r in product.eligibility]
+        check_expression_names([*own, ("capacity", product.capacity)], fields, path=str(path))
