@@ -72,33 +72,46 @@ def bounds_problems(specs: Sequence[FieldSpec], values: np.ndarray, checkable: n
     return problems
 
 
-def text_problems(spec: FieldSpec, values: np.ndarray, checkable: np.ndarray) -> list[Problem]:
-    """Length, ``enum``, ``pattern`` and the USCC check digit of a text column; the first failing rule per row."""
+def text_problems(spec: FieldSpec, values: np.ndarray | pd.Series, checkable: np.ndarray) -> list[Problem]:
+    """Length, ``enum``, ``pattern`` and the USCC check digit of a text column; the first failing rule per row.
+
+    ``values`` is an object array of ``str`` / ``None``, or a Series of pandas' ``str`` dtype (a batch's
+    parsed column, used as it is).
+    """
     problems: list[Problem] = []
     flagged = ~checkable
     limit = spec.max_length or DEFAULT_MAX_TEXT_LENGTH
-    lengths = np.fromiter(
-        (len(v) if isinstance(v, str) else 0 for v in values), dtype=np.int64, count=len(values)
-    )
+    # a batch runs the string rules in Arrow (pandas' str dtype); a request's few rows in plain Python,
+    # where building the array would cost more than the work
+    if isinstance(values, pd.Series):
+        text: pd.Series | None = values if len(values) > _SMALL else None
+        values = values.to_numpy(dtype=object, na_value=None) if text is None else values
+    else:
+        text = pd.Series(values, dtype="str") if len(values) > _SMALL else None
+    if text is not None:
+        lengths = text.str.len().fillna(0).to_numpy(dtype=np.int64)
+    else:
+        lengths = np.array([len(v) if isinstance(v, str) else 0 for v in values], dtype=np.int64)
     flagged |= _add(problems, ~flagged & (lengths > limit), spec.name, f"longer than {limit} characters")
     if spec.enum is not None:
-        if len(values) > _SMALL:
-            known = np.isin(values.astype(object), np.asarray(spec.enum, dtype=object))
-        else:  # a request's few rows: a set look-up beats numpy's set machinery
+        if text is not None:
+            known = text.isin(list(spec.enum)).to_numpy(dtype=bool)
+        else:
             allowed = frozenset(spec.enum)
-            known = np.fromiter((v in allowed for v in values), dtype=bool, count=len(values))
-        unknown = ~flagged & ~known
-        flagged |= _add(problems, unknown, spec.name, f"not one of {', '.join(spec.enum)}")
+            known = np.array([v in allowed for v in values], dtype=bool)
+        flagged |= _add(problems, ~flagged & ~known, spec.name, f"not one of {', '.join(spec.enum)}")
     if spec.pattern is not None:
-        compiled = _pattern(spec.pattern)
-        matches = np.fromiter(
-            (isinstance(v, str) and compiled.fullmatch(v) is not None for v in values),
-            dtype=bool,
-            count=len(values),
-        )
+        if text is not None:
+            matches = text.str.fullmatch(spec.pattern).fillna(False).to_numpy(dtype=bool)
+        else:
+            compiled = _pattern(spec.pattern)
+            matches = np.array(
+                [isinstance(v, str) and compiled.fullmatch(v) is not None for v in values], dtype=bool
+            )
         flagged |= _add(problems, ~flagged & ~matches, spec.name, f"does not match {spec.pattern}")
     if spec.check == "uscc":
-        _add(problems, ~flagged & ~uscc.valid_mask(values), spec.name, USCC_REASON)
+        cells = text.to_numpy(dtype=object, na_value=None) if text is not None else values
+        _add(problems, ~flagged & ~uscc.valid_mask(cells), spec.name, USCC_REASON)
     return problems
 
 

@@ -142,7 +142,7 @@ def _coerce_text(spec: FieldSpec, raw: pd.Series, problems: list[_Problem]) -> p
     flagged = blank.copy()
     if blank.any() and not spec.nullable:
         problems.append(_Problem(np.flatnonzero(blank), spec.name, "required value is missing"))
-    problems.extend(rules.text_problems(spec, text.to_numpy(dtype=object, na_value=None), ~flagged))
+    problems.extend(rules.text_problems(spec, text, ~flagged))
     return text
 
 
@@ -188,11 +188,8 @@ def _coerce_date(
 def _cross_checks(
     fields: FieldsConfig, typed: dict[str, object], bad_cells: dict[str, np.ndarray], problems: list[_Problem]
 ) -> None:
-    columns = {
-        name: values.to_numpy(dtype=object, na_value=None) if isinstance(values, pd.Series) else values
-        for name, values in typed.items()
-    }
-    problems.extend(rules.cross_field_problems(fields, columns, bad_cells))  # type: ignore[arg-type]
+    # text columns stay Series: a cross-field rule reads only the few columns it names
+    problems.extend(rules.cross_field_problems(fields, typed, bad_cells))  # type: ignore[arg-type]
 
 
 def _duplicate_keys(frame: pd.DataFrame, typed: dict[str, object], problems: list[_Problem]) -> None:
@@ -221,7 +218,11 @@ def _display(values: np.ndarray) -> np.ndarray:
     return text.where(series.notna(), "").to_numpy(dtype=object)
 
 
-def _error_frame(frame: pd.DataFrame, problems: list[_Problem], fields: FieldsConfig) -> pd.DataFrame:
+def error_rows(frame: pd.DataFrame, problems: list[_Problem], fields: FieldsConfig) -> pd.DataFrame:
+    """One error row per problem (``row``, ``firm_id``, ``field``, ``value`` as sent, ``reason``), by row.
+
+    ``frame`` is the batch as read; problem positions are 0-based positions in it.
+    """
     if not problems:
         return empty_errors()
     order = {name: i for i, name in enumerate(fields.names)}
@@ -403,7 +404,7 @@ def validate_applicants(
     good = good.iloc[np.flatnonzero(~bad)]
     if check_contract:
         _check_contract(good, fields, path)
-    return good, _error_frame(frame, problems, fields)
+    return good, error_rows(frame, problems, fields)
 
 
 _SCHEMAS: dict[str, pa.DataFrameSchema] = {}

@@ -39,6 +39,7 @@ from credit_points.pipelines.score import (
     SUMMARY_KEYS,
     PortfolioSummary,
     TableWriter,
+    columns_to_drop,
     empty_decisions,
     output_columns,
     validate_for,
@@ -398,7 +399,7 @@ def score_on_dask(
     explain: str = "adverse",
     partition_rows: int = 100_000,
     blocksize: str | int = "64MiB",
-    drop_columns: Sequence[str] = (),
+    drop_unknown_columns: bool = False,
 ) -> PortfolioSummary:
     """Score ``in_path`` on ``client``'s cluster with the bundle ``spec``; see the module docstring.
 
@@ -407,12 +408,9 @@ def score_on_dask(
     """
     if explain not in ("adverse", "all", "none"):
         raise DataValidationError("must be adverse, all or none", field="explain", value=explain)
-    from credit_points.datasets.io import read_columns
-    from credit_points.datasets.schema import decision_columns
-
     in_path, out_dir = Path(in_path), Path(out_path)
-    columns = [c for c in read_columns(in_path) if c not in set(drop_columns)]
-    decision_columns(columns, path=str(in_path))  # refused before any work, as the local path does
+    # refused before any work, as the local path is
+    drop_columns = columns_to_drop(in_path, None, drop_unknown=drop_unknown_columns)
     _prepare_out_dir(out_dir)
     client.register_plugin(BundlePlugin(spec), name=f"credit-points-bundle-{spec.artifact_hash[:16]}")
     frame, lengths = read_partitions(in_path, partition_rows=partition_rows, blocksize=blocksize)
@@ -439,7 +437,9 @@ def score_on_dask(
     finally:
         if errors_dir is not None:
             shutil.rmtree(errors_dir, ignore_errors=True)
-    return summary_from_reports(reports)
+    summary = summary_from_reports(reports)
+    summary.dropped_columns = tuple(drop_columns)
+    return summary
 
 
 def run_dask_score(
@@ -454,7 +454,7 @@ def run_dask_score(
     processes: bool = True,
     partition_rows: int = 100_000,
     blocksize: str | int = "64MiB",
-    drop_columns: Sequence[str] = (),
+    drop_unknown_columns: bool = False,
 ) -> PortfolioSummary:
     """``credit-points score --engine dask``: resolve ``model``, score on a cluster, return the summary.
 
@@ -487,5 +487,5 @@ def run_dask_score(
             explain=explain,
             partition_rows=partition_rows,
             blocksize=blocksize,
-            drop_columns=drop_columns,
+            drop_unknown_columns=drop_unknown_columns,
         )

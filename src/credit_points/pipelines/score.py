@@ -6,7 +6,7 @@ Memory stays bounded by the chunk size whatever the file's length: decisions are
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from credit_points.datasets.fields import FieldsConfig
 from credit_points.engine import DecisionEngine
 from credit_points.exceptions import DataValidationError
 
@@ -34,6 +35,8 @@ class PortfolioSummary:
 
     rows: int = 0
     bad_rows: int = 0
+    #: unknown columns of the file dropped before deciding (``--drop-unknown-columns``)
+    dropped_columns: tuple[str, ...] = ()
     groups: dict[tuple[str, str], dict[str, float]] = field(default_factory=dict)
 
     def add(self, decided: pd.DataFrame) -> None:
@@ -130,25 +133,24 @@ def score_file(
     chunk_rows: int = 100_000,
     explain: str = "adverse",
     progress: Callable[[int], None] | None = None,
-    drop_columns: Sequence[str] = (),
+    drop_unknown_columns: bool = False,
 ) -> PortfolioSummary:
     """Score a CSV/Parquet file chunk by chunk; bad rows go to ``errors_path`` with their reasons.
 
-    The file's columns pass ``datasets.schema.decision_columns`` first (``drop_columns`` are those it let
-    the caller drop). A run that is not refused always writes ``out_path``: with no decided row (a
-    header-only file, or every row bad) it holds no rows and the decision columns.
+    The file's columns pass :func:`columns_to_drop` before any work. A run that is not refused always
+    writes ``out_path``: with no decided row (a header-only file, or every row bad) it holds no rows and
+    the decision columns.
     """
-    from credit_points.datasets.io import iter_table_chunks, read_columns
-    from credit_points.datasets.schema import decision_columns, empty_errors
+    from credit_points.datasets.io import iter_table_chunks
+    from credit_points.datasets.schema import empty_errors
 
     in_path, out_path = Path(in_path), Path(out_path)
     if out_path.suffix not in {".parquet", ".csv"}:
         raise DataValidationError("output must end in .parquet or .csv", path=str(out_path))
-    columns = [c for c in read_columns(in_path) if c not in set(drop_columns)]
-    decision_columns(columns, engine.fields, path=str(in_path))
+    drop_columns = columns_to_drop(in_path, engine.fields, drop_unknown=drop_unknown_columns)
     writer = TableWriter(out_path)
     error_writer = TableWriter(Path(errors_path)) if errors_path else None
-    summary = PortfolioSummary()
+    summary = PortfolioSummary(dropped_columns=tuple(drop_columns))
     offset = 0
     try:
         for raw_chunk in iter_table_chunks(in_path, chunk_rows=chunk_rows):
@@ -178,31 +180,35 @@ def score_file(
     return summary
 
 
+def columns_to_drop(in_path: str | Path, fields: FieldsConfig | None, *, drop_unknown: bool) -> list[str]:
+    """The file's columns checked once, from its header, before any work (``schema.decision_columns``):
+    an outcome column or an unknown one refuses the file; with ``drop_unknown`` the unknown ones are
+    returned, to be dropped from every chunk and listed to the user."""
+    from credit_points.datasets.io import read_columns
+    from credit_points.datasets.schema import decision_columns
+
+    return decision_columns(read_columns(in_path), fields, drop_unknown=drop_unknown, path=str(in_path))
+
+
 def validate_for(engine: DecisionEngine, chunk: pd.DataFrame, path: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A chunk's good rows and its errors: the catalogue's rules, then what this model cannot decide.
 
     A row whose zone the model's reference population does not know is refused like a bad value (its
     ranks, and any rule on them, would mean nothing), naming the zones the model knows.
     """
-    from credit_points.datasets.schema import validate_applicants
+    from credit_points.datasets.rules import Problem
+    from credit_points.datasets.schema import error_rows, validate_applicants
 
     good, errors = validate_applicants(chunk, path=path)
     unknown = engine.unknown_zones(good)
     if not unknown.any():
         return good, errors
-    zone = engine.points_config.zone_field
-    refused = good.loc[unknown]
-    zone_errors = pd.DataFrame(
-        {
-            "row": refused.index.to_numpy(dtype="int64") + 1,
-            "firm_id": refused["firm_id"].astype(str).to_numpy(),
-            "field": zone,
-            "value": refused[zone].astype(str).to_numpy(),
-            "reason": engine.unknown_zone_reason(),
-        }
+    # positions in the chunk (validate_applicants keeps its index), worded and typed like every error row
+    refused = Problem(
+        good.index.to_numpy()[unknown], engine.points_config.zone_field, engine.unknown_zone_reason()
     )
-    errors = pd.concat([errors, zone_errors], ignore_index=True).sort_values("row", kind="stable")
-    return good.loc[~unknown], errors.reset_index(drop=True).astype({"row": "int64"})
+    errors = pd.concat([errors, error_rows(chunk, [refused], engine.fields)], ignore_index=True)
+    return good.loc[~unknown], errors.sort_values("row", kind="stable").reset_index(drop=True)
 
 
 def empty_decisions(engine: DecisionEngine) -> pd.DataFrame:

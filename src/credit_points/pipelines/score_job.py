@@ -61,16 +61,10 @@ def run_score(
 ) -> PortfolioSummary:
     """Score ``in_path`` with ``model``; write decisions and errors; print and return the summary.
 
-    The file's columns are checked before any work (``datasets.schema.decision_columns``): an outcome
+    The file's columns are checked before any scoring (``pipelines.score.columns_to_drop``): an outcome
     column or an unknown one refuses the run, unless ``drop_unknown_columns`` drops (and lists) the latter.
     """
-    from credit_points.datasets.io import read_columns
-    from credit_points.datasets.schema import decision_columns
-
     console = console or Console()
-    dropped = decision_columns(read_columns(in_path), drop_unknown=drop_unknown_columns, path=str(in_path))
-    if dropped:
-        console.print(f"dropped unknown column(s), not decided on: {', '.join(dropped)}")
     if engine == "dask":
         from credit_points.pipelines.dask_score import run_dask_score
 
@@ -81,7 +75,7 @@ def run_score(
             errors_path=errors_path,
             scheduler=scheduler,
             explain=explain,
-            drop_columns=dropped,
+            drop_unknown_columns=drop_unknown_columns,
         )
     else:
         from credit_points.datasets.io import count_rows
@@ -101,8 +95,10 @@ def run_score(
                 chunk_rows=chunk_rows,
                 explain=explain,
                 progress=lambda n: bar.advance(task, n),
-                drop_columns=dropped,
+                drop_unknown_columns=drop_unknown_columns,
             )
+    if summary.dropped_columns:
+        console.print(f"dropped unknown column(s), not decided on: {', '.join(summary.dropped_columns)}")
     print_summary(summary, console)
     console.print(f"decisions: {out_path}" + (f"\nerrors: {errors_path}" if errors_path else ""))
     return summary
