@@ -17,8 +17,10 @@ from credit_points.audit.store import (
     AuditRow,
     AuditStore,
     DecisionAppend,
+    EncodedDecisions,
     IdempotencyConflictError,
     NotFoundError,
+    extract_indexed,
     vars_of,
 )
 from credit_points.exceptions import AuditError, DataValidationError
@@ -381,3 +383,58 @@ def test_a_conflict_in_a_group_commit_fails_only_its_own_caller(store: AuditStor
     assert racers.count("stored") == 1 and racers.count("conflict") == 3
     assert all(outcomes[i] == "stored" for i in range(4, n))
     assert store.count() == n - 3 and store.verify().ok
+
+
+def encoded(records: list[dict]) -> EncodedDecisions:
+    texts = [json.dumps(r, sort_keys=True, separators=(",", ":"), ensure_ascii=False) for r in records]
+    indexed = [extract_indexed(r) for r in records]
+    return EncodedDecisions(
+        texts=texts,
+        record_sha256=[hashlib.sha256(t.encode()).hexdigest() for t in texts],
+        indexed={c: [row[c] for row in indexed] for c in indexed[0]},
+    )
+
+
+def test_encoded_batch_rows_chain_verify_and_a_second_run_adds_nothing(store: AuditStore) -> None:
+    # given an API decision already stored, and a batch of 30 encoded decisions (one key repeated)
+    store.append_decision(make_record(-1), request_id="api", client_id="key-1")
+    records = [make_record(i, prob_default=0.001 * (i + 1), limit=1000.0 * i) for i in range(30)]
+    keys = [f"row-{i}" for i in range(29)] + ["row-3"]
+    records[29] = records[3]
+    batch = encoded(records)
+    # when the batch is appended
+    first = store.append_encoded(batch, request_id="job-1", client_id="cli:score", idempotency_keys=keys)
+    # then 29 rows are written (the repeated key answers with its first row), chained after the API row
+    assert first.added == 29 and first.decision_ids[29] == first.decision_ids[3]
+    assert store.count() == 30 and store.verify().ok
+    rows = list(store.iter_rows())
+    for row in rows[1:]:  # every hash recomputed independently of the store's template
+        assert row.row_hash == independent_row_hash(row.prev_hash, vars_of(row))
+    stored = store.get(first.decision_ids[7])
+    assert stored is not None and stored.record == records[7] and stored.idempotency_key == "row-7"
+    assert stored.prob_default == records[7]["risk"]["prob_default"] and stored.request_id == "job-1"
+    # when the same batch is appended again: nothing is added and the same ids come back
+    again = store.append_encoded(batch, request_id="job-2", client_id="cli:score", idempotency_keys=keys)
+    assert again.added == 0 and again.decision_ids == first.decision_ids
+    assert store.count() == 30 and store.verify().ok
+
+
+def test_an_encoded_batch_with_a_key_stored_for_another_input_writes_nothing(store: AuditStore) -> None:
+    # given a batch row stored under a key
+    store.append_encoded(
+        encoded([make_record(1)]), request_id="j1", client_id="cli:score", idempotency_keys=["k"]
+    )
+    # when a batch reuses the key for another input, or carries a value of the wrong type
+    with pytest.raises(IdempotencyConflictError):
+        store.append_encoded(
+            encoded([make_record(2), make_record(3)]),
+            request_id="j2",
+            client_id="cli:score",
+            idempotency_keys=["k2", "k"],
+        )
+    bad = encoded([make_record(4)])
+    bad = EncodedDecisions(bad.texts, bad.record_sha256, {**bad.indexed, "prob_default": ["0.1"]})
+    with pytest.raises(DataValidationError, match="risk.prob_default"):
+        store.append_encoded(bad, request_id="j3", client_id="cli:score", idempotency_keys=["k4"])
+    # then only the first row is there
+    assert store.count() == 1 and store.verify().ok

@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 import sqlalchemy as sa
@@ -272,6 +273,75 @@ class DecisionAppend:
     idempotency_key: str | None = None
     body_sha256: str | None = None
     decision_id: str | None = None
+
+
+@dataclass(frozen=True)
+class EncodedDecisions:
+    """Decisions already encoded: each record's canonical JSON, its SHA-256 and the indexed columns.
+
+    ``indexed`` maps every column of :data:`INDEXED_PATHS` to one value per record (what
+    :func:`extract_indexed` would pull out of it).
+    """
+
+    texts: Sequence[str]
+    record_sha256: Sequence[str]
+    indexed: Mapping[str, Sequence[Any]]
+
+
+@dataclass(frozen=True)
+class BatchAppend:
+    """What :meth:`AuditStore.append_encoded` did: each record's decision id, and whether it was written now."""
+
+    decision_ids: list[str]
+    is_new: list[bool]
+
+    @property
+    def added(self) -> int:
+        return sum(self.is_new)
+
+
+class _BatchRowText:
+    """The canonical JSON of a batch row's hashed columns (what :func:`compute_row_hash` hashes after
+    ``prev_hash``), from a template: the columns shared by the batch are rendered once."""
+
+    _VARYING = (
+        "seq",
+        "decision_id",
+        "idempotency_key",
+        "body_sha256",
+        "record_sha256",
+        *INDEXED_PATHS,
+    )
+
+    def __init__(self, **shared: Any) -> None:
+        import json
+
+        pieces: list[str] = []
+        self._slots: list[str] = []
+        for i, column in enumerate(sorted(HASHED_COLUMNS)):
+            prefix = ("," if i else "{") + json.dumps(column) + ":"
+            if column in self._VARYING:
+                pieces.append(prefix.replace("%", "%%") + "%s")
+                self._slots.append(column)
+            else:
+                pieces.append(
+                    prefix.replace("%", "%%") + canonical_json(shared.get(column)).replace("%", "%%")
+                )
+        self._format = "".join(pieces) + "}"
+
+    def text(self, values: Mapping[str, Any]) -> str:
+        return self._format % tuple([_json_scalar(values[c]) for c in self._slots])
+
+
+def _json_scalar(value: Any) -> str:
+    """``json.dumps`` of a string, number or ``None`` as ``canonical_json`` writes it."""
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return encode_basestring(value)  # type: ignore[no-any-return]
+    if isinstance(value, float):
+        return float.__repr__(value)
+    return int.__repr__(value)
 
 
 @dataclass
@@ -630,6 +700,122 @@ class AuditStore:
                 else:
                     outcomes[i] = (pending.result or [])[0]
         return [o for o in outcomes if o is not None]
+
+    def append_encoded(
+        self,
+        encoded: EncodedDecisions,
+        *,
+        request_id: str | None,
+        client_id: str,
+        idempotency_keys: Sequence[str],
+    ) -> BatchAppend:
+        """Append a batch of decisions already in canonical JSON (``score --audit``), in one transaction.
+
+        Each decision carries an idempotency key (the batch's row key). A key already stored for
+        ``client_id`` returns that row's decision id instead of writing a second row, as does a key
+        repeated within the batch (its first row is written); a key stored with another body is an
+        :class:`IdempotencyConflictError` and nothing is written. The body of a batch row is its input hash.
+
+        The rows are chained as :meth:`append_decisions` chains them and verify the same way; the indexed
+        values must be those of the record (the caller's encoder is held to that by its tests, and
+        :meth:`verify` checks every row).
+
+        Raises:
+            DataValidationError: lengths differ, a key is empty or too long, an indexed value has the wrong type.
+            IdempotencyConflictError: a key was stored before with another input.
+            AuditError: the store is unavailable; nothing was written.
+        """
+        n = len(encoded.texts)
+        keys = list(idempotency_keys)
+        columns = {c: list(encoded.indexed[c]) for c in INDEXED_PATHS if c in encoded.indexed}
+        if set(columns) != set(INDEXED_PATHS):
+            missing = sorted(set(INDEXED_PATHS) - set(columns))
+            raise DataValidationError(f"indexed columns missing: {missing}", field="indexed")
+        if not (len(keys) == len(encoded.record_sha256) == n and all(len(v) == n for v in columns.values())):
+            raise DataValidationError(
+                "lengths differ from texts", field="record_sha256/indexed/idempotency_keys"
+            )
+        for column, column_values in columns.items():  # each distinct value once
+            for value in set(column_values):
+                _column_value(column, value, source=INDEXED_PATHS[column])
+        if any(not k or len(k) > _MAX_TEXT for k in set(keys)):
+            raise DataValidationError(f"must be 1-{_MAX_TEXT} characters", field="idempotency_key")
+        try:
+            with self._file_lock(), self._write_conn() as conn, conn.begin():
+                self._lock(conn)
+                earlier = self._earlier_keys(conn, client_id, keys)
+                seq, prev = self._last(conn)
+                created = _now()
+                content = _BatchRowText(
+                    kind="decision", request_id=request_id, client_id=client_id, created_at=created
+                )
+                ids: list[str] = []
+                is_new: list[bool] = []
+                rows: list[dict[str, Any]] = []
+                bodies = columns["input_sha256"]
+                for i in range(n):
+                    key = keys[i]
+                    known = earlier.get(key)
+                    if known is not None:
+                        if known[1] != bodies[i]:
+                            raise IdempotencyConflictError()
+                        ids.append(known[0])
+                        is_new.append(False)
+                        continue
+                    seq += 1
+                    did = uuid.uuid4().hex
+                    values: dict[str, Any] = {
+                        "seq": seq,
+                        "decision_id": did,
+                        "kind": "decision",
+                        "parent_id": None,
+                        "request_id": request_id,
+                        "client_id": client_id,
+                        "idempotency_key": key,
+                        "body_sha256": bodies[i],
+                        "created_at": created,
+                        "record_json": encoded.texts[i],
+                        "record_sha256": encoded.record_sha256[i],
+                        **{c: v[i] for c, v in columns.items()},
+                        "override_reason": None,
+                        "override_officer": None,
+                        "override_scope": None,
+                        "prev_hash": prev,
+                    }
+                    values["row_hash"] = prev = sha256_text(prev + content.text(values))
+                    rows.append(values)
+                    earlier[key] = (did, bodies[i])
+                    ids.append(did)
+                    is_new.append(True)
+                if rows:
+                    self._insert_many(conn, rows)
+        except sa.exc.SQLAlchemyError as exc:
+            raise self._unavailable("cannot append to the audit store", exc) from None
+        return BatchAppend(ids, is_new)
+
+    def _insert_many(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        """Insert many rows through the driver's ``executemany`` (SQLAlchemy's per-row parameter handling
+        costs more than the database for a batch of this size; the column types need no conversion)."""
+        compiled = sa.insert(self.log).compile(dialect=conn.dialect)
+        if compiled.positiontup is not None:  # qmark (SQLite): tuples in the statement's order
+            order = list(compiled.positiontup)
+            conn.exec_driver_sql(str(compiled), [tuple([row[c] for c in order]) for row in rows])
+        else:  # named (psycopg's pyformat)
+            conn.exec_driver_sql(str(compiled), rows)
+
+    def _earlier_keys(self, conn: Connection, client_id: str, keys: list[str]) -> dict[str, tuple[str, str]]:
+        """Decision id and body of every key of ``keys`` already stored for ``client_id`` (looked up in slices)."""
+        found: dict[str, tuple[str, str]] = {}
+        distinct = list(dict.fromkeys(keys))
+        log = self.log
+        for start in range(0, len(distinct), 500):
+            part = distinct[start : start + 500]
+            stmt = sa.select(log.c.idempotency_key, log.c.decision_id, log.c.body_sha256).where(
+                log.c.client_id == client_id, log.c.idempotency_key.in_(part)
+            )
+            for key, did, body in conn.execute(stmt):
+                found[key] = (did, body)
+        return found
 
     def _prepare_decisions(
         self,

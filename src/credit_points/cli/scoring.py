@@ -29,9 +29,28 @@ def score(
         "--drop-unknown-columns",
         help="Drop (and list) columns the applicant record does not know, instead of refusing the file.",
     ),
+    audit: bool = typer.Option(
+        False,
+        "--audit",
+        help="Record every decision in the audit store, as the API does (a registry version only); "
+        "the output gets each row's decision_id. Re-running the same file adds nothing.",
+    ),
+    audit_url: str | None = typer.Option(
+        None,
+        "--audit-url",
+        help="With --audit: SQLAlchemy URL of the audit store (default: CREDIT_POINTS_AUDIT_URL or data/audit.db).",
+    ),
 ) -> None:
     """Decide every applicant in a file; print the portfolio summary by stage and product."""
     from credit_points.pipelines.score_job import run_score
+
+    store = None
+    if audit:
+        from credit_points.cli.serving import open_store
+
+        store = open_store(audit_url, create=True)
+    elif audit_url is not None:
+        raise typer.BadParameter("--audit-url is only read with --audit", param_hint="--audit-url")
 
     summary = run_score(
         model=model,
@@ -43,6 +62,7 @@ def score(
         scheduler=scheduler,
         explain=explain,
         drop_unknown_columns=drop_unknown_columns,
+        audit_store=store,
     )
     if summary.bad_rows:
         raise typer.Exit(1)

@@ -23,7 +23,8 @@ _AUDIT_URL = typer.Option(
 )
 
 
-def _store(audit_url: str | None, *, create: bool = False):  # noqa: ANN202 - lazy import keeps --help fast
+def open_store(audit_url: str | None, *, create: bool = False):  # noqa: ANN201 - lazy import keeps --help fast
+    """The audit store at ``audit_url`` (default: the API's setting), its schema created when ``create``."""
     from credit_points.api.settings import ApiSettings
     from credit_points.audit.store import AuditStore
 
@@ -95,7 +96,7 @@ def apikey_create(
     """Create a key and print it once: only its SHA-256 is stored, it cannot be shown again."""
     from credit_points.audit.keys import ApiKeyStore
 
-    key, plaintext = ApiKeyStore(_store(audit_url, create=True)).create(name, scopes)
+    key, plaintext = ApiKeyStore(open_store(audit_url, create=True)).create(name, scopes)
     typer.echo(f"created key {key.key_id} ({key.name}; scopes {','.join(key.scopes)})", err=True)
     typer.echo("store it now: it is shown only this once", err=True)
     typer.echo(plaintext)
@@ -109,7 +110,7 @@ def apikey_list(
     """List keys (id, name, scopes, created, revoked); never the keys themselves."""
     from credit_points.audit.keys import ApiKeyStore
 
-    keys = ApiKeyStore(_store(audit_url, create=True)).list(include_revoked=not active_only)
+    keys = ApiKeyStore(open_store(audit_url, create=True)).list(include_revoked=not active_only)
     typer.echo(f"{'key_id':<14}{'name':<24}{'created_at':<27}{'revoked_at':<27}scopes")
     for k in keys:
         typer.echo(
@@ -126,7 +127,7 @@ def apikey_revoke(
     """Revoke a key by id, or every active key of a name; exit 1 if none was active."""
     from credit_points.audit.keys import ApiKeyStore
 
-    n = ApiKeyStore(_store(audit_url, create=True)).revoke(key_id=key_id, name=name)
+    n = ApiKeyStore(open_store(audit_url, create=True)).revoke(key_id=key_id, name=name)
     typer.echo(f"revoked {n} key(s)")
     if n == 0:
         raise typer.Exit(1)
@@ -135,7 +136,7 @@ def apikey_revoke(
 @audit_app.command("init")
 def audit_init(audit_url: str | None = _AUDIT_URL) -> None:
     """Create the audit tables and their append-only triggers (safe to repeat)."""
-    store = _store(audit_url, create=True)
+    store = open_store(audit_url, create=True)
     typer.echo(f"audit store ready at {store.safe_url}")
 
 
@@ -149,7 +150,7 @@ def audit_verify(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Walk the hash chain; print the first altered row and exit 1 if the chain does not verify."""
-    store = _store(audit_url)
+    store = open_store(audit_url)
     expected = (head_seq, head_hash) if head_seq is not None and head_hash is not None else None
     result = store.verify(expected_head=expected)
     if as_json:
@@ -186,7 +187,7 @@ def audit_replay(
     service = load_service(settings, service_factory or settings.service_factory)
     if isinstance(service, UnavailableService):
         raise AuditError(f"cannot replay: {service.reason}")
-    result = replay_decision(_store(audit_url), decision_id, service.replay, pd_tolerance=pd_tolerance)
+    result = replay_decision(open_store(audit_url), decision_id, service.replay, pd_tolerance=pd_tolerance)
     for diff in result.explained:
         stored, replayed = (json.dumps(v, ensure_ascii=False) for v in (diff.stored, diff.replayed))
         typer.echo(

@@ -7,9 +7,10 @@ Memory stays bounded by the chunk size whatever the file's length: decisions are
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,12 @@ import pandas as pd
 from credit_points.datasets.fields import FieldsConfig
 from credit_points.engine import DecisionEngine
 from credit_points.exceptions import DataValidationError
+
+if TYPE_CHECKING:
+    from credit_points.audit.store import AuditStore, BatchAppend
+
+#: ``client_id`` of the audit rows ``score --audit`` writes: its row keys are one namespace, whoever runs it
+BATCH_CLIENT_ID = "cli:score"
 
 SUMMARY_KEYS = (
     "applicants",
@@ -35,6 +42,9 @@ class PortfolioSummary:
 
     rows: int = 0
     bad_rows: int = 0
+    #: with ``--audit``: decisions written to the audit store by this run, and those it found already there
+    audited_new: int = 0
+    audited_existing: int = 0
     #: unknown columns of the file dropped before deciding (``--drop-unknown-columns``)
     dropped_columns: tuple[str, ...] = ()
     groups: dict[tuple[str, str], dict[str, float]] = field(default_factory=dict)
@@ -118,6 +128,86 @@ class TableWriter:
             self._writer.close()
 
 
+@dataclass
+class BatchAudit:
+    """Records a scored file's decisions in the audit store, as the API records its own (``score --audit``).
+
+    Each row's record is the API's (``record_text.encode_records``: the same bytes), chained in the same
+    store. Its idempotency key (:func:`row_keys`) is made of the application (firm and date), its input
+    hash, the model version and the policy hash: re-scoring the same file with the same model and policy
+    finds every row already there and writes nothing, while a new model or policy decides anew. The rows
+    are written in slices of ``slice_rows``, each its own transaction, while the next slice is encoded; a
+    run cut short leaves whole slices behind, which the next run finds by their keys.
+    """
+
+    store: AuditStore
+    request_id: str
+    slice_rows: int = 20_000
+
+    def record(self, engine: DecisionEngine, decided: pd.DataFrame, summary: PortfolioSummary) -> list[str]:
+        """Store the decisions of ``decided`` (decided with ``explain="adverse"``); their ids, in row order."""
+        from credit_points.audit.store import EncodedDecisions
+        from credit_points.record_text import encode_records
+
+        model = engine.identity.as_dict()
+        constants = {
+            "points_config_version": engine.points_config.version,
+            "points_config_hash": engine.versions["points"]["hash"],
+            "model_name": model["name"],
+            "model_version": model["version"],
+            "model_artifact_hash": model["artifact_hash"],
+            "model_feature_order_hash": engine.feature_order_hash,
+        }
+        ids: list[str] = []
+
+        def collect(done: Future[BatchAppend]) -> None:
+            appended = done.result()
+            ids.extend(appended.decision_ids)
+            summary.audited_new += appended.added
+            summary.audited_existing += len(appended.is_new) - appended.added
+
+        pending: Future[BatchAppend] | None = None
+        with ThreadPoolExecutor(1, thread_name_prefix="audit-writer") as writer:
+            for start in range(0, len(decided), self.slice_rows):
+                part = decided.iloc[start : start + self.slice_rows]
+                encoded = encode_records(engine, part)
+                n = len(encoded)
+                indexed = {k: [v] * n for k, v in constants.items()}
+                indexed |= {
+                    "input_sha256": encoded.input_sha256,
+                    "prob_default": encoded.prob_default,
+                    "limit_amount": encoded.limit,
+                    "decision": encoded.decision,
+                }
+                future = writer.submit(
+                    self.store.append_encoded,
+                    EncodedDecisions(encoded.texts, encoded.record_sha256, indexed),
+                    request_id=self.request_id,
+                    client_id=BATCH_CLIENT_ID,
+                    idempotency_keys=row_keys(engine, part, encoded.input_sha256),
+                )
+                if pending is not None:
+                    collect(pending)
+                pending = future
+            if pending is not None:
+                collect(pending)
+        return ids
+
+
+def row_keys(engine: DecisionEngine, decided: pd.DataFrame, input_sha256: list[str]) -> list[str]:
+    """Each row's audit key: SHA-256 of its firm, date, input hash, model version and policy hash."""
+    from credit_points.config import sha256_text
+
+    version = str(engine.identity.version)
+    policy_hash = engine.versions["policy"]["hash"]
+    firms = decided["firm_id"].astype(str).tolist()
+    dates = pd.to_datetime(decided["as_of_date"]).dt.strftime("%Y-%m-%d").tolist()
+    return [
+        "score:" + sha256_text(f"{f}\x1f{d}\x1f{h}\x1f{version}\x1f{policy_hash}")
+        for f, d, h in zip(firms, dates, input_sha256, strict=True)
+    ]
+
+
 def output_columns(decided: pd.DataFrame) -> list[str]:
     """Decision columns written for a portfolio: the inputs (the firm's name too: a report rebuilt from the
     file names the firm), points, PD, policy and reasons; contributions stay out (reports recompute them)."""
@@ -134,13 +224,21 @@ def score_file(
     explain: str = "adverse",
     progress: Callable[[int], None] | None = None,
     drop_unknown_columns: bool = False,
+    audit: BatchAudit | None = None,
 ) -> PortfolioSummary:
     """Score a CSV/Parquet file chunk by chunk; bad rows go to ``errors_path`` with their reasons.
 
     The file's columns pass :func:`columns_to_drop` before any work. A run that is not refused always
     writes ``out_path``: with no decided row (a header-only file, or every row bad) it holds no rows and
-    the decision columns.
+    the decision columns. With ``audit``, every decided row is recorded in the audit store before its
+    chunk is written, and its ``decision_id`` is the output's second column (bad rows are not recorded).
     """
+    if audit is not None and explain != "adverse":
+        raise DataValidationError(
+            "audited decisions are explained as the API explains them (adverse)",
+            field="explain",
+            value=explain,
+        )
     from credit_points.datasets.io import iter_table_chunks
     from credit_points.datasets.schema import empty_errors
 
@@ -164,13 +262,18 @@ def score_file(
             if len(good):
                 decided = engine.decide(good, explain=explain)  # type: ignore[arg-type]
                 decided.insert(0, "row", good.index.to_numpy() + 1 + offset)
+                if audit is not None:
+                    decided.insert(1, "decision_id", audit.record(engine, decided, summary))
                 writer.write(decided[output_columns(decided)])
                 summary.add(decided)
             offset += len(chunk)
             if progress is not None:
                 progress(len(chunk))
         if not writer.written:
-            writer.write(empty_decisions(engine))
+            empty = empty_decisions(engine)
+            if audit is not None:
+                empty.insert(1, "decision_id", pd.Series([], dtype=object))
+            writer.write(empty)
         if error_writer is not None and not error_writer.written:
             error_writer.write(empty_errors())
     finally:

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
 from credit_points.config import get_settings
+from credit_points.exceptions import DataValidationError, ModelError
 from credit_points.pipelines.common import progress_bar
 from credit_points.pipelines.models import load_engine
-from credit_points.pipelines.score import PortfolioSummary, score_file
+from credit_points.pipelines.score import BatchAudit, PortfolioSummary, score_file
+
+if TYPE_CHECKING:
+    from credit_points.audit.store import AuditStore
 
 
 def print_summary(summary: PortfolioSummary, console: Console | None = None) -> None:
@@ -57,14 +63,25 @@ def run_score(
     scheduler: str | None = None,
     explain: str = "adverse",
     drop_unknown_columns: bool = False,
+    audit_store: AuditStore | None = None,
     console: Console | None = None,
 ) -> PortfolioSummary:
     """Score ``in_path`` with ``model``; write decisions and errors; print and return the summary.
 
     The file's columns are checked before any scoring (``pipelines.score.columns_to_drop``): an outcome
     column or an unknown one refuses the run, unless ``drop_unknown_columns`` drops (and lists) the latter.
+    With ``audit_store``, every decision is recorded there as the API records its own (``BatchAudit``):
+    only a registry version decides then, with the local engine and the API's explanations.
     """
     console = console or Console()
+    if audit_store is not None:
+        refusal = (
+            "--audit decides with --engine local (one process writes the audit chain)" if engine != "local"
+            else "--audit explains decisions as the API does: leave --explain at adverse" if explain != "adverse"
+            else None
+        )  # fmt: skip
+        if refusal is not None:
+            raise DataValidationError(refusal, field="--audit")
     if engine == "dask":
         from credit_points.pipelines.dask_score import run_dask_score
 
@@ -84,6 +101,14 @@ def run_score(
         console.print(
             f"model {resolved.name} version {resolved.version} ({resolved.source}), artifact {resolved.artifact_hash[:12]}"
         )
+        audit = None
+        if audit_store is not None:
+            audit = BatchAudit(audit_store, request_id=f"score-{uuid.uuid4().hex}")
+            if resolved.source == "folder" or resolved.version in {"", "local", "unregistered"}:
+                raise ModelError(
+                    f"--audit records only registry versions (models:/NAME/VERSION or @ALIAS): decisions of "
+                    f"{model!r} (version {resolved.version!r}) could not be replayed"
+                )
         total = count_rows(in_path)
         with progress_bar("scoring", console) as bar:
             task = bar.add_task("score", total=total)
@@ -96,9 +121,15 @@ def run_score(
                 explain=explain,
                 progress=lambda n: bar.advance(task, n),
                 drop_unknown_columns=drop_unknown_columns,
+                audit=audit,
             )
     if summary.dropped_columns:
         console.print(f"dropped unknown column(s), not decided on: {', '.join(summary.dropped_columns)}")
     print_summary(summary, console)
+    if audit_store is not None:
+        console.print(
+            f"audit: {summary.audited_new:,} decision(s) recorded, {summary.audited_existing:,} already recorded "
+            f"(same application, input, model version and policy) in {audit_store.safe_url}"
+        )
     console.print(f"decisions: {out_path}" + (f"\nerrors: {errors_path}" if errors_path else ""))
     return summary
