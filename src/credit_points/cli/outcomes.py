@@ -1,0 +1,70 @@
+"""CLI commands: loan outcomes — ``outcomes simulate``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import typer
+
+outcomes_app = typer.Typer(help="Loan outcomes of decided applications.", no_args_is_help=True)
+
+
+@outcomes_app.command("simulate")
+def outcomes_simulate(
+    truth: Path = typer.Option(
+        ..., "--truth", help="The generator's truth.parquet (true outcome of every firm-year)."
+    ),
+    decisions: Path | None = typer.Option(
+        None, "--decisions", help="Decisions written by `score` (Parquet or CSV); referrals stay unbooked."
+    ),
+    audit: bool = typer.Option(
+        False, "--audit", help="Read the decisions (and officers' overrides) from the audit store instead."
+    ),
+    audit_url: str | None = typer.Option(
+        None,
+        "--audit-url",
+        help="With --audit: the store's URL (default: CREDIT_POINTS_AUDIT_URL or data/audit.db).",
+    ),
+    out: Path = typer.Option(..., "--out", help="Where to write the performance rows (.parquet)."),
+    seed: int = typer.Option(7, "--seed", help="Seed of the booking draw (take-up)."),
+    observed_until: str | None = typer.Option(
+        None,
+        "--observed-until",
+        help="Last date observed (YYYY-MM-DD); default: every loan's 12 months closed.",
+    ),
+) -> None:
+    """Book the approved decisions (take-up from configs/generator.yaml) and write their performance rows."""
+    from credit_points.datasets.io import read_table, write_table
+    from credit_points.pipelines.outcomes import decisions_from_audit, decisions_from_file, simulate_outcomes
+
+    if (decisions is None) == (not audit):
+        raise typer.BadParameter(
+            "give exactly one of --decisions FILE or --audit", param_hint="--decisions/--audit"
+        )
+    if audit:
+        from credit_points.cli.serving import open_store
+
+        frame = decisions_from_audit(open_store(audit_url))
+    else:
+        frame = decisions_from_file(decisions)  # type: ignore[arg-type]
+    until = None
+    if observed_until is not None:
+        try:
+            until = dt.date.fromisoformat(observed_until)
+        except ValueError:
+            raise typer.BadParameter(
+                f"not a date: {observed_until!r}", param_hint="--observed-until"
+            ) from None
+    rows, summary = simulate_outcomes(frame, read_table(truth), seed=seed, observed_until=until)
+    write_table(rows, out)
+    typer.echo(
+        f"{summary.decisions:,} decision(s) of {summary.applications:,} application(s): {summary.approved:,} approved, "
+        f"{summary.booked:,} booked; {summary.rows:,} performance row(s) observed until {summary.observed_until}"
+    )
+    typer.echo(f"performance: {out}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the root app."""
+    app.add_typer(outcomes_app, name="outcomes")
