@@ -16,7 +16,9 @@ the per-row path before anything is stored (``check_rows``).
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,7 +30,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from credit_points.config import canonical_json, sha256_text
+from credit_points.config import canonical_json
 from credit_points.records import (
     DECISION_LOGIC,
     RECORD_SCHEMA,
@@ -117,11 +119,8 @@ def _floats(values: Any) -> _Json:
         text = pc.binary_join_element_wise(text, pc.if_else(pa.array(integral), ".0", ""), "")
     if arrow_ok.all():
         return _Json.column(text)
-    out = np.asarray(text.to_numpy(zero_copy_only=False), dtype=object)
-    out[~finite] = _NULL
-    rest = finite & ~arrow_ok
-    out[rest] = [repr(v) for v in arr[rest].tolist()]
-    return _Json.column(pa.array(out, pa.string()))
+    others = [repr(v) if math.isfinite(v) else _NULL for v in arr[~arrow_ok].tolist()]
+    return _Json.column(pc.replace_with_mask(text, pa.array(~arrow_ok), pa.array(others, pa.string())))
 
 
 def _ints_or_null(values: Any) -> _Json:
@@ -305,22 +304,62 @@ def _limit_json(cols: Mapping[str, Any]) -> _Json:
 
 
 def _trigger_json(engine: DecisionEngine, cols: Mapping[str, Any], reasons: list[Any], n: int) -> _Json:
-    """``records.trigger_section`` on each refer or decline (null on approvals), rendered once per distinct value."""
+    """``records.trigger_section`` on each refer or decline (null on approvals).
+
+    A decline's section depends on the PD only through its ``value`` (the PD itself): it is computed once
+    per distinct (binding step, reason codes, failed rules) and the row's PD is written into it. A referral's
+    kind depends on its PD against the product's refer line, so each referral is computed on its own.
+    """
     decision = np.asarray(cols["decision"], dtype=object)
     adverse = np.flatnonzero((decision == "refer") | (decision == "decline"))
     out = np.full(n, _NULL, dtype=object)
-    if len(adverse):
-        needed = ["decision", "product", "prob_default", "binding_constraint"] + [
-            f"failed_rules_{p.id}" for p in engine.policy.products
-        ]
-        picked = {k: np.asarray(cols[k], dtype=object)[adverse].tolist() for k in needed}
-        rendered: dict[str, str] = {}
-        for j, i in enumerate(adverse.tolist()):
-            row = {k: v[j] for k, v in picked.items()}
-            section = trigger_section(engine, row, reasons[i])
-            text = canonical_json(section)
-            out[i] = rendered.setdefault(text, text)
+    if not len(adverse):
+        return _Json.column(pa.array(out, pa.string()))
+    needed = ["decision", "product", "prob_default", "binding_constraint", "reason_codes"] + [
+        f"failed_rules_{p.id}" for p in engine.policy.products
+    ]
+    picked = {k: np.asarray(cols[k], dtype=object)[adverse].tolist() for k in needed}
+    rules = [picked[f"failed_rules_{p.id}"] for p in engine.policy.products]
+    prob = np.asarray(cols["prob_default"], dtype="float64")[adverse]
+    values = _join(_floats(prob), len(adverse)).to_pylist()
+    templates: dict[tuple[Any, ...], tuple[str, str | None]] = {}
+    for j, i in enumerate(adverse.tolist()):
+        key = None
+        if picked["decision"][j] == "decline":
+            key = (picked["binding_constraint"][j], picked["reason_codes"][j], *(r[j] for r in rules))
+            template = templates.get(key)
+            if template is not None:
+                head, tail = template
+                out[i] = head if tail is None else head + values[j] + tail
+                continue
+        row = {k: v[j] for k, v in picked.items()}
+        section = trigger_section(engine, row, reasons[i])
+        text = canonical_json(section)
+        out[i] = text
+        if key is not None:
+            found = _value_template(section, text, values[j])
+            if found is not None:
+                templates[key] = found
     return _Json.column(pa.array(out, pa.string()))
+
+
+def _value_template(
+    section: Mapping[str, Any] | None, text: str, value: str
+) -> tuple[str, str | None] | None:
+    """How to write this section for another row of the same key: ``(text, None)`` when it has no value,
+    ``(head, tail)`` around its ``"value"`` when that is the row's PD (rendered as ``value``), else None."""
+    if section is None:
+        return None
+    if section.get("value") is None:
+        return text, None
+    plain = dict(section)
+    plain["value"] = None
+    empty = canonical_json(plain)
+    where = empty.find('"value":null')
+    if where < 0:
+        return None
+    head, tail = empty[: where + len('"value":')], empty[where + len('"value":null') :]
+    return (head, tail) if head + value + tail == text else None
 
 
 def _reason_lists(engine: DecisionEngine, values: Any) -> tuple[_Json, list[Any]]:
@@ -339,34 +378,65 @@ def _reason_lists(engine: DecisionEngine, values: Any) -> tuple[_Json, list[Any]
     return _Json.column(pc.take(rendered, pa.array(index))), per_row
 
 
-def _hashes(texts: list[str], threads: int) -> list[str]:
-    """SHA-256 of each text, in ``threads`` slices at once (hashlib releases the GIL on large buffers)."""
-    if threads <= 1 or len(texts) < 1024:
-        return [sha256_text(t) for t in texts]
-    step = -(-len(texts) // threads)
+def _hashes(texts: pa.Array, threads: int) -> list[str]:
+    """SHA-256 of each string of an Arrow string array, straight from its UTF-8 buffer, in ``threads``
+    slices at once (hashlib releases the GIL on large buffers)."""
+    texts = texts.cast(pa.large_string())
+    n = len(texts)
+    offsets = np.frombuffer(texts.buffers()[1], dtype=np.int64)[texts.offset : texts.offset + n + 1].tolist()
+    data = memoryview(texts.buffers()[2] or b"")
+
+    def run(lo: int, hi: int) -> list[str]:
+        return [hashlib.sha256(data[offsets[i] : offsets[i + 1]]).hexdigest() for i in range(lo, hi)]
+
+    if threads <= 1 or n < 1024:
+        return run(0, n)
+    step = -(-n // threads)
     with ThreadPoolExecutor(threads) as pool:
-        parts = pool.map(lambda i: [sha256_text(t) for t in texts[i : i + step]], range(0, len(texts), step))
+        parts = pool.map(lambda lo: run(lo, min(n, lo + step)), range(0, n, step))
         return [h for part in parts for h in part]
 
 
+@dataclass(frozen=True)
+class EncodedInputs:
+    """Each row's canonical input (Arrow strings) and its SHA-256: enough to key a row before its record."""
+
+    json: pa.Array
+    sha256: list[str]
+
+    def take(self, rows: np.ndarray) -> EncodedInputs:
+        return EncodedInputs(self.json.take(pa.array(rows)), [self.sha256[i] for i in rows.tolist()])
+
+
+def encode_inputs(engine: DecisionEngine, frame: pd.DataFrame, *, threads: int = 2) -> EncodedInputs:
+    """The canonical input of every row (``records.input_records_of``'s form) and its hash."""
+    texts = _join(input_json(frame, engine), len(frame)) if len(frame) else pa.array([], pa.large_string())
+    return EncodedInputs(texts, _hashes(texts, threads))
+
+
 def encode_records(
-    engine: DecisionEngine, decided: pd.DataFrame, *, check_rows: int = 3, threads: int = 2
+    engine: DecisionEngine,
+    decided: pd.DataFrame,
+    *,
+    inputs: EncodedInputs | None = None,
+    check_rows: int = 3,
+    threads: int = 2,
 ) -> EncodedRecords:
     """The decision record of every row of ``decided`` (``DecisionEngine.decide``'s frame, explained as the
     API explains: ``adverse``) as canonical JSON, with the values the audit store indexes.
 
     ``check_rows`` rows (the first, the last and spread between) are also built by the per-row path
     (``records.decision_records``) and must match byte for byte; a difference is a defect and raises
-    ``RuntimeError`` before anything is stored.
+    ``RuntimeError`` before anything is stored. ``inputs`` are the rows' :func:`encode_inputs`, when
+    already computed.
     """
     n = len(decided)
     if n == 0:
         return EncodedRecords([], [], [], [], [], [])
     names = [str(c) for c in decided.columns]
     cols = {name: decided[name].to_numpy() for name in names}
-    inputs = _join(input_json(decided, engine), n)
-    input_texts = inputs.to_pylist()
-    input_hashes = _hashes(input_texts, threads)
+    inputs = inputs if inputs is not None else encode_inputs(engine, decided, threads=threads)
+    input_hashes = inputs.sha256
     first = _texts(cols["firm_id"]) if "firm_id" in cols else _Json([_NULL])
     as_of = _dates(decided["as_of_date"]) if "as_of_date" in cols else _Json([_NULL])
     policy = engine.policy
@@ -382,7 +452,7 @@ def encode_records(
             "decision_logic": _Json.const(DECISION_LOGIC),
             "firm_id": first,
             "as_of_date": as_of,
-            "input": _Json.column(inputs),
+            "input": _Json.column(inputs.json),
             "input_sha256": _Json.column(pa.array([f'"{h}"' for h in input_hashes], pa.string())),
             "model": _Json.const(
                 {**engine.identity.as_dict(), "feature_order_hash": engine.feature_order_hash}
@@ -410,20 +480,29 @@ def encode_records(
             "policy": _Json.const({"version": policy.version, "hash": engine.versions["policy"]["hash"]}),
         }
     )
-    texts = _join(record, n).to_pylist()
-    record_hashes = _hashes(texts, threads)
+    joined = _join(record, n)
+    record_hashes = _hashes(joined, threads)
+    texts = joined.to_pylist()
     prob = np.asarray(cols["prob_default"], dtype="float64")
     limit = np.asarray(cols["limit"], dtype="float64")
     encoded = EncodedRecords(
         texts=texts,
         record_sha256=record_hashes,
         input_sha256=input_hashes,
-        prob_default=[None if v != v or v in (np.inf, -np.inf) else v for v in prob.tolist()],
-        limit=[None if v != v or v in (np.inf, -np.inf) else v for v in limit.tolist()],
+        prob_default=_finite_or_none(prob),
+        limit=_finite_or_none(limit),
         decision=[str(d) for d in np.asarray(cols["decision"], dtype=object).tolist()],
     )
     _check(engine, decided, encoded, check_rows)
     return encoded
+
+
+def _finite_or_none(values: np.ndarray) -> list[float | None]:
+    out: list[float | None] = values.tolist()
+    if not np.isfinite(values).all():
+        for i in np.flatnonzero(~np.isfinite(values)).tolist():
+            out[i] = None
+    return out
 
 
 def _check(engine: DecisionEngine, decided: pd.DataFrame, encoded: EncodedRecords, rows: int) -> None:

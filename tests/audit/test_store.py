@@ -438,3 +438,18 @@ def test_an_encoded_batch_with_a_key_stored_for_another_input_writes_nothing(sto
         store.append_encoded(bad, request_id="j3", client_id="cli:score", idempotency_keys=["k4"])
     # then only the first row is there
     assert store.count() == 1 and store.verify().ok
+
+
+def test_postgres_compresses_new_records_with_lz4_and_schema_creation_stays_repeatable(
+    store: AuditStore,
+) -> None:
+    if store.dialect != "postgresql":
+        pytest.skip("a PostgreSQL column setting")
+    store.create_schema()  # again: nothing to change, nothing fails
+    query = (
+        "SELECT attcompression FROM pg_attribute WHERE attrelid = to_regclass(:t) AND attname = 'record_json'"
+    )
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.text(query), {"t": store.log.name}).scalar() == "l"
+    row = store.append_decision(make_record(1), request_id="r", client_id="c")
+    assert store.get(row.decision_id) == row and store.verify().ok

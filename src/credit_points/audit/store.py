@@ -559,8 +559,31 @@ class AuditStore:
                         f"CREATE OR REPLACE TRIGGER {t}_no_truncate BEFORE TRUNCATE ON {t} "
                         f"FOR EACH STATEMENT EXECUTE FUNCTION {t}_reject_change()"
                     )
+                    self._compress_records_with_lz4(conn)
         except sa.exc.SQLAlchemyError as exc:
             raise self._unavailable("cannot create the audit schema", exc) from None
+
+    def _compress_records_with_lz4(self, conn: Connection) -> None:
+        """PostgreSQL ≥ 14: compress new ``record_json`` values with lz4 instead of pglz.
+
+        A record is ~7 KiB of JSON; pglz costs ~3× lz4 to compress it, for the same size on disk (measured on
+        decision records), which is most of the cost of appending a large batch. Rows already written keep
+        their compression; a server built without lz4 keeps pglz.
+        """
+        t = self.log.name
+        try:
+            with conn.begin_nested():
+                current = conn.execute(
+                    sa.text(
+                        "SELECT attcompression FROM pg_attribute "
+                        "WHERE attrelid = to_regclass(:t) AND attname = 'record_json'"
+                    ),
+                    {"t": t},
+                ).scalar()
+                if current != "l":
+                    conn.exec_driver_sql(f"ALTER TABLE {t} ALTER COLUMN record_json SET COMPRESSION lz4")
+        except sa.exc.DBAPIError:
+            pass  # PostgreSQL < 14, or built without lz4: the default compression stays
 
     def drop_schema(self) -> None:
         """Drop the tables (and the trigger function): for throwaway test stores only."""
@@ -796,6 +819,17 @@ class AuditStore:
     def _insert_many(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         """Insert many rows through the driver's ``executemany`` (SQLAlchemy's per-row parameter handling
         costs more than the database for a batch of this size; the column types need no conversion)."""
+        if self.dialect == "postgresql":  # COPY: one stream instead of a statement per row
+            columns = [c.name for c in self.log.columns]
+            target = self.log.name if not self.log.schema else f"{self.log.schema}.{self.log.name}"
+            raw: Any = conn.connection.dbapi_connection  # psycopg's connection, inside this transaction
+            with (
+                raw.cursor() as cursor,
+                cursor.copy(f"COPY {target} ({', '.join(columns)}) FROM STDIN") as copy,
+            ):
+                for row in rows:
+                    copy.write_row([row[c] for c in columns])
+            return
         compiled = sa.insert(self.log).compile(dialect=conn.dialect)
         if compiled.positiontup is not None:  # qmark (SQLite): tuples in the statement's order
             order = list(compiled.positiontup)
@@ -803,17 +837,39 @@ class AuditStore:
         else:  # named (psycopg's pyformat)
             conn.exec_driver_sql(str(compiled), rows)
 
+    def find_keys(self, client_id: str, keys: Sequence[str]) -> dict[str, str]:
+        """The decision id stored under each of ``keys`` for ``client_id`` (keys not stored are left out)."""
+        try:
+            with self.engine.connect() as conn:
+                return {k: did for k, (did, _) in self._earlier_keys(conn, client_id, list(keys)).items()}
+        except sa.exc.SQLAlchemyError as exc:
+            raise self._unavailable("cannot read the audit store", exc) from None
+
     def _earlier_keys(self, conn: Connection, client_id: str, keys: list[str]) -> dict[str, tuple[str, str]]:
-        """Decision id and body of every key of ``keys`` already stored for ``client_id`` (looked up in slices)."""
+        """Decision id and body of every key of ``keys`` already stored for ``client_id``.
+
+        PostgreSQL gets the keys as one array per 10,000 (``= ANY``: one index probe per key whatever the
+        table's statistics say); SQLite as ``IN`` lists of 500 (its parameter limit).
+        """
         found: dict[str, tuple[str, str]] = {}
         distinct = list(dict.fromkeys(keys))
         log = self.log
+        if self.dialect == "postgresql":
+            stmt = sa.text(
+                f"SELECT idempotency_key, decision_id, body_sha256 FROM {log.name} "
+                "WHERE client_id = :client AND idempotency_key = ANY(:keys)"
+            )
+            for start in range(0, len(distinct), 10_000):
+                params = {"client": client_id, "keys": distinct[start : start + 10_000]}
+                for key, did, body in conn.execute(stmt, params):
+                    found[key] = (did, body)
+            return found
         for start in range(0, len(distinct), 500):
             part = distinct[start : start + 500]
-            stmt = sa.select(log.c.idempotency_key, log.c.decision_id, log.c.body_sha256).where(
+            select = sa.select(log.c.idempotency_key, log.c.decision_id, log.c.body_sha256).where(
                 log.c.client_id == client_id, log.c.idempotency_key.in_(part)
             )
-            for key, did, body in conn.execute(stmt):
+            for key, did, body in conn.execute(select):
                 found[key] = (did, body)
         return found
 

@@ -20,7 +20,7 @@ from credit_points.engine import DecisionEngine
 from credit_points.exceptions import DataValidationError
 
 if TYPE_CHECKING:
-    from credit_points.audit.store import AuditStore, BatchAppend
+    from credit_points.audit.store import AuditStore, BatchAppend, EncodedDecisions
 
 #: ``client_id`` of the audit rows ``score --audit`` writes: its row keys are one namespace, whoever runs it
 BATCH_CLIENT_ID = "cli:score"
@@ -145,52 +145,83 @@ class BatchAudit:
     slice_rows: int = 20_000
 
     def record(self, engine: DecisionEngine, decided: pd.DataFrame, summary: PortfolioSummary) -> list[str]:
-        """Store the decisions of ``decided`` (decided with ``explain="adverse"``); their ids, in row order."""
-        from credit_points.audit.store import EncodedDecisions
-        from credit_points.record_text import encode_records
+        """Store the decisions of ``decided`` (decided with ``explain="adverse"``); their ids, in row order.
 
-        model = engine.identity.as_dict()
-        constants = {
-            "points_config_version": engine.points_config.version,
-            "points_config_hash": engine.versions["points"]["hash"],
-            "model_name": model["name"],
-            "model_version": model["version"],
-            "model_artifact_hash": model["artifact_hash"],
-            "model_feature_order_hash": engine.feature_order_hash,
-        }
+        Each slice is keyed from its inputs first: rows already stored under their key get their earlier
+        id without their record being built again; the others are encoded and appended (the store checks
+        the keys again inside its transaction, so a concurrent run cannot write a row twice).
+        """
+        from credit_points.record_text import encode_inputs
+
         ids: list[str] = []
-
-        def collect(done: Future[BatchAppend]) -> None:
-            appended = done.result()
-            ids.extend(appended.decision_ids)
-            summary.audited_new += appended.added
-            summary.audited_existing += len(appended.is_new) - appended.added
-
-        pending: Future[BatchAppend] | None = None
+        pending: Future[tuple[list[str], np.ndarray, BatchAppend | None]] | None = None
         with ThreadPoolExecutor(1, thread_name_prefix="audit-writer") as writer:
             for start in range(0, len(decided), self.slice_rows):
                 part = decided.iloc[start : start + self.slice_rows]
-                encoded = encode_records(engine, part)
-                n = len(encoded)
-                indexed = {k: [v] * n for k, v in constants.items()}
-                indexed |= {
-                    "input_sha256": encoded.input_sha256,
-                    "prob_default": encoded.prob_default,
-                    "limit_amount": encoded.limit,
-                    "decision": encoded.decision,
-                }
-                future = writer.submit(
-                    self.store.append_encoded,
-                    EncodedDecisions(encoded.texts, encoded.record_sha256, indexed),
-                    request_id=self.request_id,
-                    client_id=BATCH_CLIENT_ID,
-                    idempotency_keys=row_keys(engine, part, encoded.input_sha256),
-                )
+                inputs = encode_inputs(engine, part)
+                keys = row_keys(engine, part, inputs.sha256)
+                known = self.store.find_keys(BATCH_CLIENT_ID, keys)
+                todo = np.array([k not in known for k in keys], dtype=bool)
+                found = [known.get(k, "") for k in keys]
+                batch = self._encode(engine, part, inputs, keys, todo) if todo.any() else None
+                future = writer.submit(self._append, batch, todo, found)
                 if pending is not None:
-                    collect(pending)
+                    ids.extend(self._collect(pending, summary))
                 pending = future
             if pending is not None:
-                collect(pending)
+                ids.extend(self._collect(pending, summary))
+        return ids
+
+    @staticmethod
+    def _encode(
+        engine: DecisionEngine, part: pd.DataFrame, inputs: Any, keys: list[str], todo: np.ndarray
+    ) -> tuple[EncodedDecisions, list[str]]:
+        """The records of the slice's rows not stored yet, with the indexed values and their keys."""
+        from credit_points.audit.store import EncodedDecisions
+        from credit_points.record_text import encode_records
+
+        rows = np.flatnonzero(todo)
+        encoded = encode_records(engine, part.iloc[rows], inputs=inputs.take(rows))
+        n = len(encoded)
+        model = engine.identity.as_dict()
+        indexed: dict[str, list[Any]] = {
+            "points_config_version": [engine.points_config.version] * n,
+            "points_config_hash": [engine.versions["points"]["hash"]] * n,
+            "model_name": [model["name"]] * n,
+            "model_version": [model["version"]] * n,
+            "model_artifact_hash": [model["artifact_hash"]] * n,
+            "model_feature_order_hash": [engine.feature_order_hash] * n,
+            "input_sha256": encoded.input_sha256,
+            "prob_default": encoded.prob_default,
+            "limit_amount": encoded.limit,
+            "decision": encoded.decision,
+        }
+        records = EncodedDecisions(encoded.texts, encoded.record_sha256, indexed)
+        return records, [keys[i] for i in rows.tolist()]
+
+    def _append(
+        self, batch: tuple[EncodedDecisions, list[str]] | None, todo: np.ndarray, found: list[str]
+    ) -> tuple[list[str], np.ndarray, BatchAppend | None]:
+        """Append a slice's new rows (on the writer thread, while the next slice is encoded); ids in row order."""
+        if batch is None:
+            return found, todo, None
+        records, keys = batch
+        appended = self.store.append_encoded(
+            records, request_id=self.request_id, client_id=BATCH_CLIENT_ID, idempotency_keys=keys
+        )
+        ids = list(found)
+        for i, did in zip(np.flatnonzero(todo).tolist(), appended.decision_ids, strict=True):
+            ids[i] = did
+        return ids, todo, appended
+
+    @staticmethod
+    def _collect(
+        done: Future[tuple[list[str], np.ndarray, BatchAppend | None]], summary: PortfolioSummary
+    ) -> list[str]:
+        ids, todo, appended = done.result()
+        added = appended.added if appended is not None else 0
+        summary.audited_new += added
+        summary.audited_existing += len(ids) - added
         return ids
 
 
