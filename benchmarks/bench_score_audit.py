@@ -85,7 +85,9 @@ def run(rows: int, audit_url: str | None, work: Path) -> dict[str, Any]:
     sample = decided.head(5000)
     inputs = [json.loads(t)["input"] for t in encoded.texts[:5000]]
     start = time.perf_counter()
-    per_row = [canonical_json(r) for r in decision_records(engine, sample, input_records_of(inputs, engine.fields))]
+    per_row = [
+        canonical_json(r) for r in decision_records(engine, sample, input_records_of(inputs, engine.fields))
+    ]
     out["per_row_records_s"] = (time.perf_counter() - start) * len(decided) / len(sample)
     assert per_row == encoded.texts[:5000]
     out["record_bytes_mean"] = sum(map(len, encoded.texts)) / len(encoded.texts)

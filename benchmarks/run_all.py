@@ -305,6 +305,20 @@ def parse_reports(out: str, result: dict[str, Any] | None) -> list[Figure]:
     return figs
 
 
+def parse_score_audit(out: str, result: dict[str, Any] | None) -> list[Figure]:
+    if not result:
+        return []
+    n, store = f"{int(result['rows']):,} rows", result["store"]
+    return [
+        Figure("score-audit", f"score --audit, {n}, fresh {store} store", result["score_audit_s"], "s",
+               "score without --audit", result["score_s"], better="lower"),
+        Figure("score-audit", f"score --audit again, {n} (nothing new)", result["rerun_s"], "s",
+               "score without --audit", result["score_s"], better="lower"),
+        Figure("score-audit", f"column-wise records, {n}", result["encode_s"], "s",
+               "records row by row (API path)", result["per_row_records_s"], better="lower"),
+    ]  # fmt: skip
+
+
 def parse_generic(out: str, result: dict[str, Any] | None) -> list[Figure]:
     figs = []
     for key, value in (result or {}).items():
@@ -331,6 +345,7 @@ BENCHES = [
     Bench("predict", "bench_predict.py", [], ["--rows", "100000", "--repeats", "1"], parse_predict),
     Bench("reports", "bench_reports.py", [], ["--decisions", "200", "--pdf", "5"], parse_reports),
     Bench("api", "bench_api.py", ["--json"], ["--json", "--duration", "5"], parse_api, needs_model_home=True),
+    Bench("score-audit", "bench_score_audit.py", [], ["--rows", "20000"], parse_score_audit),
 ]
 
 

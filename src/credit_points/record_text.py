@@ -35,9 +35,9 @@ from credit_points.records import (
     DECISION_LOGIC,
     RECORD_SCHEMA,
     WATERFALL_STEPS,
-    _split,
     decision_records,
     input_records_of,
+    split_codes,
     trigger_section,
 )
 
@@ -155,8 +155,8 @@ def _text_or_null(values: Any) -> _Json:
 
 
 def _code_lists(values: Any) -> _Json:
-    """``;``-joined codes as a JSON list (``records._split``)."""
-    return _by_value(values, lambda v: canonical_json(_split(None if _missing(v) else v)))
+    """``;``-joined codes as a JSON list (``records.split_codes``)."""
+    return _by_value(values, lambda v: canonical_json(split_codes(None if _missing(v) else v)))
 
 
 def _missing(value: Any) -> bool:
@@ -370,7 +370,10 @@ def _reason_lists(engine: DecisionEngine, values: Any) -> tuple[_Json, list[Any]
     lists = []
     for u in [*uniques.tolist(), None]:
         lists.append(
-            [{"code": c, "text_zh": codes.text(c, "zh"), "text_en": codes.text(c, "en")} for c in _split(u)]
+            [
+                {"code": c, "text_zh": codes.text(c, "zh"), "text_en": codes.text(c, "en")}
+                for c in split_codes(u)
+            ]
         )
     index = np.where(index < 0, len(lists) - 1, index)
     rendered = pa.array([canonical_json(lst) for lst in lists], pa.string())

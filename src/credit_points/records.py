@@ -140,7 +140,8 @@ def _rank(value: Any) -> int | None:
     return None if plain is None else int(plain)
 
 
-def _split(value: Any) -> list[str]:
+def split_codes(value: Any) -> list[str]:
+    """The codes of a ``;``-joined column cell (reason codes, failed rules, veto reasons); none when empty."""
     return [v for v in str(value or "").split(";") if v]
 
 
@@ -156,7 +157,7 @@ def points_section(points_cfg: PointsConfig, points_hash: str, row: Mapping[str,
         "bonus": _plain(row["points_bonus"]),
         "deductions": _plain(row["points_deductions"]),
         "veto": bool(row["veto"]),
-        "veto_reasons": _split(row["veto_reasons"]),
+        "veto_reasons": split_codes(row["veto_reasons"]),
         "categories": {c: _plain(row[f"points_cat_{c}"]) for c in points_cfg.category_ids},
         "indicators": [
             {
@@ -233,7 +234,7 @@ def trigger_section(
     cutoff_code = codes.trigger_code("pd_cutoff")
     if binding == "pd_cutoff" or (first is not None and first == cutoff_code):
         # the highest cut-off the PD failed: the PD is above every cut-off it is compared with
-        failed = [p for p in policy.products if "pd_cutoff" in _split(row[f"failed_rules_{p.id}"])]
+        failed = [p for p in policy.products if "pd_cutoff" in split_codes(row[f"failed_rules_{p.id}"])]
         cutoff = max(policy.product_pd_cutoff(p) for p in failed or policy.products)
         return {"kind": "pd_cutoff", "code": cutoff_code, "value": prob_default, "threshold": float(cutoff)}
     return {"kind": binding, "code": first, "value": None, "threshold": None}
@@ -273,7 +274,8 @@ def decision_records(
         if features and row.get("contrib_base") is not None and not pd.isna(row.get("contrib_base")):
             contrib = {f: _plain(row[f"contrib_{f}"]) for f in features}
         reason_list = [
-            {"code": c, "text_zh": texts[c][0], "text_en": texts[c][1]} for c in _split(row["reason_codes"])
+            {"code": c, "text_zh": texts[c][0], "text_en": texts[c][1]}
+            for c in split_codes(row["reason_codes"])
         ]
         record = {
             "schema": RECORD_SCHEMA,
@@ -296,7 +298,7 @@ def decision_records(
                 {
                     "id": p.id,
                     "eligible": bool(row[f"eligible_{p.id}"]),
-                    "failed_rules": _split(row[f"failed_rules_{p.id}"]),
+                    "failed_rules": split_codes(row[f"failed_rules_{p.id}"]),
                 }
                 for p in policy.products
             ],
