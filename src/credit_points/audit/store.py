@@ -539,29 +539,43 @@ class AuditStore:
             with self._write_conn() as conn, conn.begin():
                 self._lock(conn)
                 self.metadata.create_all(conn)
-                if self.dialect == "sqlite":
-                    for op in ("UPDATE", "DELETE"):
-                        conn.exec_driver_sql(
-                            f"CREATE TRIGGER IF NOT EXISTS {t}_no_{op.lower()} BEFORE {op} ON {t} "
-                            f"BEGIN SELECT RAISE(ABORT, 'audit log is append-only: {op} rejected'); END"
-                        )
-                else:
-                    conn.exec_driver_sql(
-                        f"CREATE OR REPLACE FUNCTION {t}_reject_change() RETURNS trigger LANGUAGE plpgsql AS $$ "
-                        "BEGIN RAISE EXCEPTION 'audit log is append-only: %% rejected', TG_OP "
-                        "USING ERRCODE = 'insufficient_privilege'; END $$"
-                    )
-                    conn.exec_driver_sql(
-                        f"CREATE OR REPLACE TRIGGER {t}_append_only BEFORE UPDATE OR DELETE ON {t} "
-                        f"FOR EACH ROW EXECUTE FUNCTION {t}_reject_change()"
-                    )
-                    conn.exec_driver_sql(
-                        f"CREATE OR REPLACE TRIGGER {t}_no_truncate BEFORE TRUNCATE ON {t} "
-                        f"FOR EACH STATEMENT EXECUTE FUNCTION {t}_reject_change()"
-                    )
+                self.append_only(conn, t)
+                if self.dialect == "postgresql":
                     self._compress_records_with_lz4(conn)
         except sa.exc.SQLAlchemyError as exc:
             raise self._unavailable("cannot create the audit schema", exc) from None
+
+    def append_only(self, conn: Connection, table: str) -> None:
+        """Triggers that refuse ``UPDATE`` and ``DELETE`` (and ``TRUNCATE`` on PostgreSQL) on ``table``."""
+        t = table
+        label = "audit log" if t == self.log.name else t
+        if self.dialect == "sqlite":
+            for op in ("UPDATE", "DELETE"):
+                conn.exec_driver_sql(
+                    f"CREATE TRIGGER IF NOT EXISTS {t}_no_{op.lower()} BEFORE {op} ON {t} "
+                    f"BEGIN SELECT RAISE(ABORT, '{label} is append-only: {op} rejected'); END"
+                )
+            return
+        conn.exec_driver_sql(
+            f"CREATE OR REPLACE FUNCTION {t}_reject_change() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            f"BEGIN RAISE EXCEPTION '{label} is append-only: %% rejected', TG_OP "
+            "USING ERRCODE = 'insufficient_privilege'; END $$"
+        )
+        conn.exec_driver_sql(
+            f"CREATE OR REPLACE TRIGGER {t}_append_only BEFORE UPDATE OR DELETE ON {t} "
+            f"FOR EACH ROW EXECUTE FUNCTION {t}_reject_change()"
+        )
+        conn.exec_driver_sql(
+            f"CREATE OR REPLACE TRIGGER {t}_no_truncate BEFORE TRUNCATE ON {t} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION {t}_reject_change()"
+        )
+
+    @contextlib.contextmanager
+    def locked_write(self) -> Iterator[Connection]:
+        """A transaction holding the store's write lock (the same lock every append takes); commits on exit."""
+        with self._file_lock(), self._write_conn() as conn, conn.begin():
+            self._lock(conn)
+            yield conn
 
     def _compress_records_with_lz4(self, conn: Connection) -> None:
         """PostgreSQL ≥ 14: compress new ``record_json`` values with lz4 instead of pglz.

@@ -1,4 +1,4 @@
-"""CLI commands: loan outcomes — ``outcomes simulate``."""
+"""CLI commands: loan outcomes — ``outcomes simulate``, ``outcomes import``."""
 
 from __future__ import annotations
 
@@ -63,6 +63,47 @@ def outcomes_simulate(
         f"{summary.booked:,} booked; {summary.rows:,} performance row(s) observed until {summary.observed_until}"
     )
     typer.echo(f"performance: {out}")
+
+
+@outcomes_app.command("import")
+def outcomes_import(
+    file: Path = typer.Option(
+        ..., "--file", help="Loan performance rows (the `performance` file of `generate`, or a bank's)."
+    ),
+    errors: Path | None = typer.Option(
+        None, "--errors", help="Refused rows with row, field, value and reason."
+    ),
+    audit_url: str | None = typer.Option(
+        None, "--audit-url", help="The audit store's URL (default: CREDIT_POINTS_AUDIT_URL or data/audit.db)."
+    ),
+    today: str | None = typer.Option(
+        None, "--today", help="Rows observed after this date are future-dated (YYYY-MM-DD; default today)."
+    ),
+) -> None:
+    """Store performance rows matched to the decisions that booked them; refuse and report the others."""
+    from credit_points.cli.serving import open_store
+    from credit_points.pipelines.outcomes import import_performance
+
+    day = None
+    if today is not None:
+        try:
+            day = dt.date.fromisoformat(today)
+        except ValueError:
+            raise typer.BadParameter(f"not a date: {today!r}", param_hint="--today") from None
+    summary = import_performance(open_store(audit_url, create=True), file, errors_path=errors, today=day)
+    if summary.already_imported_at is not None:
+        typer.echo(
+            f"{file}: already imported on {summary.already_imported_at} (SHA-256 {summary.file_sha256[:12]}…); "
+            "nothing changed"
+        )
+        return
+    typer.echo(
+        f"{file}: {summary.rows:,} row(s): {summary.kept:,} stored, {summary.already_stored:,} already stored, "
+        f"{summary.refused:,} refused (SHA-256 {summary.file_sha256[:12]}…)"
+    )
+    if summary.refused:
+        typer.echo("refused rows: " + (str(errors) if errors else "give --errors FILE to see them"), err=True)
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

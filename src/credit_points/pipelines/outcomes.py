@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,3 +154,242 @@ def simulate_outcomes(
         observed_until=observed_until,
     )
     return rows, summary
+
+
+# ------------------------------------------------------------------------------------ import performance
+PERFORMANCE_COLUMNS = ("firm_id", "as_of_date", "observation_date", "status", "default_12m")
+#: statuses at or after which a loan has defaulted: a later ``current`` contradicts them
+_DEFAULTED = frozenset({"dpd90", "written_off", "restructured"})
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    """What ``outcomes import`` did with a file."""
+
+    file_sha256: str
+    rows: int
+    kept: int
+    already_stored: int
+    refused: int
+    already_imported_at: str | None = None
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _day(value: object) -> str | None:
+    """``YYYY-MM-DD`` of a date-like value, or None when it is not one."""
+    if value is None or (isinstance(value, float) and value != value) or value is pd.NaT:
+        return None
+    try:
+        return pd.Timestamp(value).date().isoformat()  # type: ignore[arg-type]
+    except (ValueError, TypeError):
+        return None
+
+
+def import_performance(
+    store: AuditStore,
+    path: str | Path,
+    *,
+    errors_path: str | Path | None = None,
+    today: dt.date | None = None,
+) -> ImportSummary:
+    """Validate a performance file, match each row to the decision that booked it, store the good rows.
+
+    A row is matched by its ``decision_id`` when it carries one, else to the latest decision of its
+    application (``firm_id`` + ``as_of_date``); that decision, after its officers' overrides, must be an
+    approval. Refused rows (unmatched, an outcome for a declined applicant, duplicate, future-dated,
+    contradictory, bad values) go to ``errors_path`` with row, firm, field, value and reason; the others
+    are stored with the file's digest. A file imported before (same bytes) changes nothing.
+    """
+    from credit_points.audit.outcomes import ImportRecord, OutcomeStore, now
+    from credit_points.datasets.io import read_table, write_table
+    from credit_points.datasets.lender_view import STATUSES
+    from credit_points.datasets.schema import ERROR_COLUMNS
+
+    outcomes = OutcomeStore(store)
+    outcomes.create_schema()
+    digest = file_sha256(path)
+    earlier = outcomes.imported(digest)
+    if earlier is not None:
+        if errors_path is not None:
+            write_table(pd.DataFrame(columns=ERROR_COLUMNS), errors_path)
+        return ImportSummary(
+            digest, earlier.rows, 0, earlier.kept + earlier.already_stored, 0, earlier.imported_at
+        )
+    frame = read_table(Path(path))
+    missing = [c for c in PERFORMANCE_COLUMNS if c not in frame.columns]
+    if missing:
+        raise DataValidationError(f"is not a performance file: columns {missing} missing", path=str(path))
+    today = today or dt.date.today()
+    problems: list[dict[str, object]] = []
+
+    def refuse(i: int, fld: str, value: object, reason: str) -> None:
+        problems.append({"row": i + 1, "firm_id": str(firms[i]), "field": fld,
+                         "value": "" if value is None else str(value), "reason": reason})  # fmt: skip
+
+    firms = frame["firm_id"].tolist()
+    decisions = decisions_from_audit(store)
+    decisions["as_of_date"] = decisions["as_of_date"].astype(str)
+    by_id = {r.decision_id: r for r in decisions.itertuples(index=False)}
+    latest = {(r.firm_id, r.as_of_date): r for r in decisions.itertuples(index=False)}
+    has_ids = "decision_id" in frame.columns
+    seen: dict[tuple[str, str, str], int] = {}
+    good: list[_Row] = []
+    for i, raw in enumerate(frame.to_dict("records")):
+        firm = raw.get("firm_id")
+        firm = None if firm is None or (isinstance(firm, float) and firm != firm) else str(firm).strip()
+        as_of, obs = _day(raw.get("as_of_date")), _day(raw.get("observation_date"))
+        status, default = raw.get("status"), raw.get("default_12m")
+        default = None if default is None or pd.isna(default) else default
+        if not firm:
+            refuse(i, "firm_id", firm, "is required")
+            continue
+        if as_of is None:
+            refuse(i, "as_of_date", raw.get("as_of_date"), "is not a date")
+            continue
+        if obs is None:
+            refuse(i, "observation_date", raw.get("observation_date"), "is not a date")
+            continue
+        if obs < as_of:
+            refuse(i, "observation_date", obs, f"is before the decision date {as_of}")
+            continue
+        if obs > today.isoformat():
+            refuse(i, "observation_date", obs, f"is future-dated (after {today.isoformat()})")
+            continue
+        if status not in STATUSES:
+            refuse(i, "status", status, f"must be one of {', '.join(STATUSES)}")
+            continue
+        if default is not None and default not in (0, 1):
+            refuse(i, "default_12m", default, "must be 0, 1 or empty (window not closed)")
+            continue
+        if default == 1 and status == "current":
+            refuse(
+                i,
+                "default_12m",
+                default,
+                "contradicts status current (a default closes as written_off or restructured)",
+            )
+            continue
+        key = (firm, as_of, obs)
+        if key in seen:
+            refuse(
+                i,
+                "observation_date",
+                obs,
+                f"duplicate of row {seen[key] + 1} (same loan and observation date)",
+            )
+            continue
+        seen[key] = i
+        wanted = raw.get("decision_id") if has_ids else None
+        wanted = (
+            None
+            if wanted is None or (isinstance(wanted, float) and wanted != wanted) or wanted == ""
+            else str(wanted)
+        )
+        decision = by_id.get(wanted) if wanted is not None else latest.get((firm, as_of))
+        if wanted is not None and decision is None:
+            refuse(i, "decision_id", wanted, "unmatched: no audited decision has this id")
+            continue
+        if decision is None:
+            refuse(i, "firm_id", firm, f"unmatched: no decision of this application ({as_of}) to book")
+            continue
+        if (decision.firm_id, decision.as_of_date) != (firm, as_of):
+            refuse(
+                i,
+                "decision_id",
+                wanted,
+                f"is the decision of {decision.firm_id} on {decision.as_of_date}, not this application",
+            )
+            continue
+        if not decision.approved:
+            refuse(i, "decision_id" if wanted else "firm_id", wanted or firm,
+                   f"an outcome for an applicant not approved (decision in force: {decision.decision})")  # fmt: skip
+            continue
+        good.append(
+            _Row(
+                i,
+                decision.decision_id,
+                firm,
+                as_of,
+                obs,
+                str(status),
+                None if default is None else int(default),
+            )
+        )
+    kept, already = _consistent(good, outcomes.stored(g.decision_id for g in good), refuse)
+    record = ImportRecord(digest, Path(path).name[:400], now(), len(frame), len(kept), already, len(problems))
+    outcomes.append(record, [g.stored(digest) for g in kept])
+    if errors_path is not None:
+        errors = pd.DataFrame(problems, columns=ERROR_COLUMNS).sort_values("row", kind="stable")
+        write_table(errors, errors_path)
+    return ImportSummary(digest, len(frame), len(kept), already, len(problems))
+
+
+@dataclass
+class _Row:
+    """A performance row that passed the checks of its own, matched to the decision that booked it."""
+
+    row: int
+    decision_id: str
+    firm_id: str
+    as_of_date: str
+    observation_date: str
+    status: str
+    default_12m: int | None
+
+    def stored(self, digest: str) -> dict[str, object]:
+        return {"decision_id": self.decision_id, "firm_id": self.firm_id, "as_of_date": self.as_of_date,
+                "observation_date": self.observation_date, "status": self.status,
+                "default_12m": self.default_12m, "file_sha256": digest}  # fmt: skip
+
+
+def _consistent(
+    good: list[_Row],
+    stored: dict[tuple[str, str], tuple[str, int | None]],
+    refuse: Callable[[int, str, object, str], None],
+) -> tuple[list[_Row], int]:
+    """The rows to store: neither already stored (same values) nor contradicting the loan's other rows.
+
+    A loan's rows (stored and new) are read in observation order: ``current`` after a default
+    (``dpd90``, ``written_off``, ``restructured`` or ``default_12m`` 1) is a contradiction, as is a row
+    whose observation date is stored with other values.
+    """
+    kept: list[_Row] = []
+    already = 0
+    by_loan: dict[str, list[_Row]] = {}
+    for g in good:
+        by_loan.setdefault(g.decision_id, []).append(g)
+    for did, rows in by_loan.items():
+        history = {obs: value for (d, obs), value in stored.items() if d == did}
+        fresh: list[_Row] = []
+        for g in rows:
+            old = history.get(g.observation_date)
+            if old is None:
+                fresh.append(g)
+            elif old == (g.status, g.default_12m):
+                already += 1
+            else:
+                refuse(g.row, "status", g.status,
+                       f"contradicts the stored row of {g.observation_date} ({old[0]}, default_12m {old[1]})")  # fmt: skip
+        timeline: list[tuple[str, str, int | None, _Row | None]] = sorted(
+            [(obs, s, d, None) for obs, (s, d) in history.items()]
+            + [(g.observation_date, g.status, g.default_12m, g) for g in fresh],
+            key=lambda t: t[0],
+        )
+        defaulted_at: str | None = None
+        for obs, status, default, row in timeline:
+            if status == "current" and defaulted_at is not None:
+                if row is not None:
+                    refuse(row.row, "status", status, f"current after a default observed on {defaulted_at}")
+                    fresh.remove(row)
+                continue
+            if status in _DEFAULTED or default == 1:
+                defaulted_at = defaulted_at or obs
+        kept.extend(fresh)
+    return kept, already

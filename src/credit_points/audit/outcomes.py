@@ -1,0 +1,135 @@
+"""The outcomes tables of the audit database: loan performance rows and the files they came from.
+
+Performance arrives months after a decision, for booked loans only. It is kept beside the decision chain,
+never in it: the audited decision rows are not touched. ``<prefix>loan_performance`` holds one row per
+booked loan and observation date, each linked to the decision that booked it; ``<prefix>outcome_imports``
+holds one row per imported file, keyed by the SHA-256 of its bytes, with its row counts. Both tables are
+append-only on both engines (the same triggers as the audit log).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from credit_points.audit.store import AuditStore
+from credit_points.exceptions import AuditError
+
+
+@dataclass(frozen=True)
+class ImportRecord:
+    """One imported file: its digest, name, when, and what became of its rows."""
+
+    file_sha256: str
+    file_name: str
+    imported_at: str
+    rows: int
+    kept: int
+    already_stored: int
+    refused: int
+
+
+class OutcomeStore:
+    """Loan performance in the audit database of ``store`` (same URL, same table prefix)."""
+
+    def __init__(self, store: AuditStore) -> None:
+        self.store = store
+        prefix = store.prefix
+        self.metadata = sa.MetaData()
+        self.performance = sa.Table(
+            f"{prefix}loan_performance",
+            self.metadata,
+            sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+            sa.Column("decision_id", sa.String(32), nullable=False, index=True),
+            sa.Column("firm_id", sa.String(64), nullable=False),
+            sa.Column("as_of_date", sa.String(10), nullable=False),
+            sa.Column("observation_date", sa.String(10), nullable=False),
+            sa.Column("status", sa.String(16), nullable=False),
+            sa.Column("default_12m", sa.SmallInteger, nullable=True),
+            sa.Column("file_sha256", sa.String(64), nullable=False),
+            sa.UniqueConstraint("decision_id", "observation_date", name=f"{prefix}loan_performance_obs"),
+        )
+        self.imports = sa.Table(
+            f"{prefix}outcome_imports",
+            self.metadata,
+            sa.Column("file_sha256", sa.String(64), primary_key=True),
+            sa.Column("file_name", sa.String(400), nullable=False),
+            sa.Column("imported_at", sa.String(40), nullable=False),
+            sa.Column("rows", sa.Integer, nullable=False),
+            sa.Column("kept", sa.Integer, nullable=False),
+            sa.Column("already_stored", sa.Integer, nullable=False),
+            sa.Column("refused", sa.Integer, nullable=False),
+        )
+
+    def create_schema(self) -> None:
+        """Create the audit tables (``AuditStore.create_schema``) and these two, append-only (safe to repeat)."""
+        self.store.create_schema()
+        store = self.store
+        try:
+            with store.locked_write() as conn:
+                self.metadata.create_all(conn)
+                for table in (self.performance, self.imports):
+                    store.append_only(conn, table.name)
+        except sa.exc.SQLAlchemyError as exc:
+            raise AuditError(
+                f"cannot create the outcomes tables ({type(exc).__name__}) at {store.safe_url}"
+            ) from None
+
+    def drop_schema(self) -> None:
+        """Drop these tables (throwaway test stores only)."""
+        with self.store.engine.begin() as conn:
+            self.metadata.drop_all(conn)
+            if self.store.dialect == "postgresql":
+                for table in (self.performance, self.imports):
+                    conn.exec_driver_sql(f"DROP FUNCTION IF EXISTS {table.name}_reject_change()")
+
+    def imported(self, file_sha256: str) -> ImportRecord | None:
+        """The earlier import of a file with these bytes, or None."""
+        with self.store.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(self.imports).where(self.imports.c.file_sha256 == file_sha256)
+            ).first()
+        return None if row is None else ImportRecord(**row._mapping)
+
+    def stored(self, decision_ids: Iterable[str]) -> dict[tuple[str, str], tuple[str, int | None]]:
+        """Stored rows of these decisions: (decision id, observation date) -> (status, default_12m)."""
+        ids = list(dict.fromkeys(decision_ids))
+        out: dict[tuple[str, str], tuple[str, int | None]] = {}
+        t = self.performance
+        with self.store.engine.connect() as conn:
+            for start in range(0, len(ids), 500):
+                stmt = sa.select(t.c.decision_id, t.c.observation_date, t.c.status, t.c.default_12m).where(
+                    t.c.decision_id.in_(ids[start : start + 500])
+                )
+                for did, obs, status, default in conn.execute(stmt):
+                    out[(did, obs)] = (status, default)
+        return out
+
+    def append(self, record: ImportRecord, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Store a file's good rows and its import record in one transaction (all or nothing)."""
+        store = self.store
+        try:
+            with store.locked_write() as conn:
+                if rows:
+                    conn.execute(sa.insert(self.performance), [dict(r) for r in rows])
+                conn.execute(sa.insert(self.imports), [record.__dict__])
+        except sa.exc.IntegrityError:
+            raise AuditError(
+                f"file {record.file_sha256[:12]}… was imported meanwhile, or a row was stored by another import"
+            ) from None
+        except sa.exc.SQLAlchemyError as exc:
+            raise AuditError(
+                f"cannot store the outcomes ({type(exc).__name__}) at {store.safe_url}"
+            ) from None
+
+    def count(self) -> int:
+        with self.store.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(self.performance)).scalar_one())
+
+
+def now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
