@@ -43,7 +43,9 @@ class OutcomeStore:
         self.performance = sa.Table(
             f"{prefix}loan_performance",
             self.metadata,
-            sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+            sa.Column(
+                "id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+            ),
             sa.Column("decision_id", sa.String(32), nullable=False, index=True),
             sa.Column("firm_id", sa.String(64), nullable=False),
             sa.Column("as_of_date", sa.String(10), nullable=False),

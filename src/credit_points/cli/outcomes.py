@@ -1,4 +1,4 @@
-"""CLI commands: loan outcomes — ``outcomes simulate``, ``outcomes import``."""
+"""CLI commands: loan outcomes — ``outcomes simulate``, ``outcomes import``, ``outcomes dataset``."""
 
 from __future__ import annotations
 
@@ -104,6 +104,54 @@ def outcomes_import(
     if summary.refused:
         typer.echo("refused rows: " + (str(errors) if errors else "give --errors FILE to see them"), err=True)
         raise typer.Exit(1)
+
+
+def _date(value: str | None, option: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"not a date: {value!r}", param_hint=option) from None
+
+
+@outcomes_app.command("dataset")
+def outcomes_dataset(
+    out: Path = typer.Option(..., "--out", help="The training table (.parquet or .csv)."),
+    since: str | None = typer.Option(None, "--since", help="First decision date kept (YYYY-MM-DD)."),
+    until: str | None = typer.Option(None, "--until", help="Last decision date kept (YYYY-MM-DD)."),
+    model: str | None = typer.Option(
+        None, "--model", help="Keep the decisions of one model version (models:/NAME/VERSION or VERSION)."
+    ),
+    audit_url: str | None = typer.Option(
+        None, "--audit-url", help="The audit store's URL (default: CREDIT_POINTS_AUDIT_URL or data/audit.db)."
+    ),
+) -> None:
+    """Write the point-in-time training table: audited inputs as decided, joined to matured outcomes."""
+    from credit_points.cli.serving import open_store
+    from credit_points.datasets.io import write_table
+    from credit_points.pipelines.outcomes import build_dataset
+
+    version = None
+    if model is not None:
+        version = model.rstrip("/").rsplit("/", 1)[-1]
+        if "@" in version:
+            raise typer.BadParameter(
+                "give a version (models:/NAME/VERSION), not an alias", param_hint="--model"
+            )
+    frame = build_dataset(
+        open_store(audit_url, create=True),
+        since=_date(since, "--since"),
+        until=_date(until, "--until"),
+        model_version=version,
+    )
+    write_table(frame, out)
+    counts = frame["outcome"].value_counts().to_dict() if len(frame) else {}
+    typer.echo(
+        f"{len(frame):,} application(s): {counts.get('matured', 0):,} matured, "
+        f"{counts.get('booked_not_matured', 0):,} booked not matured, {counts.get('no_outcome', 0):,} without outcome"
+    )
+    typer.echo(f"dataset: {out}")
 
 
 def register(app: typer.Typer) -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from credit_points.audit.outcomes import OutcomeStore
 from credit_points.audit.store import AuditStore
 from credit_points.datasets.generator_config import LenderViewSpec, load_generator_config
 from credit_points.datasets.lender_view import performance
@@ -207,7 +208,7 @@ def import_performance(
     contradictory, bad values) go to ``errors_path`` with row, firm, field, value and reason; the others
     are stored with the file's digest. A file imported before (same bytes) changes nothing.
     """
-    from credit_points.audit.outcomes import ImportRecord, OutcomeStore, now
+    from credit_points.audit.outcomes import ImportRecord, now
     from credit_points.datasets.io import read_table, write_table
     from credit_points.datasets.lender_view import STATUSES
     from credit_points.datasets.schema import ERROR_COLUMNS
@@ -393,3 +394,97 @@ def _consistent(
                 defaulted_at = defaulted_at or obs
         kept.extend(fresh)
     return kept, already
+
+
+# ------------------------------------------------------------------------------------ training table
+#: what a dataset row says about its outcome
+OUTCOME_STATES = ("matured", "booked_not_matured", "no_outcome")
+
+
+def build_dataset(
+    store: AuditStore,
+    *,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    model_version: str | None = None,
+) -> pd.DataFrame:
+    """The point-in-time training table: each application's audited decision with its outcome.
+
+    One row per application (``firm_id`` + ``as_of_date``) decided in the window (decision dates, both
+    ends included) — by ``model_version`` only, when given: the decision that booked a loan when one did,
+    else the latest. Inputs are the **stored canonical input of that decision** (what was known when it
+    was decided: a field that changed later cannot leak in), with the decision, its model version and the
+    points, grade and PD as decided. ``outcome`` is ``matured`` (``default_12m`` 0/1: the 12-month window
+    closed), ``booked_not_matured`` (booked, window open) or ``no_outcome`` (declined, referred and not
+    approved, or approved and never drawn: for reject inference, never a target).
+    """
+    outcomes = OutcomeStore(store)
+    outcomes.create_schema()
+    overrides: dict[str, str] = {}
+    rows: list[dict[str, object]] = []
+    for row in store.iter_rows():
+        if row.kind == "override":
+            new_values = json.loads(row.record_json).get("new_values") or {}
+            if "decision" in new_values and row.parent_id is not None:
+                overrides[row.parent_id] = str(new_values["decision"])
+            continue
+        if row.kind != "decision" or (model_version is not None and row.model_version != model_version):
+            continue
+        record = row.record
+        decided_on = str(record.get("as_of_date") or "")
+        if (since is not None and decided_on < since.isoformat()) or (
+            until is not None and decided_on > until.isoformat()
+        ):
+            continue
+        points = record.get("points") or {}
+        risk = record.get("risk") or {}
+        rows.append(
+            {
+                "decision_id": row.decision_id,
+                "seq": row.seq,
+                "decided_at": row.created_at,
+                "model_version": row.model_version,
+                "decision_as_decided": row.decision,
+                **(record.get("input") or {}),
+                "firm_id": record.get("firm_id"),
+                "as_of_date": decided_on,
+                "points_stage": points.get("stage"),
+                "points_total_decided": points.get("total"),
+                "grade_decided": risk.get("grade"),
+                "prob_default_decided": risk.get("prob_default"),
+            }
+        )
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    frame["decision"] = [
+        overrides.get(d, dec)
+        for d, dec in zip(frame["decision_id"], frame["decision_as_decided"], strict=True)
+    ]
+    performance = _performance_of(outcomes, frame["decision_id"].tolist())
+    frame["booked"] = frame["decision_id"].isin(performance.index)
+    # per application: the decision that booked, else the latest
+    frame = frame.sort_values(["booked", "seq"], kind="stable").drop_duplicates(KEY, keep="last")
+    frame = frame.sort_values("seq", kind="stable").reset_index(drop=True)
+    closed = (
+        frame["decision_id"].map(performance["default_12m"])
+        if len(performance)
+        else pd.Series(pd.NA, index=frame.index)
+    )
+    frame["default_12m"] = pd.array(closed, dtype="Int8")
+    frame["outcome"] = np.where(
+        frame["default_12m"].notna(), "matured", np.where(frame["booked"], "booked_not_matured", "no_outcome")
+    )
+    return frame
+
+
+def _performance_of(outcomes: OutcomeStore, decision_ids: list[str]) -> pd.DataFrame:
+    """Per booked decision: ``default_12m`` of the row that closed its window (null while open)."""
+    stored = outcomes.stored(decision_ids)
+    closed: dict[str, int | None] = {}
+    for (did, _), (_, default) in stored.items():
+        if default is not None:
+            closed[did] = int(default)
+        else:
+            closed.setdefault(did, None)
+    return pd.DataFrame({"default_12m": pd.Series(closed, dtype="float64")})
