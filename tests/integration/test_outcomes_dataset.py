@@ -84,7 +84,7 @@ def test_a_field_that_changed_after_the_decision_does_not_leak_into_its_row(tmp_
     outcomes.create_schema()
     closing = {"decision_id": first.decision_id, "firm_id": firm, "as_of_date": "2023-03-01",
                "observation_date": "2024-03-01", "status": "current", "default_12m": 0, "file_sha256": "1" * 64}  # fmt: skip
-    outcomes.append(ImportRecord("1" * 64, "p.csv", "2025-01-01", 1, 1, 0, 0), [closing])
+    outcomes.append(ImportRecord("1" * 64, "performance", "p.csv", "2025-01-01", 1, 1, 0, 0), [closing])
 
     # When the dataset is built
     dataset = build_dataset(store).set_index("as_of_date")

@@ -95,8 +95,8 @@ def test_import_keeps_matched_rows_and_reports_every_refusal(audited, tmp_path: 
     refused = pd.read_csv(errors)
     reasons = dict(zip(refused["row"], refused["reason"], strict=True))
     assert set(reasons) == {6, 8, 9, 10, 11, 12, 13, 14, 15}
-    assert "not approved (decision in force: decline)" in reasons[6]
-    assert "not approved (decision in force: refer)" in reasons[8]
+    assert "not approved or not booked (decision in force: decline)" in reasons[6]
+    assert "not approved or not booked (decision in force: refer)" in reasons[8]
     assert "unmatched" in reasons[9] and "unmatched" in reasons[13]
     assert "duplicate of row 1" in reasons[10]
     assert "future-dated" in reasons[11]
@@ -144,9 +144,68 @@ def test_the_outcomes_tables_are_append_only(audited) -> None:
     outcomes.create_schema()
     row = {"decision_id": ids["A"], "firm_id": FIRMS["A"], "as_of_date": "2024-03-01",
            "observation_date": "2024-03-01", "status": "current", "default_12m": None, "file_sha256": "0" * 64}  # fmt: skip
-    outcomes.append(ImportRecord("0" * 64, "f.csv", "2025-01-01", 1, 1, 0, 0), [row])
+    outcomes.append(ImportRecord("0" * 64, "performance", "f.csv", "2025-01-01", 1, 1, 0, 0), [row])
     for table in (outcomes.performance.name, outcomes.imports.name):
         for statement in (f"DELETE FROM {table}", f"UPDATE {table} SET file_sha256 = 'x'"):
             with pytest.raises(sa.exc.DBAPIError, match="append-only"), store.engine.begin() as conn:
                 conn.exec_driver_sql(statement)
     assert outcomes.count() == 1 and outcomes.imported("0" * 64) is not None
+
+
+@pytest.fixture(scope="module")
+def panel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generated panel with the lender's view: historical decisions to 2022, their performance, truth."""
+    from credit_points.pipelines.generate import write_panel
+
+    out = tmp_path_factory.mktemp("panel")
+    write_panel(out, n_firms=300, years=(2019, 2024), seed=5)
+    return out
+
+
+def test_history_import_lets_the_historical_book_learn_its_own_outcomes(
+    audited, panel: Path, tmp_path: Path
+) -> None:
+    store, url, env, _ = audited
+    history = pd.read_parquet(panel / "historical_decisions.parquet")
+    # three broken rows: a declined loan marked booked, a repeated application, a negative revenue
+    broken = history.head(3).copy()
+    broken["as_of_date"] = broken["as_of_date"] - pd.Timedelta(days=1)  # applications of their own
+    broken.loc[broken.index[0], ["decision", "booked"]] = ["decline", True]
+    broken.loc[broken.index[2], "revenue"] = -5.0
+    bad = pd.concat([history, broken.iloc[[0]], history.iloc[[1]], broken.iloc[[2]]], ignore_index=True)
+    bad_path, errors = tmp_path / "history.parquet", tmp_path / "history-errors.csv"
+    bad.to_parquet(bad_path)
+
+    result = run_cli(["outcomes", "import", "--history", str(bad_path), "--errors", str(errors),
+                      "--audit-url", url], env)  # fmt: skip
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    # a repeated application refuses both its rows (which one is right cannot be told)
+    stored = len(history) - 1
+    assert f"{len(bad):,} row(s): {stored:,} stored, 0 already stored, 4 refused" in result.stdout
+    refused = pd.read_csv(errors)
+    reasons = " | ".join(refused["reason"])
+    assert "a loan booked on a decline" in reasons and "duplicate (firm_id, as_of_date)" in reasons
+    assert set(refused["row"]) == {2, len(history) + 1, len(history) + 2, len(history) + 3}
+    assert "revenue" in set(refused["field"])
+    again = run_cli(["outcomes", "import", "--history", str(bad_path), "--audit-url", url], env)
+    assert "already imported" in again.stdout
+
+    # performance of the historical book matches its decisions by application; the dataset has the truth
+    result = run_cli(["outcomes", "import", "--file", str(panel / "performance.parquet"), "--audit-url", url,
+                      "--today", "2030-01-01"], env)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = tmp_path / "dataset.parquet"
+    assert run_cli(["outcomes", "dataset", "--out", str(out), "--audit-url", url], env).returncode == 0
+    dataset = pd.read_parquet(out)
+    book = dataset[dataset["source"] == "history"]
+    assert len(book) == stored
+    history = history.drop(index=1)
+    truth = pd.read_parquet(panel / "truth.parquet")
+    truth["as_of_date"] = truth["as_of_date"].dt.strftime("%Y-%m-%d")
+    matured = book[book["outcome"] == "matured"].merge(
+        truth, on=["firm_id", "as_of_date"], suffixes=("", "_t")
+    )
+    assert len(matured) == int(history["booked"].sum()) > 0
+    assert (matured["default_12m"].astype(int) == matured["default_12m_t"].astype(int)).all()
+    assert book.loc[~book["decision_id"].isin(matured["decision_id"]), "outcome"].eq("no_outcome").all()

@@ -25,6 +25,7 @@ class ImportRecord:
     """One imported file: its digest, name, when, and what became of its rows."""
 
     file_sha256: str
+    kind: str  # "performance" or "history"
     file_name: str
     imported_at: str
     rows: int
@@ -55,10 +56,25 @@ class OutcomeStore:
             sa.Column("file_sha256", sa.String(64), nullable=False),
             sa.UniqueConstraint("decision_id", "observation_date", name=f"{prefix}loan_performance_obs"),
         )
+        #: the bank's decisions from before this product: not in the hash chain, imported to learn from
+        self.history = sa.Table(
+            f"{prefix}historical_decisions",
+            self.metadata,
+            sa.Column("decision_id", sa.String(32), primary_key=True),
+            sa.Column("firm_id", sa.String(64), nullable=False),
+            sa.Column("as_of_date", sa.String(10), nullable=False),
+            sa.Column("decision", sa.String(16), nullable=False),
+            sa.Column("booked", sa.Boolean, nullable=False),
+            sa.Column("previous_model_pd", sa.Double, nullable=True),
+            sa.Column("input_json", sa.Text, nullable=False),
+            sa.Column("file_sha256", sa.String(64), nullable=False),
+            sa.UniqueConstraint("firm_id", "as_of_date", name=f"{prefix}historical_decisions_app"),
+        )
         self.imports = sa.Table(
             f"{prefix}outcome_imports",
             self.metadata,
             sa.Column("file_sha256", sa.String(64), primary_key=True),
+            sa.Column("kind", sa.String(16), nullable=False),
             sa.Column("file_name", sa.String(400), nullable=False),
             sa.Column("imported_at", sa.String(40), nullable=False),
             sa.Column("rows", sa.Integer, nullable=False),
@@ -74,7 +90,7 @@ class OutcomeStore:
         try:
             with store.locked_write() as conn:
                 self.metadata.create_all(conn)
-                for table in (self.performance, self.imports):
+                for table in (self.performance, self.history, self.imports):
                     store.append_only(conn, table.name)
         except sa.exc.SQLAlchemyError as exc:
             raise AuditError(
@@ -86,7 +102,7 @@ class OutcomeStore:
         with self.store.engine.begin() as conn:
             self.metadata.drop_all(conn)
             if self.store.dialect == "postgresql":
-                for table in (self.performance, self.imports):
+                for table in (self.performance, self.history, self.imports):
                     conn.exec_driver_sql(f"DROP FUNCTION IF EXISTS {table.name}_reject_change()")
 
     def imported(self, file_sha256: str) -> ImportRecord | None:
@@ -111,13 +127,28 @@ class OutcomeStore:
                     out[(did, obs)] = (status, default)
         return out
 
-    def append(self, record: ImportRecord, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Store a file's good rows and its import record in one transaction (all or nothing)."""
+    def historical(self) -> list[dict[str, Any]]:
+        """Every historical decision (without its input), in import order."""
+        t = self.history
+        cols = [t.c.decision_id, t.c.firm_id, t.c.as_of_date, t.c.decision, t.c.booked, t.c.previous_model_pd]
+        with self.store.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(sa.select(*cols))]
+
+    def historical_inputs(self) -> list[dict[str, Any]]:
+        """Every historical decision with its input as known then (``input_json``)."""
+        with self.store.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(sa.select(self.history))]
+
+    def append(
+        self, record: ImportRecord, rows: Sequence[Mapping[str, Any]], *, table: sa.Table | None = None
+    ) -> None:
+        """Store a file's good rows (performance rows by default) and its import record in one transaction."""
         store = self.store
+        target = self.performance if table is None else table
         try:
             with store.locked_write() as conn:
                 if rows:
-                    conn.execute(sa.insert(self.performance), [dict(r) for r in rows])
+                    conn.execute(sa.insert(target), [dict(r) for r in rows])
                 conn.execute(sa.insert(self.imports), [record.__dict__])
         except sa.exc.IntegrityError:
             raise AuditError(

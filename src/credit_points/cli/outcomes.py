@@ -67,8 +67,11 @@ def outcomes_simulate(
 
 @outcomes_app.command("import")
 def outcomes_import(
-    file: Path = typer.Option(
-        ..., "--file", help="Loan performance rows (the `performance` file of `generate`, or a bank's)."
+    file: Path | None = typer.Option(
+        None, "--file", help="Loan performance rows (the `performance` file of `generate`, or a bank's)."
+    ),
+    history: Path | None = typer.Option(
+        None, "--history", help="The bank's historical decisions (inputs as known then, decision, booked)."
     ),
     errors: Path | None = typer.Option(
         None, "--errors", help="Refused rows with row, field, value and reason."
@@ -80,9 +83,13 @@ def outcomes_import(
         None, "--today", help="Rows observed after this date are future-dated (YYYY-MM-DD; default today)."
     ),
 ) -> None:
-    """Store performance rows matched to the decisions that booked them; refuse and report the others."""
+    """Store performance rows matched to the decisions that booked them (--file), or the bank's historical
+    decisions (--history); refuse and report bad rows, keep the others."""
     from credit_points.cli.serving import open_store
-    from credit_points.pipelines.outcomes import import_performance
+    from credit_points.pipelines.outcomes import import_history, import_performance
+
+    if (file is None) == (history is None):
+        raise typer.BadParameter("give exactly one of --file or --history", param_hint="--file/--history")
 
     day = None
     if today is not None:
@@ -90,7 +97,13 @@ def outcomes_import(
             day = dt.date.fromisoformat(today)
         except ValueError:
             raise typer.BadParameter(f"not a date: {today!r}", param_hint="--today") from None
-    summary = import_performance(open_store(audit_url, create=True), file, errors_path=errors, today=day)
+    store = open_store(audit_url, create=True)
+    if history is not None:
+        file = history
+        summary = import_history(store, history, errors_path=errors)
+    else:
+        assert file is not None
+        summary = import_performance(store, file, errors_path=errors, today=day)
     if summary.already_imported_at is not None:
         typer.echo(
             f"{file}: already imported on {summary.already_imported_at} (SHA-256 {summary.file_sha256[:12]}…); "

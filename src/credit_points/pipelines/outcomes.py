@@ -235,8 +235,7 @@ def import_performance(
                          "value": "" if value is None else str(value), "reason": reason})  # fmt: skip
 
     firms = frame["firm_id"].tolist()
-    decisions = decisions_from_audit(store)
-    decisions["as_of_date"] = decisions["as_of_date"].astype(str)
+    decisions = _decision_pool(store, outcomes)
     by_id = {r.decision_id: r for r in decisions.itertuples(index=False)}
     latest = {(r.firm_id, r.as_of_date): r for r in decisions.itertuples(index=False)}
     has_ids = "decision_id" in frame.columns
@@ -309,8 +308,11 @@ def import_performance(
             )
             continue
         if not decision.approved:
+            state = f"decision in force: {decision.decision}" + (
+                ", not booked" if decision.decision == "approve" else ""
+            )
             refuse(i, "decision_id" if wanted else "firm_id", wanted or firm,
-                   f"an outcome for an applicant not approved (decision in force: {decision.decision})")  # fmt: skip
+                   f"an outcome for an applicant not approved or not booked ({state})")  # fmt: skip
             continue
         good.append(
             _Row(
@@ -324,7 +326,9 @@ def import_performance(
             )
         )
     kept, already = _consistent(good, outcomes.stored(g.decision_id for g in good), refuse)
-    record = ImportRecord(digest, Path(path).name[:400], now(), len(frame), len(kept), already, len(problems))
+    record = ImportRecord(
+        digest, "performance", Path(path).name[:400], now(), len(frame), len(kept), already, len(problems)
+    )
     outcomes.append(record, [g.stored(digest) for g in kept])
     if errors_path is not None:
         errors = pd.DataFrame(problems, columns=ERROR_COLUMNS).sort_values("row", kind="stable")
@@ -348,6 +352,20 @@ class _Row:
         return {"decision_id": self.decision_id, "firm_id": self.firm_id, "as_of_date": self.as_of_date,
                 "observation_date": self.observation_date, "status": self.status,
                 "default_12m": self.default_12m, "file_sha256": digest}  # fmt: skip
+
+
+def _decision_pool(store: AuditStore, outcomes: OutcomeStore) -> pd.DataFrame:
+    """Decisions a performance row may match: the bank's historical book first, then the audited ones
+    (later), each with its decision in force and whether it is an approval that could book."""
+    history = pd.DataFrame(
+        outcomes.historical(),
+        columns=["decision_id", "firm_id", "as_of_date", "decision", "booked", "previous_model_pd"],
+    )
+    history["approved"] = history["booked"].astype(bool)  # the historical book says which loans were drawn
+    audited = decisions_from_audit(store)
+    pool = pd.concat([history[[*KEY, "decision", "decision_id", "approved"]], audited], ignore_index=True)
+    pool["as_of_date"] = pool["as_of_date"].astype(str)
+    return pool
 
 
 def _consistent(
@@ -416,7 +434,9 @@ def build_dataset(
     was decided: a field that changed later cannot leak in), with the decision, its model version and the
     points, grade and PD as decided. ``outcome`` is ``matured`` (``default_12m`` 0/1: the 12-month window
     closed), ``booked_not_matured`` (booked, window open) or ``no_outcome`` (declined, referred and not
-    approved, or approved and never drawn: for reject inference, never a target).
+    approved, or approved and never drawn: for reject inference, never a target). The bank's historical
+    decisions (``outcomes import --history``) come too, with ``source`` ``history`` (their inputs as known
+    then, ``previous_model_pd``; no points or PD of this product), unless ``model_version`` is given.
     """
     outcomes = OutcomeStore(store)
     outcomes.create_schema()
@@ -454,9 +474,28 @@ def build_dataset(
                 "prob_default_decided": risk.get("prob_default"),
             }
         )
+    for old in outcomes.historical_inputs() if model_version is None else []:
+        day = str(old["as_of_date"])
+        if (since is not None and day < since.isoformat()) or (until is not None and day > until.isoformat()):
+            continue
+        rows.append(
+            {
+                "decision_id": old["decision_id"],
+                "seq": 0,  # before every audited decision
+                "decided_at": None,
+                "model_version": None,
+                "decision_as_decided": old["decision"],
+                **json.loads(old["input_json"]),
+                "firm_id": old["firm_id"],
+                "as_of_date": day,
+                "previous_model_pd": old["previous_model_pd"],
+                "source": "history",
+            }
+        )
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
+    frame["source"] = frame["source"].fillna("audit") if "source" in frame.columns else "audit"
     frame["decision"] = [
         overrides.get(d, dec)
         for d, dec in zip(frame["decision_id"], frame["decision_as_decided"], strict=True)
@@ -488,3 +527,110 @@ def _performance_of(outcomes: OutcomeStore, decision_ids: list[str]) -> pd.DataF
         else:
             closed.setdefault(did, None)
     return pd.DataFrame({"default_12m": pd.Series(closed, dtype="float64")})
+
+
+# ------------------------------------------------------------------------------- historical decisions
+HISTORY_COLUMNS = ("decision", "booked")
+
+
+def history_id(firm_id: str, as_of_date: str) -> str:
+    """A historical decision's id: ``h`` + 31 hex of the SHA-256 of its application (stable across imports)."""
+    return "h" + hashlib.sha256(f"{firm_id}\x1f{as_of_date}".encode()).hexdigest()[:31]
+
+
+def import_history(
+    store: AuditStore, path: str | Path, *, errors_path: str | Path | None = None
+) -> ImportSummary:
+    """Import the bank's historical decisions (inputs as known then, decision, ``booked``).
+
+    They are kept in their own table, marked as not decided by this product (never in the hash chain), so
+    that performance rows can match them and a first retraining can learn from the historical book. The
+    inputs pass the applicant catalogue's validation; a bad row, an unknown decision, ``booked`` on a
+    decline, or an application already in the file is refused and reported; a file imported before
+    changes nothing; an application stored before with the same values is counted, with other values refused.
+    """
+    from credit_points.audit.outcomes import ImportRecord, now
+    from credit_points.config import canonical_json
+    from credit_points.datasets.fields import load_fields
+    from credit_points.datasets.io import read_table, write_table
+    from credit_points.datasets.schema import ERROR_COLUMNS, validate_applicants
+    from credit_points.records import input_records
+
+    outcomes = OutcomeStore(store)
+    outcomes.create_schema()
+    digest = file_sha256(path)
+    earlier = outcomes.imported(digest)
+    if earlier is not None:
+        if errors_path is not None:
+            write_table(pd.DataFrame(columns=ERROR_COLUMNS), errors_path)
+        return ImportSummary(
+            digest, earlier.rows, 0, earlier.kept + earlier.already_stored, 0, earlier.imported_at
+        )
+    frame = read_table(Path(path))
+    missing = [c for c in HISTORY_COLUMNS if c not in frame.columns]
+    if missing:
+        raise DataValidationError(
+            f"is not a historical decisions file: columns {missing} missing", path=str(path)
+        )
+    fields = load_fields()
+    names = [f.name for f in fields.fields if f.group != "outcome"]
+    good, errors = validate_applicants(
+        frame.drop(columns=[c for c in ("default_12m",) if c in frame.columns]), fields, path=str(path)
+    )
+    problems = errors.to_dict("records")
+    firms = frame["firm_id"].astype(str).tolist()
+
+    def refuse(i: int, fld: str, value: object, reason: str) -> None:
+        problems.append({"row": i + 1, "firm_id": firms[i], "field": fld,
+                         "value": "" if value is None else str(value), "reason": reason})  # fmt: skip
+
+    inputs = input_records(good, names)
+    stored = {(r["firm_id"], r["as_of_date"]): r for r in outcomes.historical()}
+    seen: dict[tuple[str, str], int] = {}
+    rows: list[dict[str, object]] = []
+    already = 0
+    for i, inp in zip(good.index.tolist(), inputs, strict=True):
+        decision, booked = frame.at[i, "decision"], frame.at[i, "booked"]  # noqa: PD008 - one cell
+        pd_prev = frame.at[i, "previous_model_pd"] if "previous_model_pd" in frame.columns else None  # noqa: PD008
+        key = (str(inp["firm_id"]), str(inp["as_of_date"]))
+        if decision not in ("approve", "refer", "decline"):
+            refuse(i, "decision", decision, "must be approve, refer or decline")
+            continue
+        if booked not in (True, False, 0, 1) or pd.isna(booked):
+            refuse(i, "booked", booked, "must be true or false")
+            continue
+        if bool(booked) and decision != "approve":
+            refuse(i, "booked", booked, f"a loan booked on a {decision}")
+            continue
+        if key in seen:
+            refuse(i, "as_of_date", key[1], f"duplicate of row {seen[key] + 1} (same application)")
+            continue
+        seen[key] = i
+        prev = None if pd_prev is None or pd.isna(pd_prev) else float(pd_prev)
+        row = {"decision_id": history_id(*key), "firm_id": key[0], "as_of_date": key[1], "decision": decision,
+               "booked": bool(booked), "previous_model_pd": prev, "input_json": canonical_json(inp),
+               "file_sha256": digest}  # fmt: skip
+        old = stored.get(key)
+        if old is not None:
+            same = (old["decision"], bool(old["booked"]), old["previous_model_pd"]) == (
+                decision,
+                bool(booked),
+                prev,
+            )
+            if same:
+                already += 1
+            else:
+                refuse(
+                    i, "decision", decision, f"contradicts the stored historical decision ({old['decision']})"
+                )
+            continue
+        rows.append(row)
+    record = ImportRecord(
+        digest, "history", Path(path).name[:400], now(), len(frame), len(rows), already, len(problems)
+    )
+    outcomes.append(record, rows, table=outcomes.history)
+    if errors_path is not None:
+        write_table(
+            pd.DataFrame(problems, columns=ERROR_COLUMNS).sort_values("row", kind="stable"), errors_path
+        )
+    return ImportSummary(digest, len(frame), len(rows), already, len({p["row"] for p in problems}))
