@@ -97,3 +97,52 @@ def test_a_field_that_changed_after_the_decision_does_not_leak_into_its_row(tmp_
     )
     # and a window keeps only the decisions dated in it
     assert list(build_dataset(store, since=pd.Timestamp("2024-01-01").date())["as_of_date"]) == ["2024-03-01"]
+
+
+def test_train_learns_from_the_outcomes_dataset_and_records_what_it_was_built_from(
+    trained_model, tmp_path: Path
+) -> None:
+    # Given the generated bank's historical book and its performance imported, and the training table
+    import json
+
+    import mlflow
+
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    env = trained_model.env()
+    data = trained_model.data_dir
+    out = tmp_path / "training.parquet"
+    for args in (
+        ["outcomes", "import", "--history", str(data / "historical_decisions.parquet"), "--audit-url", url],
+        [
+            "outcomes",
+            "import",
+            "--file",
+            str(data / "performance.parquet"),
+            "--audit-url",
+            url,
+            "--today",
+            "2030-01-01",
+        ],
+        ["outcomes", "dataset", "--out", str(out), "--audit-url", url],
+    ):
+        result = run_cli(args, env)
+        assert result.returncode == 0, f"{args[:2]}: {result.stdout}{result.stderr}"
+    dataset = pd.read_parquet(out)
+    manifest = json.loads(out.with_name(out.name + ".manifest.json").read_text())
+    assert {f["kind"] for f in manifest["outcome_files"]} == {"history", "performance"}
+
+    # When a model is trained on it (under another alias: the session's challenger stays)
+    result = run_cli(["train", "--data", str(out), "--alias", "from-outcomes"], env, timeout=900)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    # Then only the matured rows were learned from, and the run names the outcome files it learned from
+    left_out = int((dataset["outcome"] != "matured").sum())
+    assert f"{left_out:,} application(s) without a matured outcome left out" in result.stdout
+    mlflow.set_tracking_uri(trained_model.tracking_uri)
+    version = mlflow.MlflowClient().get_model_version_by_alias("credit-points", "from-outcomes")
+    run = mlflow.get_run(version.run_id)
+    assert run.data.tags["data.kind"] == "outcomes dataset"
+    assert set(run.data.tags["data.outcome_files"].split(",")) == {
+        f["file_sha256"][:12] for f in manifest["outcome_files"]
+    }
+    assert run.data.metrics["rows_without_matured_outcome"] == left_out

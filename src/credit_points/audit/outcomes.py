@@ -113,6 +113,12 @@ class OutcomeStore:
             ).first()
         return None if row is None else ImportRecord(**row._mapping)
 
+    def imports_list(self) -> list[ImportRecord]:
+        """Every imported file, oldest first."""
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(sa.select(self.imports).order_by(self.imports.c.imported_at))
+            return [ImportRecord(**r._mapping) for r in rows]
+
     def stored(self, decision_ids: Iterable[str]) -> dict[tuple[str, str], tuple[str, int | None]]:
         """Stored rows of these decisions: (decision id, observation date) -> (status, default_12m)."""
         ids = list(dict.fromkeys(decision_ids))

@@ -141,9 +141,11 @@ def outcomes_dataset(
     ),
 ) -> None:
     """Write the point-in-time training table: audited inputs as decided, joined to matured outcomes."""
+    import json
+
     from credit_points.cli.serving import open_store
     from credit_points.datasets.io import write_table
-    from credit_points.pipelines.outcomes import build_dataset
+    from credit_points.pipelines.outcomes import build_dataset, dataset_manifest
 
     version = None
     if model is not None:
@@ -152,19 +154,21 @@ def outcomes_dataset(
             raise typer.BadParameter(
                 "give a version (models:/NAME/VERSION), not an alias", param_hint="--model"
             )
+    store = open_store(audit_url, create=True)
     frame = build_dataset(
-        open_store(audit_url, create=True),
-        since=_date(since, "--since"),
-        until=_date(until, "--until"),
-        model_version=version,
+        store, since=_date(since, "--since"), until=_date(until, "--until"), model_version=version
     )
     write_table(frame, out)
+    manifest = out.with_name(out.name + ".manifest.json")
+    manifest.write_text(
+        json.dumps(dataset_manifest(store, frame), indent=2, ensure_ascii=False), encoding="utf-8"
+    )
     counts = frame["outcome"].value_counts().to_dict() if len(frame) else {}
     typer.echo(
         f"{len(frame):,} application(s): {counts.get('matured', 0):,} matured, "
         f"{counts.get('booked_not_matured', 0):,} booked not matured, {counts.get('no_outcome', 0):,} without outcome"
     )
-    typer.echo(f"dataset: {out}")
+    typer.echo(f"dataset: {out} (what it was built from: {manifest.name})")
 
 
 def register(app: typer.Typer) -> None:

@@ -26,6 +26,10 @@ class LoadedData:
     errors: pd.DataFrame
     path: Path
     digest: str
+    #: an ``outcomes dataset`` table: its manifest (audit range, outcome files), and the rows left out
+    #: because their outcome has not matured (declined, not booked, window open)
+    outcomes_manifest: dict[str, Any] | None = None
+    left_out: int = 0
 
 
 def progress_bar(label: str, console: Any = None) -> Any:
@@ -67,8 +71,30 @@ def load_applicants(data: str | Path, *, require_outcome: bool = False) -> Loade
 
     path = applicants_path(data)
     raw = read_table(path)
+    digest = frame_digest(raw)
+    manifest, left_out = None, 0
+    if {"outcome", "decision_id"} <= set(raw.columns):  # the training table of `outcomes dataset`
+        manifest = _outcomes_manifest(path)
+        matured = raw["outcome"].to_numpy() == "matured"
+        left_out = int((~matured).sum())
+        from credit_points.datasets.fields import load_fields
+
+        known = {f.name for f in load_fields().fields}
+        raw = raw.loc[matured, [c for c in raw.columns if c in known]].reset_index(drop=True)
+        raw["default_12m"] = raw["default_12m"].astype("int64")
     good, errors = validate_applicants(raw, require_outcome=require_outcome, path=str(path))
-    return LoadedData(good, errors, path, frame_digest(raw))
+    return LoadedData(good, errors, path, digest, manifest, left_out)
+
+
+def _outcomes_manifest(path: Path) -> dict[str, Any]:
+    """The manifest ``outcomes dataset`` wrote beside its table (``<file>.manifest.json``), or a note that
+    there is none."""
+    import json
+
+    side = path.with_name(path.name + ".manifest.json")
+    if not side.exists():
+        return {"note": f"no manifest beside {path.name}"}
+    return json.loads(side.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
 def score_points_by_cohort(frame: pd.DataFrame, config: PointsConfig) -> tuple[pd.DataFrame, ReferenceTable]:

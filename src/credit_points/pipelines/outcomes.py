@@ -634,3 +634,24 @@ def import_history(
             pd.DataFrame(problems, columns=ERROR_COLUMNS).sort_values("row", kind="stable"), errors_path
         )
     return ImportSummary(digest, len(frame), len(rows), already, len({p["row"] for p in problems}))
+
+
+def dataset_manifest(store: AuditStore, frame: pd.DataFrame) -> dict[str, object]:
+    """What a training table was built from: the audit range it read, and the outcome files imported.
+
+    ``train`` logs it in its MLflow run, so a model version leads back to the decisions and outcomes
+    that trained it.
+    """
+    outcomes = OutcomeStore(store)
+    audited = frame.loc[frame["source"] == "audit"] if len(frame) else frame
+    return {
+        "kind": "credit-points-outcomes-dataset",
+        "audit_store": store.safe_url,
+        "rows": len(frame),
+        "outcomes": frame["outcome"].value_counts().to_dict() if len(frame) else {},
+        "audit_seq": [int(audited["seq"].min()), int(audited["seq"].max())] if len(audited) else [],
+        "decision_dates": [str(frame["as_of_date"].min()), str(frame["as_of_date"].max())]
+        if len(frame)
+        else [],
+        "outcome_files": [r.__dict__ for r in outcomes.imports_list()],
+    }

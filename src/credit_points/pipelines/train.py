@@ -131,6 +131,11 @@ def run_train(
     bad_rows = int(loaded.errors["row"].nunique()) if len(loaded.errors) else 0
     if bad_rows:
         console.print(f"[yellow]{bad_rows} bad row(s) left out of training[/yellow]")
+    if loaded.left_out:
+        console.print(
+            f"{loaded.left_out:,} application(s) without a matured outcome left out "
+            "(declined, not booked, or the 12-month window still open)"
+        )
     frame = loaded.frame.reset_index(drop=True)
     points_cfg = load_points_config(points_config)
     pd_cfg = load_pd_config(pd_config)
@@ -189,6 +194,20 @@ def run_train(
             digest=loaded.digest,
             context="training",
         )
+        if loaded.outcomes_manifest is not None:  # learned from audited decisions and imported outcomes
+            manifest = loaded.outcomes_manifest
+            mlflow.log_dict(manifest, "data/outcomes_manifest.json")
+            mlflow.set_tags(
+                {
+                    "data.kind": "outcomes dataset",
+                    "data.audit_seq": "-".join(str(v) for v in manifest.get("audit_seq") or []),
+                    "data.decision_dates": "..".join(manifest.get("decision_dates") or []),
+                    "data.outcome_files": ",".join(
+                        f["file_sha256"][:12] for f in manifest.get("outcome_files", [])
+                    ),
+                }
+            )
+            mlflow.log_metric("rows_without_matured_outcome", float(loaded.left_out))
         mlflow.log_metrics({f"oot_{k}": float(v) for k, v in fit.metrics.items() if np.isfinite(v)})
         mlflow.log_metric("bad_rows", float(bad_rows))
         for name in ("grade_table", "calibration_table", "csi_table"):
