@@ -10,9 +10,11 @@ append-only on both engines (the same triggers as the audit log).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -32,6 +34,39 @@ class ImportRecord:
     kept: int
     already_stored: int
     refused: int
+
+
+#: record paths a training table reads (decisions), and the decision an override sets
+_PARTS = (
+    "firm_id",
+    "as_of_date",
+    "input",
+    "points.stage",
+    "points.total",
+    "risk.grade",
+    "risk.prob_default",
+    "new_values.decision",
+)
+
+
+class DecisionParts(NamedTuple):
+    """One audit row with the parts of its record that a training table needs (``None`` where absent)."""
+
+    seq: int
+    decision_id: str
+    kind: str
+    parent_id: str | None
+    created_at: str
+    model_version: str | None
+    decision: str | None
+    firm_id: str | None
+    as_of_date: str | None
+    input: dict[str, Any] | None
+    points_stage: str | None
+    points_total: float | None
+    grade: str | None
+    prob_default: float | None
+    override_decision: str | None
 
 
 class OutcomeStore:
@@ -112,6 +147,57 @@ class OutcomeStore:
                 sa.select(self.imports).where(self.imports.c.file_sha256 == file_sha256)
             ).first()
         return None if row is None else ImportRecord(**row._mapping)
+
+    def decision_parts(self, *, chunk_size: int = 5000) -> Iterator[DecisionParts]:
+        """Every audit row in chain order, with only the parts of its record a training table needs.
+
+        The database extracts them (SQLite's ``->`` JSON operator, PostgreSQL's ``jsonb``), so a record's
+        ~7 KiB are never parsed in Python; numbers come back from their JSON text (exactly the stored
+        value). Older SQLite (< 3.38) parses each record in Python instead.
+        """
+        log = self.store.log.name
+        sqlite = self.store.dialect == "sqlite"
+        if sqlite and sqlite3.sqlite_version_info < (3, 38):
+            yield from self._decision_parts_parsed(chunk_size)
+            return
+        if sqlite:
+            paths = ", ".join(f"record_json -> '$.{p}'" for p in _PARTS)
+            sql = (
+                f"SELECT seq, decision_id, kind, parent_id, created_at, model_version, decision, {paths} "
+                f"FROM {log} WHERE seq >= :start ORDER BY seq LIMIT :n"
+            )
+        else:
+            paths = ", ".join(f"j #> '{{{p.replace('.', ',')}}}'" for p in _PARTS)
+            sql = (
+                f"SELECT seq, decision_id, kind, parent_id, created_at, model_version, decision, {paths} FROM "
+                f"(SELECT *, record_json::jsonb AS j FROM {log} WHERE seq >= :start ORDER BY seq LIMIT :n) t"
+            )
+        start = 1
+        while True:
+            with self.store.engine.connect() as conn:
+                chunk = conn.execute(sa.text(sql), {"start": start, "n": chunk_size}).all()
+            for row in chunk:
+                values = row[7:]
+                if sqlite:
+                    values = tuple(None if v is None else json.loads(v) for v in values)
+                yield DecisionParts(*row[:7], *values)
+            if len(chunk) < chunk_size:
+                return
+            start = int(chunk[-1][0]) + 1
+
+    def _decision_parts_parsed(self, chunk_size: int) -> Iterator[DecisionParts]:
+        for row in self.store.iter_rows(chunk_size=chunk_size):
+            record = row.record
+            parts = []
+            for path in _PARTS:
+                value: Any = record
+                for key in path.split("."):
+                    value = value.get(key) if isinstance(value, dict) else None
+                parts.append(value)
+            yield DecisionParts(
+                row.seq, row.decision_id, row.kind, row.parent_id, row.created_at, row.model_version, row.decision,
+                *parts,
+            )  # fmt: skip
 
     def imports_list(self) -> list[ImportRecord]:
         """Every imported file, oldest first."""

@@ -442,36 +442,32 @@ def build_dataset(
     outcomes.create_schema()
     overrides: dict[str, str] = {}
     rows: list[dict[str, object]] = []
-    for row in store.iter_rows():
-        if row.kind == "override":
-            new_values = json.loads(row.record_json).get("new_values") or {}
-            if "decision" in new_values and row.parent_id is not None:
-                overrides[row.parent_id] = str(new_values["decision"])
+    for part in outcomes.decision_parts():
+        if part.kind == "override":
+            if part.override_decision is not None and part.parent_id is not None:
+                overrides[part.parent_id] = str(part.override_decision)
             continue
-        if row.kind != "decision" or (model_version is not None and row.model_version != model_version):
+        if part.kind != "decision" or (model_version is not None and part.model_version != model_version):
             continue
-        record = row.record
-        decided_on = str(record.get("as_of_date") or "")
+        decided_on = str(part.as_of_date or "")
         if (since is not None and decided_on < since.isoformat()) or (
             until is not None and decided_on > until.isoformat()
         ):
             continue
-        points = record.get("points") or {}
-        risk = record.get("risk") or {}
         rows.append(
             {
-                "decision_id": row.decision_id,
-                "seq": row.seq,
-                "decided_at": row.created_at,
-                "model_version": row.model_version,
-                "decision_as_decided": row.decision,
-                **(record.get("input") or {}),
-                "firm_id": record.get("firm_id"),
+                "decision_id": part.decision_id,
+                "seq": part.seq,
+                "decided_at": part.created_at,
+                "model_version": part.model_version,
+                "decision_as_decided": part.decision,
+                **(part.input or {}),
+                "firm_id": part.firm_id,
                 "as_of_date": decided_on,
-                "points_stage": points.get("stage"),
-                "points_total_decided": points.get("total"),
-                "grade_decided": risk.get("grade"),
-                "prob_default_decided": risk.get("prob_default"),
+                "points_stage": part.points_stage,
+                "points_total_decided": part.points_total,
+                "grade_decided": part.grade,
+                "prob_default_decided": part.prob_default,
             }
         )
     for old in outcomes.historical_inputs() if model_version is None else []:
