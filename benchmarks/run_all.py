@@ -319,6 +319,16 @@ def parse_score_audit(out: str, result: dict[str, Any] | None) -> list[Figure]:
     ]  # fmt: skip
 
 
+def parse_outcomes_dataset(out: str, result: dict[str, Any] | None) -> list[Figure]:
+    if not result:
+        return []
+    n = f"{int(result['decisions']):,} audited decisions, {result['store']}"
+    return [
+        Figure("outcomes", f"outcomes dataset, {n}", result["dataset_s"], "s",
+               "read every audit row (iter_rows)", result["read_all_rows_s"], better="lower"),
+    ]  # fmt: skip
+
+
 def parse_generic(out: str, result: dict[str, Any] | None) -> list[Figure]:
     figs = []
     for key, value in (result or {}).items():
@@ -346,6 +356,14 @@ BENCHES = [
     Bench("reports", "bench_reports.py", [], ["--decisions", "200", "--pdf", "5"], parse_reports),
     Bench("api", "bench_api.py", ["--json"], ["--json", "--duration", "5"], parse_api, needs_model_home=True),
     Bench("score-audit", "bench_score_audit.py", [], ["--rows", "20000"], parse_score_audit),
+    Bench(
+        "outcomes",
+        "bench_outcomes_dataset.py",
+        [],
+        ["--decisions", "20000"],
+        parse_outcomes_dataset,
+        timeout_s=7200,
+    ),
 ]
 
 

@@ -31,3 +31,18 @@ def test_decision_parts_read_by_the_database_equal_the_parsed_record(store: Audi
     assert (
         fast[4].kind == "override" and fast[4].override_decision == "decline" and fast[4].parent_id == ids[0]
     )
+
+
+def test_the_dataset_reads_each_input_exactly_as_stored(store: AuditStore) -> None:
+    from credit_points.pipelines.outcomes import build_dataset
+
+    values = [0.1 + 0.2, 1e-7, 123456789012.5, 5e-324, 17325200.0]
+    for i, value in enumerate(values):
+        record = {"firm_id": f"F{i}", "as_of_date": f"2024-03-0{i + 1}", "decision": "decline",
+                  "input": {"firm_id": f"F{i}", "as_of_date": f"2024-03-0{i + 1}", "revenue": value,
+                            "name": 'line\nbreak "q" 名', "capital_market": True}}  # fmt: skip
+        store.append_decision(record, request_id="r", client_id="c")
+    dataset = build_dataset(store)
+    assert dataset["revenue"].tolist() == values
+    assert dataset["name"].tolist() == ['line\nbreak "q" 名'] * 5 and dataset["capital_market"].all()
+    assert dataset["as_of_date"].tolist() == [f"2024-03-0{i + 1}" for i in range(5)]

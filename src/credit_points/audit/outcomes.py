@@ -37,6 +37,9 @@ class ImportRecord:
 
 
 #: record paths a training table reads (decisions), and the decision an override sets
+#: how SQLite hands each part back: text of a JSON string (``->>``), a JSON number's text (to ``float``), or
+#: a JSON object's text (to ``json.loads``); numbers never pass through SQLite's REAL
+_KINDS = {"input": "object", "points.total": "number", "risk.prob_default": "number"}
 _PARTS = (
     "firm_id",
     "as_of_date",
@@ -47,6 +50,21 @@ _PARTS = (
     "risk.prob_default",
     "new_values.decision",
 )
+
+
+def _number(text: str | None) -> float | None:
+    return None if text is None or text == "null" else float(text)
+
+
+def _object(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _text(value: Any) -> Any:
+    return value
+
+
+_CONVERT = {"number": _number, "object": _object, "text": _text}
 
 
 class DecisionParts(NamedTuple):
@@ -61,7 +79,7 @@ class DecisionParts(NamedTuple):
     decision: str | None
     firm_id: str | None
     as_of_date: str | None
-    input: dict[str, Any] | None
+    input: dict[str, Any] | str | None
     points_stage: str | None
     points_total: float | None
     grade: str | None
@@ -148,26 +166,46 @@ class OutcomeStore:
             ).first()
         return None if row is None else ImportRecord(**row._mapping)
 
-    def decision_parts(self, *, chunk_size: int = 5000) -> Iterator[DecisionParts]:
+    def decision_parts(
+        self, *, chunk_size: int = 5000, with_input: bool = True, raw_input: bool = False
+    ) -> Iterator[DecisionParts]:
         """Every audit row in chain order, with only the parts of its record a training table needs.
 
         The database extracts them (SQLite's ``->`` JSON operator, PostgreSQL's ``jsonb``), so a record's
         ~7 KiB are never parsed in Python; numbers come back from their JSON text (exactly the stored
-        value). Older SQLite (< 3.38) parses each record in Python instead.
+        value). Older SQLite (< 3.38) parses each record in Python instead. Without ``with_input`` the
+        input is left out (``None``): reading it is most of the cost; with ``raw_input`` it is its JSON text.
         """
+        wanted = [p for p in _PARTS if with_input or p != "input"]
         log = self.store.log.name
         sqlite = self.store.dialect == "sqlite"
         if sqlite and sqlite3.sqlite_version_info < (3, 38):
             yield from self._decision_parts_parsed(chunk_size)
             return
         if sqlite:
-            paths = ", ".join(f"record_json -> '$.{p}'" for p in _PARTS)
+            paths = ", ".join(
+                (
+                    "NULL"
+                    if p not in wanted
+                    else f"record_json -> '$.{p}'"
+                    if p in _KINDS
+                    else f"record_json ->> '$.{p}'"
+                )
+                for p in _PARTS
+            )
+            convert = [
+                _text if raw_input and p == "input" else _CONVERT[_KINDS.get(p, "text")] for p in _PARTS
+            ]
             sql = (
                 f"SELECT seq, decision_id, kind, parent_id, created_at, model_version, decision, {paths} "
                 f"FROM {log} WHERE seq >= :start ORDER BY seq LIMIT :n"
             )
         else:
-            paths = ", ".join(f"j #> '{{{p.replace('.', ',')}}}'" for p in _PARTS)
+            paths = ", ".join(
+                ("NULL" if p not in wanted else "(j -> 'input')::text" if raw_input and p == "input"
+                 else f"j #> '{{{p.replace('.', ',')}}}'")
+                for p in _PARTS
+            )  # fmt: skip
             sql = (
                 f"SELECT seq, decision_id, kind, parent_id, created_at, model_version, decision, {paths} FROM "
                 f"(SELECT *, record_json::jsonb AS j FROM {log} WHERE seq >= :start ORDER BY seq LIMIT :n) t"
@@ -179,7 +217,7 @@ class OutcomeStore:
             for row in chunk:
                 values = row[7:]
                 if sqlite:
-                    values = tuple(None if v is None else json.loads(v) for v in values)
+                    values = tuple([f(v) for f, v in zip(convert, values, strict=True)])
                 yield DecisionParts(*row[:7], *values)
             if len(chunk) < chunk_size:
                 return

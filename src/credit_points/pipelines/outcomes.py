@@ -17,6 +17,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -67,20 +68,17 @@ def decisions_from_audit(store: AuditStore) -> pd.DataFrame:
     referral), or when it was approved and no override changed it to something else.
     """
     decided: dict[str, dict[str, object]] = {}
-    for row in store.iter_rows():
-        if row.kind == "decision":
-            record = row.record
-            decided[row.decision_id] = {
-                "firm_id": record.get("firm_id"),
-                "as_of_date": record.get("as_of_date"),
-                "decision": row.decision,
-                "decision_id": row.decision_id,
-                "seq": row.seq,
+    for part in OutcomeStore(store).decision_parts(with_input=False):
+        if part.kind == "decision":
+            decided[part.decision_id] = {
+                "firm_id": part.firm_id,
+                "as_of_date": part.as_of_date,
+                "decision": part.decision,
+                "decision_id": part.decision_id,
+                "seq": part.seq,
             }
-        elif row.kind == "override" and row.parent_id in decided:
-            new_values = json.loads(row.record_json).get("new_values") or {}
-            if "decision" in new_values:
-                decided[row.parent_id]["decision"] = new_values["decision"]
+        elif part.kind == "override" and part.parent_id in decided and part.override_decision is not None:
+            decided[part.parent_id]["decision"] = part.override_decision
     frame = pd.DataFrame(list(decided.values()), columns=[*KEY, "decision", "decision_id", "seq"])
     frame = frame.sort_values("seq", kind="stable").drop(columns="seq")
     frame["approved"] = frame["decision"] == "approve"
@@ -384,8 +382,11 @@ def _consistent(
     by_loan: dict[str, list[_Row]] = {}
     for g in good:
         by_loan.setdefault(g.decision_id, []).append(g)
+    stored_by_loan: dict[str, dict[str, tuple[str, int | None]]] = {}
+    for (d, obs), value in stored.items():
+        stored_by_loan.setdefault(d, {})[obs] = value
     for did, rows in by_loan.items():
-        history = {obs: value for (d, obs), value in stored.items() if d == did}
+        history = stored_by_loan.get(did, {})
         fresh: list[_Row] = []
         for g in rows:
             old = history.get(g.observation_date)
@@ -441,8 +442,9 @@ def build_dataset(
     outcomes = OutcomeStore(store)
     outcomes.create_schema()
     overrides: dict[str, str] = {}
-    rows: list[dict[str, object]] = []
-    for part in outcomes.decision_parts():
+    columns: dict[str, list[Any]] = {name: [] for name in _DATASET_COLUMNS}
+    inputs: list[str] = []
+    for part in outcomes.decision_parts(raw_input=True):
         if part.kind == "override":
             if part.override_decision is not None and part.parent_id is not None:
                 overrides[part.parent_id] = str(part.override_decision)
@@ -454,44 +456,31 @@ def build_dataset(
             until is not None and decided_on > until.isoformat()
         ):
             continue
-        rows.append(
-            {
-                "decision_id": part.decision_id,
-                "seq": part.seq,
-                "decided_at": part.created_at,
-                "model_version": part.model_version,
-                "decision_as_decided": part.decision,
-                **(part.input or {}),
-                "firm_id": part.firm_id,
-                "as_of_date": decided_on,
-                "points_stage": part.points_stage,
-                "points_total_decided": part.points_total,
-                "grade_decided": part.grade,
-                "prob_default_decided": part.prob_default,
-            }
-        )
+        for name, value in zip(
+            _DATASET_COLUMNS,
+            (part.decision_id, part.seq, part.created_at, part.model_version, part.decision, part.firm_id,
+             decided_on, part.points_stage, part.points_total, part.grade, part.prob_default, None, "audit"),
+            strict=True,
+        ):  # fmt: skip
+            columns[name].append(value)
+        inputs.append(part.input if isinstance(part.input, str) else json.dumps(part.input or {}))
     for old in outcomes.historical_inputs() if model_version is None else []:
         day = str(old["as_of_date"])
         if (since is not None and day < since.isoformat()) or (until is not None and day > until.isoformat()):
             continue
-        rows.append(
-            {
-                "decision_id": old["decision_id"],
-                "seq": 0,  # before every audited decision
-                "decided_at": None,
-                "model_version": None,
-                "decision_as_decided": old["decision"],
-                **json.loads(old["input_json"]),
-                "firm_id": old["firm_id"],
-                "as_of_date": day,
-                "previous_model_pd": old["previous_model_pd"],
-                "source": "history",
-            }
-        )
-    frame = pd.DataFrame(rows)
-    if frame.empty:
-        return frame
-    frame["source"] = frame["source"].fillna("audit") if "source" in frame.columns else "audit"
+        for name, value in zip(
+            _DATASET_COLUMNS,
+            (old["decision_id"], 0, None, None, old["decision"], old["firm_id"], day, None, None, None, None,
+             old["previous_model_pd"], "history"),
+            strict=True,
+        ):  # fmt: skip
+            columns[name].append(value)
+        inputs.append(old["input_json"])
+    if not inputs:
+        return pd.DataFrame()
+    decided = pd.DataFrame(columns)
+    given = _inputs_frame(inputs).drop(columns=["firm_id", "as_of_date"], errors="ignore")
+    frame = pd.concat([decided.iloc[:, :5], given, decided.iloc[:, 5:]], axis=1)
     frame["decision"] = [
         overrides.get(d, dec)
         for d, dec in zip(frame["decision_id"], frame["decision_as_decided"], strict=True)
@@ -511,6 +500,46 @@ def build_dataset(
         frame["default_12m"].notna(), "matured", np.where(frame["booked"], "booked_not_matured", "no_outcome")
     )
     return frame
+
+
+#: the dataset's columns besides the applicant's input, in the order they are filled
+_DATASET_COLUMNS = (
+    "decision_id",
+    "seq",
+    "decided_at",
+    "model_version",
+    "decision_as_decided",
+    "firm_id",
+    "as_of_date",
+    "points_stage",
+    "points_total_decided",
+    "grade_decided",
+    "prob_default_decided",
+    "previous_model_pd",
+    "source",
+)
+
+
+def _inputs_frame(texts: list[str]) -> pd.DataFrame:
+    """The canonical inputs (JSON objects, one per text) as columns, parsed at once by Arrow's JSON reader
+    with the catalogue's types (numbers as float64, exactly as stored; dates stay ``YYYY-MM-DD`` text)."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.json as pj
+
+    from credit_points.datasets.fields import load_fields
+
+    arrow_type = {"float": pa.float64(), "int": pa.float64(), "bool": pa.bool_()}
+    schema = pa.schema(
+        [(f.name, arrow_type.get(f.dtype, pa.string())) for f in load_fields().fields if f.group != "outcome"]
+    )
+    data = "\n".join(texts).encode("utf-8")
+    options = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+    table = pj.read_json(
+        io.BytesIO(data), parse_options=options, read_options=pj.ReadOptions(block_size=1 << 26)
+    )
+    return table.to_pandas()
 
 
 def _performance_of(outcomes: OutcomeStore, decision_ids: list[str]) -> pd.DataFrame:
