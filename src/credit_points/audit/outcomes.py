@@ -257,17 +257,25 @@ class OutcomeStore:
                     out[(did, obs)] = (status, default)
         return out
 
-    def historical(self) -> list[dict[str, Any]]:
-        """Every historical decision (without its input), in import order."""
+    def historical(self, *, with_input: bool = False) -> list[dict[str, Any]]:
+        """Every historical decision, in import order; with its input as known then (``input_json``) when asked."""
         t = self.history
-        cols = [t.c.decision_id, t.c.firm_id, t.c.as_of_date, t.c.decision, t.c.booked, t.c.previous_model_pd]
+        cols = [c for c in t.columns if with_input or c.name != "input_json"]
         with self.store.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(sa.select(*cols))]
 
-    def historical_inputs(self) -> list[dict[str, Any]]:
-        """Every historical decision with its input as known then (``input_json``)."""
+    def closed_outcomes(self) -> dict[str, int | None]:
+        """Every booked decision: ``default_12m`` of the row that closed its window, ``None`` while open
+        (one pass over the performance table)."""
+        t = self.performance
+        out: dict[str, int | None] = {}
         with self.store.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(sa.select(self.history))]
+            for did, default in conn.execute(sa.select(t.c.decision_id, t.c.default_12m)):
+                if default is not None:
+                    out[did] = int(default)
+                else:
+                    out.setdefault(did, None)
+        return out
 
     def append(
         self, record: ImportRecord, rows: Sequence[Mapping[str, Any]], *, table: sa.Table | None = None

@@ -275,6 +275,34 @@ class DecisionAppend:
     decision_id: str | None = None
 
 
+def _decision_values(
+    decision_id: str,
+    request_id: str | None,
+    client_id: str | None,
+    idempotency_key: str | None,
+    body_sha256: str | None,
+    record_json: str,
+    record_sha256: str,
+    indexed: Mapping[str, Any],
+) -> dict[str, Any]:
+    """A decision row's columns before it is chained (no ``seq``, ``created_at``, hashes of the chain)."""
+    return {
+        "decision_id": decision_id,
+        "kind": "decision",
+        "parent_id": None,
+        "request_id": request_id,
+        "client_id": client_id,
+        "idempotency_key": idempotency_key,
+        "body_sha256": body_sha256,
+        "record_json": record_json,
+        "record_sha256": record_sha256,
+        **indexed,
+        "override_reason": None,
+        "override_officer": None,
+        "override_scope": None,
+    }
+
+
 @dataclass(frozen=True)
 class EncodedDecisions:
     """Decisions already encoded: each record's canonical JSON, its SHA-256 and the indexed columns.
@@ -801,24 +829,11 @@ class AuditStore:
                         continue
                     seq += 1
                     did = uuid.uuid4().hex
-                    values: dict[str, Any] = {
-                        "seq": seq,
-                        "decision_id": did,
-                        "kind": "decision",
-                        "parent_id": None,
-                        "request_id": request_id,
-                        "client_id": client_id,
-                        "idempotency_key": key,
-                        "body_sha256": bodies[i],
-                        "created_at": created,
-                        "record_json": encoded.texts[i],
-                        "record_sha256": encoded.record_sha256[i],
-                        **{c: v[i] for c, v in columns.items()},
-                        "override_reason": None,
-                        "override_officer": None,
-                        "override_scope": None,
-                        "prev_hash": prev,
-                    }
+                    values = _decision_values(
+                        did, request_id, client_id, key, bodies[i], encoded.texts[i], encoded.record_sha256[i],
+                        {c: v[i] for c, v in columns.items()},
+                    )  # fmt: skip
+                    values |= {"seq": seq, "created_at": created, "prev_hash": prev}
                     values["row_hash"] = prev = sha256_text(prev + content.text(values))
                     rows.append(values)
                     earlier[key] = (did, bodies[i])
@@ -921,21 +936,7 @@ class AuditStore:
                 )
             body = bodies[i] if bodies[i] is not None else indexed["input_sha256"]
             prepared.append(
-                {
-                    "decision_id": did,
-                    "kind": "decision",
-                    "parent_id": None,
-                    "request_id": request_id,
-                    "client_id": client_id,
-                    "idempotency_key": key,
-                    "body_sha256": body,
-                    "record_json": text,
-                    "record_sha256": sha256_text(text),
-                    **indexed,
-                    "override_reason": None,
-                    "override_officer": None,
-                    "override_scope": None,
-                }
+                _decision_values(did, request_id, client_id, key, body, text, sha256_text(text), indexed)
             )
         return prepared
 

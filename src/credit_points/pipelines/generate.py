@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from credit_points.config import sha256_text
+from credit_points.config import file_sha256
 from credit_points.datasets.generator import generate_panel
 from credit_points.datasets.generator_config import load_generator_config
 from credit_points.datasets.io import write_table
@@ -21,11 +21,6 @@ from credit_points.datasets.lender_view import (
 APPLICANTS_FILE = "applicants.parquet"
 TRUTH_FILE = "truth.parquet"
 MANIFEST_FILE = "manifest.json"
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    return sha256_text(Path(path).read_bytes())
 
 
 def write_panel(

@@ -24,6 +24,7 @@ import pandas as pd
 
 from credit_points.audit.outcomes import OutcomeStore
 from credit_points.audit.store import AuditStore
+from credit_points.config import file_sha256
 from credit_points.datasets.generator_config import LenderViewSpec, load_generator_config
 from credit_points.datasets.lender_view import performance
 from credit_points.exceptions import DataValidationError
@@ -173,12 +174,26 @@ class ImportSummary:
     already_imported_at: str | None = None
 
 
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def _start_import(
+    store: AuditStore, path: str | Path, errors_path: str | Path | None
+) -> tuple[OutcomeStore, str, ImportSummary | None]:
+    """The outcomes tables (created if missing), the file's SHA-256, and — when a file with these bytes
+    was imported before — what that import did (an empty errors file is written: nothing is refused now)."""
+    from credit_points.datasets.io import write_table
+    from credit_points.datasets.schema import ERROR_COLUMNS
+
+    outcomes = OutcomeStore(store)
+    outcomes.create_schema()
+    digest = file_sha256(path)
+    earlier = outcomes.imported(digest)
+    if earlier is None:
+        return outcomes, digest, None
+    if errors_path is not None:
+        write_table(pd.DataFrame(columns=ERROR_COLUMNS), errors_path)
+    summary = ImportSummary(
+        digest, earlier.rows, 0, earlier.kept + earlier.already_stored, 0, earlier.imported_at
+    )
+    return outcomes, digest, summary
 
 
 def _day(value: object) -> str | None:
@@ -211,16 +226,9 @@ def import_performance(
     from credit_points.datasets.lender_view import STATUSES
     from credit_points.datasets.schema import ERROR_COLUMNS
 
-    outcomes = OutcomeStore(store)
-    outcomes.create_schema()
-    digest = file_sha256(path)
-    earlier = outcomes.imported(digest)
+    outcomes, digest, earlier = _start_import(store, path, errors_path)
     if earlier is not None:
-        if errors_path is not None:
-            write_table(pd.DataFrame(columns=ERROR_COLUMNS), errors_path)
-        return ImportSummary(
-            digest, earlier.rows, 0, earlier.kept + earlier.already_stored, 0, earlier.imported_at
-        )
+        return earlier
     frame = read_table(Path(path))
     missing = [c for c in PERFORMANCE_COLUMNS if c not in frame.columns]
     if missing:
@@ -464,7 +472,7 @@ def build_dataset(
         ):  # fmt: skip
             columns[name].append(value)
         inputs.append(part.input if isinstance(part.input, str) else json.dumps(part.input or {}))
-    for old in outcomes.historical_inputs() if model_version is None else []:
+    for old in outcomes.historical(with_input=True) if model_version is None else []:
         day = str(old["as_of_date"])
         if (since is not None and day < since.isoformat()) or (until is not None and day > until.isoformat()):
             continue
@@ -485,7 +493,7 @@ def build_dataset(
         overrides.get(d, dec)
         for d, dec in zip(frame["decision_id"], frame["decision_as_decided"], strict=True)
     ]
-    performance = _performance_of(outcomes, frame["decision_id"].tolist())
+    performance = pd.DataFrame({"default_12m": pd.Series(outcomes.closed_outcomes(), dtype="float64")})
     frame["booked"] = frame["decision_id"].isin(performance.index)
     # per application: the decision that booked, else the latest
     frame = frame.sort_values(["booked", "seq"], kind="stable").drop_duplicates(KEY, keep="last")
@@ -542,18 +550,6 @@ def _inputs_frame(texts: list[str]) -> pd.DataFrame:
     return table.to_pandas()
 
 
-def _performance_of(outcomes: OutcomeStore, decision_ids: list[str]) -> pd.DataFrame:
-    """Per booked decision: ``default_12m`` of the row that closed its window (null while open)."""
-    stored = outcomes.stored(decision_ids)
-    closed: dict[str, int | None] = {}
-    for (did, _), (_, default) in stored.items():
-        if default is not None:
-            closed[did] = int(default)
-        else:
-            closed.setdefault(did, None)
-    return pd.DataFrame({"default_12m": pd.Series(closed, dtype="float64")})
-
-
 # ------------------------------------------------------------------------------- historical decisions
 HISTORY_COLUMNS = ("decision", "booked")
 
@@ -581,16 +577,9 @@ def import_history(
     from credit_points.datasets.schema import ERROR_COLUMNS, validate_applicants
     from credit_points.records import input_records
 
-    outcomes = OutcomeStore(store)
-    outcomes.create_schema()
-    digest = file_sha256(path)
-    earlier = outcomes.imported(digest)
+    outcomes, digest, earlier = _start_import(store, path, errors_path)
     if earlier is not None:
-        if errors_path is not None:
-            write_table(pd.DataFrame(columns=ERROR_COLUMNS), errors_path)
-        return ImportSummary(
-            digest, earlier.rows, 0, earlier.kept + earlier.already_stored, 0, earlier.imported_at
-        )
+        return earlier
     frame = read_table(Path(path))
     missing = [c for c in HISTORY_COLUMNS if c not in frame.columns]
     if missing:
