@@ -15,7 +15,9 @@ def test_decision_parts_read_by_the_database_equal_the_parsed_record(store: Audi
         record = {
             "firm_id": f"F{i}", "as_of_date": "2024-03-01", "decision": "approve",
             "input": {"revenue": 12345678.9 * (i + 1), "name": 'a "quoted" 名字 {}', "flag": i % 2 == 0},
-            "points": {"stage": "growth", "total": 1 / 3 + i}, "risk": {"prob_default": pd_value, "grade": "B1"},
+            "points": {"stage": "growth", "total": 1 / 3 + i, "core": 0.1 * i, "bonus": 2.0, "deductions": -1e-5,
+                       "categories": {"tech": 1 / 7, "growth": 3.0 + i}, "config_hash": "ab" * 32},
+            "risk": {"prob_default": pd_value, "grade": "B1"},
         }  # fmt: skip
         ids.append(store.append_decision(record, request_id="r", client_id="c").decision_id)
     store.append_override(
@@ -28,6 +30,11 @@ def test_decision_parts_read_by_the_database_equal_the_parsed_record(store: Audi
     assert fast == parsed and len(fast) == 5
     assert fast[0].prob_default == 0.1 + 0.2 and fast[3].prob_default == 5e-324
     assert fast[1].input == {"revenue": 12345678.9 * 2, "name": 'a "quoted" 名字 {}', "flag": False}
+    assert fast[2].points_core == 0.1 * 2 and fast[2].points_deductions == -1e-5
+    assert (
+        fast[2].points_categories == {"tech": 1 / 7, "growth": 5.0}
+        and fast[2].points_config_hash == "ab" * 32
+    )
     assert (
         fast[4].kind == "override" and fast[4].override_decision == "decline" and fast[4].parent_id == ids[0]
     )

@@ -63,6 +63,21 @@ def test_generated_loop_reproduces_the_truth_for_every_matured_booked_loan(
     joined = dataset.merge(decided, on="decision_id", suffixes=("", "_file"))
     assert (joined["prob_default_decided"] == joined["prob_default"]).all()
     assert (joined["points_total_decided"] == joined["points_total"]).all()
+    parts = [
+        c.removesuffix("_decided")
+        for c in dataset.columns
+        if c.startswith("points_") and c.endswith("_decided")
+    ]
+    assert {
+        "points_core",
+        "points_bonus",
+        "points_deductions",
+        "points_cat_tech",
+        "points_cat_growth",
+    } <= set(parts)
+    for name in parts:
+        assert (joined[f"{name}_decided"] == joined[name]).all(), name
+    assert set(joined["points_config_hash"]) == {joined["points_config_hash"].iloc[0]}
 
 
 def _record(firm: str, day: str, revenue: float, decision: str = "approve") -> dict:
@@ -107,11 +122,50 @@ def test_train_learns_from_the_outcomes_dataset_and_records_what_it_was_built_fr
 
     import mlflow
 
+    # and the bank's applications of the years after it decided by the registered model (--audit), booked
+    # and performing
     url = f"sqlite:///{tmp_path / 'audit.db'}"
     env = trained_model.env()
     data = trained_model.data_dir
     out = tmp_path / "training.parquet"
+    frame = trained_model.applicants
+    latest = frame[frame["as_of_date"].dt.year >= 2023].drop(columns=["default_12m"])
+    latest.to_parquet(tmp_path / "latest.parquet")
+    model = f"models:/credit-points/{trained_model.version}"
     for args in (
+        [
+            "score",
+            "--model",
+            model,
+            "--in",
+            str(tmp_path / "latest.parquet"),
+            "--out",
+            str(tmp_path / "d.parquet"),
+            "--audit",
+            "--audit-url",
+            url,
+        ],
+        [
+            "outcomes",
+            "simulate",
+            "--truth",
+            str(data / "truth.parquet"),
+            "--audit",
+            "--audit-url",
+            url,
+            "--out",
+            str(tmp_path / "audited_performance.parquet"),
+        ],
+        [
+            "outcomes",
+            "import",
+            "--file",
+            str(tmp_path / "audited_performance.parquet"),
+            "--audit-url",
+            url,
+            "--today",
+            "2030-01-01",
+        ],
         ["outcomes", "import", "--history", str(data / "historical_decisions.parquet"), "--audit-url", url],
         [
             "outcomes",
@@ -130,6 +184,9 @@ def test_train_learns_from_the_outcomes_dataset_and_records_what_it_was_built_fr
     dataset = pd.read_parquet(out)
     manifest = json.loads(out.with_name(out.name + ".manifest.json").read_text())
     assert {f["kind"] for f in manifest["outcome_files"]} == {"history", "performance"}
+    matured = dataset[dataset["outcome"] == "matured"]
+    from_audit = int((matured["source"] == "audit").sum())
+    assert from_audit > 0 and (matured["source"] == "history").sum() > 0
 
     # When a model is trained on it (under another alias: the session's challenger stays)
     result = run_cli(["train", "--data", str(out), "--alias", "from-outcomes"], env, timeout=900)
@@ -146,3 +203,8 @@ def test_train_learns_from_the_outcomes_dataset_and_records_what_it_was_built_fr
         f["file_sha256"][:12] for f in manifest["outcome_files"]
     }
     assert run.data.metrics["rows_without_matured_outcome"] == left_out
+    # and the audited rows learned the points they were decided with (same points configuration); the
+    # historical book's points were recomputed
+    assert run.data.metrics["points_as_decided_rows"] == from_audit
+    assert run.data.metrics["points_recomputed_rows"] == len(matured) - from_audit
+    assert f"points as decided for {from_audit:,} row(s)" in result.stdout

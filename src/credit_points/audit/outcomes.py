@@ -39,13 +39,26 @@ class ImportRecord:
 #: record paths a training table reads (decisions), and the decision an override sets
 #: how SQLite hands each part back: text of a JSON string (``->>``), a JSON number's text (to ``float``), or
 #: a JSON object's text (to ``json.loads``); numbers never pass through SQLite's REAL
-_KINDS = {"input": "object", "points.total": "number", "risk.prob_default": "number"}
+_KINDS = {
+    "input": "object",
+    "points.total": "number",
+    "points.core": "number",
+    "points.bonus": "number",
+    "points.deductions": "number",
+    "points.categories": "object",
+    "risk.prob_default": "number",
+}
 _PARTS = (
     "firm_id",
     "as_of_date",
     "input",
     "points.stage",
     "points.total",
+    "points.core",
+    "points.bonus",
+    "points.deductions",
+    "points.categories",
+    "points.config_hash",
     "risk.grade",
     "risk.prob_default",
     "new_values.decision",
@@ -82,6 +95,11 @@ class DecisionParts(NamedTuple):
     input: dict[str, Any] | str | None
     points_stage: str | None
     points_total: float | None
+    points_core: float | None
+    points_bonus: float | None
+    points_deductions: float | None
+    points_categories: dict[str, Any] | str | None
+    points_config_hash: str | None
     grade: str | None
     prob_default: float | None
     override_decision: str | None
@@ -167,14 +185,15 @@ class OutcomeStore:
         return None if row is None else ImportRecord(**row._mapping)
 
     def decision_parts(
-        self, *, chunk_size: int = 5000, with_input: bool = True, raw_input: bool = False
+        self, *, chunk_size: int = 5000, with_input: bool = True, raw_json: bool = False
     ) -> Iterator[DecisionParts]:
         """Every audit row in chain order, with only the parts of its record a training table needs.
 
         The database extracts them (SQLite's ``->`` JSON operator, PostgreSQL's ``jsonb``), so a record's
         ~7 KiB are never parsed in Python; numbers come back from their JSON text (exactly the stored
         value). Older SQLite (< 3.38) parses each record in Python instead. Without ``with_input`` the
-        input is left out (``None``): reading it is most of the cost; with ``raw_input`` it is its JSON text.
+        input is left out (``None``): reading it is most of the cost. With ``raw_json`` the JSON objects (the input,
+        the points' categories) come back as their JSON text, for a reader that parses many at once.
         """
         wanted = [p for p in _PARTS if with_input or p != "input"]
         log = self.store.log.name
@@ -194,7 +213,8 @@ class OutcomeStore:
                 for p in _PARTS
             )
             convert = [
-                _text if raw_input and p == "input" else _CONVERT[_KINDS.get(p, "text")] for p in _PARTS
+                _text if raw_json and _KINDS.get(p) == "object" else _CONVERT[_KINDS.get(p, "text")]
+                for p in _PARTS
             ]
             sql = (
                 f"SELECT seq, decision_id, kind, parent_id, created_at, model_version, decision, {paths} "
@@ -202,7 +222,8 @@ class OutcomeStore:
             )
         else:
             paths = ", ".join(
-                ("NULL" if p not in wanted else "(j -> 'input')::text" if raw_input and p == "input"
+                ("NULL" if p not in wanted
+                 else f"(j #> '{{{p.replace('.', ',')}}}')::text" if raw_json and _KINDS.get(p) == "object"
                  else f"j #> '{{{p.replace('.', ',')}}}'")
                 for p in _PARTS
             )  # fmt: skip

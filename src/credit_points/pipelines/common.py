@@ -30,6 +30,9 @@ class LoadedData:
     #: because their outcome has not matured (declined, not booked, window open)
     outcomes_manifest: dict[str, Any] | None = None
     left_out: int = 0
+    #: of an ``outcomes dataset`` table: the points as decided (``points_*_decided``, ``points_config_hash``)
+    #: of the rows in ``frame`` (same index), kept out of the applicant columns
+    decided_points: pd.DataFrame | None = None
 
 
 def progress_bar(label: str, console: Any = None) -> Any:
@@ -80,10 +83,20 @@ def load_applicants(data: str | Path, *, require_outcome: bool = False) -> Loade
         from credit_points.datasets.fields import load_fields
 
         known = {f.name for f in load_fields().fields}
-        raw = raw.loc[matured, [c for c in raw.columns if c in known]].reset_index(drop=True)
+        keep = [c for c in raw.columns if c in known or _is_decided_points(c)]
+        raw = raw.loc[matured, keep].reset_index(drop=True)
         raw["default_12m"] = raw["default_12m"].astype("int64")
     good, errors = validate_applicants(raw, require_outcome=require_outcome, path=str(path))
-    return LoadedData(good, errors, path, digest, manifest, left_out)
+    decided = None
+    if manifest is not None:
+        decided_columns = [c for c in good.columns if _is_decided_points(c)]
+        decided, good = good[decided_columns], good.drop(columns=decided_columns)
+    return LoadedData(good, errors, path, digest, manifest, left_out, decided)
+
+
+def _is_decided_points(column: str) -> bool:
+    """A points column of the training table that says what was decided (not an applicant field)."""
+    return column == "points_config_hash" or (column.startswith("points_") and column.endswith("_decided"))
 
 
 def _outcomes_manifest(path: Path) -> dict[str, Any]:
@@ -95,6 +108,38 @@ def _outcomes_manifest(path: Path) -> dict[str, Any]:
     if not side.exists():
         return {"note": f"no manifest beside {path.name}"}
     return json.loads(side.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+#: the points a record carries besides the categories, as ``points_<name>`` columns
+DECIDED_POINTS = ("total", "core", "bonus", "deductions")
+
+
+def points_as_decided(points: pd.DataFrame, decided: pd.DataFrame | None, config: PointsConfig) -> np.ndarray:
+    """Put the points as decided in place of recomputed ones, where the decision used ``config``.
+
+    ``points`` are the points recomputed over the training rows (:func:`score_points_by_cohort`); ``decided``
+    the same rows' points as the decision recorded them (an ``outcomes dataset`` table). On rows decided
+    under the same points configuration (content hash), the model learns from exactly the points it was
+    decided with — total, core, bonus, deductions and every category — rather than from points recomputed
+    against the table's own population. Rows without them (the bank's historical decisions) or decided
+    under another configuration keep the recomputed points. Returns the rows taken as decided.
+    """
+    index = points.index
+    if decided is None or "points_config_hash" not in decided.columns:
+        return np.zeros(len(index), dtype=bool)
+    decided = decided.set_axis(index)
+    names = [*(f"points_{n}" for n in DECIDED_POINTS), *(f"points_cat_{c}" for c in config.category_ids)]
+    if any(f"{n}_decided" not in decided.columns for n in names):  # a table written before it carried them
+        return np.zeros(len(index), dtype=bool)
+    parts = decided[[f"{n}_decided" for n in names]].to_numpy(dtype="float64")
+    same = (decided["points_config_hash"] == config.content_hash).to_numpy(dtype=bool) & ~np.isnan(parts).any(
+        axis=1
+    )
+    for j, name in enumerate(names):
+        values = points[name].to_numpy(dtype="float64", copy=True)
+        values[same] = parts[same, j]
+        points[name] = values
+    return same
 
 
 def score_points_by_cohort(frame: pd.DataFrame, config: PointsConfig) -> tuple[pd.DataFrame, ReferenceTable]:

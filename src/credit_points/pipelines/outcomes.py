@@ -441,7 +441,8 @@ def build_dataset(
     ends included) — by ``model_version`` only, when given: the decision that booked a loan when one did,
     else the latest. Inputs are the **stored canonical input of that decision** (what was known when it
     was decided: a field that changed later cannot leak in), with the decision, its model version and the
-    points, grade and PD as decided. ``outcome`` is ``matured`` (``default_12m`` 0/1: the 12-month window
+    points (``points_total_decided``, core, bonus, deductions, ``points_cat_<id>_decided`` per category and
+    the ``points_config_hash`` they were computed under), grade and PD as decided. ``outcome`` is ``matured`` (``default_12m`` 0/1: the 12-month window
     closed), ``booked_not_matured`` (booked, window open) or ``no_outcome`` (declined, referred and not
     approved, or approved and never drawn: for reject inference, never a target). The bank's historical
     decisions (``outcomes import --history``) come too, with ``source`` ``history`` (their inputs as known
@@ -452,7 +453,9 @@ def build_dataset(
     overrides: dict[str, str] = {}
     columns: dict[str, list[Any]] = {name: [] for name in _DATASET_COLUMNS}
     inputs: list[str] = []
-    for part in outcomes.decision_parts(raw_input=True):
+    categories: list[str] = []
+    category_names: dict[str | None, list[str]] = {}
+    for part in outcomes.decision_parts(raw_json=True):
         if part.kind == "override":
             if part.override_decision is not None and part.parent_id is not None:
                 overrides[part.parent_id] = str(part.override_decision)
@@ -467,11 +470,15 @@ def build_dataset(
         for name, value in zip(
             _DATASET_COLUMNS,
             (part.decision_id, part.seq, part.created_at, part.model_version, part.decision, part.firm_id,
-             decided_on, part.points_stage, part.points_total, part.grade, part.prob_default, None, "audit"),
+             decided_on, part.points_stage, part.points_total, part.points_core, part.points_bonus,
+             part.points_deductions, part.points_config_hash, part.grade, part.prob_default, None, "audit"),
             strict=True,
         ):  # fmt: skip
             columns[name].append(value)
-        inputs.append(part.input if isinstance(part.input, str) else json.dumps(part.input or {}))
+        inputs.append(_json_text(part.input))
+        categories.append(_json_text(part.points_categories))
+        if part.points_config_hash not in category_names:  # one parse per points configuration
+            category_names[part.points_config_hash] = list(json.loads(categories[-1]))
     for old in outcomes.historical(with_input=True) if model_version is None else []:
         day = str(old["as_of_date"])
         if (since is not None and day < since.isoformat()) or (until is not None and day > until.isoformat()):
@@ -479,16 +486,23 @@ def build_dataset(
         for name, value in zip(
             _DATASET_COLUMNS,
             (old["decision_id"], 0, None, None, old["decision"], old["firm_id"], day, None, None, None, None,
-             old["previous_model_pd"], "history"),
+             None, None, None, None, old["previous_model_pd"], "history"),
             strict=True,
         ):  # fmt: skip
             columns[name].append(value)
         inputs.append(old["input_json"])
+        categories.append("{}")
     if not inputs:
         return pd.DataFrame()
     decided = pd.DataFrame(columns)
     given = _inputs_frame(inputs).drop(columns=["firm_id", "as_of_date"], errors="ignore")
-    frame = pd.concat([decided.iloc[:, :5], given, decided.iloc[:, 5:]], axis=1)
+    names = dict.fromkeys(name for group in category_names.values() for name in group)
+    by_category = _categories_frame(categories, list(names))
+    by_category.columns = [f"points_cat_{c}_decided" for c in by_category.columns]
+    at = list(decided.columns).index("points_config_hash")
+    frame = pd.concat(
+        [decided.iloc[:, :5], given, decided.iloc[:, 5:at], by_category, decided.iloc[:, at:]], axis=1
+    )
     frame["decision"] = [
         overrides.get(d, dec)
         for d, dec in zip(frame["decision_id"], frame["decision_as_decided"], strict=True)
@@ -521,6 +535,10 @@ _DATASET_COLUMNS = (
     "as_of_date",
     "points_stage",
     "points_total_decided",
+    "points_core_decided",
+    "points_bonus_decided",
+    "points_deductions_decided",
+    "points_config_hash",
     "grade_decided",
     "prob_default_decided",
     "previous_model_pd",
@@ -528,13 +546,25 @@ _DATASET_COLUMNS = (
 )
 
 
-def _inputs_frame(texts: list[str]) -> pd.DataFrame:
-    """The canonical inputs (JSON objects, one per text) as columns, parsed at once by Arrow's JSON reader
-    with the catalogue's types (numbers as float64, exactly as stored; dates stay ``YYYY-MM-DD`` text)."""
-    import io
+def _json_text(value: Any) -> str:
+    """A record part as JSON text (the database hands back text; an older SQLite's parsed record, objects)."""
+    return value if isinstance(value, str) else json.dumps(value if value is not None else {})
 
+
+def _categories_frame(texts: list[str], names: list[str]) -> pd.DataFrame:
+    """The points per category as decided (one JSON object per text; ``{}`` where a decision has none), a
+    float64 column per category in ``names``."""
     import pyarrow as pa
-    import pyarrow.json as pj
+
+    if not names:
+        return pd.DataFrame(index=range(len(texts)))
+    return _json_objects(texts, pa.schema([(name, pa.float64()) for name in names]))
+
+
+def _inputs_frame(texts: list[str]) -> pd.DataFrame:
+    """The canonical inputs (JSON objects, one per text) as columns with the catalogue's types (numbers as
+    float64, exactly as stored; dates stay ``YYYY-MM-DD`` text)."""
+    import pyarrow as pa
 
     from credit_points.datasets.fields import load_fields
 
@@ -542,10 +572,21 @@ def _inputs_frame(texts: list[str]) -> pd.DataFrame:
     schema = pa.schema(
         [(f.name, arrow_type.get(f.dtype, pa.string())) for f in load_fields().fields if f.group != "outcome"]
     )
-    data = "\n".join(texts).encode("utf-8")
+    return _json_objects(texts, schema)
+
+
+def _json_objects(texts: list[str], schema: Any) -> pd.DataFrame:
+    """JSON objects (one per text) as the columns of an Arrow ``schema``, parsed at once by Arrow's JSON
+    reader (other keys ignored; a key a text lacks is null)."""
+    import io
+
+    import pyarrow.json as pj
+
     options = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
     table = pj.read_json(
-        io.BytesIO(data), parse_options=options, read_options=pj.ReadOptions(block_size=1 << 26)
+        io.BytesIO("\n".join(texts).encode("utf-8")),
+        parse_options=options,
+        read_options=pj.ReadOptions(block_size=1 << 26),
     )
     return table.to_pandas()
 

@@ -22,7 +22,7 @@ from credit_points.engine import DecisionEngine, ModelIdentity
 from credit_points.explain.config import load_reason_codes
 from credit_points.pd_model.config import load_pd_config
 from credit_points.pd_model.training import FitResult, fit_pd_model
-from credit_points.pipelines.common import load_applicants, score_points_by_cohort
+from credit_points.pipelines.common import load_applicants, points_as_decided, score_points_by_cohort
 from credit_points.points.config import load_points_config
 from credit_points.policy.config import load_policy
 from credit_points.reports.validation import log_validation_report
@@ -145,6 +145,12 @@ def run_train(
 
     console.print(f"points ({points_config}) for {len(frame):,} firm-years")
     points, reference = score_points_by_cohort(frame, points_cfg)
+    as_decided = points_as_decided(points, loaded.decided_points, points_cfg)
+    if loaded.decided_points is not None:
+        console.print(
+            f"points as decided for {int(as_decided.sum()):,} row(s); recomputed for "
+            f"{int((~as_decided).sum()):,} (historical decisions, or decided under another points configuration)"
+        )
     joined = pd.concat([frame, points], axis=1)
     console.print("fitting the PD model (out-of-time split, calibration, challenger)")
     if engine == "dask":
@@ -207,7 +213,13 @@ def run_train(
                     ),
                 }
             )
-            mlflow.log_metric("rows_without_matured_outcome", float(loaded.left_out))
+            mlflow.log_metrics(
+                {
+                    "rows_without_matured_outcome": float(loaded.left_out),
+                    "points_as_decided_rows": float(as_decided.sum()),
+                    "points_recomputed_rows": float((~as_decided).sum()),
+                }
+            )
         mlflow.log_metrics({f"oot_{k}": float(v) for k, v in fit.metrics.items() if np.isfinite(v)})
         mlflow.log_metric("bad_rows", float(bad_rows))
         for name in ("grade_table", "calibration_table", "csi_table"):
