@@ -37,17 +37,6 @@ class ImportRecord:
 
 
 #: record paths a training table reads (decisions), and the decision an override sets
-#: how SQLite hands each part back: text of a JSON string (``->>``), a JSON number's text (to ``float``), or
-#: a JSON object's text (to ``json.loads``); numbers never pass through SQLite's REAL
-_KINDS = {
-    "input": "object",
-    "points.total": "number",
-    "points.core": "number",
-    "points.bonus": "number",
-    "points.deductions": "number",
-    "points.categories": "object",
-    "risk.prob_default": "number",
-}
 _PARTS = (
     "firm_id",
     "as_of_date",
@@ -63,21 +52,6 @@ _PARTS = (
     "risk.prob_default",
     "new_values.decision",
 )
-
-
-def _number(text: str | None) -> float | None:
-    return None if text is None or text == "null" else float(text)
-
-
-def _object(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
-
-
-def _text(value: Any) -> Any:
-    return value
-
-
-_CONVERT = {"number": _number, "object": _object, "text": _text}
 
 
 class DecisionParts(NamedTuple):
@@ -185,45 +159,46 @@ class OutcomeStore:
         return None if row is None else ImportRecord(**row._mapping)
 
     def decision_parts(
-        self, *, chunk_size: int = 5000, with_input: bool = True, raw_json: bool = False
+        self, *, chunk_size: int = 5000, with_input: bool = True, raw_input: bool = False
     ) -> Iterator[DecisionParts]:
         """Every audit row in chain order, with only the parts of its record a training table needs.
 
-        The database extracts them (SQLite's ``->`` JSON operator, PostgreSQL's ``jsonb``), so a record's
-        ~7 KiB are never parsed in Python; numbers come back from their JSON text (exactly the stored
-        value). Older SQLite (< 3.38) parses each record in Python instead. Without ``with_input`` the
-        input is left out (``None``): reading it is most of the cost. With ``raw_json`` the JSON objects (the input,
-        the points' categories) come back as their JSON text, for a reader that parses many at once.
+        The database extracts them (SQLite's JSON functions, PostgreSQL's ``jsonb``), so a record's ~9 KiB
+        are never parsed in Python; numbers come back from their JSON text (exactly the stored value). Older SQLite (< 3.38) parses each record in Python instead. Without ``with_input`` the
+        input is left out (``None``): reading it is most of the cost. With ``raw_input`` it comes back as its
+        JSON text, for a reader that parses many at once.
         """
+        for columns in self.decision_columns(
+            chunk_size=chunk_size, with_input=with_input, raw_input=raw_input
+        ):
+            yield from map(DecisionParts, *columns.values())
+
+    def decision_columns(
+        self, *, chunk_size: int = 5000, with_input: bool = True, raw_input: bool = False
+    ) -> Iterator[dict[str, list[Any]]]:
+        """:meth:`decision_parts` a chunk of rows at a time, as columns: ``DecisionParts``' field names, in
+        order, each to its values in chain order (for a reader that keeps or drops rows column by column)."""
         wanted = [p for p in _PARTS if with_input or p != "input"]
         log = self.store.log.name
         sqlite = self.store.dialect == "sqlite"
         if sqlite and sqlite3.sqlite_version_info < (3, 38):
-            yield from self._decision_parts_parsed(chunk_size)
+            yield from self._decision_columns_parsed(chunk_size)
             return
+        at = _PARTS.index("input")
+        others = [p for p in _PARTS if p != "input"]
         if sqlite:
-            paths = ", ".join(
-                (
-                    "NULL"
-                    if p not in wanted
-                    else f"record_json -> '$.{p}'"
-                    if p in _KINDS
-                    else f"record_json ->> '$.{p}'"
-                )
-                for p in _PARTS
-            )
-            convert = [
-                _text if raw_json and _KINDS.get(p) == "object" else _CONVERT[_KINDS.get(p, "text")]
-                for p in _PARTS
-            ]
+            # the input as JSON text (``->``), every other part in one JSON array: one call parses the record
+            # once, and numbers keep their stored text
+            paths = ", ".join(f"'$.{p}'" for p in others)
+            value = "record_json -> '$.input'" if with_input else "NULL"
             sql = (
-                f"SELECT seq, decision_id, kind, parent_id, created_at, model_version, decision, {paths} "
-                f"FROM {log} WHERE seq >= :start ORDER BY seq LIMIT :n"
+                f"SELECT seq, decision_id, kind, parent_id, created_at, model_version, decision, {value}, "
+                f"json_extract(record_json, {paths}) FROM {log} WHERE seq >= :start ORDER BY seq LIMIT :n"
             )
         else:
             paths = ", ".join(
                 ("NULL" if p not in wanted
-                 else f"(j #> '{{{p.replace('.', ',')}}}')::text" if raw_json and _KINDS.get(p) == "object"
+                 else "(j -> 'input')::text" if raw_input and p == "input"
                  else f"j #> '{{{p.replace('.', ',')}}}'")
                 for p in _PARTS
             )  # fmt: skip
@@ -235,16 +210,20 @@ class OutcomeStore:
         while True:
             with self.store.engine.connect() as conn:
                 chunk = conn.execute(sa.text(sql), {"start": start, "n": chunk_size}).all()
-            for row in chunk:
-                values = row[7:]
-                if sqlite:
-                    values = tuple([f(v) for f, v in zip(convert, values, strict=True)])
-                yield DecisionParts(*row[:7], *values)
+            if not chunk:
+                return
+            values = [list(column) for column in zip(*chunk, strict=True)]
+            if sqlite:
+                inputs = values[7] if raw_input else [None if v is None else json.loads(v) for v in values[7]]
+                rest = [list(column) for column in zip(*map(json.loads, values[8]), strict=True)]
+                values = [*values[:7], *rest[:at], inputs, *rest[at:]]
+            yield dict(zip(DecisionParts._fields, values, strict=True))
             if len(chunk) < chunk_size:
                 return
             start = int(chunk[-1][0]) + 1
 
-    def _decision_parts_parsed(self, chunk_size: int) -> Iterator[DecisionParts]:
+    def _decision_columns_parsed(self, chunk_size: int) -> Iterator[dict[str, list[Any]]]:
+        rows: list[tuple[Any, ...]] = []
         for row in self.store.iter_rows(chunk_size=chunk_size):
             record = row.record
             parts = []
@@ -253,10 +232,19 @@ class OutcomeStore:
                 for key in path.split("."):
                     value = value.get(key) if isinstance(value, dict) else None
                 parts.append(value)
-            yield DecisionParts(
-                row.seq, row.decision_id, row.kind, row.parent_id, row.created_at, row.model_version, row.decision,
-                *parts,
+            rows.append(
+                (row.seq, row.decision_id, row.kind, row.parent_id, row.created_at, row.model_version, row.decision,
+                 *parts)
             )  # fmt: skip
+            if len(rows) == chunk_size:
+                yield dict(zip(DecisionParts._fields, map(list, zip(*rows, strict=True)), strict=True))
+                rows = []
+        if rows:
+            yield dict(zip(DecisionParts._fields, map(list, zip(*rows, strict=True)), strict=True))
+
+    def _decision_parts_parsed(self, chunk_size: int) -> Iterator[DecisionParts]:
+        for columns in self._decision_columns_parsed(chunk_size):
+            yield from map(DecisionParts, *columns.values())
 
     def imports_list(self) -> list[ImportRecord]:
         """Every imported file, oldest first."""

@@ -16,6 +16,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import compress
 from pathlib import Path
 from typing import Any
 
@@ -453,35 +454,33 @@ def build_dataset(
     overrides: dict[str, str] = {}
     columns: dict[str, list[Any]] = {name: [] for name in _DATASET_COLUMNS}
     inputs: list[str] = []
-    categories: list[str] = []
-    category_names: dict[str | None, list[str]] = {}
-    for part in outcomes.decision_parts(raw_json=True):
-        if part.kind == "override":
-            if part.override_decision is not None and part.parent_id is not None:
-                overrides[part.parent_id] = str(part.override_decision)
-            continue
-        if part.kind != "decision" or (model_version is not None and part.model_version != model_version):
-            continue
-        decided_on = str(part.as_of_date or "")
-        if (since is not None and decided_on < since.isoformat()) or (
-            until is not None and decided_on > until.isoformat()
+    categories: list[dict[str, Any] | None] = []
+    first, last = (since.isoformat() if since else ""), (until.isoformat() if until else "\uffff")
+    for chunk in outcomes.decision_columns(raw_input=True):  # column by column: a million rows stream
+        for kind, parent, new in zip(
+            chunk["kind"], chunk["parent_id"], chunk["override_decision"], strict=True
         ):
+            if kind == "override" and new is not None and parent is not None:
+                overrides[parent] = str(new)
+        days = ["" if d is None else str(d) for d in chunk["as_of_date"]]
+        keep = [
+            kind == "decision"
+            and (model_version is None or version == model_version)
+            and first <= day <= last
+            for kind, version, day in zip(chunk["kind"], chunk["model_version"], days, strict=True)
+        ]
+        if not any(keep):
             continue
-        for name, value in zip(
-            _DATASET_COLUMNS,
-            (part.decision_id, part.seq, part.created_at, part.model_version, part.decision, part.firm_id,
-             decided_on, part.points_stage, part.points_total, part.points_core, part.points_bonus,
-             part.points_deductions, part.points_config_hash, part.grade, part.prob_default, None, "audit"),
-            strict=True,
-        ):  # fmt: skip
-            columns[name].append(value)
-        inputs.append(_json_text(part.input))
-        categories.append(_json_text(part.points_categories))
-        if part.points_config_hash not in category_names:  # one parse per points configuration
-            category_names[part.points_config_hash] = list(json.loads(categories[-1]))
+        for name, part in _FROM_PARTS.items():
+            columns[name].extend(compress(days if part == "as_of_date" else chunk[part], keep))
+        inputs.extend(map(_json_text, compress(chunk["input"], keep)))
+        categories.extend(compress(chunk["points_categories"], keep))
+    audited = len(inputs)
+    columns["previous_model_pd"].extend([None] * audited)
+    columns["source"].extend(["audit"] * audited)
     for old in outcomes.historical(with_input=True) if model_version is None else []:
         day = str(old["as_of_date"])
-        if (since is not None and day < since.isoformat()) or (until is not None and day > until.isoformat()):
+        if not first <= day <= last:
             continue
         for name, value in zip(
             _DATASET_COLUMNS,
@@ -491,14 +490,12 @@ def build_dataset(
         ):  # fmt: skip
             columns[name].append(value)
         inputs.append(old["input_json"])
-        categories.append("{}")
+        categories.append(None)
     if not inputs:
         return pd.DataFrame()
     decided = pd.DataFrame(columns)
     given = _inputs_frame(inputs).drop(columns=["firm_id", "as_of_date"], errors="ignore")
-    names = dict.fromkeys(name for group in category_names.values() for name in group)
-    by_category = _categories_frame(categories, list(names))
-    by_category.columns = [f"points_cat_{c}_decided" for c in by_category.columns]
+    by_category = _categories_frame(categories, columns["points_config_hash"])
     at = list(decided.columns).index("points_config_hash")
     frame = pd.concat(
         [decided.iloc[:, :5], given, decided.iloc[:, 5:at], by_category, decided.iloc[:, at:]], axis=1
@@ -523,6 +520,25 @@ def build_dataset(
     )
     return frame
 
+
+#: the dataset's columns read from an audit row (``DecisionParts`` fields), in order
+_FROM_PARTS = {
+    "decision_id": "decision_id",
+    "seq": "seq",
+    "decided_at": "created_at",
+    "model_version": "model_version",
+    "decision_as_decided": "decision",
+    "firm_id": "firm_id",
+    "as_of_date": "as_of_date",
+    "points_stage": "points_stage",
+    "points_total_decided": "points_total",
+    "points_core_decided": "points_core",
+    "points_bonus_decided": "points_bonus",
+    "points_deductions_decided": "points_deductions",
+    "points_config_hash": "points_config_hash",
+    "grade_decided": "grade",
+    "prob_default_decided": "prob_default",
+}
 
 #: the dataset's columns besides the applicant's input, in the order they are filled
 _DATASET_COLUMNS = (
@@ -551,20 +567,31 @@ def _json_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value if value is not None else {})
 
 
-def _categories_frame(texts: list[str], names: list[str]) -> pd.DataFrame:
-    """The points per category as decided (one JSON object per text; ``{}`` where a decision has none), a
-    float64 column per category in ``names``."""
-    import pyarrow as pa
-
-    if not names:
-        return pd.DataFrame(index=range(len(texts)))
-    return _json_objects(texts, pa.schema([(name, pa.float64()) for name in names]))
+def _categories_frame(categories: list[Any], hashes: list[Any]) -> pd.DataFrame:
+    """``points_cat_<id>_decided`` (float64) for every category a decision's points configuration names
+    (``categories``: each decision's ``{id: points}``, ``None`` where it has none; ``hashes``: the
+    configuration each was computed under)."""
+    names: dict[str, None] = {}
+    for i in pd.Series(hashes, dtype=object).drop_duplicates().index:  # one look per configuration
+        names.update(dict.fromkeys(categories[i] or {}))
+    return pd.DataFrame(
+        {
+            f"points_cat_{name}_decided": np.array(
+                [None if c is None else c.get(name) for c in categories], dtype="float64"
+            )
+            for name in names
+        },
+        index=pd.RangeIndex(len(categories)),
+    )
 
 
 def _inputs_frame(texts: list[str]) -> pd.DataFrame:
-    """The canonical inputs (JSON objects, one per text) as columns with the catalogue's types (numbers as
-    float64, exactly as stored; dates stay ``YYYY-MM-DD`` text)."""
+    """The canonical inputs (JSON objects, one per text) as columns, parsed at once by Arrow's JSON reader
+    with the catalogue's types (numbers as float64, exactly as stored; dates stay ``YYYY-MM-DD`` text)."""
+    import io
+
     import pyarrow as pa
+    import pyarrow.json as pj
 
     from credit_points.datasets.fields import load_fields
 
@@ -572,16 +599,6 @@ def _inputs_frame(texts: list[str]) -> pd.DataFrame:
     schema = pa.schema(
         [(f.name, arrow_type.get(f.dtype, pa.string())) for f in load_fields().fields if f.group != "outcome"]
     )
-    return _json_objects(texts, schema)
-
-
-def _json_objects(texts: list[str], schema: Any) -> pd.DataFrame:
-    """JSON objects (one per text) as the columns of an Arrow ``schema``, parsed at once by Arrow's JSON
-    reader (other keys ignored; a key a text lacks is null)."""
-    import io
-
-    import pyarrow.json as pj
-
     options = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
     table = pj.read_json(
         io.BytesIO("\n".join(texts).encode("utf-8")),
