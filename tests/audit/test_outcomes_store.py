@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pandas as pd
+
 from credit_points.audit.outcomes import OutcomeStore
 from credit_points.audit.store import AuditStore
 
@@ -53,3 +55,58 @@ def test_the_dataset_reads_each_input_exactly_as_stored(store: AuditStore) -> No
     assert dataset["revenue"].tolist() == values
     assert dataset["name"].tolist() == ['line\nbreak "q" 名'] * 5 and dataset["capital_market"].all()
     assert dataset["as_of_date"].tolist() == [f"2024-03-0{i + 1}" for i in range(5)]
+
+
+def test_the_dataset_is_the_same_read_by_one_process_or_by_several(store: AuditStore) -> None:
+    # Given decisions under two points configurations, overrides whose decision is in an earlier slice of
+    # the log, a firm decided twice, and the bank's historical book
+    from credit_points.audit.outcomes import ImportRecord
+    from credit_points.pipelines.outcomes import build_dataset
+
+    outcomes = OutcomeStore(store)
+    outcomes.create_schema()
+    ids = []
+    for i in range(14):
+        categories = {"tech": i / 3, "growth": 1.5} if i % 2 else {"tech": 2.0, "ip": i / 7}
+        record = {
+            "firm_id": f"F{i % 11}", "as_of_date": f"2024-0{1 + i % 11 % 9}-01", "decision": ("approve", "refer")[i % 2],
+            "model_version": "3", "input": {"revenue": 1e6 + i, "srdi": "none"},
+            "points": {"stage": "growth", "total": 40.0 + i / 3, "core": 30.0, "bonus": 1 / 3, "deductions": 0.0,
+                       "categories": categories, "config_hash": "ab" * 32 if i % 2 else "cd" * 32},
+            "risk": {"prob_default": 0.01 + i / 1000, "grade": "B1"},
+        }  # fmt: skip
+        ids.append(store.append_decision(record, request_id="r", client_id="c").decision_id)
+    for i in (5, 7):
+        store.append_override(
+            ids[i], reason="r", officer="o", scope="decision", new_values={"decision": "approve"}
+        )
+    store.append_override(
+        ids[5], reason="r", officer="o", scope="decision", new_values={"decision": "decline"}
+    )
+    history = {"decision_id": "h" + "0" * 31, "firm_id": "F99", "as_of_date": "2021-06-30", "decision": "approve",
+               "booked": True, "previous_model_pd": 0.02, "input_json": '{"revenue": 5.5, "srdi": "none"}', "file_sha256": "2" * 64}  # fmt: skip
+    outcomes.append(
+        ImportRecord("2" * 64, "history", "h.csv", "2025-01-01", 1, 1, 0, 0),
+        [history],
+        table=outcomes.history,
+    )
+
+    # When the table is built by one process, and by two reading slices of 4 rows
+    one = build_dataset(store, workers=1, slice_rows=4)
+    two = build_dataset(store, workers=2, slice_rows=4)
+
+    # Then they are the same table; the last override of a decision is in force, every category is there
+    pd.testing.assert_frame_equal(one, two)
+    by_id = one.set_index("decision_id")
+    assert by_id.loc[ids[5], "decision"] == "decline" and by_id.loc[ids[7], "decision"] == "approve"
+    assert ids[12] in by_id.index and ids[1] not in by_id.index  # the latest decision of an application
+    assert {"points_cat_tech_decided", "points_cat_growth_decided", "points_cat_ip_decided"} <= set(
+        one.columns
+    )
+    assert by_id.loc[ids[5], "points_cat_growth_decided"] == 1.5 and pd.isna(
+        by_id.loc[ids[5], "points_cat_ip_decided"]
+    )
+    assert by_id.loc["h" + "0" * 31, "source"] == "history" and pd.isna(
+        by_id.loc["h" + "0" * 31, "points_total_decided"]
+    )
+    assert one["points_total_decided"].dtype == "float64" and len(one) == 12

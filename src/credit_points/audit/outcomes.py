@@ -174,15 +174,22 @@ class OutcomeStore:
             yield from map(DecisionParts, *columns.values())
 
     def decision_columns(
-        self, *, chunk_size: int = 5000, with_input: bool = True, raw_input: bool = False
+        self,
+        *,
+        chunk_size: int = 5000,
+        with_input: bool = True,
+        raw_input: bool = False,
+        start_seq: int = 1,
+        stop_seq: int | None = None,
     ) -> Iterator[dict[str, list[Any]]]:
         """:meth:`decision_parts` a chunk of rows at a time, as columns: ``DecisionParts``' field names, in
-        order, each to its values in chain order (for a reader that keeps or drops rows column by column)."""
+        order, each to its values in chain order (for a reader that keeps or drops rows column by column).
+        ``start_seq`` and ``stop_seq`` (both included) bound the rows read."""
         wanted = [p for p in _PARTS if with_input or p != "input"]
         log = self.store.log.name
         sqlite = self.store.dialect == "sqlite"
         if sqlite and sqlite3.sqlite_version_info < (3, 38):
-            yield from self._decision_columns_parsed(chunk_size)
+            yield from self._decision_columns_parsed(chunk_size, start_seq, stop_seq)
             return
         at = _PARTS.index("input")
         others = [p for p in _PARTS if p != "input"]
@@ -193,7 +200,8 @@ class OutcomeStore:
             value = "record_json -> '$.input'" if with_input else "NULL"
             sql = (
                 f"SELECT seq, decision_id, kind, parent_id, created_at, model_version, decision, {value}, "
-                f"json_extract(record_json, {paths}) FROM {log} WHERE seq >= :start ORDER BY seq LIMIT :n"
+                f"json_extract(record_json, {paths}) FROM {log} WHERE seq >= :start AND seq <= :stop "
+                "ORDER BY seq LIMIT :n"
             )
         else:
             paths = ", ".join(
@@ -204,12 +212,13 @@ class OutcomeStore:
             )  # fmt: skip
             sql = (
                 f"SELECT seq, decision_id, kind, parent_id, created_at, model_version, decision, {paths} FROM "
-                f"(SELECT *, record_json::jsonb AS j FROM {log} WHERE seq >= :start ORDER BY seq LIMIT :n) t"
+                f"(SELECT *, record_json::jsonb AS j FROM {log} WHERE seq >= :start AND seq <= :stop "
+                "ORDER BY seq LIMIT :n) t"
             )
-        start = 1
+        start, stop = start_seq, (2**62 if stop_seq is None else stop_seq)
         while True:
             with self.store.engine.connect() as conn:
-                chunk = conn.execute(sa.text(sql), {"start": start, "n": chunk_size}).all()
+                chunk = conn.execute(sa.text(sql), {"start": start, "stop": stop, "n": chunk_size}).all()
             if not chunk:
                 return
             values = [list(column) for column in zip(*chunk, strict=True)]
@@ -222,9 +231,13 @@ class OutcomeStore:
                 return
             start = int(chunk[-1][0]) + 1
 
-    def _decision_columns_parsed(self, chunk_size: int) -> Iterator[dict[str, list[Any]]]:
+    def _decision_columns_parsed(
+        self, chunk_size: int, start_seq: int = 1, stop_seq: int | None = None
+    ) -> Iterator[dict[str, list[Any]]]:
         rows: list[tuple[Any, ...]] = []
-        for row in self.store.iter_rows(chunk_size=chunk_size):
+        for row in self.store.iter_rows(start_seq=start_seq, chunk_size=chunk_size):
+            if stop_seq is not None and row.seq > stop_seq:
+                break
             record = row.record
             parts = []
             for path in _PARTS:

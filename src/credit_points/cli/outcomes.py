@@ -139,6 +139,12 @@ def outcomes_dataset(
     audit_url: str | None = typer.Option(
         None, "--audit-url", help="The audit store's URL (default: CREDIT_POINTS_AUDIT_URL or data/audit.db)."
     ),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        min=1,
+        help="Processes reading the audit log (default: the cores, up to 4, from 100,000 rows on).",
+    ),
 ) -> None:
     """Write the point-in-time training table: audited inputs as decided, joined to matured outcomes."""
     import json
@@ -156,7 +162,11 @@ def outcomes_dataset(
             )
     store = open_store(audit_url, create=True)
     frame = build_dataset(
-        store, since=_date(since, "--since"), until=_date(until, "--until"), model_version=version
+        store,
+        since=_date(since, "--since"),
+        until=_date(until, "--until"),
+        model_version=version,
+        workers=workers,
     )
     write_table(frame, out)
     manifest = out.with_name(out.name + ".manifest.json")

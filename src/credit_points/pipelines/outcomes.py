@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import compress
@@ -22,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import sqlalchemy as sa
 
 from credit_points.audit.outcomes import OutcomeStore
 from credit_points.audit.store import AuditStore
@@ -435,6 +437,8 @@ def build_dataset(
     since: dt.date | None = None,
     until: dt.date | None = None,
     model_version: str | None = None,
+    workers: int | None = None,
+    slice_rows: int = 20_000,
 ) -> pd.DataFrame:
     """The point-in-time training table: each application's audited decision with its outcome.
 
@@ -443,20 +447,115 @@ def build_dataset(
     else the latest. Inputs are the **stored canonical input of that decision** (what was known when it
     was decided: a field that changed later cannot leak in), with the decision, its model version and the
     points (``points_total_decided``, core, bonus, deductions, ``points_cat_<id>_decided`` per category and
-    the ``points_config_hash`` they were computed under), grade and PD as decided. ``outcome`` is ``matured`` (``default_12m`` 0/1: the 12-month window
-    closed), ``booked_not_matured`` (booked, window open) or ``no_outcome`` (declined, referred and not
-    approved, or approved and never drawn: for reject inference, never a target). The bank's historical
-    decisions (``outcomes import --history``) come too, with ``source`` ``history`` (their inputs as known
-    then, ``previous_model_pd``; no points or PD of this product), unless ``model_version`` is given.
+    the ``points_config_hash`` they were computed under), grade and PD as decided. ``outcome`` is
+    ``matured`` (``default_12m`` 0/1: the 12-month window closed), ``booked_not_matured`` (booked, window
+    open) or ``no_outcome`` (declined, referred and not approved, or approved and never drawn: for reject
+    inference, never a target). The bank's historical decisions (``outcomes import --history``) come too,
+    with ``source`` ``history`` (their inputs as known then, ``previous_model_pd``; no points or PD of this
+    product), unless ``model_version`` is given.
+
+    The audit log is read up to its head when the call starts, in slices of ``slice_rows`` rows (``seq``
+    ranges), by ``workers`` processes at once (default: the machine's cores, up to 4, when the log holds
+    ``5 * slice_rows`` rows or more; one process otherwise or for an in-memory store). Slices are joined in
+    chain order: the table does not depend on how many processes read it.
     """
     outcomes = OutcomeStore(store)
     outcomes.create_schema()
+    first, last = (since.isoformat() if since else ""), (until.isoformat() if until else "\uffff")
+    head = store.head()[0]
+    bounds = [(lo, min(lo + slice_rows - 1, head)) for lo in range(1, head + 1, slice_rows)]
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 4) if head >= 5 * slice_rows else 1
+    database = sa.engine.make_url(store.url).database
+    if store.dialect == "sqlite" and database in (None, "", ":memory:"):
+        workers = 1  # another process cannot open it
+    args = (model_version, first, last)
+    if workers > 1 and len(bounds) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(
+            min(workers, len(bounds)), mp_context=multiprocessing.get_context("spawn")
+        ) as pool:
+            futures = [
+                pool.submit(_read_audit_slice, store.url, store.prefix, lo, hi, *args) for lo, hi in bounds
+            ]
+            slices = [f.result() for f in futures]
+    else:
+        slices = [_audit_slice(outcomes, lo, hi, *args) for lo, hi in bounds]
+    if model_version is None:
+        slices.append(_history_slice(outcomes, first, last))
     overrides: dict[str, str] = {}
-    columns: dict[str, list[Any]] = {name: [] for name in _DATASET_COLUMNS}
+    for part in slices:  # chain order: the last override of a decision is the one in force
+        overrides.update(part.overrides)
+    slices = [s for s in slices if len(s.decided)]
+    if not slices:
+        return pd.DataFrame()
+    decided = pd.concat([s.decided for s in slices], ignore_index=True)
+    for name in _NUMBERS:  # a history slice has none of them: object columns of None until here
+        decided[name] = decided[name].astype("float64")
+    import pyarrow as pa
+
+    given = pa.concat_tables([s.inputs for s in slices]).to_pandas()
+    given = given.drop(columns=["firm_id", "as_of_date"], errors="ignore")
+    by_category = [c for c in decided.columns if c.startswith("points_cat_")]
+    at = _DATASET_COLUMNS.index("points_config_hash")
+    frame = pd.concat(
+        [
+            decided[list(_DATASET_COLUMNS[:5])],
+            given,
+            decided[[*_DATASET_COLUMNS[5:at], *by_category, *_DATASET_COLUMNS[at:]]],
+        ],
+        axis=1,
+    )
+    frame["decision"] = frame["decision_id"].map(overrides).fillna(frame["decision_as_decided"])
+    performance = pd.DataFrame({"default_12m": pd.Series(outcomes.closed_outcomes(), dtype="float64")})
+    frame["booked"] = frame["decision_id"].isin(performance.index)
+    # per application: the decision that booked, else the latest
+    frame = frame.sort_values(["booked", "seq"], kind="stable").drop_duplicates(KEY, keep="last")
+    frame = frame.sort_values("seq", kind="stable").reset_index(drop=True)
+    closed = (
+        frame["decision_id"].map(performance["default_12m"])
+        if len(performance)
+        else pd.Series(pd.NA, index=frame.index)
+    )
+    frame["default_12m"] = pd.array(closed, dtype="Int8")
+    frame["outcome"] = np.where(
+        frame["default_12m"].notna(), "matured", np.where(frame["booked"], "booked_not_matured", "no_outcome")
+    )
+    return frame
+
+
+@dataclass
+class _Slice:
+    """Part of a training table: dataset columns (``_DATASET_COLUMNS`` and ``points_cat_*_decided``), the
+    inputs as an Arrow table (same rows), and the decisions that overrides in the slice set."""
+
+    decided: pd.DataFrame
+    inputs: Any  # pyarrow.Table
+    overrides: dict[str, str]
+
+
+def _read_audit_slice(
+    url: str, prefix: str, start: int, stop: int, model_version: str | None, first: str, last: str
+) -> _Slice:
+    """:func:`_audit_slice` in a worker process, over its own connection to the store."""
+    store = AuditStore(url, table_prefix=prefix)
+    try:
+        return _audit_slice(OutcomeStore(store), start, stop, model_version, first, last)
+    finally:
+        store.dispose()
+
+
+def _audit_slice(
+    outcomes: OutcomeStore, start: int, stop: int, model_version: str | None, first: str, last: str
+) -> _Slice:
+    """The decisions of audit rows ``start``..``stop`` that the table keeps, read column by column."""
+    columns: dict[str, list[Any]] = {name: [] for name in _FROM_PARTS}
     inputs: list[str] = []
     categories: list[dict[str, Any] | None] = []
-    first, last = (since.isoformat() if since else ""), (until.isoformat() if until else "\uffff")
-    for chunk in outcomes.decision_columns(raw_input=True):  # column by column: a million rows stream
+    overrides: dict[str, str] = {}
+    for chunk in outcomes.decision_columns(raw_input=True, start_seq=start, stop_seq=stop):
         for kind, parent, new in zip(
             chunk["kind"], chunk["parent_id"], chunk["override_decision"], strict=True
         ):
@@ -475,10 +574,18 @@ def build_dataset(
             columns[name].extend(compress(days if part == "as_of_date" else chunk[part], keep))
         inputs.extend(map(_json_text, compress(chunk["input"], keep)))
         categories.extend(compress(chunk["points_categories"], keep))
-    audited = len(inputs)
-    columns["previous_model_pd"].extend([None] * audited)
-    columns["source"].extend(["audit"] * audited)
-    for old in outcomes.historical(with_input=True) if model_version is None else []:
+    decided = pd.DataFrame(columns)
+    decided["previous_model_pd"] = np.nan
+    decided["source"] = "audit"
+    decided = pd.concat([decided, _categories_frame(categories, columns["points_config_hash"])], axis=1)
+    return _Slice(decided, _inputs_table(inputs), overrides)
+
+
+def _history_slice(outcomes: OutcomeStore, first: str, last: str) -> _Slice:
+    """The bank's historical decisions dated in the window (no points or PD of this product)."""
+    columns: dict[str, list[Any]] = {name: [] for name in _DATASET_COLUMNS}
+    inputs: list[str] = []
+    for old in outcomes.historical(with_input=True):
         day = str(old["as_of_date"])
         if not first <= day <= last:
             continue
@@ -490,35 +597,7 @@ def build_dataset(
         ):  # fmt: skip
             columns[name].append(value)
         inputs.append(old["input_json"])
-        categories.append(None)
-    if not inputs:
-        return pd.DataFrame()
-    decided = pd.DataFrame(columns)
-    given = _inputs_frame(inputs).drop(columns=["firm_id", "as_of_date"], errors="ignore")
-    by_category = _categories_frame(categories, columns["points_config_hash"])
-    at = list(decided.columns).index("points_config_hash")
-    frame = pd.concat(
-        [decided.iloc[:, :5], given, decided.iloc[:, 5:at], by_category, decided.iloc[:, at:]], axis=1
-    )
-    frame["decision"] = [
-        overrides.get(d, dec)
-        for d, dec in zip(frame["decision_id"], frame["decision_as_decided"], strict=True)
-    ]
-    performance = pd.DataFrame({"default_12m": pd.Series(outcomes.closed_outcomes(), dtype="float64")})
-    frame["booked"] = frame["decision_id"].isin(performance.index)
-    # per application: the decision that booked, else the latest
-    frame = frame.sort_values(["booked", "seq"], kind="stable").drop_duplicates(KEY, keep="last")
-    frame = frame.sort_values("seq", kind="stable").reset_index(drop=True)
-    closed = (
-        frame["decision_id"].map(performance["default_12m"])
-        if len(performance)
-        else pd.Series(pd.NA, index=frame.index)
-    )
-    frame["default_12m"] = pd.array(closed, dtype="Int8")
-    frame["outcome"] = np.where(
-        frame["default_12m"].notna(), "matured", np.where(frame["booked"], "booked_not_matured", "no_outcome")
-    )
-    return frame
+    return _Slice(pd.DataFrame(columns), _inputs_table(inputs), {})
 
 
 #: the dataset's columns read from an audit row (``DecisionParts`` fields), in order
@@ -539,6 +618,16 @@ _FROM_PARTS = {
     "grade_decided": "grade",
     "prob_default_decided": "prob_default",
 }
+
+#: the dataset's columns (besides the input) that hold numbers
+_NUMBERS = (
+    "points_total_decided",
+    "points_core_decided",
+    "points_bonus_decided",
+    "points_deductions_decided",
+    "prob_default_decided",
+    "previous_model_pd",
+)
 
 #: the dataset's columns besides the applicant's input, in the order they are filled
 _DATASET_COLUMNS = (
@@ -585,9 +674,10 @@ def _categories_frame(categories: list[Any], hashes: list[Any]) -> pd.DataFrame:
     )
 
 
-def _inputs_frame(texts: list[str]) -> pd.DataFrame:
-    """The canonical inputs (JSON objects, one per text) as columns, parsed at once by Arrow's JSON reader
-    with the catalogue's types (numbers as float64, exactly as stored; dates stay ``YYYY-MM-DD`` text)."""
+def _inputs_table(texts: list[str]) -> Any:
+    """The canonical inputs (JSON objects, one per text) as an Arrow table, parsed at once by Arrow's JSON
+    reader with the catalogue's types (numbers as float64, exactly as stored; dates stay ``YYYY-MM-DD``
+    text)."""
     import io
 
     import pyarrow as pa
@@ -599,13 +689,14 @@ def _inputs_frame(texts: list[str]) -> pd.DataFrame:
     schema = pa.schema(
         [(f.name, arrow_type.get(f.dtype, pa.string())) for f in load_fields().fields if f.group != "outcome"]
     )
+    if not texts:
+        return schema.empty_table()
     options = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
-    table = pj.read_json(
+    return pj.read_json(
         io.BytesIO("\n".join(texts).encode("utf-8")),
         parse_options=options,
         read_options=pj.ReadOptions(block_size=1 << 26),
     )
-    return table.to_pandas()
 
 
 # ------------------------------------------------------------------------------- historical decisions
