@@ -156,10 +156,20 @@ def test_threads_do_not_change_predictions(booster_only, data) -> None:
         ),
         WoEScorecard(),
     ],
+    expected_failed_checks=lambda est: (
+        {
+            "check_sample_weight_equivalence_on_dense_data": (
+                "LightGBM counts rows, not weight, in min_child_samples, and bagging samples rows: a weight "
+                "of 2 is close to, not equal to, a repeated row (the scorecard's equivalence holds)"
+            )
+        }
+        if isinstance(est, PDClassifier)
+        else {}
+    ),
 )
 def test_sklearn_estimator_contract(estimator, check) -> None:
     # all of sklearn's checks apply and pass (binary-only is declared through the tags, so the multiclass
-    # checks verify the refusal instead of skipping it)
+    # checks verify the refusal instead of skipping it); the one exception is named above with its reason
     check(estimator)
 
 

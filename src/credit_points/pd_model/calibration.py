@@ -22,12 +22,18 @@ def sigmoid(raw: np.ndarray) -> np.ndarray:
 
 
 def fit_platt(
-    score: np.ndarray, y: np.ndarray, *, min_slope: float = 1e-3, max_iter: int = 100
+    score: np.ndarray,
+    y: np.ndarray,
+    *,
+    min_slope: float = 1e-3,
+    max_iter: int = 100,
+    sample_weight: np.ndarray | None = None,
 ) -> tuple[float, float]:
     """Maximum-likelihood ``(a, b)`` of ``P(y=1) = sigmoid(a * score + b)`` by Newton's method.
 
     The slope is kept at or above ``min_slope`` (a score that does not rank gets an almost flat map instead
-    of a reversed one). With one class only, returns the identity ``(1.0, 0.0)``.
+    of a reversed one). With one class only, returns the identity ``(1.0, 0.0)``. ``sample_weight``
+    weighs each row's log-likelihood (a row of weight 2 counts as two rows).
 
     Examples:
         >>> rng = np.random.default_rng(0)
@@ -39,14 +45,16 @@ def fit_platt(
     """
     s = np.asarray(score, dtype="float64")
     t = np.asarray(y, dtype="float64")
+    v = np.ones_like(t) if sample_weight is None else np.asarray(sample_weight, dtype="float64")
     if t.size == 0 or t.min() == t.max():
         return 1.0, 0.0
-    a, b = 1.0, float(np.log(t.mean() / (1.0 - t.mean())) - s.mean())
+    mean = float(np.average(t, weights=v))
+    a, b = 1.0, float(np.log(mean / (1.0 - mean)) - np.average(s, weights=v))
     design = np.column_stack([s, np.ones_like(s)])
     for _ in range(max_iter):
         p = sigmoid(a * s + b)
-        w = np.clip(p * (1.0 - p), 1e-12, None)
-        grad = design.T @ (t - p)
+        w = v * np.clip(p * (1.0 - p), 1e-12, None)
+        grad = design.T @ (v * (t - p))
         hess = (design * w[:, None]).T @ design + 1e-9 * np.eye(2)
         step = np.linalg.solve(hess, grad)
         a_new, b_new = a + float(step[0]), b + float(step[1])
@@ -60,8 +68,8 @@ def fit_platt(
         # refit the intercept alone for the fixed slope
         for _ in range(max_iter):
             p = sigmoid(a * s + b)
-            g = float(np.sum(t - p))
-            h = float(np.sum(p * (1.0 - p))) + 1e-12
+            g = float(np.sum(v * (t - p)))
+            h = float(np.sum(v * p * (1.0 - p))) + 1e-12
             b += g / h
             if abs(g / h) < 1e-10:
                 break

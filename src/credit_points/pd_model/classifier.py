@@ -32,7 +32,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from credit_points.exceptions import ModelError
 from credit_points.pd_model.calibration import fit_platt, sigmoid
-from credit_points.pd_model.target import encode_binary_target
+from credit_points.pd_model.target import check_sample_weight, encode_binary_target
 
 SERIAL_FORMAT = "credit-points/pd-classifier"
 SERIAL_VERSION = 1
@@ -216,6 +216,9 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
         y_calib: Any = None,
         X_valid: Any = None,
         y_valid: Any = None,
+        *,
+        sample_weight: Any = None,
+        calib_weight: Any = None,
     ) -> PDClassifier:
         """Fit the booster on ``(X, y)`` and the calibrator on data the booster did not see.
 
@@ -226,6 +229,10 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
             y_calib: calibration labels.
             X_valid: optional early-stopping data (with ``early_stopping_rounds``); never the test fold.
             y_valid: its labels.
+            sample_weight: a non-negative weight per row of ``X`` (reject inference: inverse booking
+                probabilities, or the inferred outcomes of applicants never booked); a row of weight 2
+                counts as two rows in the booster, the scorecard, the selection and the calibration.
+            calib_weight: the same for the rows of ``X_calib``.
 
         Returns:
             self.
@@ -234,35 +241,52 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
         self.classes_, y01 = encode_binary_target(y_arr)
         if len(y01) != X_arr.shape[0]:
             raise ValueError(f"X has {X_arr.shape[0]} rows but y has {len(y01)}")
+        weight = check_sample_weight(sample_weight, len(y01), y01)
         self.selection_: list[dict[str, float]] = []
         self.scorecard_: Any = None
         self.blend_weight_ = 1.0
         if self.scorecard is not None and self.blend_weights:
-            return self._fit_with_selection(X_arr, y01, X_calib, y_calib)
+            return self._fit_with_selection(X_arr, y01, X_calib, y_calib, weight, calib_weight)
+        wc = None
         if X_calib is None:
             Xc = None
+            w_fit = weight
             if self.calib_fraction > 0 and min(np.bincount(y01.astype(int))) >= 2:
-                X_fit, Xc, y_fit, yc = train_test_split(
-                    X_arr, y01, test_size=self.calib_fraction, stratify=y01, random_state=self.random_state
+                rows = np.arange(len(y01))
+                fit_rows, calib_rows = train_test_split(
+                    rows, test_size=self.calib_fraction, stratify=y01, random_state=self.random_state
                 )
+                X_fit, Xc, y_fit, yc = X_arr[fit_rows], X_arr[calib_rows], y01[fit_rows], y01[calib_rows]
+                if weight is not None:
+                    w_fit, wc = weight[fit_rows], weight[calib_rows]
             else:
                 X_fit, y_fit = X_arr, y01
         else:
-            X_fit, y_fit = X_arr, y01
+            X_fit, y_fit, w_fit = X_arr, y01, weight
             Xc = self._as_matrix(X_calib, fitted=False)
             yc = self._encode_other(y_calib)
-        booster = self._train(X_fit, y_fit, X_valid, y_valid)
+            wc = check_sample_weight(calib_weight, len(yc))
+        booster = self._train(X_fit, y_fit, X_valid, y_valid, weight=w_fit)
         self.booster_ = booster
         if Xc is not None:
             margin = np.asarray(
                 booster.predict(Xc, raw_score=True, num_threads=self.num_threads), dtype="float64"
             )
-            self.calib_a_, self.calib_b_ = fit_platt(margin, yc, min_slope=self.min_slope)
+            self.calib_a_, self.calib_b_ = fit_platt(margin, yc, min_slope=self.min_slope, sample_weight=wc)
         else:
             self.calib_a_, self.calib_b_ = 1.0, 0.0
         return self
 
-    def _fit_with_selection(self, X: np.ndarray, y01: np.ndarray, X_calib: Any, y_calib: Any) -> PDClassifier:
+    def _fit_with_selection(
+        self,
+        X: np.ndarray,
+        y01: np.ndarray,
+        X_calib: Any,
+        y_calib: Any,
+        sample_weight: np.ndarray | None = None,
+        calib_weight: Any = None,
+    ) -> PDClassifier:
+        sw = sample_weight
         weights = [float(w) for w in self.blend_weights or ()]
         bad = [w for w in weights if not 0.0 <= w <= 1.0]
         if bad:
@@ -272,22 +296,25 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
         oof_sc = np.zeros(len(y01))
         best_iters = []
         for tr, va in folds.split(X, y01):
-            booster = self._train(X[tr], y01[tr], X[va], y01[va], encoded=True)
+            w_tr, w_va = (None, None) if sw is None else (sw[tr], sw[va])
+            booster = self._train(
+                X[tr], y01[tr], X[va], y01[va], encoded=True, weight=w_tr, valid_weight=w_va
+            )
             best_iters.append(self.best_iteration_)
             oof_margin[va] = booster.predict(X[va], raw_score=True, num_threads=self.num_threads)
             sc = self._scorecard_clone()
-            oof_sc[va] = sc.fit(X[tr], y01[tr]).raw_score(X[va])
+            oof_sc[va] = sc.fit(X[tr], y01[tr], sample_weight=w_tr).raw_score(X[va])
         table = []
         for w in weights:
             z = w * oof_margin + (1.0 - w) * oof_sc
-            a, b = fit_platt(z, y01, min_slope=self.min_slope)
+            a, b = fit_platt(z, y01, min_slope=self.min_slope, sample_weight=sw)
             p = np.clip(sigmoid(a * z + b), 1e-12, 1 - 1e-12)
             table.append(
                 {
                     "weight": w,
-                    "log_loss": float(-np.mean(y01 * np.log(p) + (1 - y01) * np.log(1 - p))),
-                    "brier": float(np.mean((p - y01) ** 2)),
-                    "auc": float(roc_auc_score(y01, z)),
+                    "log_loss": float(-np.average(y01 * np.log(p) + (1 - y01) * np.log(1 - p), weights=sw)),
+                    "brier": float(np.average((p - y01) ** 2, weights=sw)),
+                    "auc": float(roc_auc_score(y01, z, sample_weight=sw)),
                     "a": a,
                     "b": b,
                 }
@@ -300,12 +327,15 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
         self.selection_ = [{k: v for k, v in r.items() if k not in ("a", "b")} for r in table]
         self.blend_weight_ = float(best["weight"])
         n_final = int(round(float(np.mean(best_iters)))) if self.early_stopping_rounds else self.n_estimators
-        self.booster_ = self._train(X, y01, None, None, encoded=True, n_estimators=max(n_final, 1))
-        self.scorecard_ = self._scorecard_clone().fit(X, y01)
+        self.booster_ = self._train(X, y01, None, None, encoded=True, n_estimators=max(n_final, 1), weight=sw)
+        self.scorecard_ = self._scorecard_clone().fit(X, y01, sample_weight=sw)
         if X_calib is not None:
             Xc = self._as_matrix(X_calib)
             yc = self._encode_other(y_calib)
-            self.calib_a_, self.calib_b_ = fit_platt(self.margin(Xc), yc, min_slope=self.min_slope)
+            wc = check_sample_weight(calib_weight, len(yc))
+            self.calib_a_, self.calib_b_ = fit_platt(
+                self.margin(Xc), yc, min_slope=self.min_slope, sample_weight=wc
+            )
         else:
             self.calib_a_, self.calib_b_ = float(best["a"]), float(best["b"])
         return self
@@ -332,18 +362,27 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
         *,
         encoded: bool = False,
         n_estimators: int | None = None,
+        weight: np.ndarray | None = None,
+        valid_weight: np.ndarray | None = None,
     ) -> lgb.Booster:
         params = self.lgb_params(X.shape[1])
         cats: Any = list(self.categorical_features) if self.categorical_features else "auto"
         train_set = lgb.Dataset(
-            X, label=y01, categorical_feature=cats, free_raw_data=True, params={"verbosity": -1}
+            X,
+            label=y01,
+            weight=weight,
+            categorical_feature=cats,
+            free_raw_data=True,
+            params={"verbosity": -1},
         )
         callbacks: list[Any] = []
         valid_sets = []
         if X_valid is not None and self.early_stopping_rounds:
             Xv = X_valid if encoded else self._as_matrix(X_valid, fitted=False)
             yv = y_valid if encoded else self._encode_other(y_valid)
-            valid_sets = [lgb.Dataset(Xv, label=yv, reference=train_set, categorical_feature=cats)]
+            valid_sets = [
+                lgb.Dataset(Xv, label=yv, weight=valid_weight, reference=train_set, categorical_feature=cats)
+            ]
             callbacks.append(
                 lgb.early_stopping(self.early_stopping_rounds, first_metric_only=True, verbose=False)
             )

@@ -23,7 +23,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from credit_points.exceptions import ModelError
 from credit_points.pd_model.calibration import sigmoid
-from credit_points.pd_model.target import encode_binary_target
+from credit_points.pd_model.target import check_sample_weight, encode_binary_target
 
 SERIAL_FORMAT = "credit-points/woe-scorecard"
 
@@ -120,14 +120,19 @@ class WoEScorecard(ClassifierMixin, BaseEstimator):
         return tags
 
     # ------------------------------------------------------------------------------------------ fit
-    def fit(self, X: Any, y: Any) -> WoEScorecard:
-        """Bin every variable, compute WoE tables, and fit the logistic regression on WoE."""
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> WoEScorecard:
+        """Bin every variable, compute WoE tables, and fit the logistic regression on WoE.
+
+        ``sample_weight`` (non-negative, one per row) weighs each row in the bin search, the WoE counts and
+        the regression: a row of weight 2 counts as two rows.
+        """
         X_arr, y_arr = validate_data(self, X, y, dtype=np.float64, ensure_all_finite="allow-nan", reset=True)
         self.classes_, y01 = encode_binary_target(y_arr)
+        weight = check_sample_weight(sample_weight, len(y01), y01)
         cats = set(self.categorical_features or ())
         tables = []
-        total_bad = float(y01.sum())
-        total_good = float(len(y01) - total_bad)
+        total_bad = float(y01.sum()) if weight is None else float((weight * y01).sum())
+        total_good = float((len(y01) if weight is None else weight.sum()) - total_bad)
         mono = (
             list(self.monotone_constraints) if self.monotone_constraints is not None else [0] * X_arr.shape[1]
         )
@@ -136,7 +141,9 @@ class WoEScorecard(ClassifierMixin, BaseEstimator):
         trends = {1: "ascending", -1: "descending", 0: self.monotonic_trend}
         for j in range(X_arr.shape[1]):
             tables.append(
-                self._fit_table(X_arr[:, j], y01, j in cats, total_bad, total_good, trends[int(mono[j])])
+                self._fit_table(
+                    X_arr[:, j], y01, j in cats, total_bad, total_good, trends[int(mono[j])], weight=weight
+                )
             )
         self.tables_ = tables
         W = self._woe_matrix(X_arr)
@@ -147,7 +154,7 @@ class WoEScorecard(ClassifierMixin, BaseEstimator):
         intercept = float(np.log(total_bad / total_good))
         for _ in range(X_arr.shape[1] + 1):
             lr = LogisticRegression(C=self.C, max_iter=1000, solver="newton-cholesky")
-            lr.fit(W[:, candidates], y01)
+            lr.fit(W[:, candidates], y01, sample_weight=weight)
             negative = [c for c, b in zip(candidates, lr.coef_[0], strict=True) if b < 0]
             if not negative or len(candidates) == 1:
                 coef[:] = 0.0
@@ -169,15 +176,18 @@ class WoEScorecard(ClassifierMixin, BaseEstimator):
         tg: float,
         trend: str,
         sample: np.ndarray | None = None,
+        weight: np.ndarray | None = None,
     ) -> dict[str, Any]:
         missing = ~np.isfinite(x)
         clean_x, clean_y = x[~missing], y01[~missing]
+        clean_w = None if weight is None else weight[~missing]
         if sample is not None:
             xs, ys = x[sample], y01[sample]
             keep = np.isfinite(xs)
             search_x, search_y = xs[keep], ys[keep]
+            search_w = None if weight is None else weight[sample][keep]
         else:
-            search_x, search_y = clean_x, clean_y
+            search_x, search_y, search_w = clean_x, clean_y, clean_w
         table: dict[str, Any] = {"kind": "categorical" if categorical else "numerical"}
         splits: Any = []
         if search_x.size and np.unique(search_x).size > 1 and 0 < search_y.sum() < search_y.size:
@@ -188,7 +198,11 @@ class WoEScorecard(ClassifierMixin, BaseEstimator):
                 monotonic_trend=None if categorical else trend,
                 solver="cp",
             )
-            ob.fit(search_x.astype(object) if categorical else search_x, search_y.astype(int))
+            ob.fit(
+                search_x.astype(object) if categorical else search_x,
+                search_y.astype(int),
+                sample_weight=search_w,
+            )
             splits = ob.splits
         if categorical:
             categories = [float(v) for group in splits for v in np.asarray(group, dtype="float64")]
@@ -205,13 +219,19 @@ class WoEScorecard(ClassifierMixin, BaseEstimator):
             table["splits"] = [float(s) for s in np.asarray(splits, dtype="float64")]
             n_bins = len(table["splits"]) + 1
             idx = np.digitize(clean_x, np.asarray(table["splits"]), right=False)
-        bad = np.bincount(idx, weights=clean_y, minlength=n_bins)
-        cnt = np.bincount(idx, minlength=n_bins).astype(float)
+        if clean_w is None:
+            bad = np.bincount(idx, weights=clean_y, minlength=n_bins)
+            cnt = np.bincount(idx, minlength=n_bins).astype(float)
+            m_bad = float(y01[missing].sum())
+            m_cnt = float(missing.sum())
+        else:
+            bad = np.bincount(idx, weights=clean_y * clean_w, minlength=n_bins)
+            cnt = np.bincount(idx, weights=clean_w, minlength=n_bins)
+            m_bad = float((y01[missing] * weight[missing]).sum())  # type: ignore[index]
+            m_cnt = float(weight[missing].sum())  # type: ignore[index]
         good = cnt - bad
         woe = _woe(bad, good, tb, tg) if tb > 0 and tg > 0 else np.zeros(n_bins)
         woe = np.where(cnt > 0, woe, 0.0)
-        m_bad = float(y01[missing].sum())
-        m_cnt = float(missing.sum())
         woe_missing = (
             float(_woe(np.array([m_bad]), np.array([m_cnt - m_bad]), tb, tg)[0]) if m_cnt > 0 else 0.0
         )

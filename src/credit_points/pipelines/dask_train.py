@@ -62,15 +62,18 @@ def early_stopping_iteration(losses: np.ndarray, rounds: int) -> int:
     return best_i + 1
 
 
-def _log_loss_by_iteration(booster: lgb.Booster, X: np.ndarray, y01: np.ndarray) -> np.ndarray:
-    """Binary log loss of the first 1, 2, … n trees (each tree's raw output added once)."""
+def _log_loss_by_iteration(
+    booster: lgb.Booster, X: np.ndarray, y01: np.ndarray, weight: np.ndarray | None = None
+) -> np.ndarray:
+    """Binary log loss (weighted by ``weight``) of the first 1, 2, … n trees (each tree's raw output added
+    once)."""
     n_trees = booster.current_iteration()
     margin = np.zeros(len(y01))
     losses = np.empty(n_trees)
     for i in range(n_trees):
         margin += booster.predict(X, start_iteration=i, num_iteration=1, raw_score=True)
         # log(1 + e^m) - y m, stable
-        losses[i] = float(np.mean(np.logaddexp(0.0, margin) - y01 * margin))
+        losses[i] = float(np.average(np.logaddexp(0.0, margin) - y01 * margin, weights=weight))
     return losses
 
 
@@ -121,6 +124,8 @@ class DaskPDClassifier(PDClassifier):
         *,
         encoded: bool = False,
         n_estimators: int | None = None,
+        weight: np.ndarray | None = None,
+        valid_weight: np.ndarray | None = None,
     ) -> lgb.Booster:
         from lightgbm.dask import DaskLGBMClassifier
 
@@ -131,16 +136,24 @@ class DaskPDClassifier(PDClassifier):
         if self.categorical_features:
             params["categorical_feature"] = list(self.categorical_features)
         data, label = self._to_dask(np.asarray(X, dtype="float64"), np.asarray(y01, dtype="float64"))
-        data, label = self._client.persist([data, label])
+        sample_weight = None
+        if weight is not None:
+            _, sample_weight = self._to_dask(
+                np.asarray(X[:, :1], dtype="float64"), np.asarray(weight, "float64")
+            )
+        if sample_weight is None:
+            data, label = self._client.persist([data, label])
+        else:
+            data, label, sample_weight = self._client.persist([data, label, sample_weight])
         model = DaskLGBMClassifier(client=self._client, **params)
-        model.fit(data, label)
+        model.fit(data, label, sample_weight=sample_weight)
         booster = model.booster_
         booster = lgb.Booster(model_str=booster.model_to_string())
         self.best_iteration_ = booster.current_iteration()
         if X_valid is not None and self.early_stopping_rounds:
             Xv = np.asarray(X_valid, dtype="float64") if encoded else self._as_matrix(X_valid, fitted=False)
             yv = np.asarray(y_valid, dtype="float64") if encoded else self._encode_other(y_valid)
-            losses = _log_loss_by_iteration(booster, Xv, yv)
+            losses = _log_loss_by_iteration(booster, Xv, yv, valid_weight)
             self.best_iteration_ = early_stopping_iteration(losses, self.early_stopping_rounds)
             booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=self.best_iteration_))
         return booster
