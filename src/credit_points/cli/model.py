@@ -21,6 +21,11 @@ def train(
     scheduler: str | None = typer.Option(
         None, "--scheduler", help="Dask scheduler address; default a LocalCluster."
     ),
+    reject_inference: str | None = typer.Option(
+        None,
+        "--reject-inference",
+        help="none, reweight, augment or parcel (default: the PD profile's); needs an `outcomes dataset` table.",
+    ),
 ) -> None:
     """Train out of time, log to MLflow, register a new version and give it the `challenger` alias."""
     from credit_points.pipelines.train import run_train
@@ -33,6 +38,7 @@ def train(
         alias=alias,
         engine=engine,
         scheduler=scheduler,
+        reject_inference=reject_inference,
     )
 
 

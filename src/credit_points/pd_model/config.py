@@ -14,6 +14,7 @@ from pydantic import Field, model_validator
 
 from credit_points.config import StrictModel, VersionedConfig, load_config, resolve_config_path
 from credit_points.expressions import compile_expression
+from credit_points.pd_model.reject_inference import RejectInferenceConfig
 
 #: Columns a feature may never read: outcomes and simulation truth (they are observed after ``as_of_date``).
 FORBIDDEN_FEATURE_INPUTS: frozenset[str] = frozenset({"default_12m", "true_pd", "true_raw", "default_date"})
@@ -227,6 +228,9 @@ class PDModelConfig(VersionedConfig):
     selection: SelectionConfig = SelectionConfig()
     validation: ValidationConfig = ValidationConfig()
     generic: GenericDataConfig = GenericDataConfig()
+    #: a training setting (which rows the model learns from), kept out of the dump and so out of the
+    #: configuration hash a decision records: the training run and the model card record it
+    reject_inference: RejectInferenceConfig = Field(default_factory=RejectInferenceConfig, exclude=True)
 
     @model_validator(mode="after")
     def _features_consistent(self) -> PDModelConfig:

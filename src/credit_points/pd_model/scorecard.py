@@ -232,6 +232,20 @@ class WoEScorecard(ClassifierMixin, BaseEstimator):
         good = cnt - bad
         woe = _woe(bad, good, tb, tg) if tb > 0 and tg > 0 else np.zeros(n_bins)
         woe = np.where(cnt > 0, woe, 0.0)
+        if clean_w is not None and not categorical and trend in ("ascending", "descending"):
+            # the bin search's trend is on its own counts; with weights, merge adjacent bins until the
+            # weighted WoE keeps the constraint's direction too
+            sign = 1.0 if trend == "ascending" else -1.0
+            edges = list(table["splits"])
+            while edges and (np.diff(woe) * sign < 0).any():
+                del edges[int(np.flatnonzero(np.diff(woe) * sign < 0)[0])]
+                idx = np.digitize(clean_x, np.asarray(edges), right=False)
+                bad = np.bincount(idx, weights=clean_y * clean_w, minlength=len(edges) + 1)
+                cnt = np.bincount(idx, weights=clean_w, minlength=len(edges) + 1)
+                good = cnt - bad
+                woe = _woe(bad, good, tb, tg) if tb > 0 and tg > 0 else np.zeros(len(edges) + 1)
+                woe = np.where(cnt > 0, woe, 0.0)
+            table["splits"] = edges
         woe_missing = (
             float(_woe(np.array([m_bad]), np.array([m_cnt - m_bad]), tb, tg)[0]) if m_cnt > 0 else 0.0
         )

@@ -17,6 +17,7 @@ from credit_points.pd_model.classifier import PDClassifier
 from credit_points.pd_model.config import PDModelConfig
 from credit_points.pd_model.features import build_features, feature_order_hash
 from credit_points.pd_model.master_scale import apply_pd_floor, assign_grade
+from credit_points.pd_model.reject_inference import RejectInference
 from credit_points.pd_model.scorecard import WoEScorecard
 from credit_points.pd_model.split import SplitIndices, oot_split
 from credit_points.pd_model.validation import auc_with_ci, brier, validation_pack
@@ -68,11 +69,13 @@ class FitResult:
         return out
 
 
-def _target(frame: pd.DataFrame, column: str) -> np.ndarray:
+def _target(frame: pd.DataFrame, column: str, *, allow_missing: bool = False) -> np.ndarray:
     if column not in frame.columns:
         raise DataValidationError(f"the target column {column!r} is missing", field=column)
     values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     bad = ~np.isin(values, (0.0, 1.0))
+    if allow_missing:
+        bad &= ~frame[column].isna().to_numpy()
     if bad.any():
         first = frame[column].to_numpy()[bad][0]
         raise DataValidationError(
@@ -96,7 +99,9 @@ def fit_pd_model(
 
     Args:
         frame_with_points: applicant rows of several ``as_of_date`` cohorts joined with the points columns,
-            with the 0/1 target column of ``config.split.target``.
+            with the 0/1 target column of ``config.split.target``; a missing target marks an applicant
+            without an outcome (declined or never booked), which ``config.reject_inference`` uses or, with
+            ``none``, leaves out. The test year is validated on its outcomes only.
         config: the PD model configuration.
         classifier: an unfitted classifier to fit instead of ``PDClassifier.from_config(config)`` (e.g. one
             whose boosters are trained on a Dask cluster); everything else is unchanged.
@@ -107,23 +112,32 @@ def fit_pd_model(
     """
     split = oot_split(frame_with_points, config)
     features = build_features(frame_with_points, config)
-    y = _target(frame_with_points, config.split.target)
-    X_train, X_calib, X_oot = (features.iloc[idx] for idx in (split.train, split.calib, split.test))
-    y_train, y_calib, y_oot = (y[idx] for idx in (split.train, split.calib, split.test))
-    for name, yy in (("train", y_train), ("calib", y_calib), ("test", y_oot)):
+    inference = RejectInference(config.reject_inference, config)
+    y = _target(frame_with_points, config.split.target, allow_missing=True)
+    unbooked = np.isnan(y)  # applicants without an outcome: reject inference's, or left out (``none``)
+    train_b, train_u, calib_b, calib_u = (
+        idx[keep[idx]] for idx in (split.train, split.calib) for keep in (~unbooked, unbooked)
+    )
+    X_oot, y_oot = features.iloc[split.test[~unbooked[split.test]]], y[split.test[~unbooked[split.test]]]
+    for name, yy in (("train", y[train_b]), ("calib", y[calib_b]), ("test", y_oot)):
         if yy.min() == yy.max():
             raise DataValidationError(
                 f"the {name} slice has no {'defaults' if yy.max() == 0 else 'non-defaults'}; cannot fit or validate",
                 field=config.split.target,
             )
+    # fitted on the training years only; applied to the training and calibration years
+    inference.fit(features.iloc[train_b], y[train_b], features.iloc[train_u])
+    train = inference.transform(features.iloc[train_b], y[train_b], features.iloc[train_u])
+    calib = inference.transform(features.iloc[calib_b], y[calib_b], features.iloc[calib_u])
+    X_train, y_train, X_calib, y_calib = train.X, train.y, calib.X, calib.y
     model = (classifier if classifier is not None else PDClassifier.from_config(config)).fit(
-        X_train, y_train, X_calib, y_calib
+        X_train, y_train, X_calib, y_calib, sample_weight=train.weight, calib_weight=calib.weight
     )
     if model.scorecard_ is not None:
         challenger = model.scorecard_
     else:
         challenger = WoEScorecard.from_config(config, monotone_constraints=tuple(config.monotone_constraints))
-        challenger.fit(X_train.to_numpy(), y_train)
+        challenger.fit(X_train.to_numpy(), y_train, sample_weight=train.weight)
     scale = config.master_scale
     prob_default_oot = apply_pd_floor(sigmoid(model.raw_score(X_oot)), scale)
     grades_oot = assign_grade(prob_default_oot, scale)
@@ -169,4 +183,11 @@ def fit_pd_model(
         grades_oot=grades_oot,
         config_hash=config.content_hash,
         feature_order_hash=feature_order_hash(config),
+        extra={
+            "reject_inference": {
+                **inference.describe(),
+                **{f"train_{k}": v for k, v in train.summary.items()},
+                **{f"calib_{k}": v for k, v in calib.summary.items()},
+            }
+        },
     )

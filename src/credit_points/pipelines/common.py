@@ -67,26 +67,45 @@ def frame_digest(frame: pd.DataFrame) -> str:
     return h.hexdigest()
 
 
-def load_applicants(data: str | Path, *, require_outcome: bool = False) -> LoadedData:
-    """Read and validate applicants; bad rows are returned in ``errors``, never dropped silently."""
+def load_applicants(
+    data: str | Path, *, require_outcome: bool = False, keep_unbooked: bool = False
+) -> LoadedData:
+    """Read and validate applicants; bad rows are returned in ``errors``, never dropped silently.
+
+    From an ``outcomes dataset`` table only the ``matured`` rows are kept, unless ``keep_unbooked``: then
+    the applicants without an outcome (``no_outcome``: declined, not approved, never drawn) come too, after
+    them, with ``default_12m`` missing (for reject inference). Booked loans whose window is still open are
+    never kept: their outcome is unknown, and they were not turned away.
+    """
     from credit_points.datasets.io import read_table
     from credit_points.datasets.schema import validate_applicants
 
     path = applicants_path(data)
     raw = read_table(path)
     digest = frame_digest(raw)
-    manifest, left_out = None, 0
+    manifest, left_out, unbooked = None, 0, None
     if {"outcome", "decision_id"} <= set(raw.columns):  # the training table of `outcomes dataset`
         manifest = _outcomes_manifest(path)
-        matured = raw["outcome"].to_numpy() == "matured"
-        left_out = int((~matured).sum())
+        outcome = raw["outcome"].to_numpy()
+        matured = outcome == "matured"
         from credit_points.datasets.fields import load_fields
 
         known = {f.name for f in load_fields().fields}
         keep = [c for c in raw.columns if c in known or _is_decided_points(c)]
+        if keep_unbooked:
+            unbooked = raw.loc[outcome == "no_outcome", [c for c in keep if c != "default_12m"]]
+            unbooked = unbooked.reset_index(drop=True)
+        left_out = int((~matured).sum()) - (0 if unbooked is None else len(unbooked))
         raw = raw.loc[matured, keep].reset_index(drop=True)
         raw["default_12m"] = raw["default_12m"].astype("int64")
     good, errors = validate_applicants(raw, require_outcome=require_outcome, path=str(path))
+    if unbooked is not None:
+        more, more_errors = validate_applicants(unbooked, path=str(path))
+        if len(more_errors):  # rows numbered after the matured ones, as in the frame they join
+            more_errors = more_errors.assign(row=more_errors["row"] + len(raw))
+            errors = pd.concat([errors, more_errors], ignore_index=True)
+        more["default_12m"] = np.nan
+        good = pd.concat([good, more.set_axis(more.index + len(raw))])
     decided = None
     if manifest is not None:
         decided_columns = [c for c in good.columns if _is_decided_points(c)]

@@ -19,14 +19,43 @@ from credit_points.bundle import golden_frame, library_versions, save_bundle
 from credit_points.config import Settings, get_settings
 from credit_points.datasets.fields import load_fields
 from credit_points.engine import DecisionEngine, ModelIdentity
+from credit_points.exceptions import DataValidationError
 from credit_points.explain.config import load_reason_codes
-from credit_points.pd_model.config import load_pd_config
+from credit_points.pd_model.config import PDModelConfig, load_pd_config
+from credit_points.pd_model.reject_inference import METHODS
 from credit_points.pd_model.training import FitResult, fit_pd_model
 from credit_points.pipelines.common import load_applicants, points_as_decided, score_points_by_cohort
 from credit_points.points.config import load_points_config
 from credit_points.policy.config import load_policy
 from credit_points.reports.validation import log_validation_report
 from credit_points.tracking.gate import score_distribution
+
+#: reject inference figures logged as run metrics (the rest of its record are parameters)
+_RI_FIGURES = (
+    "train_booked_rows",
+    "train_unbooked_rows",
+    "calib_booked_rows",
+    "calib_unbooked_rows",
+    "train_inferred_default_rate",
+    "train_max_weight",
+    "train_effective_rows",
+)
+
+
+def with_reject_inference(config: PDModelConfig, method: str | None) -> PDModelConfig:
+    """``config`` with its reject-inference method replaced (``None`` keeps it); an unknown method is an
+    error naming the choices."""
+    if method is None:
+        return config
+    if method not in METHODS:
+        raise DataValidationError(
+            f"unknown reject inference method; choose one of {', '.join(METHODS)}",
+            field="reject_inference",
+            value=method,
+        )
+    settings = config.reject_inference.model_copy(update={"method": method})
+    return config.model_copy(update={"reject_inference": settings})
+
 
 MODEL_LIMITATIONS = (
     "Trained on the cohorts listed; validated on the latest cohort only (out of time). "
@@ -83,6 +112,7 @@ def build_model_card(
         "score_distribution_train": score_distribution(train_raw),
         "configs": engine_versions,
         "feature_order_hash": fit.feature_order_hash,
+        "reject_inference": fit.extra.get("reject_inference", {"method": "none"}),
         "libraries": library_versions(),
         "limitations": MODEL_LIMITATIONS,
     }
@@ -117,8 +147,14 @@ def run_train(
     scheduler: str | None = None,
     settings: Settings | None = None,
     console: Console | None = None,
+    reject_inference: str | None = None,
 ) -> TrainOutcome:
-    """Train, validate, bundle, log and register; give the new version ``alias``."""
+    """Train, validate, bundle, log and register; give the new version ``alias``.
+
+    ``reject_inference`` (``none``, ``reweight``, ``augment``, ``parcel``) overrides the PD configuration's
+    method; any method but ``none`` needs the applicants without an outcome of an ``outcomes dataset``
+    table.
+    """
     import mlflow
 
     from credit_points.tracking.registry import register_bundle, set_alias
@@ -127,7 +163,9 @@ def run_train(
 
     settings = settings or get_settings()
     console = console or Console()
-    loaded = load_applicants(data, require_outcome=True)
+    pd_cfg = with_reject_inference(load_pd_config(pd_config), reject_inference)
+    method = pd_cfg.reject_inference.method
+    loaded = load_applicants(data, require_outcome=True, keep_unbooked=method != "none")
     bad_rows = int(loaded.errors["row"].nunique()) if len(loaded.errors) else 0
     if bad_rows:
         console.print(f"[yellow]{bad_rows} bad row(s) left out of training[/yellow]")
@@ -137,8 +175,17 @@ def run_train(
             "(declined, not booked, or the 12-month window still open)"
         )
     frame = loaded.frame.reset_index(drop=True)
+    unbooked = int(frame["default_12m"].isna().sum())
+    if method != "none":
+        if not unbooked:
+            raise DataValidationError(
+                f"reject inference ({method}) needs applicants without an outcome: train on the table that "
+                "`credit-points outcomes dataset` writes",
+                field="reject_inference",
+                value=method,
+            )
+        console.print(f"reject inference: {method}, over {unbooked:,} applicant(s) without an outcome")
     points_cfg = load_points_config(points_config)
-    pd_cfg = load_pd_config(pd_config)
     policy_cfg = load_policy(policy)
     codes_cfg = load_reason_codes()
     fields = load_fields()
@@ -193,6 +240,13 @@ def run_train(
             **{f"lib.{k}": v for k, v in library_versions().items()},
         }
         log_params(flatten(params))
+        inference = dict(fit.extra.get("reject_inference", {}))
+        log_params(
+            flatten({"reject_inference": {k: v for k, v in inference.items() if k not in _RI_FIGURES}})
+        )
+        mlflow.log_metrics(
+            {f"reject_inference_{k}": float(inference[k]) for k in _RI_FIGURES if k in inference}
+        )
         log_dataset(
             loaded.frame,
             name="applicants",
