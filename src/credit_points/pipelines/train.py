@@ -49,7 +49,7 @@ def with_reject_inference(config: PDModelConfig, method: str | None) -> PDModelC
         return config
     if method not in METHODS:
         raise DataValidationError(
-            f"unknown reject inference method; choose one of {', '.join(METHODS)}",
+            f"unknown reject inference method {method!r}; choose one of {', '.join(METHODS)}",
             field="reject_inference",
             value=method,
         )

@@ -1,0 +1,101 @@
+"""`train --reject-inference` through the real command line, on a lender's own files only.
+
+The generated bank keeps its historical decisions and their loans' performance; the simulation's view and
+the truth are deleted before anything is imported, so no step can read them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from .cli import run_cli
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def lender(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    from credit_points.pipelines.generate import write_panel
+
+    home = tmp_path_factory.mktemp("reject-inference")
+    raw = home / "raw"
+    write_panel(raw, n_firms=4000, years=(2019, 2024), seed=5)
+    bank = home / "bank"
+    bank.mkdir()
+    for name in ("historical_decisions.parquet", "performance.parquet"):
+        shutil.copy(raw / name, bank / name)
+    shutil.rmtree(raw)  # the truth and the simulation's view are gone
+    env = {
+        **os.environ,
+        "CREDIT_POINTS_HOME": str(home),
+        "CREDIT_POINTS_TRACKING_URI": f"sqlite:///{home / 'mlruns' / 'mlflow.db'}",
+    }
+    url = f"sqlite:///{home / 'audit.db'}"
+    table = home / "training.parquet"
+    for args in (
+        ["outcomes", "import", "--history", str(bank / "historical_decisions.parquet"), "--audit-url", url],
+        ["outcomes", "import", "--file", str(bank / "performance.parquet"), "--audit-url", url,
+         "--today", "2030-01-01"],
+        ["outcomes", "dataset", "--out", str(table), "--audit-url", url],
+    ):  # fmt: skip
+        result = run_cli(args, env)
+        assert result.returncode == 0, f"{args[:2]}: {result.stdout}{result.stderr}"
+    return table, env
+
+
+@pytest.mark.parametrize("method", ["none", "reweight", "augment", "parcel"])
+def test_each_method_trains_registers_and_records_itself(lender, method) -> None:
+    import mlflow
+
+    table, env = lender
+    dataset = pd.read_parquet(table)
+    assert not {"true_pd", "true_raw", "default_date"} & set(dataset.columns)
+    unbooked = int((dataset["outcome"] == "no_outcome").sum())
+    assert unbooked > 0
+
+    result = run_cli(
+        ["train", "--data", str(table), "--reject-inference", method, "--alias", f"ri-{method}"], env
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    mlflow.set_tracking_uri(env["CREDIT_POINTS_TRACKING_URI"])
+    version = mlflow.MlflowClient().get_model_version_by_alias("credit-points", f"ri-{method}")
+    run = mlflow.get_run(version.run_id)
+    assert run.data.params["reject_inference.method"] == method
+    card = json.loads(
+        Path(
+            mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="model_card.json")
+        ).read_text()
+    )
+    assert card["reject_inference"]["method"] == method
+    # the applicants without an outcome of the training years are learned from, except by none
+    assert (run.data.metrics["reject_inference_train_unbooked_rows"] > 0) == (method != "none")
+    assert run.data.metrics["reject_inference_train_booked_rows"] > 0
+    if method == "none":
+        assert "reject inference:" not in result.stdout
+    else:
+        assert (
+            f"reject inference: {method}, over {unbooked:,} applicant(s) without an outcome" in result.stdout
+        )
+    if method == "reweight":
+        assert run.data.metrics["reject_inference_train_max_weight"] > 1.0
+    if method in ("augment", "parcel"):
+        assert 0 < run.data.metrics["reject_inference_train_inferred_default_rate"] < 1
+
+
+def test_a_method_that_does_not_exist_or_has_nothing_to_infer_is_a_clear_error(lender, tmp_path) -> None:
+    table, env = lender
+    result = run_cli(["train", "--data", str(table), "--reject-inference", "magic"], env)
+    assert result.returncode == 2 and "reject_inference" in result.stderr and "magic" in result.stderr
+    assert "reweight" in result.stderr  # the choices are named
+    # the booked loans alone (a plain applicants file) leave nothing to infer
+    booked = pd.read_parquet(table).query("outcome == 'matured'").drop(columns=["outcome", "decision_id"])
+    booked.to_parquet(tmp_path / "applicants.parquet")
+    result = run_cli(["train", "--data", str(tmp_path), "--reject-inference", "augment"], env)
+    assert result.returncode == 2 and "needs applicants without an outcome" in result.stderr
