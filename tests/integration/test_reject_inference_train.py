@@ -59,8 +59,10 @@ def test_each_method_trains_registers_and_records_itself(lender, method) -> None
     unbooked = int((dataset["outcome"] == "no_outcome").sum())
     assert unbooked > 0
 
+    # (the self-check against none runs once, with augment; it costs three more fits)
+    check = [] if method == "augment" else ["--no-reject-check"]
     result = run_cli(
-        ["train", "--data", str(table), "--reject-inference", method, "--alias", f"ri-{method}"], env
+        ["train", "--data", str(table), "--reject-inference", method, "--alias", f"ri-{method}", *check], env
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
@@ -87,6 +89,21 @@ def test_each_method_trains_registers_and_records_itself(lender, method) -> None
         assert run.data.metrics["reject_inference_train_max_weight"] > 1.0
     if method in ("augment", "parcel"):
         assert 0 < run.data.metrics["reject_inference_train_inferred_default_rate"] < 1
+    if method == "augment":  # this small book has too few defaults for the check to compare: said, not hidden
+        assert "reject inference not checked" in result.stdout and "too few defaults" in result.stdout
+        assert card["reject_inference"]["self_check"]["checked"] is False
+    else:
+        assert "self_check" not in card["reject_inference"]
+
+
+def test_the_self_check_command_refuses_a_book_too_small_to_compare(lender) -> None:
+    table, env = lender
+    result = run_cli(["reject-inference", "check", "--data", str(table)], env)
+    assert result.returncode == 2
+    assert "too few defaults to tell methods apart" in result.stderr
+    assert "among the test year's booked loans" in result.stderr
+    result = run_cli(["reject-inference", "check", "--data", str(table), "--methods", "augment,magic"], env)
+    assert result.returncode == 2 and "'magic'" in result.stderr
 
 
 def test_a_method_that_does_not_exist_or_has_nothing_to_infer_is_a_clear_error(lender, tmp_path) -> None:

@@ -76,3 +76,15 @@ def test_bad_weights_are_refused_with_the_row_and_value(data, fast_config) -> No
         PDClassifier.from_config(fast_config).fit(X, y, sample_weight=w)
     with pytest.raises(ValueError, match="sample_weight has 3 values"):
         WoEScorecard().fit(X.to_numpy(), y, sample_weight=[1.0, 1.0, 1.0])
+
+
+def test_platt_with_a_reversed_score_and_few_defaults_keeps_the_base_rate() -> None:
+    # the three defaults have the lowest scores: the slope is held at its floor, and the intercept must
+    # still reproduce the default rate instead of running off to minus infinity
+    rng = np.random.default_rng(0)
+    s = rng.normal(size=1000)
+    y = np.zeros(1000)
+    y[np.argsort(s)[:3]] = 1.0
+    a, b = fit_platt(s, y, min_slope=1e-3)
+    assert a == 1e-3 and np.isfinite(b)
+    assert sigmoid(a * s + b).mean() == pytest.approx(0.003, rel=1e-6)

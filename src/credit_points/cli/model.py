@@ -26,6 +26,11 @@ def train(
         "--reject-inference",
         help="none, reweight, augment or parcel (default: the PD profile's); needs an `outcomes dataset` table.",
     ),
+    reject_check: bool = typer.Option(
+        True,
+        "--reject-check/--no-reject-check",
+        help="Check the reject-inference method against none on this data first (warns when it does not help).",
+    ),
 ) -> None:
     """Train out of time, log to MLflow, register a new version and give it the `challenger` alias."""
     from credit_points.pipelines.train import run_train
@@ -39,6 +44,7 @@ def train(
         engine=engine,
         scheduler=scheduler,
         reject_inference=reject_inference,
+        reject_check=reject_check,
     )
 
 
@@ -79,8 +85,70 @@ def promote(
         raise typer.Exit(1)
 
 
+reject_app = typer.Typer(help="Reject inference on the bank's own data.", no_args_is_help=True)
+
+
+@reject_app.command("check")
+def reject_check(
+    data: Path = typer.Option(..., "--data", help="The table `outcomes dataset` wrote."),
+    share: float = typer.Option(
+        0.2, "--share", help="Share of each year's booked loans a stricter policy declines."
+    ),
+    methods: str = typer.Option(
+        "reweight,augment,parcel", "--methods", help="Methods to check, comma-separated."
+    ),
+    points_config: str = typer.Option("torch-18", "--points-config", help="Points profile or YAML path."),
+    config: str = typer.Option(
+        "default", "--config", help="PD model profile (configs/pd_model/) or YAML path."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Hide the outcomes of the loans a stricter policy would have declined; see what each method recovers."""
+    import json
+
+    from rich.console import Console
+
+    from credit_points.pd_model.config import load_pd_config
+    from credit_points.pipelines.common import load_applicants
+    from credit_points.pipelines.reject_check import check_reject_inference
+    from credit_points.pipelines.train import training_frame, with_reject_inference
+    from credit_points.points.config import load_points_config
+
+    chosen = tuple(m.strip() for m in methods.split(",") if m.strip())
+    pd_cfg = load_pd_config(config)
+    for method in chosen:
+        with_reject_inference(pd_cfg, method)  # an unknown method is refused, naming it
+    console = Console(stderr=as_json)
+    loaded = load_applicants(data, require_outcome=True, keep_unbooked=True)
+    joined, _, _ = training_frame(loaded, load_points_config(points_config), console)
+    result = check_reject_inference(joined, loaded.as_decided, pd_cfg, share=share, methods=chosen)
+    if as_json:
+        typer.echo(json.dumps(result.as_dict(), indent=2))
+        return
+    typer.echo(
+        f"hidden: the riskiest {share:.0%} of each year's booked loans by the score they were decided with "
+        f"({result.hidden_rows:,} loans; {result.test_hidden_rows:,} of the test year's {result.test_rows:,})"
+    )
+    typer.echo(
+        f"{'method':<10}{'AUC':>8}{'gap recovered':>15}{'hidden: predicted':>19}{'observed':>10}{'ECE':>8}"
+    )
+    for name, row in result.rows.items():
+        gap = "—" if name in ("none", "full") else f"{row['gap_recovered']:+.2f}"
+        label = "full" if name == "full" else name
+        typer.echo(
+            f"{label:<10}{row['auc']:>8.4f}{gap:>15}{row['hidden_predicted_rate']:>19.4f}"
+            f"{row['hidden_observed_rate']:>10.4f}{row['hidden_ece']:>8.4f}"
+        )
+    typer.echo("full: the hidden outcomes visible (what a method could at best recover)")
+    for method in chosen:
+        if method != "none":
+            verdict = "beats" if result.beats_none(method) else "does not beat"
+            typer.echo(f"{method} {verdict} none on this data")
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
+    app.add_typer(reject_app, name="reject-inference")
     app.command("train")(train)
     app.command("evaluate")(evaluate)
     app.command("promote")(promote)

@@ -65,12 +65,15 @@ def fit_platt(
             break
     if a < min_slope:
         a = float(min_slope)
-        # refit the intercept alone for the fixed slope
+        # refit the intercept alone for the fixed slope (a concave problem), from the base rate rather
+        # than from wherever a diverging two-parameter fit left it, with damped steps
+        b = float(np.log(mean / (1.0 - mean)) - a * np.average(s, weights=v))
         for _ in range(max_iter):
             p = sigmoid(a * s + b)
             g = float(np.sum(v * (t - p)))
             h = float(np.sum(v * p * (1.0 - p))) + 1e-12
-            b += g / h
-            if abs(g / h) < 1e-10:
+            shift = min(max(g / h, -5.0), 5.0)
+            b += shift
+            if abs(shift) < 1e-10:
                 break
     return float(a), float(b)

@@ -30,9 +30,10 @@ class LoadedData:
     #: because their outcome has not matured (declined, not booked, window open)
     outcomes_manifest: dict[str, Any] | None = None
     left_out: int = 0
-    #: of an ``outcomes dataset`` table: the points as decided (``points_*_decided``, ``points_config_hash``)
-    #: of the rows in ``frame`` (same index), kept out of the applicant columns
-    decided_points: pd.DataFrame | None = None
+    #: of an ``outcomes dataset`` table: what was decided for the rows in ``frame`` (same index) — the points
+    #: (``points_*_decided``, ``points_config_hash``), ``prob_default_decided``, ``previous_model_pd`` — kept
+    #: out of the applicant columns
+    as_decided: pd.DataFrame | None = None
 
 
 def progress_bar(label: str, console: Any = None) -> Any:
@@ -91,7 +92,7 @@ def load_applicants(
         from credit_points.datasets.fields import load_fields
 
         known = {f.name for f in load_fields().fields}
-        keep = [c for c in raw.columns if c in known or _is_decided_points(c)]
+        keep = [c for c in raw.columns if c in known or _is_as_decided(c)]
         if keep_unbooked:
             unbooked = raw.loc[outcome == "no_outcome", [c for c in keep if c != "default_12m"]]
             unbooked = unbooked.reset_index(drop=True)
@@ -108,14 +109,17 @@ def load_applicants(
         good = pd.concat([good, more.set_axis(more.index + len(raw))])
     decided = None
     if manifest is not None:
-        decided_columns = [c for c in good.columns if _is_decided_points(c)]
+        decided_columns = [c for c in good.columns if _is_as_decided(c)]
         decided, good = good[decided_columns], good.drop(columns=decided_columns)
     return LoadedData(good, errors, path, digest, manifest, left_out, decided)
 
 
-def _is_decided_points(column: str) -> bool:
-    """A points column of the training table that says what was decided (not an applicant field)."""
-    return column == "points_config_hash" or (column.startswith("points_") and column.endswith("_decided"))
+def _is_as_decided(column: str) -> bool:
+    """A column of the training table that says what was decided — the points, the PD of this product's
+    decision, the previous model's PD of the historical book — not an applicant field."""
+    return column in ("points_config_hash", "prob_default_decided", "previous_model_pd") or (
+        column.startswith("points_") and column.endswith("_decided")
+    )
 
 
 def _outcomes_manifest(path: Path) -> dict[str, Any]:

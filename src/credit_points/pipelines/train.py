@@ -24,8 +24,13 @@ from credit_points.explain.config import load_reason_codes
 from credit_points.pd_model.config import PDModelConfig, load_pd_config
 from credit_points.pd_model.reject_inference import METHODS
 from credit_points.pd_model.training import FitResult, fit_pd_model
-from credit_points.pipelines.common import load_applicants, points_as_decided, score_points_by_cohort
-from credit_points.points.config import load_points_config
+from credit_points.pipelines.common import (
+    LoadedData,
+    load_applicants,
+    points_as_decided,
+    score_points_by_cohort,
+)
+from credit_points.points.config import PointsConfig, load_points_config
 from credit_points.policy.config import load_policy
 from credit_points.reports.validation import log_validation_report
 from credit_points.tracking.gate import score_distribution
@@ -40,6 +45,50 @@ _RI_FIGURES = (
     "train_max_weight",
     "train_effective_rows",
 )
+
+
+def training_frame(
+    loaded: LoadedData, points_cfg: PointsConfig, console: Console
+) -> tuple[pd.DataFrame, Any, np.ndarray]:
+    """The validated rows joined with their points (per year; as decided where the decision used
+    ``points_cfg``), the reference population a new model version pins (the latest year's), and the rows
+    whose points are as decided."""
+    frame = loaded.frame.reset_index(drop=True)
+    points, reference = score_points_by_cohort(frame, points_cfg)
+    as_decided = points_as_decided(points, loaded.as_decided, points_cfg)
+    if loaded.as_decided is not None:
+        console.print(
+            f"points as decided for {int(as_decided.sum()):,} row(s); recomputed for "
+            f"{int((~as_decided).sum()):,} (historical decisions, or decided under another points configuration)"
+        )
+    return pd.concat([frame, points], axis=1), reference, as_decided
+
+
+def _self_check(
+    joined: pd.DataFrame, loaded: LoadedData, config: PDModelConfig, method: str, console: Console
+) -> dict[str, Any]:
+    """Reject inference checked against ``none`` on this data (a stricter policy's slice hidden); warns
+    when the method does not beat ``none``. A table without the scores the bank decided with is not
+    checked (said so)."""
+    from credit_points.pipelines.reject_check import check_reject_inference
+
+    console.print(f"checking {method} against none: each year's riskiest 20% of booked loans hidden")
+    try:
+        check = check_reject_inference(joined, loaded.as_decided, config, methods=(method,))
+    except DataValidationError as exc:
+        console.print(f"[yellow]reject inference not checked: {exc}[/yellow]")
+        return {"checked": False, "reason": str(exc)}
+    rows = check.rows
+    console.print(
+        f"  test-year AUC: none {rows['none']['auc']:.4f}, {method} {rows[method]['auc']:.4f}, "
+        f"hidden outcomes visible {rows['full']['auc']:.4f}"
+    )
+    if not check.beats_none(method):
+        console.print(
+            f"[yellow]warning: {method} does not beat none on this data's self-check "
+            "(`credit-points reject-inference check`); consider --reject-inference none[/yellow]"
+        )
+    return {"checked": True, "beats_none": check.beats_none(method), **check.as_dict()}
 
 
 def with_reject_inference(config: PDModelConfig, method: str | None) -> PDModelConfig:
@@ -148,12 +197,14 @@ def run_train(
     settings: Settings | None = None,
     console: Console | None = None,
     reject_inference: str | None = None,
+    reject_check: bool = True,
 ) -> TrainOutcome:
     """Train, validate, bundle, log and register; give the new version ``alias``.
 
     ``reject_inference`` (``none``, ``reweight``, ``augment``, ``parcel``) overrides the PD configuration's
     method; any method but ``none`` needs the applicants without an outcome of an ``outcomes dataset``
-    table.
+    table, and is checked against ``none`` on the data itself (``reject_check``; see
+    ``pipelines/reject_check.py``): a method that does not beat ``none`` there is trained, with a warning.
     """
     import mlflow
 
@@ -191,14 +242,7 @@ def run_train(
     fields = load_fields()
 
     console.print(f"points ({points_config}) for {len(frame):,} firm-years")
-    points, reference = score_points_by_cohort(frame, points_cfg)
-    as_decided = points_as_decided(points, loaded.decided_points, points_cfg)
-    if loaded.decided_points is not None:
-        console.print(
-            f"points as decided for {int(as_decided.sum()):,} row(s); recomputed for "
-            f"{int((~as_decided).sum()):,} (historical decisions, or decided under another points configuration)"
-        )
-    joined = pd.concat([frame, points], axis=1)
+    joined, reference, as_decided = training_frame(loaded, points_cfg, console)
     console.print("fitting the PD model (out-of-time split, calibration, challenger)")
     if engine == "dask":
         from credit_points.pipelines.dask_train import fit_pd_model_dask
@@ -206,6 +250,8 @@ def run_train(
         fit = fit_pd_model_dask(joined, pd_cfg, scheduler=scheduler)
     else:
         fit = fit_pd_model(joined, pd_cfg)
+    if method != "none" and reject_check:
+        fit.extra["reject_inference"]["self_check"] = _self_check(joined, loaded, pd_cfg, method, console)
 
     decision_engine = DecisionEngine(
         points_config=points_cfg,
@@ -241,12 +287,17 @@ def run_train(
         }
         log_params(flatten(params))
         inference = dict(fit.extra.get("reject_inference", {}))
-        log_params(
-            flatten({"reject_inference": {k: v for k, v in inference.items() if k not in _RI_FIGURES}})
-        )
+        recorded = {k: v for k, v in inference.items() if k not in _RI_FIGURES and k != "self_check"}
+        log_params(flatten({"reject_inference": recorded}))
         mlflow.log_metrics(
             {f"reject_inference_{k}": float(inference[k]) for k in _RI_FIGURES if k in inference}
         )
+        checked = inference.get("self_check", {})
+        if checked.get("checked"):
+            mlflow.log_metrics(
+                {f"reject_check_auc_{name}": row["auc"] for name, row in checked["methods"].items()}
+            )
+            mlflow.set_tag("reject_check.beats_none", str(checked["beats_none"]).lower())
         log_dataset(
             loaded.frame,
             name="applicants",
