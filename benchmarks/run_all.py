@@ -329,6 +329,23 @@ def parse_outcomes_dataset(out: str, result: dict[str, Any] | None) -> list[Figu
     ]  # fmt: skip
 
 
+def parse_reject_inference(out: str, result: dict[str, Any] | None) -> list[Figure]:
+    if not result:
+        return []
+    summary = result["summary"]
+    figs = [
+        Figure("reject-inference", f"{m}: share of the AUC gap recovered", summary[m]["gap_recovered"], "",
+               note=f"± {summary[m]['gap_recovered_sd']:.2f} over seeds {result['seeds']}; target ≥ 0.5")
+        for m in ("reweight", "augment", "parcel")
+    ]  # fmt: skip
+    figs += [
+        Figure("reject-inference", f"{m}: ECE on the 2023 applicants", summary[m]["ece"], "",
+               "full information", summary["full"]["ece"], better="lower", note="target ≤ 1.5× full")
+        for m in ("none", "reweight", "augment", "parcel")
+    ]  # fmt: skip
+    return figs
+
+
 def parse_generic(out: str, result: dict[str, Any] | None) -> list[Figure]:
     figs = []
     for key, value in (result or {}).items():
@@ -363,6 +380,13 @@ BENCHES = [
         ["--decisions", "20000"],
         parse_outcomes_dataset,
         timeout_s=7200,
+    ),
+    Bench(
+        "reject-inference",
+        "bench_reject_inference.py",
+        [],
+        ["--firms", "1500", "--seeds", "1"],
+        parse_reject_inference,
     ),
 ]
 
