@@ -120,6 +120,20 @@ def test_augment_enters_each_unbooked_applicant_twice_weighted_by_its_booked_onl
     np.testing.assert_array_equal(out.weight[n_b + n_u :], 1.0 - p)
     assert out.y[n_b : n_b + n_u].min() == 1.0 and out.y[n_b + n_u :].max() == 0.0
     assert out.summary["inferred_default_rate"] == pytest.approx(p.mean())
+    # an applicant's two copies are one group, which the model selection's folds keep together
+    assert out.groups is not None and len(np.unique(out.groups)) == n_b + n_u
+    np.testing.assert_array_equal(out.groups[n_b : n_b + n_u], out.groups[n_b + n_u :])
+
+
+def test_the_selection_folds_keep_a_group_together(applied, fast_config) -> None:
+    from credit_points.pd_model.classifier import PDClassifier
+
+    X = build_features(applied, fast_config)
+    y = applied["default_12m"].to_numpy(dtype="float64")
+    booked = ~np.isnan(y)
+    model = PDClassifier.from_config(fast_config)
+    with pytest.raises(ValueError, match="number of groups"):  # one group cannot be split into folds
+        model.fit(X[booked], y[booked], groups=np.zeros(int(booked.sum())))
 
 
 def test_parcel_takes_the_band_rate_times_the_uplift(applied, fast_config) -> None:

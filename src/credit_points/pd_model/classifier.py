@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, train_test_split
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from credit_points.exceptions import ModelError
@@ -219,6 +219,7 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
         *,
         sample_weight: Any = None,
         calib_weight: Any = None,
+        groups: Any = None,
     ) -> PDClassifier:
         """Fit the booster on ``(X, y)`` and the calibrator on data the booster did not see.
 
@@ -233,6 +234,8 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
                 probabilities, or the inferred outcomes of applicants never booked); a row of weight 2
                 counts as two rows in the booster, the scorecard, the selection and the calibration.
             calib_weight: the same for the rows of ``X_calib``.
+            groups: rows that are one applicant (the two weighted copies of an applicant without an outcome)
+                share a group, and the selection's folds keep a group together.
 
         Returns:
             self.
@@ -246,7 +249,7 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
         self.scorecard_: Any = None
         self.blend_weight_ = 1.0
         if self.scorecard is not None and self.blend_weights:
-            return self._fit_with_selection(X_arr, y01, X_calib, y_calib, weight, calib_weight)
+            return self._fit_with_selection(X_arr, y01, X_calib, y_calib, weight, calib_weight, groups)
         wc = None
         if X_calib is None:
             Xc = None
@@ -285,17 +288,28 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
         y_calib: Any,
         sample_weight: np.ndarray | None = None,
         calib_weight: Any = None,
+        groups: Any = None,
     ) -> PDClassifier:
         sw = sample_weight
         weights = [float(w) for w in self.blend_weights or ()]
         bad = [w for w in weights if not 0.0 <= w <= 1.0]
         if bad:
             raise ValueError(f"blend_weights must lie in [0, 1]; got {bad}")
-        folds = StratifiedKFold(n_splits=self.inner_folds, shuffle=True, random_state=self.random_state)
+        if groups is None:
+            splits = StratifiedKFold(
+                n_splits=self.inner_folds, shuffle=True, random_state=self.random_state
+            ).split(X, y01)
+        else:
+            group_ids = np.asarray(groups).ravel()
+            if len(group_ids) != len(y01):
+                raise ValueError(f"groups has {len(group_ids)} values for {len(y01)} rows")
+            splits = StratifiedGroupKFold(
+                n_splits=self.inner_folds, shuffle=True, random_state=self.random_state
+            ).split(X, y01, group_ids)
         oof_margin = np.zeros(len(y01))
         oof_sc = np.zeros(len(y01))
         best_iters = []
-        for tr, va in folds.split(X, y01):
+        for tr, va in splits:
             w_tr, w_va = (None, None) if sw is None else (sw[tr], sw[va])
             booster = self._train(
                 X[tr], y01[tr], X[va], y01[va], encoded=True, weight=w_tr, valid_weight=w_va

@@ -59,6 +59,9 @@ class Inferred:
     y: np.ndarray
     weight: np.ndarray | None
     summary: dict[str, float] = field(default_factory=dict)
+    #: one id per applicant (``None``: one row each): an applicant's two weighted copies share it, so that
+    #: the model selection's folds never split them
+    groups: np.ndarray | None = None
 
 
 class RejectInference:
@@ -122,8 +125,10 @@ class RejectInference:
         X = pd.concat([X_booked, X_unbooked, X_unbooked], ignore_index=True)
         y = np.concatenate([y_booked, np.ones(len(rate)), np.zeros(len(rate))])
         weight = np.concatenate([np.ones(len(y_booked)), rate, 1.0 - rate])
+        unbooked_ids = len(y_booked) + np.arange(len(rate))
+        groups = np.concatenate([np.arange(len(y_booked)), unbooked_ids, unbooked_ids])
         keep = weight > 0  # a row of weight 0 teaches nothing
-        return Inferred(X.loc[keep].reset_index(drop=True), y[keep], weight[keep], summary)
+        return Inferred(X.loc[keep].reset_index(drop=True), y[keep], weight[keep], summary, groups[keep])
 
     def _booking_model(self, X_booked: pd.DataFrame, X_unbooked: pd.DataFrame) -> Any:
         """P(booked | features) over every applicant of the training years: a small unconstrained booster."""

@@ -131,7 +131,13 @@ def fit_pd_model(
     calib = inference.transform(features.iloc[calib_b], y[calib_b], features.iloc[calib_u])
     X_train, y_train, X_calib, y_calib = train.X, train.y, calib.X, calib.y
     model = (classifier if classifier is not None else PDClassifier.from_config(config)).fit(
-        X_train, y_train, X_calib, y_calib, sample_weight=train.weight, calib_weight=calib.weight
+        X_train,
+        y_train,
+        X_calib,
+        y_calib,
+        sample_weight=train.weight,
+        calib_weight=calib.weight,
+        groups=train.groups,
     )
     if model.scorecard_ is not None:
         challenger = model.scorecard_
