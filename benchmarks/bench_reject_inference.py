@@ -44,10 +44,10 @@ def one_seed(seed: int, n_firms: int) -> dict[str, dict[str, float]]:
     from credit_points.engine import DecisionEngine, ModelIdentity
     from credit_points.explain.config import load_reason_codes
     from credit_points.pd_model.config import load_pd_config
+    from credit_points.pd_model.reject_inference import with_reject_inference
     from credit_points.pd_model.training import fit_pd_model
     from credit_points.pd_model.validation import expected_calibration_error
     from credit_points.pipelines.common import score_points_by_cohort
-    from credit_points.pipelines.train import with_reject_inference
     from credit_points.points.config import load_points_config
     from credit_points.policy.config import load_policy
 

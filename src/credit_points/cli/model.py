@@ -109,9 +109,10 @@ def reject_check(
     from rich.console import Console
 
     from credit_points.pd_model.config import load_pd_config
+    from credit_points.pd_model.reject_inference import with_reject_inference
     from credit_points.pipelines.common import load_applicants
     from credit_points.pipelines.reject_check import check_reject_inference
-    from credit_points.pipelines.train import training_frame, with_reject_inference
+    from credit_points.pipelines.train import training_frame
     from credit_points.points.config import load_points_config
 
     chosen = tuple(m.strip() for m in methods.split(",") if m.strip())

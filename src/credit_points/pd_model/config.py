@@ -14,7 +14,6 @@ from pydantic import Field, model_validator
 
 from credit_points.config import StrictModel, VersionedConfig, load_config, resolve_config_path
 from credit_points.expressions import compile_expression
-from credit_points.pd_model.reject_inference import RejectInferenceConfig
 
 #: Columns a feature may never read: outcomes and simulation truth (they are observed after ``as_of_date``).
 FORBIDDEN_FEATURE_INPUTS: frozenset[str] = frozenset({"default_12m", "true_pd", "true_raw", "default_date"})
@@ -212,6 +211,20 @@ class GenericDataConfig(StrictModel):
     numeric_parse_share: float = Field(default=0.95, gt=0, le=1)
     max_categories: int = Field(default=100, ge=2)
     bad_labels: tuple[str, ...] = ("bad", "default", "defaulted", "charged off", "yes", "true", "y", "1")
+
+
+class RejectInferenceConfig(StrictModel):
+    """How a PD model learns from applicants without an outcome (``reject_inference`` of a PD config).
+
+    A training setting: it changes which rows the model learns from, not how a decision is made, so it is
+    recorded in the training run and the model card rather than in the decision's configuration hash.
+    """
+
+    method: Literal["none", "reweight", "augment", "parcel"] = "none"
+    max_weight: float = Field(default=20.0, gt=1.0)
+    parcel_bands: int = Field(default=10, ge=2)
+    parcel_uplift: float = Field(default=1.5, ge=1.0)
+    booking_model_rounds: int = Field(default=100, ge=1)
 
 
 class PDModelConfig(VersionedConfig):

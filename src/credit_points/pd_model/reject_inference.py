@@ -26,29 +26,30 @@ where the truth of every applicant is known.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import Field
 
-from credit_points.config import StrictModel
+from credit_points.exceptions import DataValidationError
+from credit_points.pd_model.config import PDModelConfig, RejectInferenceConfig
 
 METHODS = ("none", "reweight", "augment", "parcel")
 
 
-class RejectInferenceConfig(StrictModel):
-    """How a PD model learns from applicants without an outcome (``reject_inference`` of a PD config).
-
-    A training setting: it changes which rows the model learns from, not how a decision is made, so it is
-    recorded in the training run and the model card rather than in the decision's configuration hash.
-    """
-
-    method: Literal["none", "reweight", "augment", "parcel"] = "none"
-    max_weight: float = Field(default=20.0, gt=1.0)
-    parcel_bands: int = Field(default=10, ge=2)
-    parcel_uplift: float = Field(default=1.5, ge=1.0)
-    booking_model_rounds: int = Field(default=100, ge=1)
+def with_reject_inference(config: PDModelConfig, method: str | None) -> PDModelConfig:
+    """``config`` with its reject-inference method replaced (``None`` keeps it); an unknown method is an
+    error naming the value and the choices."""
+    if method is None:
+        return config
+    if method not in METHODS:
+        raise DataValidationError(
+            f"unknown reject inference method {method!r}; choose one of {', '.join(METHODS)}",
+            field="reject_inference",
+            value=method,
+        )
+    settings = config.reject_inference.model_copy(update={"method": method})
+    return config.model_copy(update={"reject_inference": settings})
 
 
 @dataclass

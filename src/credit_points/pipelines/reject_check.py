@@ -98,10 +98,10 @@ def check_reject_inference(
     from sklearn.metrics import roc_auc_score
 
     from credit_points.pd_model.features import build_features
+    from credit_points.pd_model.reject_inference import with_reject_inference
     from credit_points.pd_model.split import oot_split
     from credit_points.pd_model.training import fit_pd_model
     from credit_points.pd_model.validation import expected_calibration_error
-    from credit_points.pipelines.train import with_reject_inference
 
     frame = frame_with_points.reset_index(drop=True)
     hidden = stricter_policy_slice(frame, decided, share)

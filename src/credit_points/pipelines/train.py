@@ -22,7 +22,7 @@ from credit_points.engine import DecisionEngine, ModelIdentity
 from credit_points.exceptions import DataValidationError
 from credit_points.explain.config import load_reason_codes
 from credit_points.pd_model.config import PDModelConfig, load_pd_config
-from credit_points.pd_model.reject_inference import METHODS
+from credit_points.pd_model.reject_inference import with_reject_inference
 from credit_points.pd_model.training import FitResult, fit_pd_model
 from credit_points.pipelines.common import (
     LoadedData,
@@ -89,21 +89,6 @@ def _self_check(
             "(`credit-points reject-inference check`); consider --reject-inference none[/yellow]"
         )
     return {"checked": True, "beats_none": check.beats_none(method), **check.as_dict()}
-
-
-def with_reject_inference(config: PDModelConfig, method: str | None) -> PDModelConfig:
-    """``config`` with its reject-inference method replaced (``None`` keeps it); an unknown method is an
-    error naming the choices."""
-    if method is None:
-        return config
-    if method not in METHODS:
-        raise DataValidationError(
-            f"unknown reject inference method {method!r}; choose one of {', '.join(METHODS)}",
-            field="reject_inference",
-            value=method,
-        )
-    settings = config.reject_inference.model_copy(update={"method": method})
-    return config.model_copy(update={"reject_inference": settings})
 
 
 MODEL_LIMITATIONS = (
