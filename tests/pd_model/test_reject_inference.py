@@ -169,3 +169,47 @@ def test_reweight_weighs_booked_loans_by_their_inverse_booking_probability(appli
     order = np.argsort(p)
     assert (np.diff(out.weight[order]) <= 1e-12).all() and out.weight.max() > 2 * out.weight.min()
     assert out.weight.mean() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("method", ["augment", "parcel"])
+def test_a_selection_folds_weights_learn_no_other_folds_outcomes(applied, fast_config, method) -> None:
+    X = build_features(applied, fast_config)
+    y = applied["default_12m"].to_numpy(dtype="float64")
+    booked = ~np.isnan(y)
+    Xb, yb, Xu = X[booked], y[booked], X[~booked]
+    ri = RejectInference(RejectInferenceConfig(method=method), fast_config).fit(Xb, yb, Xu)
+    out = ri.transform(Xb, yb, Xu)
+    assert out.fold_weights is not None
+    # every row: the helpers refitted on everything are the helpers fitted once
+    np.testing.assert_array_equal(out.fold_weights(np.arange(len(out.y))), out.weight)
+    # a fold's weights do not move when the booked loans outside it change outcome
+    n_b = len(yb)
+    rows = np.flatnonzero(np.random.default_rng(2).random(len(out.y)) < 0.6)
+    outside = np.setdiff1d(np.arange(n_b), rows)
+    flipped = yb.copy()
+    flipped[outside] = 1.0 - flipped[outside]
+    other = RejectInference(RejectInferenceConfig(method=method), fast_config).fit(Xb, flipped, Xu)
+    np.testing.assert_array_equal(other.transform(Xb, flipped, Xu).fold_weights(rows), out.fold_weights(rows))
+
+
+def test_the_classifier_asks_each_fold_for_its_own_weights(applied, fast_config) -> None:
+    from credit_points.pd_model.classifier import PDClassifier
+
+    X = build_features(applied, fast_config)
+    y = applied["default_12m"].to_numpy(dtype="float64")
+    booked = ~np.isnan(y)
+    calls: list[np.ndarray] = []
+
+    def ones(rows: np.ndarray) -> np.ndarray:
+        calls.append(rows)
+        return np.ones(int(booked.sum()))
+
+    asked = PDClassifier.from_config(fast_config).fit(X[booked], y[booked], fold_weights=ones)
+    plain = PDClassifier.from_config(fast_config).fit(X[booked], y[booked])
+    assert len(calls) == fast_config.selection.inner_folds
+    assert sorted(
+        np.concatenate([np.setdiff1d(np.arange(int(booked.sum())), c) for c in calls]).tolist()
+    ) == list(
+        range(int(booked.sum()))
+    )  # each row is validated in exactly one fold, the one whose training rows leave it out
+    assert asked.booster_.model_to_string() == plain.booster_.model_to_string()

@@ -20,6 +20,7 @@ pickle.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import lightgbm as lgb
@@ -220,6 +221,7 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
         sample_weight: Any = None,
         calib_weight: Any = None,
         groups: Any = None,
+        fold_weights: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> PDClassifier:
         """Fit the booster on ``(X, y)`` and the calibrator on data the booster did not see.
 
@@ -236,6 +238,9 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
             calib_weight: the same for the rows of ``X_calib``.
             groups: rows that are one applicant (the two weighted copies of an applicant without an outcome)
                 share a group, and the selection's folds keep a group together.
+            fold_weights: given a selection fold's training rows, every row's weight as helpers fitted on
+                those rows alone make it (reject inference that learns outcomes); the fold trains and is
+                scored with them instead of ``sample_weight``.
 
         Returns:
             self.
@@ -249,7 +254,9 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
         self.scorecard_: Any = None
         self.blend_weight_ = 1.0
         if self.scorecard is not None and self.blend_weights:
-            return self._fit_with_selection(X_arr, y01, X_calib, y_calib, weight, calib_weight, groups)
+            return self._fit_with_selection(
+                X_arr, y01, X_calib, y_calib, weight, calib_weight, groups, fold_weights
+            )
         wc = None
         if X_calib is None:
             Xc = None
@@ -289,6 +296,7 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
         sample_weight: np.ndarray | None = None,
         calib_weight: Any = None,
         groups: Any = None,
+        fold_weights: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> PDClassifier:
         sw = sample_weight
         weights = [float(w) for w in self.blend_weights or ()]
@@ -309,8 +317,12 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
         oof_margin = np.zeros(len(y01))
         oof_sc = np.zeros(len(y01))
         best_iters = []
+        oof_weight = sw if fold_weights is None else np.zeros(len(y01))
         for tr, va in splits:
-            w_tr, w_va = (None, None) if sw is None else (sw[tr], sw[va])
+            fw = sw if fold_weights is None else check_sample_weight(fold_weights(tr), len(y01))
+            w_tr, w_va = (None, None) if fw is None else (fw[tr], fw[va])
+            if fold_weights is not None:
+                oof_weight[va] = fw[va]  # type: ignore[index]
             booster = self._train(
                 X[tr], y01[tr], X[va], y01[va], encoded=True, weight=w_tr, valid_weight=w_va
             )
@@ -321,14 +333,16 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
         table = []
         for w in weights:
             z = w * oof_margin + (1.0 - w) * oof_sc
-            a, b = fit_platt(z, y01, min_slope=self.min_slope, sample_weight=sw)
+            a, b = fit_platt(z, y01, min_slope=self.min_slope, sample_weight=oof_weight)
             p = np.clip(sigmoid(a * z + b), 1e-12, 1 - 1e-12)
             table.append(
                 {
                     "weight": w,
-                    "log_loss": float(-np.average(y01 * np.log(p) + (1 - y01) * np.log(1 - p), weights=sw)),
-                    "brier": float(np.average((p - y01) ** 2, weights=sw)),
-                    "auc": float(roc_auc_score(y01, z, sample_weight=sw)),
+                    "log_loss": float(
+                        -np.average(y01 * np.log(p) + (1 - y01) * np.log(1 - p), weights=oof_weight)
+                    ),
+                    "brier": float(np.average((p - y01) ** 2, weights=oof_weight)),
+                    "auc": float(roc_auc_score(y01, z, sample_weight=oof_weight)),
                     "a": a,
                     "b": b,
                 }

@@ -25,6 +25,7 @@ where the truth of every applicant is known.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +64,9 @@ class Inferred:
     #: one id per applicant (``None``: one row each): an applicant's two weighted copies share it, so that
     #: the model selection's folds never split them
     groups: np.ndarray | None = None
+    #: the weights of every row recomputed from helpers fitted on a fold's training rows only (augment and
+    #: parcel: the booked-only model learns outcomes); ``None`` where the weights learn no outcome
+    fold_weights: Callable[[np.ndarray], np.ndarray] | None = None
 
 
 class RejectInference:
@@ -116,20 +120,39 @@ class RejectInference:
             summary["max_weight"] = float(weight.max())
             summary["effective_rows"] = float(weight.sum() ** 2 / np.sum(weight**2))
             return Inferred(X_booked.reset_index(drop=True), y_booked, weight, summary)
-        if self.method == "augment":
-            rate = self.booked_model_.predict_pd(X_unbooked)
-        else:
-            assert self.band_edges_ is not None and self.band_rates_ is not None
-            bands = np.digitize(self.booked_model_.raw_score(X_unbooked), self.band_edges_)
-            rate = np.minimum(self.band_rates_[bands] * self.settings.parcel_uplift, 1.0)
+        rate = self._rates(X_unbooked)
         summary["inferred_default_rate"] = float(np.mean(rate))
+        n_b, n_u = len(y_booked), len(rate)
         X = pd.concat([X_booked, X_unbooked, X_unbooked], ignore_index=True)
-        y = np.concatenate([y_booked, np.ones(len(rate)), np.zeros(len(rate))])
-        weight = np.concatenate([np.ones(len(y_booked)), rate, 1.0 - rate])
-        unbooked_ids = len(y_booked) + np.arange(len(rate))
-        groups = np.concatenate([np.arange(len(y_booked)), unbooked_ids, unbooked_ids])
-        keep = weight > 0  # a row of weight 0 teaches nothing
-        return Inferred(X.loc[keep].reset_index(drop=True), y[keep], weight[keep], summary, groups[keep])
+        y = np.concatenate([y_booked, np.ones(n_u), np.zeros(n_u)])
+        weight = np.concatenate([np.ones(n_b), rate, 1.0 - rate])
+        unbooked_ids = n_b + np.arange(n_u)
+        groups = np.concatenate([np.arange(n_b), unbooked_ids, unbooked_ids])
+        settings, pd_config = self.settings, self.pd_config
+
+        def fold_weights(rows: np.ndarray) -> np.ndarray:
+            """Every row's weight from helpers refitted on the booked loans and applicants among ``rows``
+            (a selection fold's training rows): no fold learns from another fold's outcomes."""
+            inside = np.zeros(len(y), dtype=bool)
+            inside[rows] = True
+            booked_in = np.flatnonzero(inside[:n_b])
+            unbooked_in = np.flatnonzero(inside[n_b : n_b + n_u] | inside[n_b + n_u :])
+            helper = RejectInference(settings, pd_config).fit(
+                X_booked.iloc[booked_in], y_booked[booked_in], X_unbooked.iloc[unbooked_in]
+            )
+            fold_rate = helper._rates(X_unbooked)
+            return np.concatenate([np.ones(n_b), fold_rate, 1.0 - fold_rate])
+
+        return Inferred(X, y, weight, summary, groups, fold_weights)
+
+    def _rates(self, X_unbooked: pd.DataFrame) -> np.ndarray:
+        """The inferred default rate of each applicant without an outcome (augment: the booked-only PD;
+        parcel: its band's booked default rate times the uplift, capped at 1)."""
+        if self.method == "augment":
+            return np.asarray(self.booked_model_.predict_pd(X_unbooked), dtype="float64")
+        assert self.band_edges_ is not None and self.band_rates_ is not None
+        bands = np.digitize(self.booked_model_.raw_score(X_unbooked), self.band_edges_)
+        return np.minimum(self.band_rates_[bands] * self.settings.parcel_uplift, 1.0)
 
     def _booking_model(self, X_booked: pd.DataFrame, X_unbooked: pd.DataFrame) -> Any:
         """P(booked | features) over every applicant of the training years: a small unconstrained booster."""

@@ -138,6 +138,7 @@ def fit_pd_model(
         sample_weight=train.weight,
         calib_weight=calib.weight,
         groups=train.groups,
+        fold_weights=train.fold_weights,
     )
     if model.scorecard_ is not None:
         challenger = model.scorecard_
