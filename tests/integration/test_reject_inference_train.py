@@ -50,7 +50,7 @@ def lender(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, st
 
 
 @pytest.mark.parametrize("method", ["none", "reweight", "augment", "parcel"])
-def test_each_method_trains_registers_and_records_itself(lender, method) -> None:
+def test_each_method_trains_registers_and_records_itself(lender, method, tmp_path) -> None:
     import mlflow
 
     table, env = lender
@@ -66,14 +66,15 @@ def test_each_method_trains_registers_and_records_itself(lender, method) -> None
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
-    mlflow.set_tracking_uri(env["CREDIT_POINTS_TRACKING_URI"])
-    version = mlflow.MlflowClient().get_model_version_by_alias("credit-points", f"ri-{method}")
-    run = mlflow.get_run(version.run_id)
+    uri = env[
+        "CREDIT_POINTS_TRACKING_URI"
+    ]  # explicit: other tests in this process may point mlflow elsewhere
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    version = client.get_model_version_by_alias("credit-points", f"ri-{method}")
+    run = client.get_run(version.run_id)
     assert run.data.params["reject_inference.method"] == method
     card = json.loads(
-        Path(
-            mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="model_card.json")
-        ).read_text()
+        Path(client.download_artifacts(run.info.run_id, "model_card.json", str(tmp_path))).read_text()
     )
     assert card["reject_inference"]["method"] == method
     # the applicants without an outcome of the training years are learned from, except by none
