@@ -56,6 +56,8 @@ class FitResult:
     config_hash: str
     feature_order_hash: str
     extra: dict[str, Any] = field(default_factory=dict)
+    #: the weight of each training row (reject inference), ``None`` when every row counts once
+    w_train: np.ndarray | None = None
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -190,6 +192,7 @@ def fit_pd_model(
         grades_oot=grades_oot,
         config_hash=config.content_hash,
         feature_order_hash=feature_order_hash(config),
+        w_train=train.weight,
         extra={
             "reject_inference": {
                 **inference.describe(),

@@ -21,9 +21,12 @@ from credit_points.datasets.fields import load_fields
 from credit_points.engine import DecisionEngine, ModelIdentity
 from credit_points.exceptions import DataValidationError
 from credit_points.explain.config import load_reason_codes
-from credit_points.pd_model.config import PDModelConfig, load_pd_config
+from credit_points.pd_model.calibration import sigmoid
+from credit_points.pd_model.config import MasterScale, PDModelConfig, load_pd_config
+from credit_points.pd_model.master_scale import apply_pd_floor, assign_grade
 from credit_points.pd_model.reject_inference import with_reject_inference
 from credit_points.pd_model.training import FitResult, fit_pd_model
+from credit_points.pd_model.validation import monitoring_reference
 from credit_points.pipelines.common import (
     LoadedData,
     load_applicants,
@@ -123,9 +126,17 @@ def build_model_card(
     engine_versions: dict[str, Any],
     data_digest: str,
     train_raw: np.ndarray,
+    scale: MasterScale | None = None,
 ) -> dict[str, Any]:
-    """The model card: windows, data, selection, validation figures, grade table, limitations."""
+    """The model card: windows, data, selection, validation figures, grade table, limitations, and (given
+    the master ``scale``) the monitoring reference of the training rows."""
     pack = fit.validation
+    reference: dict[str, Any] = {}
+    if scale is not None:
+        train_pd = apply_pd_floor(sigmoid(train_raw), scale)
+        reference = monitoring_reference(
+            train_pd, assign_grade(train_pd, scale), fit.X_train, weights=fit.w_train
+        )
     grade = pack["grade_table"]
     return {
         "windows": {
@@ -147,6 +158,7 @@ def build_model_card(
         "configs": engine_versions,
         "feature_order_hash": fit.feature_order_hash,
         "reject_inference": fit.extra.get("reject_inference", {"method": "none"}),
+        **({"monitoring_reference": reference} if reference else {}),
         "libraries": library_versions(),
         "limitations": MODEL_LIMITATIONS,
     }
@@ -249,7 +261,9 @@ def run_train(
         identity=ModelIdentity(name=settings.registry_model_name),
     )
     train_raw = fit.model.raw_score(fit.X_train)
-    card = build_model_card(frame, fit, decision_engine.versions, loaded.digest, train_raw)
+    card = build_model_card(
+        frame, fit, decision_engine.versions, loaded.digest, train_raw, pd_cfg.master_scale
+    )
     decision_engine.model_card = card
 
     configure_tracking(settings)
