@@ -61,6 +61,7 @@ CONFIG_KINDS: dict[str, str] = {
     "product": "credit_points.policy.config:ProductConfig",
     "reason_codes": "credit_points.explain.config:ReasonCodesConfig",
     "promotion": "credit_points.tracking.gate:PromotionConfig",
+    "monitoring": "credit_points.pipelines.monitor:MonitoringConfig",
     "messages": "credit_points.reports.messages:MessagesConfig",
     "whatif": "credit_points.explain.whatif:WhatIfConfig",
 }

@@ -19,9 +19,9 @@ from credit_points.pd_model.validation import (
 def _psi_by_hand(reference: np.ndarray, actual: np.ndarray, bins: int = 10) -> float:
     edges = np.unique(np.quantile(reference, np.linspace(0, 1, bins + 1)[1:-1]))
     e = np.array(
-        [np.mean(np.searchsorted(edges, reference, side="right") == i) for i in range(len(edges) + 1)]
+        [np.mean(np.searchsorted(edges, reference, side="left") == i) for i in range(len(edges) + 1)]
     )
-    a = np.array([np.mean(np.searchsorted(edges, actual, side="right") == i) for i in range(len(edges) + 1)])
+    a = np.array([np.mean(np.searchsorted(edges, actual, side="left") == i) for i in range(len(edges) + 1)])
     e, a = np.clip(e, 1e-6, None), np.clip(a, 1e-6, None)
     return float(np.sum((a - e) * np.log(a / e)))
 
@@ -58,7 +58,7 @@ def test_weights_count_an_applicant_entered_twice_once() -> None:
     weighted = reference_distribution(twice, weights=weights)
     # the same edges as the duplicated sample, and the shares of the applicants
     edges = np.asarray(weighted["edges"])
-    expected = np.bincount(np.searchsorted(edges, x, side="right"), minlength=len(edges) + 1) / 1000
+    expected = np.bincount(np.searchsorted(edges, x, side="left"), minlength=len(edges) + 1) / 1000
     np.testing.assert_allclose(weighted["shares"][:-1], expected, rtol=1e-12)
 
 

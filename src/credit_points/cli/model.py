@@ -147,8 +147,53 @@ def reject_check(
             typer.echo(f"{method} {verdict} none on this data")
 
 
+def monitor(
+    model: str = typer.Option(
+        ..., "--model", help="The model version to watch (models:/NAME/VERSION or @alias)."
+    ),
+    since: str | None = typer.Option(None, "--since", help="First decision date (YYYY-MM-DD)."),
+    until: str | None = typer.Option(None, "--until", help="Last decision date (YYYY-MM-DD)."),
+    out: Path = typer.Option(..., "--out", help="Folder for monitor.json."),
+    audit_url: str | None = typer.Option(
+        None, "--audit-url", help="The audit store's URL (default: CREDIT_POINTS_AUDIT_URL or data/audit.db)."
+    ),
+    config: Path | None = typer.Option(
+        None, "--config", help="Thresholds (default configs/monitoring.yaml)."
+    ),
+) -> None:
+    """Compare what a model version decided in a window with its training; exit 0 green, 1 amber, 2 red."""
+    import json
+
+    from credit_points.cli.outcomes import _date
+    from credit_points.cli.serving import open_store
+    from credit_points.config import get_settings
+    from credit_points.pipelines.models import load_engine
+    from credit_points.pipelines.monitor import load_monitoring_config, monitor_window
+
+    thresholds = load_monitoring_config(config)
+    engine, _ = load_engine(model, get_settings())
+    store = open_store(audit_url, create=True)
+    result = monitor_window(
+        store, engine, since=_date(since, "--since"), until=_date(until, "--until"), thresholds=thresholds
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "monitor.json").write_text(
+        json.dumps(result.as_dict(), indent=2, ensure_ascii=False), encoding="utf-8"
+    )
+    mix = ", ".join(f"{k} {v:.1%}" for k, v in result.decision_mix.items())
+    typer.echo(
+        f"version {result.model_version}: {result.decisions:,} decision(s){f' ({mix})' if mix else ''}"
+    )
+    typer.echo(f"status: {result.status}")
+    for reason in result.reasons:
+        typer.echo(f"  - {reason}")
+    typer.echo(f"figures: {out / 'monitor.json'}")
+    raise typer.Exit(result.exit_code)
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
+    app.command("monitor")(monitor)
     app.add_typer(reject_app, name="reject-inference")
     app.command("train")(train)
     app.command("evaluate")(evaluate)

@@ -240,8 +240,11 @@ def _psi_bins(reference: np.ndarray, bins: int) -> np.ndarray:
 
 
 def _shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Shares of the bins (−∞, e1], (e1, e2], …, (ek, ∞) and, last, of missing values: a value tied with an
+    edge falls in the bin below it, so that values above a point mass (a feature that is 0 for most
+    training rows) are told apart from it."""
     missing = ~np.isfinite(values)
-    idx = np.searchsorted(edges, values[~missing], side="right")
+    idx = np.searchsorted(edges, values[~missing], side="left")
     counts = np.bincount(idx, minlength=len(edges) + 1).astype(float)
     counts = np.append(counts, missing.sum())
     return counts / max(len(values), 1)
@@ -281,7 +284,7 @@ def reference_distribution(values: Any, bins: int = 10, weights: Any = None) -> 
     else:
         w = np.asarray(weights, dtype="float64").ravel()
         missing = ~np.isfinite(v)
-        idx = np.searchsorted(edges, v[~missing], side="right")
+        idx = np.searchsorted(edges, v[~missing], side="left")
         counts = np.append(np.bincount(idx, weights=w[~missing], minlength=len(edges) + 1), w[missing].sum())
         shares = counts / max(float(w.sum()), _EPS)
     return {"edges": edges.tolist(), "shares": shares.tolist(), "n": int(v.size)}
