@@ -67,14 +67,14 @@ def population_stability(expected_props: np.ndarray, actual_props: np.ndarray, e
 def score_distribution(raw_score: np.ndarray, n_bins: int = 10) -> dict[str, list[float]]:
     """Decile edges of a score and the share in each bin (stored in the model card for later PSI)."""
     edges = np.unique(np.quantile(np.asarray(raw_score, dtype=float), np.linspace(0, 1, n_bins + 1)[1:-1]))
-    counts = np.bincount(np.searchsorted(edges, raw_score, side="right"), minlength=len(edges) + 1)
+    counts = np.bincount(np.searchsorted(edges, raw_score, side="left"), minlength=len(edges) + 1)
     return {"edges": edges.tolist(), "proportions": (counts / counts.sum()).tolist()}
 
 
 def score_psi(reference: dict[str, list[float]], raw_score: np.ndarray) -> float:
     """PSI of new scores against a stored reference distribution."""
     edges = np.asarray(reference["edges"], dtype=float)
-    counts = np.bincount(np.searchsorted(edges, raw_score, side="right"), minlength=len(edges) + 1)
+    counts = np.bincount(np.searchsorted(edges, raw_score, side="left"), minlength=len(edges) + 1)
     return population_stability(np.asarray(reference["proportions"]), counts / max(counts.sum(), 1))
 
 
