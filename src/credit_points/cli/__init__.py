@@ -59,12 +59,13 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Abort:
         typer.echo("aborted", err=True)
         raise SystemExit(130) from None
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
+    except Exception as exc:  # usage errors (a bad option value) arrive here in non-standalone mode
         import click
 
-        if isinstance(exc, click.ClickException):
+        # typer carries its own copy of click: its usage errors are not click's
+        if isinstance(exc, click.ClickException | typer.TyperException) and hasattr(exc, "show"):
             exc.show()
-            raise SystemExit(exc.exit_code) from None
+            raise SystemExit(getattr(exc, "exit_code", 2)) from None
         raise
 
 

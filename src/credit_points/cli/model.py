@@ -164,18 +164,17 @@ def monitor(
     """Compare what a model version decided in a window with its training; exit 0 green, 1 amber, 2 red."""
     import json
 
-    from credit_points.cli.outcomes import _date
+    from credit_points.cli.outcomes import option_date
     from credit_points.cli.serving import open_store
     from credit_points.config import get_settings
     from credit_points.pipelines.models import load_engine
     from credit_points.pipelines.monitor import load_monitoring_config, monitor_window
 
+    first, last = option_date(since, "--since"), option_date(until, "--until")  # before any slow work
     thresholds = load_monitoring_config(config)
     engine, _ = load_engine(model, get_settings())
     store = open_store(audit_url, create=True)
-    result = monitor_window(
-        store, engine, since=_date(since, "--since"), until=_date(until, "--until"), thresholds=thresholds
-    )
+    result = monitor_window(store, engine, since=first, until=last, thresholds=thresholds)
     out.mkdir(parents=True, exist_ok=True)
     (out / "monitor.json").write_text(
         json.dumps(result.as_dict(), indent=2, ensure_ascii=False), encoding="utf-8"

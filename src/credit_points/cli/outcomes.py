@@ -119,7 +119,8 @@ def outcomes_import(
         raise typer.Exit(1)
 
 
-def _date(value: str | None, option: str) -> dt.date | None:
+def option_date(value: str | None, option: str) -> dt.date | None:
+    """A ``YYYY-MM-DD`` option's date (``None`` stays ``None``); anything else a usage error naming the option."""
     if value is None:
         return None
     try:
@@ -163,8 +164,8 @@ def outcomes_dataset(
     store = open_store(audit_url, create=True)
     frame = build_dataset(
         store,
-        since=_date(since, "--since"),
-        until=_date(until, "--until"),
+        since=option_date(since, "--since"),
+        until=option_date(until, "--until"),
         model_version=version,
         workers=workers,
     )
