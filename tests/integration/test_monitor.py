@@ -5,35 +5,13 @@ as such."""
 from __future__ import annotations
 
 import json
-import uuid
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from credit_points.audit.outcomes import OutcomeStore
-from credit_points.audit.store import AuditStore
-
-from ..audit.conftest import pg_url_or_skip
 from .cli import run_cli
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def audit_target(request: pytest.FixtureRequest, tmp_path: Path, trained_model):
-    env = dict(trained_model.env())
-    if request.param == "sqlite":
-        url, prefix = f"sqlite:///{tmp_path / 'audit.db'}", ""
-    else:
-        url, prefix = pg_url_or_skip(), f"m{uuid.uuid4().hex[:12]}_"
-        env["CREDIT_POINTS_AUDIT_TABLE_PREFIX"] = prefix
-    yield url, env
-    store = AuditStore(url, table_prefix=prefix)
-    if store.dialect == "postgresql":
-        OutcomeStore(store).drop_schema()
-        store.drop_schema()
-    store.dispose()
 
 
 def test_monitor_finds_the_drift_put_into_a_window_and_says_when_there_is_nothing(

@@ -5,7 +5,6 @@ Real processes of the command line, a registered model, a real SQLite file and t
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pandas as pd
@@ -13,7 +12,6 @@ import pytest
 
 from credit_points.audit.store import AuditStore
 
-from ..audit.conftest import pg_url_or_skip
 from .cli import run_cli
 
 pytestmark = pytest.mark.slow
@@ -29,22 +27,6 @@ def _applicants(trained_model, tmp_path: Path) -> Path:
     src = tmp_path / "applicants.csv"
     frame.to_csv(src, index=False)
     return src
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def audit_target(request: pytest.FixtureRequest, tmp_path: Path, trained_model):
-    """(audit URL, environment) for a fresh store: its own SQLite file, or its own prefix on PostgreSQL."""
-    env = {**trained_model.env(), "CREDIT_POINTS_MODEL_URI": f"models:/credit-points/{trained_model.version}"}
-    if request.param == "sqlite":
-        url, prefix = f"sqlite:///{tmp_path / 'audit.db'}", ""
-    else:
-        url, prefix = pg_url_or_skip(), f"s{uuid.uuid4().hex[:12]}_"
-        env["CREDIT_POINTS_AUDIT_TABLE_PREFIX"] = prefix
-    yield url, env
-    store = AuditStore(url, table_prefix=prefix)
-    if store.dialect == "postgresql":
-        store.drop_schema()
-    store.dispose()
 
 
 def _store(url: str, env: dict[str, str]) -> AuditStore:

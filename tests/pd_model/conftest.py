@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from credit_points.pd_model.config import PDModelConfig, load_pd_config
+from credit_points.pd_model.features import build_features
 
 STAGES = np.array(["seed", "sapling", "growth", "expansion", "mature"])
 
@@ -114,3 +115,12 @@ def fast_config(pd_config: PDModelConfig) -> PDModelConfig:
 @pytest.fixture(scope="session")
 def panel() -> pd.DataFrame:
     return make_panel()
+
+
+@pytest.fixture(scope="module")
+def data(panel: pd.DataFrame, fast_config: PDModelConfig) -> tuple:
+    """The panel's features and outcomes: the first three quarters to fit, the rest to calibrate or test."""
+    X = build_features(panel, fast_config)
+    y = panel["default_12m"].to_numpy()
+    half = len(X) * 3 // 4
+    return X.iloc[:half], y[:half], X.iloc[half:], y[half:]

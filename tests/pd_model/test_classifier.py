@@ -11,16 +11,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from credit_points.pd_model.calibration import sigmoid
 from credit_points.pd_model.classifier import PDClassifier
-from credit_points.pd_model.features import build_features
 from credit_points.pd_model.scorecard import WoEScorecard
-
-
-@pytest.fixture(scope="module")
-def data(panel, fast_config):
-    X = build_features(panel, fast_config)
-    y = panel["default_12m"].to_numpy()
-    half = len(X) * 3 // 4
-    return X.iloc[:half], y[:half], X.iloc[half:], y[half:]
 
 
 @pytest.fixture(scope="module")

@@ -239,15 +239,19 @@ def _psi_bins(reference: np.ndarray, bins: int) -> np.ndarray:
     return edges
 
 
-def _shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+def _shares(values: np.ndarray, edges: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
     """Shares of the bins (−∞, e1], (e1, e2], …, (ek, ∞) and, last, of missing values: a value tied with an
     edge falls in the bin below it, so that values above a point mass (a feature that is 0 for most
-    training rows) are told apart from it."""
+    training rows) are told apart from it. ``weights``: each value's weight (default 1)."""
     missing = ~np.isfinite(values)
     idx = np.searchsorted(edges, values[~missing], side="left")
-    counts = np.bincount(idx, minlength=len(edges) + 1).astype(float)
-    counts = np.append(counts, missing.sum())
-    return counts / max(len(values), 1)
+    if weights is None:
+        counts = np.append(np.bincount(idx, minlength=len(edges) + 1).astype(float), missing.sum())
+        return counts / max(len(values), 1)
+    counts = np.append(
+        np.bincount(idx, weights=weights[~missing], minlength=len(edges) + 1), weights[missing].sum()
+    )
+    return counts / max(float(weights.sum()), _EPS)
 
 
 def psi(expected: Any, actual: Any, bins: int = 10) -> float:
@@ -279,14 +283,8 @@ def reference_distribution(values: Any, bins: int = 10, weights: Any = None) -> 
     """
     v = np.asarray(values, dtype="float64").ravel()
     edges = _psi_bins(v, bins)
-    if weights is None:
-        shares = _shares(v, edges)
-    else:
-        w = np.asarray(weights, dtype="float64").ravel()
-        missing = ~np.isfinite(v)
-        idx = np.searchsorted(edges, v[~missing], side="left")
-        counts = np.append(np.bincount(idx, weights=w[~missing], minlength=len(edges) + 1), w[missing].sum())
-        shares = counts / max(float(w.sum()), _EPS)
+    w = None if weights is None else np.asarray(weights, dtype="float64").ravel()
+    shares = _shares(v, edges, w)
     return {"edges": edges.tolist(), "shares": shares.tolist(), "n": int(v.size)}
 
 

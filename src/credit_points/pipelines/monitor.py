@@ -120,12 +120,10 @@ def monitor_window(
         for c in frame.columns
         if c.startswith("points_") and c.endswith("_decided")
     }
-    typed = frame.rename(columns=points).assign(
-        as_of_date=pd.to_datetime(frame["as_of_date"]), stage=frame["points_stage"]
-    )
-    for date_column in ("founded_date",):
-        if date_column in typed.columns:
-            typed[date_column] = pd.to_datetime(typed[date_column])
+    typed = frame.rename(columns=points).assign(stage=frame["points_stage"])
+    for spec in engine.fields.fields:  # the table keeps dates as YYYY-MM-DD text
+        if spec.dtype == "date" and spec.name in typed.columns:
+            typed[spec.name] = pd.to_datetime(typed[spec.name])
     features = build_features(typed, engine.pd_config)
     values.update({c: features[c].to_numpy(dtype="float64") for c in features.columns})
     statuses = []

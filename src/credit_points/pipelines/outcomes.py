@@ -178,11 +178,16 @@ class ImportSummary:
 
 
 def _start_import(
-    store: AuditStore, path: str | Path, errors_path: str | Path | None
-) -> tuple[OutcomeStore, str, ImportSummary | None]:
-    """The outcomes tables (created if missing), the file's SHA-256, and — when a file with these bytes
-    was imported before — what that import did (an empty errors file is written: nothing is refused now)."""
-    from credit_points.datasets.io import write_table
+    store: AuditStore,
+    path: str | Path,
+    errors_path: str | Path | None,
+    required: tuple[str, ...] | list[str],
+    what: str,
+) -> tuple[OutcomeStore, str, ImportSummary | None, pd.DataFrame]:
+    """The outcomes tables (created if missing), the file's SHA-256, what an earlier import of the same
+    bytes did (an empty errors file is written: nothing is refused now), and — when there was none — the
+    file's rows, which must have the ``required`` columns of ``what`` file."""
+    from credit_points.datasets.io import read_table, write_table
     from credit_points.datasets.schema import ERROR_COLUMNS
 
     outcomes = OutcomeStore(store)
@@ -190,13 +195,17 @@ def _start_import(
     digest = file_sha256(path)
     earlier = outcomes.imported(digest)
     if earlier is None:
-        return outcomes, digest, None
+        frame = read_table(Path(path))
+        missing = [c for c in required if c not in frame.columns]
+        if missing:
+            raise DataValidationError(f"is not a {what} file: columns {missing} missing", path=str(path))
+        return outcomes, digest, None, frame
     if errors_path is not None:
         write_table(pd.DataFrame(columns=ERROR_COLUMNS), errors_path)
     summary = ImportSummary(
         digest, earlier.rows, 0, earlier.kept + earlier.already_stored, 0, earlier.imported_at
     )
-    return outcomes, digest, summary
+    return outcomes, digest, summary, pd.DataFrame()
 
 
 def _day(value: object) -> str | None:
@@ -225,17 +234,15 @@ def import_performance(
     are stored with the file's digest. A file imported before (same bytes) changes nothing.
     """
     from credit_points.audit.outcomes import ImportRecord, now
-    from credit_points.datasets.io import read_table, write_table
+    from credit_points.datasets.io import write_table
     from credit_points.datasets.lender_view import STATUSES
     from credit_points.datasets.schema import ERROR_COLUMNS
 
-    outcomes, digest, earlier = _start_import(store, path, errors_path)
+    outcomes, digest, earlier, frame = _start_import(
+        store, path, errors_path, PERFORMANCE_COLUMNS, "performance"
+    )
     if earlier is not None:
         return earlier
-    frame = read_table(Path(path))
-    missing = [c for c in PERFORMANCE_COLUMNS if c not in frame.columns]
-    if missing:
-        raise DataValidationError(f"is not a performance file: columns {missing} missing", path=str(path))
     today = today or dt.date.today()
     problems: list[dict[str, object]] = []
 
@@ -722,19 +729,15 @@ def import_history(
     from credit_points.audit.outcomes import ImportRecord, now
     from credit_points.config import canonical_json
     from credit_points.datasets.fields import load_fields
-    from credit_points.datasets.io import read_table, write_table
+    from credit_points.datasets.io import write_table
     from credit_points.datasets.schema import ERROR_COLUMNS, validate_applicants
     from credit_points.records import input_records
 
-    outcomes, digest, earlier = _start_import(store, path, errors_path)
+    outcomes, digest, earlier, frame = _start_import(
+        store, path, errors_path, HISTORY_COLUMNS, "historical decisions"
+    )
     if earlier is not None:
         return earlier
-    frame = read_table(Path(path))
-    missing = [c for c in HISTORY_COLUMNS if c not in frame.columns]
-    if missing:
-        raise DataValidationError(
-            f"is not a historical decisions file: columns {missing} missing", path=str(path)
-        )
     fields = load_fields()
     names = [f.name for f in fields.fields if f.group != "outcome"]
     good, errors = validate_applicants(

@@ -19,7 +19,7 @@ import pandas as pd
 
 from credit_points.exceptions import DataValidationError
 from credit_points.pd_model.config import PDModelConfig
-from credit_points.pd_model.reject_inference import METHODS
+from credit_points.pd_model.reject_inference import METHODS, with_reject_inference
 
 #: the columns of an ``outcomes dataset`` table that hold the score the bank decided with, in preference order
 DECISION_SCORES = ("prob_default_decided", "previous_model_pd")
@@ -98,7 +98,6 @@ def check_reject_inference(
     from sklearn.metrics import roc_auc_score
 
     from credit_points.pd_model.features import build_features
-    from credit_points.pd_model.reject_inference import with_reject_inference
     from credit_points.pd_model.split import oot_split
     from credit_points.pd_model.training import fit_pd_model
     from credit_points.pd_model.validation import expected_calibration_error
