@@ -98,7 +98,7 @@ class RejectInference:
                 scores = self.booked_model_.raw_score(pd.concat([X_booked, X_unbooked], ignore_index=True))
                 quantiles = np.linspace(0.0, 1.0, self.settings.parcel_bands + 1)[1:-1]
                 self.band_edges_ = np.unique(np.quantile(scores, quantiles))
-                bands = np.digitize(self.booked_model_.raw_score(X_booked), self.band_edges_)
+                bands = np.digitize(scores[: len(X_booked)], self.band_edges_)
                 n_bands = len(self.band_edges_) + 1
                 bad = np.bincount(bands, weights=y_booked, minlength=n_bands)
                 count = np.bincount(bands, minlength=n_bands).astype("float64")

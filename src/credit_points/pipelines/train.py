@@ -86,12 +86,13 @@ def _self_check(
         f"  test-year AUC: none {rows['none']['auc']:.4f}, {method} {rows[method]['auc']:.4f}, "
         f"hidden outcomes visible {rows['full']['auc']:.4f}"
     )
-    if not check.beats_none(method):
+    beats = check.beats_none(method)
+    if not beats:
         console.print(
             f"[yellow]warning: {method} does not beat none on this data's self-check "
             "(`credit-points reject-inference check`); consider --reject-inference none[/yellow]"
         )
-    return {"checked": True, "beats_none": check.beats_none(method), **check.as_dict()}
+    return {"checked": True, "beats_none": beats, **check.as_dict()}
 
 
 MODEL_LIMITATIONS = (
@@ -126,17 +127,15 @@ def build_model_card(
     engine_versions: dict[str, Any],
     data_digest: str,
     train_raw: np.ndarray,
-    scale: MasterScale | None = None,
+    scale: MasterScale,
 ) -> dict[str, Any]:
-    """The model card: windows, data, selection, validation figures, grade table, limitations, and (given
-    the master ``scale``) the monitoring reference of the training rows."""
+    """The model card: windows, data, selection, validation figures, grade table, limitations, and the
+    monitoring reference of the training rows (PDs and grades on the master ``scale``)."""
     pack = fit.validation
-    reference: dict[str, Any] = {}
-    if scale is not None:
-        train_pd = apply_pd_floor(sigmoid(train_raw), scale)
-        reference = monitoring_reference(
-            train_pd, assign_grade(train_pd, scale), fit.X_train, weights=fit.w_train
-        )
+    train_pd = apply_pd_floor(sigmoid(train_raw), scale)
+    reference = monitoring_reference(
+        train_pd, assign_grade(train_pd, scale), fit.X_train, weights=fit.w_train
+    )
     grade = pack["grade_table"]
     return {
         "windows": {
@@ -158,7 +157,7 @@ def build_model_card(
         "configs": engine_versions,
         "feature_order_hash": fit.feature_order_hash,
         "reject_inference": fit.extra.get("reject_inference", {"method": "none"}),
-        **({"monitoring_reference": reference} if reference else {}),
+        "monitoring_reference": reference,
         "libraries": library_versions(),
         "limitations": MODEL_LIMITATIONS,
     }
