@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -63,6 +64,10 @@ def test_generated_loop_reproduces_the_truth_for_every_matured_booked_loan(
     joined = dataset.merge(decided, on="decision_id", suffixes=("", "_file"))
     assert (joined["prob_default_decided"] == joined["prob_default"]).all()
     assert (joined["points_total_decided"] == joined["points_total"]).all()
+    # the offer as decided: product (empty when none), limit and expected loss
+    assert (joined["product_decided"].fillna("") == joined["product"].fillna("")).all()
+    for part in ("limit", "expected_loss"):
+        assert np.allclose(joined[f"{part}_decided"], joined[part], rtol=0, atol=0, equal_nan=True), part
     parts = [
         c.removesuffix("_decided")
         for c in dataset.columns

@@ -50,6 +50,9 @@ _PARTS = (
     "points.config_hash",
     "risk.grade",
     "risk.prob_default",
+    "limit.product",
+    "limit.limit",
+    "limit.expected_loss",
     "new_values.decision",
 )
 
@@ -76,6 +79,9 @@ class DecisionParts(NamedTuple):
     points_config_hash: str | None
     grade: str | None
     prob_default: float | None
+    product: str | None
+    limit: float | None
+    expected_loss: float | None
     override_decision: str | None
 
 
@@ -285,6 +291,26 @@ class OutcomeStore:
         cols = [c for c in t.columns if with_input or c.name != "input_json"]
         with self.store.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(sa.select(*cols))]
+
+    def overrides(self) -> list[dict[str, Any]]:
+        """Every officer override in chain order: ``seq``, ``decision_id`` (the override's), ``parent_id`` (the
+        decision overridden), ``created_at``, ``reason``, ``officer``, ``scope`` and ``new_values``."""
+        log = self.store.log
+        stmt = (
+            sa.select(log.c.seq, log.c.decision_id, log.c.parent_id, log.c.created_at, log.c.override_reason,
+                      log.c.override_officer, log.c.override_scope, log.c.record_json)
+            .where(log.c.kind == "override")
+            .order_by(log.c.seq)
+        )  # fmt: skip
+        out = []
+        with self.store.engine.connect() as conn:
+            for seq, did, parent, at, reason, officer, scope, text in conn.execute(stmt):
+                out.append(
+                    {"seq": int(seq), "decision_id": did, "parent_id": parent, "created_at": at,
+                     "reason": reason, "officer": officer, "scope": scope,
+                     "new_values": json.loads(text).get("new_values") or {}}
+                )  # fmt: skip
+        return out
 
     def closed_outcomes(self) -> dict[str, int | None]:
         """Every booked decision: ``default_12m`` of the row that closed its window, ``None`` while open

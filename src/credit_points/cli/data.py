@@ -80,11 +80,20 @@ def generate(
     zone: Annotated[
         str | None, typer.Option("--zone", help="Only this zone (an id from configs/generator.yaml).")
     ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", help="Generator parameters (default configs/generator.yaml), e.g. its drift."
+        ),
+    ] = None,
 ) -> None:
     """Generate a synthetic firm-year panel: applicants.parquet, truth.parquet, manifest.json."""
+    from credit_points.datasets.generator_config import load_generator_config
     from credit_points.pipelines.generate import write_panel
 
-    paths = write_panel(out, firms, parse_years(years), seed, zone=zone)
+    first_last = parse_years(years)
+    generator = load_generator_config(str(config) if config else None)
+    paths = write_panel(out, firms, first_last, seed, zone=zone, config=generator)
     manifest = json.loads(paths["manifest"].read_text(encoding="utf-8"))
     typer.echo(
         f"wrote {manifest['rows']['applicants']:,} firm-years of {firms:,} firms "

@@ -153,32 +153,43 @@ def monitor(
     ),
     since: str | None = typer.Option(None, "--since", help="First decision date (YYYY-MM-DD)."),
     until: str | None = typer.Option(None, "--until", help="Last decision date (YYYY-MM-DD)."),
-    out: Path = typer.Option(..., "--out", help="Folder for monitor.json."),
+    out: Path = typer.Option(..., "--out", help="Folder for monitor.json and the reports."),
     audit_url: str | None = typer.Option(
         None, "--audit-url", help="The audit store's URL (default: CREDIT_POINTS_AUDIT_URL or data/audit.db)."
     ),
     config: Path | None = typer.Option(
         None, "--config", help="Thresholds (default configs/monitoring.yaml)."
     ),
+    mlflow_run: bool = typer.Option(
+        True, "--mlflow/--no-mlflow", help="Record the window as an MLflow run linked to the model version."
+    ),
 ) -> None:
-    """Compare what a model version decided in a window with its training; exit 0 green, 1 amber, 2 red."""
+    """Compare what a model version decided in a window with its training; exit 0 green, 1 amber, 2 red.
+
+    Writes monitor.json and the report in Chinese and English (monitoring_report_zh.html, _en.html)."""
     import json
 
     from credit_points.cli.outcomes import option_date
     from credit_points.cli.serving import open_store
     from credit_points.config import get_settings
     from credit_points.pipelines.models import load_engine
-    from credit_points.pipelines.monitor import load_monitoring_config, monitor_window
+    from credit_points.pipelines.monitor import (
+        load_monitoring_config,
+        log_monitoring_run,
+        monitor_window,
+    )
+    from credit_points.reports.monitoring import write_monitoring_reports
 
     first, last = option_date(since, "--since"), option_date(until, "--until")  # before any slow work
     thresholds = load_monitoring_config(config)
-    engine, _ = load_engine(model, get_settings())
+    settings = get_settings()
+    engine, _ = load_engine(model, settings)
     store = open_store(audit_url, create=True)
     result = monitor_window(store, engine, since=first, until=last, thresholds=thresholds)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "monitor.json").write_text(
-        json.dumps(result.as_dict(), indent=2, ensure_ascii=False), encoding="utf-8"
-    )
+    figures = result.as_dict()
+    (out / "monitor.json").write_text(json.dumps(figures, indent=2, ensure_ascii=False), encoding="utf-8")
+    reports = write_monitoring_reports(figures, out)
     mix = ", ".join(f"{k} {v:.1%}" for k, v in result.decision_mix.items())
     typer.echo(
         f"version {result.model_version}: {result.decisions:,} decision(s){f' ({mix})' if mix else ''}"
@@ -186,7 +197,22 @@ def monitor(
     typer.echo(f"status: {result.status}")
     for reason in result.reasons:
         typer.echo(f"  - {reason}")
+    backtest = result.backtest
+    if backtest:
+        typer.echo(
+            f"back-test: {backtest['matured']:,} matured loan(s), {backtest['booked_not_matured']:,} not yet "
+            f"({backtest['status']})"
+        )
     typer.echo(f"figures: {out / 'monitor.json'}")
+    for lang, path in reports.items():
+        typer.echo(f"report ({lang}): {path}")
+    if mlflow_run:
+        try:
+            run_id = log_monitoring_run(result, engine, [out / "monitor.json", *reports.values()], settings)
+        except Exception as exc:  # the figures are written: a tracking outage must not hide them
+            typer.echo(f"MLflow run not recorded: {type(exc).__name__}: {exc}", err=True)
+        else:
+            typer.echo(f"MLflow run: {run_id} (version {result.model_version})")
     raise typer.Exit(result.exit_code)
 
 

@@ -175,6 +175,42 @@ def _traffic_light(p_value: float, amber_p: float, red_p: float) -> str:
     return "green"
 
 
+def default_rate_test(
+    y: Any, prob_default: Any, *, amber_p: float = 0.05, red_p: float = 0.01
+) -> dict[str, Any]:
+    """Observed against predicted default rate of one group of loans (a grade, or a whole portfolio).
+
+    Returns ``n, defaults, observed_rate, mean_pd, binomial_p, jeffreys_p, traffic_light``. Both tests are
+    one-sided (small p: more defaults than the mean PD predicts): the exact binomial test at the mean PD and
+    the Jeffreys test (the mean PD's quantile in the Beta(d + ½, n − d + ½) posterior). An empty group has
+    NaN tests and light ``n/a``.
+
+    Examples:
+        >>> r = default_rate_test([0] * 95 + [1] * 5, [0.01] * 100)
+        >>> r["defaults"], r["observed_rate"], r["traffic_light"]
+        (5, 0.05, 'red')
+    """
+    yy = _binary(y)
+    p = _scores(prob_default, len(yy), "prob_default")
+    n, d = len(yy), int(yy.sum())
+    if n:
+        mean_pd = float(p.mean())
+        binom_p = float(stats.binomtest(d, n, min(max(mean_pd, 1e-12), 1.0), alternative="greater").pvalue)
+        jeff_p = float(stats.beta.cdf(mean_pd, d + 0.5, n - d + 0.5))
+        observed = d / n
+    else:
+        mean_pd = observed = binom_p = jeff_p = float("nan")
+    return {
+        "n": n,
+        "defaults": d,
+        "observed_rate": observed,
+        "mean_pd": mean_pd,
+        "binomial_p": binom_p,
+        "jeffreys_p": jeff_p,
+        "traffic_light": _traffic_light(jeff_p, amber_p, red_p),
+    }
+
+
 def grade_table(
     y: Any,
     prob_default: Any,
@@ -186,9 +222,8 @@ def grade_table(
 ) -> pd.DataFrame:
     """Per grade: counts, observed vs predicted default rate, binomial and Jeffreys tests, traffic light.
 
-    Columns: ``grade, pd_min, pd_max, n, defaults, observed_rate, mean_pd, binomial_p, jeffreys_p,
-    traffic_light``. Every grade of the scale has a row (``n = 0`` rows have NaN tests and light ``n/a``).
-    Both tests are one-sided: small p means more defaults than the mean PD predicts.
+    Columns: ``grade, pd_min, pd_max`` and those of :func:`default_rate_test`, per grade. Every grade of
+    the scale has a row (``n = 0`` rows have NaN tests and light ``n/a``).
     """
     yy = _binary(y)
     p = _scores(prob_default, len(yy), "prob_default")
@@ -198,31 +233,10 @@ def grade_table(
     rows = []
     for label, lo, hi in grade_bounds(scale):
         mask = g == label
-        n = int(mask.sum())
-        d = int(yy[mask].sum())
-        if n:
-            mean_pd = float(p[mask].mean())
-            binom_p = float(
-                stats.binomtest(d, n, min(max(mean_pd, 1e-12), 1.0), alternative="greater").pvalue
-            )
-            jeff_p = float(stats.beta.cdf(mean_pd, d + 0.5, n - d + 0.5))
-            observed = d / n
-        else:
-            mean_pd = observed = binom_p = jeff_p = float("nan")
         rows.append(
-            {
-                "grade": label,
-                "pd_min": lo,
-                "pd_max": hi,
-                "n": n,
-                "defaults": d,
-                "observed_rate": observed,
-                "mean_pd": mean_pd,
-                "binomial_p": binom_p,
-                "jeffreys_p": jeff_p,
-                "traffic_light": _traffic_light(jeff_p, amber_p, red_p),
-            }
-        )
+            {"grade": label, "pd_min": lo, "pd_max": hi,
+             **default_rate_test(yy[mask], p[mask], amber_p=amber_p, red_p=red_p)}
+        )  # fmt: skip
     unknown = sorted(set(np.unique(g)) - set(scale.labels))
     if unknown:
         raise DataValidationError(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from credit_points.config import file_sha256
 from credit_points.datasets.generator import generate_panel
-from credit_points.datasets.generator_config import load_generator_config
+from credit_points.datasets.generator_config import GeneratorConfig, load_generator_config
 from credit_points.datasets.io import write_table
 from credit_points.datasets.lender_view import (
     DECISIONS_FILE,
@@ -30,6 +30,7 @@ def write_panel(
     seed: int = 0,
     *,
     zone: str | None = None,
+    config: GeneratorConfig | None = None,
 ) -> dict[str, Path]:
     """Generate a panel and write it, the lender's view of it, and a manifest.
 
@@ -45,13 +46,15 @@ def write_panel(
         years: first and last year, inclusive.
         seed: random seed.
         zone: restrict to one zone id.
+        config: the generator's parameters (default ``configs/generator.yaml``), e.g. a copy with the
+            drift switched on or moved.
 
     Returns:
         ``{"applicants", "truth", "historical_decisions", "performance", "manifest"}`` → path.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    config = load_generator_config()
+    config = config or load_generator_config()
     applicants, truth = generate_panel(n_firms, years=years, seed=seed, zone=zone, config=config)
     truth = truth.assign(default_12m=applicants["default_12m"].to_numpy())
     lender = config.lender

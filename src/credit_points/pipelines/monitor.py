@@ -56,6 +56,10 @@ class MonitorResult:
     decision_mix: dict[str, float] = field(default_factory=dict)
     stability: list[dict[str, Any]] = field(default_factory=list)
     grades: dict[str, dict[str, float]] = field(default_factory=dict)
+    book: list[dict[str, Any]] = field(default_factory=list)
+    overrides: dict[str, Any] = field(default_factory=dict)
+    backtest: dict[str, Any] = field(default_factory=dict)
+    thresholds: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -67,7 +71,28 @@ class MonitorResult:
             "decision_mix": self.decision_mix,
             "stability": self.stability,
             "grades": self.grades,
+            "book": self.book,
+            "overrides": self.overrides,
+            "backtest": self.backtest,
+            "thresholds": self.thresholds,
         }
+
+    def metrics(self) -> dict[str, float]:
+        """The window's headline figures, flat and numeric (what the MLflow run logs)."""
+        out: dict[str, float] = {"decisions": float(self.decisions), "status_code": float(self.exit_code)}
+        out.update({f"mix_{k}": v for k, v in self.decision_mix.items()})
+        for row in self.stability:
+            prefix = "psi" if row["name"] == "prob_default" else f"csi_{row['name']}"
+            out[prefix] = row["index"]
+            out[f"{prefix}_p_value"] = row["p_value"]
+        if self.overrides:
+            out["override_rate"] = self.overrides["rate"]
+        for name in ("n", "defaults", "default_rate", "mean_pd", "auc", "auc_ci_low", "auc_ci_high", "ece",
+                     "hl_p_value", "grades_red", "grades_amber"):  # fmt: skip
+            value = self.backtest.get("metrics", {}).get(name)
+            if value is not None and np.isfinite(value):
+                out[f"backtest_{name}"] = float(value)
+        return out
 
     @property
     def exit_code(self) -> int:
@@ -93,26 +118,54 @@ def monitor_window(
     thresholds: MonitoringConfig | None = None,
 ) -> MonitorResult:
     """The figures of the decisions ``engine``'s model version made in the window (decision dates)."""
-    from credit_points.pd_model.features import build_features
-    from credit_points.pd_model.validation import psi_against, psi_p_value
+    from credit_points.audit.outcomes import OutcomeStore
     from credit_points.pipelines.outcomes import build_dataset
 
     t = thresholds or load_monitoring_config()
     version = str(engine.identity.version)
     window = (since.isoformat() if since else None, until.isoformat() if until else None)
     frame = build_dataset(store, since=since, until=until, model_version=version)
+    result = MonitorResult(version, window, len(frame), "green", thresholds=t.model_dump(mode="json"))
     if not len(frame):
-        return MonitorResult(
-            version, window, 0, "no decisions", [f"no decisions by version {version} in the window"]
-        )
-    reference = (engine.model_card or {}).get("monitoring_reference")
-    result = MonitorResult(version, window, len(frame), "green")
+        result.status = "no decisions"
+        result.reasons.append(f"no decisions by version {version} in the window")
+        return result
     mix = frame["decision"].value_counts(normalize=True)
     result.decision_mix = {str(k): float(v) for k, v in mix.items()}
+    overrides = [o for o in OutcomeStore(store).overrides() if o["parent_id"] in set(frame["decision_id"])]
+    frame = frame.assign(limit_in_force=_limits_in_force(frame, overrides))
+    result.book = book_table(frame)
+    result.overrides = override_analysis(frame, overrides)
+    result.backtest = backtest(frame, engine)
+    statuses = [result.backtest.get("status", "green")]
+    result.reasons.extend(result.backtest.get("reasons", []))
+    reference = (engine.model_card or {}).get("monitoring_reference")
     if reference is None:
         result.status = "no reference"
-        result.reasons.append(f"version {version} was trained before model cards kept a monitoring reference")
+        result.reasons.insert(
+            0, f"version {version} was trained before model cards kept a monitoring reference"
+        )
         return result
+    stability, reasons = stability_table(frame, engine, reference, t)
+    result.stability = stability
+    result.reasons[:0] = reasons
+    statuses.extend(row["status"] for row in stability)
+    observed = frame["grade_decided"].astype(str).value_counts(normalize=True)
+    result.grades = {
+        g: {"training": float(reference["grades"].get(g, 0.0)), "window": float(observed.get(g, 0.0))}
+        for g in sorted(set(reference["grades"]) | set(observed.index))
+    }
+    result.status = "red" if "red" in statuses else "amber" if "amber" in statuses else "green"
+    return result
+
+
+def stability_table(
+    frame: pd.DataFrame, engine: DecisionEngine, reference: dict[str, Any], t: MonitoringConfig
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """PSI of the PD and CSI of every feature against the reference, each judged by band and noise."""
+    from credit_points.pd_model.features import build_features
+    from credit_points.pd_model.validation import psi_against, psi_p_value
+
     m, n = len(frame), int(reference["rows"])
     values = {"prob_default": frame["prob_default_decided"].to_numpy(dtype="float64")}
     points = {
@@ -126,7 +179,7 @@ def monitor_window(
             typed[spec.name] = pd.to_datetime(typed[spec.name])
     features = build_features(typed, engine.pd_config)
     values.update({c: features[c].to_numpy(dtype="float64") for c in features.columns})
-    statuses = []
+    rows, reasons = [], []
     for name, current in values.items():
         ref = reference["prob_default"] if name == "prob_default" else reference["features"].get(name)
         if ref is None:
@@ -135,16 +188,208 @@ def monitor_window(
         bins = int(np.sum(np.asarray(ref["shares"]) > 0))
         p_value = psi_p_value(index, n, m, bins)
         status, reason = _judge(f"{'PSI' if name == 'prob_default' else 'CSI'} {name}", index, p_value, t)
-        statuses.append(status)
         if reason:
-            result.reasons.append(reason)
-        result.stability.append(
-            {"name": name, "index": index, "p_value": p_value, "bins": bins, "status": status}
-        )
-    observed = frame["grade_decided"].astype(str).value_counts(normalize=True)
-    result.grades = {
-        g: {"training": float(reference["grades"].get(g, 0.0)), "window": float(observed.get(g, 0.0))}
-        for g in sorted(set(reference["grades"]) | set(observed.index))
+            reasons.append(reason)
+        rows.append({"name": name, "index": index, "p_value": p_value, "bins": bins, "status": status})
+    return rows, reasons
+
+
+def _limits_in_force(frame: pd.DataFrame, overrides: list[dict[str, Any]]) -> np.ndarray:
+    """Each decision's limit after its officers' overrides (in chain order); 0 unless approved in force."""
+    limits = pd.Series(frame["limit_decided"].fillna(0.0).to_numpy(), index=frame["decision_id"].to_numpy())
+    for o in overrides:
+        values = o["new_values"]
+        if isinstance(values.get("limit"), int | float) and not isinstance(values.get("limit"), bool):
+            limits[o["parent_id"]] = float(values["limit"])
+        if values.get("decision") == "decline":
+            limits[o["parent_id"]] = 0.0
+    return np.where(frame["decision"].to_numpy() == "approve", limits.to_numpy(), 0.0)
+
+
+def book_table(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Per stage and product: decisions, approve / refer / decline in force, the approved limits in force
+    and the expected loss the model's decisions carried (as decided, summed over its approvals)."""
+    data = pd.DataFrame(
+        {
+            "stage": frame["points_stage"].fillna("—").astype(str),
+            "product": frame["product_decided"].fillna("—").replace("", "—").astype(str),
+            "approve": frame["decision"].eq("approve"),
+            "refer": frame["decision"].eq("refer"),
+            "decline": frame["decision"].eq("decline"),
+            "limit_approved": frame["limit_in_force"],
+            "expected_loss": np.where(
+                frame["decision_as_decided"].eq("approve"), frame["expected_loss_decided"].fillna(0.0), 0.0
+            ),
+        }
+    )
+    grouped = data.groupby(["stage", "product"], sort=True)
+    table = grouped[["approve", "refer", "decline", "limit_approved", "expected_loss"]].sum()
+    table.insert(0, "decisions", grouped.size())
+    rows = []
+    for (stage, product), row in table.iterrows():
+        rows.append(
+            {"stage": stage, "product": product, "decisions": int(row["decisions"]),
+             **{k: int(row[k]) for k in ("approve", "refer", "decline")},
+             "limit_approved": float(row["limit_approved"]), "expected_loss": float(row["expected_loss"])}
+        )  # fmt: skip
+    return rows
+
+
+def override_analysis(frame: pd.DataFrame, overrides: list[dict[str, Any]]) -> dict[str, Any]:
+    """How often officers overrode the model, why and who; and, where outcomes matured, how the loans they
+    overrode performed against the ones the model decided (default rate beside the PD the model gave)."""
+    overridden = frame["decision_id"].isin({o["parent_id"] for o in overrides})
+    by_reason = pd.Series([o["reason"] or "—" for o in overrides], dtype="object").value_counts()
+    by_officer = pd.Series([o["officer"] or "—" for o in overrides], dtype="object").value_counts()
+    changed = frame.loc[overridden, ["decision_as_decided", "decision"]].value_counts()
+    out: dict[str, Any] = {
+        "overrides": len(overrides),
+        "decisions_overridden": int(overridden.sum()),
+        "rate": float(overridden.mean()),
+        "by_reason": [{"reason": str(k), "n": int(v)} for k, v in by_reason.items()],
+        "by_officer": [{"officer": str(k), "n": int(v)} for k, v in by_officer.items()],
+        "changes": [{"from": str(a), "to": str(b), "n": int(v)} for (a, b), v in changed.items()],
     }
-    result.status = "red" if "red" in statuses else "amber" if "amber" in statuses else "green"
-    return result
+    matured = frame["outcome"].eq("matured")
+    performance = []
+    for label, mask in (("model", ~overridden), ("override", overridden)):
+        part = frame[mask & matured]
+        defaults = int(part["default_12m"].astype(int).sum()) if len(part) else 0
+        performance.append(
+            {"group": label, "matured": len(part), "defaults": defaults,
+             "default_rate": defaults / len(part) if len(part) else None,
+             "mean_pd": float(part["prob_default_decided"].mean()) if len(part) else None}
+        )  # fmt: skip
+    out["performance"] = performance
+    if all(g["matured"] for g in performance):
+        from scipy.stats import fisher_exact
+
+        table = [[g["defaults"], g["matured"] - g["defaults"]] for g in performance]
+        out["performance_p_value"] = float(fisher_exact(table).pvalue)
+    return out
+
+
+def backtest(frame: pd.DataFrame, engine: DecisionEngine) -> dict[str, Any]:
+    """Observed against predicted default rate on the window's matured loans, with the validation pack.
+
+    For the whole book of matured loans and per grade, the pack's one-sided binomial and Jeffreys tests
+    and traffic light (:func:`~credit_points.pd_model.validation.default_rate_test`: a red light makes the
+    window red, an amber one amber); the AUC with its DeLong interval, the calibration table, ECE and
+    Hosmer–Lemeshow, shown and not judged: booked loans are the approved ones only, whose narrow PD range
+    makes an AUC lower than the development one without anything having changed. No matured loan yet:
+    said so.
+    """
+    from credit_points.exceptions import DataValidationError
+    from credit_points.pd_model.validation import (
+        calibration_table,
+        default_rate_test,
+        grade_table,
+        validation_pack,
+    )
+
+    matured = frame[frame["outcome"].eq("matured")]
+    counts = {
+        "matured": len(matured),
+        "booked_not_matured": int(frame["outcome"].eq("booked_not_matured").sum()),
+    }
+    if not len(matured):
+        return {**counts, "status": "no matured outcomes",
+                "note": "no loan decided in the window has reached the end of its 12-month window yet"}  # fmt: skip
+    y = matured["default_12m"].astype(int).to_numpy()
+    p = matured["prob_default_decided"].to_numpy(dtype="float64")
+    grades = matured["grade_decided"].astype(str).to_numpy()
+    scale, cfg = engine.pd_config.master_scale, engine.pd_config.validation
+    try:
+        pack = validation_pack(y, p, grades, scale, config=cfg)
+    except DataValidationError:  # one class only: no AUC, the grades and calibration still say something
+        table = grade_table(y, p, grades, scale, amber_p=cfg.amber_p, red_p=cfg.red_p)
+        pack = {
+            "metrics": {"n": float(len(y)), "defaults": float(y.sum()), "default_rate": float(y.mean()),
+                        "mean_pd": float(p.mean()),
+                        "grades_red": float((table["traffic_light"] == "red").sum()),
+                        "grades_amber": float((table["traffic_light"] == "amber").sum())},
+            "grade_table": table,
+            "calibration_table": calibration_table(y, p, cfg.ece_bins),
+        }  # fmt: skip
+    portfolio = default_rate_test(y, p, amber_p=cfg.amber_p, red_p=cfg.red_p)
+    reasons, status = [], "green"
+    groups = [("portfolio", portfolio)] + [
+        (f"grade {row['grade']}", row) for row in pack["grade_table"].to_dict("records")
+    ]
+    for name, row in groups:
+        if row["traffic_light"] in ("red", "amber"):
+            limit = cfg.red_p if row["traffic_light"] == "red" else cfg.amber_p
+            reasons.append(
+                f"back-test {name}: observed {row['observed_rate']:.2%} against predicted "
+                f"{row['mean_pd']:.2%} ({row['defaults']} of {row['n']}), Jeffreys p {row['jeffreys_p']:.2g} "
+                f"< {limit}"
+            )
+            status = "red" if row["traffic_light"] == "red" or status == "red" else "amber"
+    return {
+        **counts,
+        "status": status,
+        "reasons": reasons,
+        "metrics": {k: _plain(v) for k, v in pack["metrics"].items()},
+        "portfolio": {k: _plain(v) for k, v in portfolio.items()},
+        "grade_table": _records(pack["grade_table"]),
+        "calibration_table": _records(pack["calibration_table"]),
+    }
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-ready scalar: numpy numbers as Python ones, NaN as None."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{k: _plain(v) for k, v in row.items()} for row in table.to_dict("records")]
+
+
+def log_monitoring_run(
+    result: MonitorResult, engine: DecisionEngine, files: list[Path], settings: Any = None
+) -> str:
+    """Record the window as an MLflow run linked to the model version; returns the run id.
+
+    The run (tag ``run_kind`` = ``monitoring``, the version's name, number and training run) holds the
+    headline figures as metrics — linked to the version's logged model where MLflow 3 keeps one — and
+    ``files`` (the figures and the reports) as artifacts; the model version gets the tags
+    ``monitoring.last_run``, ``monitoring.last_status`` and ``monitoring.last_window``.
+    """
+    import mlflow
+    from mlflow import MlflowClient
+
+    from credit_points.tracking.setup import configure_tracking
+
+    configure_tracking(settings)
+    identity = engine.identity
+    client = MlflowClient()
+    model_id = None
+    try:
+        model_id = getattr(client.get_model_version(identity.name, identity.version), "model_id", None)
+    except mlflow.exceptions.MlflowException:
+        model_id = None  # an unregistered copy: the run still names it
+    window = f"{result.window[0] or '…'}..{result.window[1] or '…'}"
+    tags = {
+        "run_kind": "monitoring",
+        "model_name": identity.name,
+        "model_version": identity.version,
+        "model_run_id": identity.run_id,
+        "monitoring_status": result.status,
+        "monitoring_window": window,
+    }
+    with mlflow.start_run(run_name=f"monitor {identity.name} v{identity.version} {window}", tags=tags) as run:
+        mlflow.log_metrics(result.metrics(), model_id=model_id)
+        for path in files:
+            mlflow.log_artifact(str(path))
+    if model_id is not None:
+        for key, value in (
+            ("last_run", run.info.run_id),
+            ("last_status", result.status),
+            ("last_window", window),
+        ):
+            client.set_model_version_tag(identity.name, identity.version, f"monitoring.{key}", value)
+    return str(run.info.run_id)

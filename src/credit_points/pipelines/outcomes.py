@@ -454,7 +454,9 @@ def build_dataset(
     else the latest. Inputs are the **stored canonical input of that decision** (what was known when it
     was decided: a field that changed later cannot leak in), with the decision, its model version and the
     points (``points_total_decided``, core, bonus, deductions, ``points_cat_<id>_decided`` per category and
-    the ``points_config_hash`` they were computed under), grade and PD as decided. ``outcome`` is
+    the ``points_config_hash`` they were computed under), grade and PD as decided, and the product, limit
+    and expected loss the model's decision offered (``product_decided``, ``limit_decided``,
+    ``expected_loss_decided``; before any override). ``outcome`` is
     ``matured`` (``default_12m`` 0/1: the 12-month window closed), ``booked_not_matured`` (booked, window
     open) or ``no_outcome`` (declined, referred and not approved, or approved and never drawn: for reject
     inference, never a target). The bank's historical decisions (``outcomes import --history``) come too,
@@ -599,7 +601,7 @@ def _history_slice(outcomes: OutcomeStore, first: str, last: str) -> _Slice:
         for name, value in zip(
             _DATASET_COLUMNS,
             (old["decision_id"], 0, None, None, old["decision"], old["firm_id"], day, None, None, None, None,
-             None, None, None, None, old["previous_model_pd"], "history"),
+             None, None, None, None, None, None, None, old["previous_model_pd"], "history"),
             strict=True,
         ):  # fmt: skip
             columns[name].append(value)
@@ -624,6 +626,9 @@ _FROM_PARTS = {
     "points_config_hash": "points_config_hash",
     "grade_decided": "grade",
     "prob_default_decided": "prob_default",
+    "product_decided": "product",
+    "limit_decided": "limit",
+    "expected_loss_decided": "expected_loss",
 }
 
 #: the dataset's columns (besides the input) that hold numbers
@@ -633,6 +638,8 @@ _NUMBERS = (
     "points_bonus_decided",
     "points_deductions_decided",
     "prob_default_decided",
+    "limit_decided",
+    "expected_loss_decided",
     "previous_model_pd",
 )
 
@@ -653,6 +660,9 @@ _DATASET_COLUMNS = (
     "points_config_hash",
     "grade_decided",
     "prob_default_decided",
+    "product_decided",
+    "limit_decided",
+    "expected_loss_decided",
     "previous_model_pd",
     "source",
 )

@@ -121,6 +121,28 @@ def _window(frame: pd.DataFrame, idx: np.ndarray) -> list[str]:
     return [dates.min().date().isoformat(), dates.max().date().isoformat()]
 
 
+def served_training_rows(
+    frame: pd.DataFrame, fit: FitResult, engine: DecisionEngine
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The training rows' features and raw scores as the engine serves them: points against the reference
+    population the version pins, not each year's own population as the model learnt them.
+
+    Production decisions are scored against the pinned reference, so the monitoring reference describes the
+    training sample the same way; otherwise a points category whose values sit on a few atoms (a percentile
+    of many tied zeros moves a little from year to year) shows a stability index on unchanged data. Rows
+    the frame does not hold (reject inference's augmented copies keep their labels) fall back to the
+    features as trained.
+    """
+    X = fit.X_train
+    if not X.index.isin(frame.index).all():
+        return X, engine.classifier.raw_score(X)
+    rows = frame.loc[X.index]
+    record = rows.drop(columns=[c for c in engine.score_points(rows.head(1)).columns if c in rows.columns])
+    joined = pd.concat([record, engine.score_points(record)], axis=1)
+    served = engine.features(joined)[list(X.columns)]
+    return served, engine.classifier.raw_score(served)
+
+
 def build_model_card(
     frame: pd.DataFrame,
     fit: FitResult,
@@ -128,14 +150,15 @@ def build_model_card(
     data_digest: str,
     train_raw: np.ndarray,
     scale: MasterScale,
+    engine: DecisionEngine | None = None,
 ) -> dict[str, Any]:
     """The model card: windows, data, selection, validation figures, grade table, limitations, and the
-    monitoring reference of the training rows (PDs and grades on the master ``scale``)."""
+    monitoring reference of the training rows (PDs and grades on the master ``scale``) — as ``engine``
+    serves them, when given (:func:`served_training_rows`)."""
     pack = fit.validation
-    train_pd = apply_pd_floor(sigmoid(train_raw), scale)
-    reference = monitoring_reference(
-        train_pd, assign_grade(train_pd, scale), fit.X_train, weights=fit.w_train
-    )
+    X, raw = (fit.X_train, train_raw) if engine is None else served_training_rows(frame, fit, engine)
+    train_pd = apply_pd_floor(sigmoid(raw), scale)
+    reference = monitoring_reference(train_pd, assign_grade(train_pd, scale), X, weights=fit.w_train)
     grade = pack["grade_table"]
     return {
         "windows": {
@@ -261,7 +284,7 @@ def run_train(
     )
     train_raw = fit.model.raw_score(fit.X_train)
     card = build_model_card(
-        frame, fit, decision_engine.versions, loaded.digest, train_raw, pd_cfg.master_scale
+        joined, fit, decision_engine.versions, loaded.digest, train_raw, pd_cfg.master_scale, decision_engine
     )
     decision_engine.model_card = card
 

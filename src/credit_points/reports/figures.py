@@ -110,3 +110,44 @@ def figure_png_base64(fig: Any, *, dpi: int = 90) -> str:
     fig.savefig(buffer, format="png", dpi=dpi)
     plt.close(fig)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def stability_figure(
+    rows: list[dict[str, Any]],
+    amber: float,
+    red: float,
+    *,
+    title: str = "Stability against training",
+    top: int = 15,
+) -> Any:
+    """PSI of the PD and the largest CSIs, bars coloured by their monitoring status, the bands as lines."""
+    plt = _pyplot()
+    shown = sorted(rows, key=lambda r: -r["index"])[:top][::-1]
+    fig, ax = plt.subplots(figsize=(7, 0.32 * len(shown) + 1.2), dpi=110)
+    y = np.arange(len(shown))
+    ax.barh(y, [r["index"] for r in shown], color=[_LIGHT_COLOURS.get(r["status"], "#9e9e9e") for r in shown])
+    ax.set_yticks(y, [r["name"] for r in shown], fontsize=8)
+    ax.axvline(amber, color=_LIGHT_COLOURS["amber"], ls="--", lw=1, label=f"amber band {amber}")
+    ax.axvline(red, color=_LIGHT_COLOURS["red"], ls="--", lw=1, label=f"red band {red}")
+    ax.set_xlabel("PSI / CSI (colour: status, band and significance)")
+    ax.set_title(title)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def grade_mix_figure(grades: dict[str, dict[str, float]], *, title: str = "Grade mix") -> Any:
+    """The share of each grade in the window beside its share in training."""
+    plt = _pyplot()
+    labels = list(grades)
+    x = np.arange(len(labels))
+    fig, ax = plt.subplots(figsize=(7, 3.2), dpi=110)
+    ax.bar(x - 0.2, [grades[g]["training"] for g in labels], width=0.4, color="#9e9e9e", label="training")
+    ax.bar(x + 0.2, [grades[g]["window"] for g in labels], width=0.4, color="#1565c0", label="window")
+    ax.set_xticks(x, labels)
+    ax.set_xlabel("grade (master scale)")
+    ax.set_ylabel("share of decisions")
+    ax.set_title(title)
+    ax.legend(loc="upper right")
+    fig.tight_layout()
+    return fig
