@@ -367,11 +367,11 @@ def log_monitoring_run(
     configure_tracking(settings)
     identity = engine.identity
     client = MlflowClient()
-    model_id = None
     try:
-        model_id = getattr(client.get_model_version(identity.name, identity.version), "model_id", None)
+        registered = client.get_model_version(identity.name, identity.version)
     except mlflow.exceptions.MlflowException:
-        model_id = None  # an unregistered copy: the run still names it
+        registered = None  # an unregistered copy: the run still names it
+    model_id = getattr(registered, "model_id", None)
     window = f"{result.window[0] or '…'}..{result.window[1] or '…'}"
     tags = {
         "run_kind": "monitoring",
@@ -385,7 +385,7 @@ def log_monitoring_run(
         mlflow.log_metrics(result.metrics(), model_id=model_id)
         for path in files:
             mlflow.log_artifact(str(path))
-    if model_id is not None:
+    if registered is not None:
         for key, value in (
             ("last_run", run.info.run_id),
             ("last_status", result.status),
