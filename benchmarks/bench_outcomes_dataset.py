@@ -27,20 +27,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_engine import build_model  # noqa: E402
 
 
-def run(decisions: int, audit_url: str | None, work: Path) -> dict[str, Any]:
+def audited_store(decisions: int, audit_url: str | None, work: Path, out: dict[str, Any]) -> tuple[Any, Any]:
+    """(engine, store): a model version, and a fresh store holding ``decisions`` audited decisions of it
+    with their booked loans' outcomes imported. Setup times and counts go to ``out``."""
     from credit_points.audit.store import AuditStore
     from credit_points.bundle import load_bundle
     from credit_points.datasets.generator import generate_panel
     from credit_points.engine import ModelIdentity
-    from credit_points.pipelines.outcomes import (
-        build_dataset,
-        decisions_from_audit,
-        import_performance,
-        simulate_outcomes,
-    )
+    from credit_points.pipelines.outcomes import decisions_from_audit, import_performance, simulate_outcomes
     from credit_points.pipelines.score import BatchAudit, score_file
 
-    out: dict[str, Any] = {"decisions": decisions}
     bundle = build_model(work, n_firms=3000, seed=5)
     engine = load_bundle(bundle)
     engine.set_threads(2)
@@ -56,16 +52,35 @@ def run(decisions: int, audit_url: str | None, work: Path) -> dict[str, Any]:
     url = audit_url or f"sqlite:///{work / 'audit.db'}"
     store = AuditStore(url, table_prefix=f"bo{os.getpid()}_" if "postgresql" in url else "")
     store.create_schema()
+    score_file(engine, src, work / "decided.parquet", audit=BatchAudit(store, "bench"))
+    out["setup_score_audit_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    rows, summary = simulate_outcomes(decisions_from_audit(store), truth)
+    perf = work / "performance.parquet"
+    rows.to_parquet(perf)
+    imported = import_performance(store, perf, today=summary.observed_until)
+    out["setup_outcomes_s"] = time.perf_counter() - start
+    out["booked"], out["performance_rows"] = summary.booked, imported.kept
+    out["store"] = store.dialect
+    return engine, store
+
+
+def drop_store(store: Any) -> None:
+    """Remove a benchmark's tables from PostgreSQL (a SQLite file goes with its folder) and close the store."""
+    if store.dialect == "postgresql":
+        from credit_points.audit.outcomes import OutcomeStore
+
+        OutcomeStore(store).drop_schema()
+        store.drop_schema()
+    store.dispose()
+
+
+def run(decisions: int, audit_url: str | None, work: Path) -> dict[str, Any]:
+    from credit_points.pipelines.outcomes import build_dataset
+
+    out: dict[str, Any] = {"decisions": decisions}
+    _, store = audited_store(decisions, audit_url, work, out)
     try:
-        score_file(engine, src, work / "decided.parquet", audit=BatchAudit(store, "bench"))
-        out["setup_score_audit_s"] = time.perf_counter() - start
-        start = time.perf_counter()
-        rows, summary = simulate_outcomes(decisions_from_audit(store), truth)
-        perf = work / "performance.parquet"
-        rows.to_parquet(perf)
-        imported = import_performance(store, perf, today=summary.observed_until)
-        out["setup_outcomes_s"] = time.perf_counter() - start
-        out["booked"], out["performance_rows"] = summary.booked, imported.kept
         start = time.perf_counter()
         for _ in store.iter_rows(chunk_size=5000):
             pass
@@ -81,14 +96,8 @@ def run(decisions: int, audit_url: str | None, work: Path) -> dict[str, Any]:
         del serial
         out["dataset_rows"] = len(dataset)
         out["matured"] = int((dataset["outcome"] == "matured").sum())
-        out["store"] = store.dialect
     finally:
-        if store.dialect == "postgresql":
-            from credit_points.audit.outcomes import OutcomeStore
-
-            OutcomeStore(store).drop_schema()
-            store.drop_schema()
-        store.dispose()
+        drop_store(store)
     out["dataset_over_read"] = out["dataset_s"] / out["read_all_rows_s"]
     return out
 

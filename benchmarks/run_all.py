@@ -329,6 +329,17 @@ def parse_outcomes_dataset(out: str, result: dict[str, Any] | None) -> list[Figu
     ]  # fmt: skip
 
 
+def parse_monitor(out: str, result: dict[str, Any] | None) -> list[Figure]:
+    if not result:
+        return []
+    n = f"{int(result['decisions']):,} audited decisions, {result['store']}"
+    return [
+        Figure("monitor", f"monitor_window, {n}", result["monitor_s"], "s",
+               "outcomes dataset of the version (the read)", result["dataset_s"], better="lower"),
+        Figure("monitor", f"monitor with both reports, {n}", result["total_s"], "s", note="target < 2 min at 1M"),
+    ]  # fmt: skip
+
+
 def parse_reject_inference(out: str, result: dict[str, Any] | None) -> list[Figure]:
     if not result:
         return []
@@ -381,6 +392,14 @@ BENCHES = [
         parse_outcomes_dataset,
         timeout_s=7200,
     ),
+    Bench(
+        "monitor",
+        "bench_monitor.py",
+        [],
+        ["--decisions", "20000", "--overrides", "200"],
+        parse_monitor,
+        timeout_s=7200,
+    ),  # fmt: skip
     Bench(
         "reject-inference",
         "bench_reject_inference.py",

@@ -132,7 +132,8 @@ def monitor_window(
         return result
     mix = frame["decision"].value_counts(normalize=True)
     result.decision_mix = {str(k): float(v) for k, v in mix.items()}
-    overrides = [o for o in OutcomeStore(store).overrides() if o["parent_id"] in set(frame["decision_id"])]
+    window_ids = set(frame["decision_id"])
+    overrides = [o for o in OutcomeStore(store).overrides() if o["parent_id"] in window_ids]
     frame = frame.assign(limit_in_force=_limits_in_force(frame, overrides))
     result.book = book_table(frame)
     result.overrides = override_analysis(frame, overrides)
