@@ -60,3 +60,32 @@ def test_monitor_finds_the_drift_put_into_a_window_and_says_when_there_is_nothin
 
     code, figures, text = monitor("2026-01-01", "2026-06-30")
     assert code == 1 and figures["status"] == "no decisions" and figures["decisions"] == 0, text
+
+
+def test_a_version_without_a_monitoring_reference_is_said_so_and_still_back_tested(trained_model, tmp_path):
+    # given a version registered before model cards kept a monitoring reference, which decided 300 firms
+    import dataclasses
+
+    from credit_points.audit.store import AuditStore
+    from credit_points.pipelines.monitor import monitor_window
+    from credit_points.pipelines.score import BatchAudit, score_file
+
+    engine = trained_model.engine
+    card = {k: v for k, v in engine.model_card.items() if k != "monitoring_reference"}
+    older = dataclasses.replace(engine, model_card=card)
+    rows = trained_model.applicants.drop(columns=["default_12m"])
+    rows[rows["as_of_date"].dt.year == 2024].head(300).to_parquet(tmp_path / "in.parquet")
+    store = AuditStore(f"sqlite:///{tmp_path / 'audit.db'}")
+    store.create_schema()
+    try:
+        score_file(older, tmp_path / "in.parquet", tmp_path / "out.parquet", audit=BatchAudit(store, "test"))
+        # when monitored
+        result = monitor_window(store, older)
+    finally:
+        store.dispose()
+    # then it says why there are no indices, with the figures it can give, and is not green
+    assert result.status == "no reference" and result.exit_code == 1
+    assert result.stability == [] and result.grades == {}
+    assert "before model cards kept a monitoring reference" in result.reasons[0]
+    assert result.decisions == 300 and sum(r["decisions"] for r in result.book) == 300
+    assert result.backtest["status"] == "no matured outcomes" and result.backtest["matured"] == 0

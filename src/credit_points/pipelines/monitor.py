@@ -1,11 +1,14 @@
-"""Monitoring from production itself: what a model version decided in a window, against its training.
+"""Monitoring from production itself: what a model version decided in a window, against its training
+and, as loans mature, against what happened.
 
-Reads the audit store (the decisions one model version made, with their canonical inputs and the points
-and PD as decided — the same reader as the training table) and compares them with the monitoring
-reference the version's model card keeps (``pd_model.validation.monitoring_reference``): volume and
-decision mix, the PSI of the PD and the CSI of every feature, each judged by the customary band **and**
-its sampling noise (``psi_p_value``), and the grade mix. Thresholds live in ``configs/monitoring.yaml``.
-A window without decisions is reported as such — not an error, and not green.
+Reads the audit store (the decisions one model version made, with their canonical inputs, the points, PD
+and offer as decided, the decision in force and the matured outcome — the same reader as the training
+table) and compares them with the monitoring reference the version's model card keeps
+(``pd_model.validation.monitoring_reference``): volume and decision mix, limits and expected loss by stage
+and product, the override analysis, the PSI of the PD and the CSI of every feature, each judged by the
+customary band **and** its sampling noise (``psi_p_value``), the grade mix, and the back-test of matured
+loans with the validation pack. Thresholds live in ``configs/monitoring.yaml``. A window without decisions
+or without matured loans is reported as such — not an error, and not green.
 """
 
 from __future__ import annotations
@@ -117,7 +120,14 @@ def monitor_window(
     until: dt.date | None = None,
     thresholds: MonitoringConfig | None = None,
 ) -> MonitorResult:
-    """The figures of the decisions ``engine``'s model version made in the window (decision dates)."""
+    """The figures of the decisions ``engine``'s model version made in the window (decision dates).
+
+    Volume and decision mix; limits and expected loss by stage and product; the override analysis; the
+    back-test of the window's matured loans; PSI and CSI against the version's monitoring reference, each
+    judged by band and significance; the grade mix. The status is the worst of the back-test and the
+    indices: ``no decisions`` for an empty window, ``no reference`` for a version without a monitoring
+    reference (unless its back-test is amber or red).
+    """
     from credit_points.audit.outcomes import OutcomeStore
     from credit_points.pipelines.outcomes import build_dataset
 
@@ -141,8 +151,8 @@ def monitor_window(
     statuses = [result.backtest.get("status", "green")]
     result.reasons.extend(result.backtest.get("reasons", []))
     reference = (engine.model_card or {}).get("monitoring_reference")
-    if reference is None:
-        result.status = "no reference"
+    if reference is None:  # nothing to compare the inputs with; the back-test still speaks
+        result.status = next((s for s in ("red", "amber") if s in statuses), "no reference")
         result.reasons.insert(
             0, f"version {version} was trained before model cards kept a monitoring reference"
         )
