@@ -64,3 +64,22 @@ def trained_model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainedM
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def shadow_version(trained_model: TrainedModel, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A second version in the session's registry, trained on 70 % of the firms (its booster differs), with
+    the alias ``shadow``: the challenger that decides in shadow."""
+    import zlib
+
+    from credit_points.config import Settings
+    from credit_points.pipelines.train import run_train
+
+    frame = trained_model.applicants
+    keep = frame["firm_id"].map(lambda code: zlib.crc32(str(code).encode()) % 10 < 7)
+    data = tmp_path_factory.mktemp("shadow-data")
+    frame[keep].to_parquet(data / "applicants.parquet", index=False)
+    settings = Settings(home=trained_model.home, tracking_uri=trained_model.tracking_uri)
+    outcome = run_train(data, alias="shadow", settings=settings)
+    assert outcome.version != trained_model.version
+    return str(outcome.version)

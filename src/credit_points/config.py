@@ -260,6 +260,11 @@ class Settings(BaseSettings):
     )
     registry_model_name: str = "credit-points"
     model_uri: str = "models:/credit-points@champion"
+    shadow_model_uri: str | None = Field(
+        default=None,
+        description="A challenger that decides every served request again in shadow, after the answer "
+        "(e.g. models:/credit-points@challenger); its decisions go to the shadow table only.",
+    )
     audit_url: str | None = Field(default=None, description="SQLAlchemy URL of the audit store.")
     points_config: str = "torch-18"
     pd_config: str = "default"

@@ -155,6 +155,10 @@ async def decide_and_record_many(ctx: AppContext, requests: Sequence[DecisionReq
         stored = await run_in_threadpool(ctx.store.append_decision_items, appends)
         for i, outcome in zip(where, stored, strict=True):
             outcomes[i] = _engine_defect(outcome) if isinstance(outcome, DataValidationError) else outcome
+        ctx.shadow_decide(
+            [(o.decision_id, requests[i].applicant) for i, o in zip(where, (outcomes[i] for i in where), strict=True)
+             if isinstance(o, AuditRow) and o.is_new]
+        )  # fmt: skip
     _count(ctx, [o for o in outcomes if isinstance(o, AuditRow)])
     return outcomes
 
@@ -207,6 +211,13 @@ def decide_batch(
             raise _engine_defect(exc) from None
         _count(ctx, stored)
         outcome.rows = {index: row for (index, _, _), row in zip(kept, stored, strict=True)}
+        ctx.shadow_decide(
+            [
+                (row.decision_id, applicant)
+                for (_, applicant, _), row in zip(kept, stored, strict=True)
+                if row.is_new
+            ]
+        )
     return outcome
 
 

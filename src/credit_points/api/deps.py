@@ -40,6 +40,7 @@ class AppContext:
     injected_service: DecisionService | None = None
     store_error: str | None = None
     decision_batcher: MicroBatcher[Any, Any] | None = None
+    shadow: Any = None  # api.shadow.ShadowRunner when CREDIT_POINTS_SHADOW_MODEL_URI is set
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def open(self) -> None:
@@ -53,8 +54,20 @@ class AppContext:
             self.service = self.injected_service
         else:
             self.service = load_service(self.settings, self.settings.service_factory)
+        if self.settings.shadow_model_uri:
+            from credit_points.api.shadow import ShadowRunner
+
+            self.shadow = ShadowRunner(self.settings, self.store, self.metrics)
+            self.shadow.start()
+
+    def shadow_decide(self, items: list[tuple[str, dict[str, Any]]]) -> None:
+        """Hand new decisions (id, applicant) to the shadow challenger, if one is configured (never blocks)."""
+        if self.shadow is not None and items:
+            self.shadow.submit(items)
 
     def close(self) -> None:
+        if self.shadow is not None:
+            self.shadow.stop()
         self.store.dispose()
 
 

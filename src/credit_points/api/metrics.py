@@ -66,6 +66,12 @@ class ApiMetrics:
         self.validation_errors = Counter(
             "credit_points_validation_errors", "Requests or batch rows refused as invalid input.", registry=r
         )
+        self.shadow = Counter(
+            "credit_points_shadow_decisions",
+            "Decisions handed to the shadow challenger, by what became of them (decided, failed, dropped).",
+            ["outcome"],
+            registry=r,
+        )
 
     def render(self) -> bytes:
         """The exposition text: this process's metrics, or every worker's in multiprocess mode."""

@@ -40,6 +40,12 @@ def score(
         "--audit-url",
         help="With --audit: SQLAlchemy URL of the audit store (default: CREDIT_POINTS_AUDIT_URL or data/audit.db).",
     ),
+    shadow: str | None = typer.Option(
+        None,
+        "--shadow",
+        help="With --audit: a challenger (models:/NAME@ALIAS or /VERSION) that decides the same rows in shadow; "
+        "its decisions go to the shadow table, never into the answer or the chain.",
+    ),
 ) -> None:
     """Decide every applicant in a file; print the portfolio summary by stage and product."""
     from credit_points.pipelines.score_job import run_score
@@ -51,6 +57,8 @@ def score(
         store = open_store(audit_url, create=True)
     elif audit_url is not None:
         raise typer.BadParameter("--audit-url is only read with --audit", param_hint="--audit-url")
+    if shadow is not None and not audit:
+        raise typer.BadParameter("--shadow is only read with --audit", param_hint="--shadow")
 
     summary = run_score(
         model=model,
@@ -63,6 +71,7 @@ def score(
         explain=explain,
         drop_unknown_columns=drop_unknown_columns,
         audit_store=store,
+        shadow=shadow,
     )
     if summary.bad_rows:
         raise typer.Exit(1)

@@ -63,6 +63,7 @@ class MonitorResult:
     overrides: dict[str, Any] = field(default_factory=dict)
     backtest: dict[str, Any] = field(default_factory=dict)
     thresholds: dict[str, Any] = field(default_factory=dict)
+    shadow: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -78,6 +79,7 @@ class MonitorResult:
             "overrides": self.overrides,
             "backtest": self.backtest,
             "thresholds": self.thresholds,
+            "shadow": self.shadow,
         }
 
     def metrics(self) -> dict[str, float]:
@@ -90,6 +92,8 @@ class MonitorResult:
             out[f"{prefix}_p_value"] = row["p_value"]
         if self.overrides:
             out["override_rate"] = self.overrides["rate"]
+        for shadow in self.shadow:
+            out[f"shadow_v{shadow['model_version']}_agreement"] = shadow["agreement"]
         for name in ("n", "defaults", "default_rate", "mean_pd", "auc", "auc_ci_low", "auc_ci_high", "ece",
                      "hl_p_value", "grades_red", "grades_amber"):  # fmt: skip
             value = self.backtest.get("metrics", {}).get(name)
@@ -148,6 +152,7 @@ def monitor_window(
     result.book = book_table(frame)
     result.overrides = override_analysis(frame, overrides)
     result.backtest = backtest(frame, engine)
+    result.shadow = shadow_comparison(frame, store)
     statuses = [result.backtest.get("status", "green")]
     result.reasons.extend(result.backtest.get("reasons", []))
     reference = (engine.model_card or {}).get("monitoring_reference")
@@ -277,6 +282,67 @@ def override_analysis(frame: pd.DataFrame, overrides: list[dict[str, Any]]) -> d
 
         table = [[g["defaults"], g["matured"] - g["defaults"]] for g in performance]
         out["performance_p_value"] = float(fisher_exact(table).pvalue)
+    return out
+
+
+def shadow_comparison(
+    frame: pd.DataFrame, store: AuditStore, *, shadow_version: str | None = None
+) -> list[dict[str, Any]]:
+    """How each shadow model (or ``shadow_version``) would have decided the window's applicants, against the
+    model that decided them (its decisions as decided, before overrides).
+
+    Per shadow version: decisions compared and shadow errors, the agreement rate, the champion × shadow
+    decision table, swap-ins (the shadow approves what the champion did not) and swap-outs, the approved
+    limits of each and their mean difference where both approve, mean PDs, and — on the window's matured
+    loans (booked by the champion, so a biased sample) — each model's AUC on the same loans.
+    """
+    from credit_points.audit.shadow import SHADOW_PARTS, ShadowStore
+
+    shadows = ShadowStore(store)
+    shadows.create_schema()
+    rows = shadows.frame(shadow_version)
+    rows = rows[rows["decision_id"].isin(set(frame["decision_id"]))]
+    out = []
+    for version, part in rows.groupby("model_version", sort=True):
+        theirs = part[["decision_id", *SHADOW_PARTS, "error"]].rename(
+            columns={c: f"{c}_shadow" for c in SHADOW_PARTS}
+        )
+        joined = frame.merge(theirs, on="decision_id", how="inner", validate="one_to_one")
+        ok = joined[joined["error"].isna()]
+        champion, challenger = ok["decision_as_decided"].astype(str), ok["decision_shadow"].astype(str)
+        table = pd.crosstab(champion, challenger)
+        both = (champion == "approve") & (challenger == "approve")
+        champ_limit = ok["limit_decided"].fillna(0.0).where(champion == "approve", 0.0)
+        shadow_limit = ok["limit_shadow"].fillna(0.0).where(challenger == "approve", 0.0)
+        entry: dict[str, Any] = {
+            "model_name": str(part["model_name"].iloc[0]),
+            "model_version": str(version),
+            "compared": len(ok),
+            "errors": int(joined["error"].notna().sum()),
+            "agreement": float((champion == challenger).mean()) if len(ok) else float("nan"),
+            "table": [{"champion": str(a), "shadow": str(b), "n": int(table.loc[a, b])}
+                      for a in table.index for b in table.columns if table.loc[a, b]],  # fmt: skip
+            "swap_in": int(((challenger == "approve") & (champion != "approve")).sum()),
+            "swap_out": int(((champion == "approve") & (challenger != "approve")).sum()),
+            "limit_champion": float(champ_limit.sum()),
+            "limit_shadow": float(shadow_limit.sum()),
+            "limit_delta_mean": float((ok["limit_shadow"] - ok["limit_decided"])[both].mean()) if both.any() else None,
+            "mean_pd_champion": float(ok["prob_default_decided"].mean()) if len(ok) else None,
+            "mean_pd_shadow": float(ok["prob_default_shadow"].mean()) if len(ok) else None,
+        }  # fmt: skip
+        matured = ok[ok["outcome"].eq("matured")]
+        y = matured["default_12m"].astype(int).to_numpy() if len(matured) else np.array([], dtype=int)
+        if len(y) and 0 < y.sum() < len(y):
+            from credit_points.pd_model.delong import delong_test
+
+            test = delong_test(
+                y, matured["prob_default_shadow"].to_numpy(), matured["prob_default_decided"].to_numpy()
+            )
+            entry.update(matured=len(y), auc_shadow=float(test.auc_a), auc_champion=float(test.auc_b),
+                         auc_p_value_shadow_worse=float(test.p_value_a_worse))  # fmt: skip
+        else:
+            entry["matured"] = len(y)
+        out.append(entry)
     return out
 
 

@@ -143,6 +143,21 @@ class BatchAudit:
     store: AuditStore
     request_id: str
     slice_rows: int = 20_000
+    #: a challenger deciding the same rows in shadow (``score --audit --shadow``): its decisions go to the
+    #: shadow table keyed by the champion's decision ids, never into the chain or the output
+    shadow: DecisionEngine | None = None
+    shadow_rows: int = 0
+
+    def record_shadow(self, good: pd.DataFrame, decision_ids: list[str]) -> None:
+        """Decide ``good`` with the shadow engine and store its decisions beside ``decision_ids``."""
+        if self.shadow is None or not decision_ids:
+            return
+        from credit_points.audit.shadow import ShadowStore, shadow_rows
+
+        decided = self.shadow.decide(good, explain="none")
+        self.shadow_rows += ShadowStore(self.store).append(
+            self.shadow.identity.as_dict(), shadow_rows(decision_ids, decided)
+        )
 
     def record(self, engine: DecisionEngine, decided: pd.DataFrame, summary: PortfolioSummary) -> list[str]:
         """Store the decisions of ``decided`` (decided with ``explain="adverse"``); their ids, in row order.
@@ -295,6 +310,7 @@ def score_file(
                 decided.insert(0, "row", good.index.to_numpy() + 1 + offset)
                 if audit is not None:
                     decided.insert(1, "decision_id", audit.record(engine, decided, summary))
+                    audit.record_shadow(good, decided["decision_id"].tolist())
                 writer.write(decided[output_columns(decided)])
                 summary.add(decided)
             offset += len(chunk)

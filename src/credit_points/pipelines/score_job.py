@@ -64,6 +64,7 @@ def run_score(
     explain: str = "adverse",
     drop_unknown_columns: bool = False,
     audit_store: AuditStore | None = None,
+    shadow: str | None = None,
     console: Console | None = None,
 ) -> PortfolioSummary:
     """Score ``in_path`` with ``model``; write decisions and errors; print and return the summary.
@@ -71,7 +72,9 @@ def run_score(
     The file's columns are checked before any scoring (``pipelines.score.columns_to_drop``): an outcome
     column or an unknown one refuses the run, unless ``drop_unknown_columns`` drops (and lists) the latter.
     With ``audit_store``, every decision is recorded there as the API records its own (``BatchAudit``):
-    only a registry version decides then, with the local engine and the API's explanations.
+    only a registry version decides then, with the local engine and the API's explanations. ``shadow``
+    (a registry version) decides the same rows too, into the shadow table beside the audit log: it never
+    changes a decision, the chain or the output.
     """
     console = console or Console()
     if audit_store is not None:
@@ -109,6 +112,16 @@ def run_score(
                     f"--audit records only registry versions (models:/NAME/VERSION or @ALIAS): decisions of "
                     f"{model!r} (version {resolved.version!r}) could not be replayed"
                 )
+            if shadow is not None:
+                from credit_points.audit.shadow import ShadowStore
+
+                audit.shadow, shadowed = load_engine(shadow, get_settings())
+                if shadowed.source == "folder" or shadowed.version in {"", "local", "unregistered"}:
+                    raise ModelError(f"--shadow takes a registry version, not {shadow!r}")
+                ShadowStore(audit_store).create_schema()
+                console.print(
+                    f"shadow: {shadowed.name} version {shadowed.version}, artifact {shadowed.artifact_hash[:12]}"
+                )
         total = count_rows(in_path)
         with progress_bar("scoring", console) as bar:
             task = bar.add_task("score", total=total)
@@ -131,5 +144,7 @@ def run_score(
             f"audit: {summary.audited_new:,} decision(s) recorded, {summary.audited_existing:,} already recorded "
             f"(same application, input, model version and policy) in {audit_store.safe_url}"
         )
+        if audit is not None and audit.shadow is not None:
+            console.print(f"shadow: {audit.shadow_rows:,} shadow decision(s) recorded")
     console.print(f"decisions: {out_path}" + (f"\nerrors: {errors_path}" if errors_path else ""))
     return summary

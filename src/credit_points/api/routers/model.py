@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from credit_points.api.deps import ReadKey, ReadyService
+from credit_points.api.deps import Ctx, ReadKey, ReadyService
 from credit_points.api.routers._body import ERROR_RESPONSES
 
 
@@ -15,10 +15,12 @@ def build_router() -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["model"], responses=ERROR_RESPONSES)
 
     @router.get("/model", summary="模型卡 / Model card")
-    async def model_card(key: ReadKey, service: ReadyService) -> JSONResponse:
+    async def model_card(ctx: Ctx, key: ReadKey, service: ReadyService) -> JSONResponse:
         """Name, concrete version, artifact hash, config versions and hashes, training and OOT windows,
-        validation figures."""
+        validation figures; and the shadow challenger, when one runs (its URI, state and version)."""
         card = await run_in_threadpool(service.model_card)
+        if ctx.shadow is not None:
+            card = {**card, "shadow": ctx.shadow.status()}
         return JSONResponse(card, headers={"X-Model-Version": service.model_version()})
 
     return router
