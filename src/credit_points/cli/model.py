@@ -203,6 +203,11 @@ def monitor(
             f"back-test: {backtest['matured']:,} matured loan(s), {backtest['booked_not_matured']:,} not yet "
             f"({backtest['status']})"
         )
+    for shadow in result.shadow:
+        typer.echo(
+            f"shadow version {shadow['model_version']}: {shadow['compared']:,} decision(s) compared, agreement "
+            f"{shadow['agreement']:.1%}, swap-in {shadow['swap_in']:,}, swap-out {shadow['swap_out']:,}"
+        )
     typer.echo(f"figures: {out / 'monitor.json'}")
     for lang, path in reports.items():
         typer.echo(f"report ({lang}): {path}")

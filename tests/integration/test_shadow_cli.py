@@ -1,0 +1,78 @@
+"""`score --audit --shadow` and `monitor`'s comparison of champion and shadow, through the real command line:
+the output and the chain are the champion's alone, the shadow's decisions are stored once per decision, and
+the agreement, swap-ins and swap-outs equal those of the two models' own score outputs."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from credit_points.audit.shadow import ShadowStore
+from credit_points.audit.store import AuditStore
+
+from .cli import run_cli
+
+pytestmark = pytest.mark.slow
+
+
+def test_score_with_a_shadow_and_monitor_the_comparison(trained_model, shadow_version, tmp_path):
+    env = trained_model.env()
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    champion = f"models:/credit-points/{trained_model.version}"
+    rows = trained_model.applicants.drop(columns=["default_12m"])
+    rows[rows["as_of_date"].dt.year == 2024].head(800).to_parquet(tmp_path / "in.parquet")
+
+    def score(out: str, *extra: str) -> pd.DataFrame:
+        done = run_cli(
+            ["score", "--in", str(tmp_path / "in.parquet"), "--out", str(tmp_path / out), *extra], env
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return pd.read_parquet(tmp_path / out)
+
+    # given the same applicants scored with the shadow alongside, and by each model alone
+    with_shadow = score("audited.parquet", "--model", champion, "--audit", "--audit-url", url,
+                        "--shadow", "models:/credit-points@shadow")  # fmt: skip
+    alone = score("champion.parquet", "--model", champion)
+    shadow_alone = score("shadow.parquet", "--model", f"models:/credit-points/{shadow_version}")
+    # then the output is the champion's alone
+    assert with_shadow.drop(columns=["decision_id"]).equals(alone)
+    # and the shadow's decisions are stored once per decision, with its version and PDs
+    store = AuditStore(url)
+    try:
+        shadows = ShadowStore(store).frame()
+        assert sorted(shadows["decision_id"]) == sorted(with_shadow["decision_id"])
+        assert set(shadows["model_version"]) == {shadow_version}
+        merged = with_shadow[["decision_id", "row"]].merge(shadows, on="decision_id")
+        merged = merged.merge(
+            shadow_alone[["row", "decision", "prob_default"]], on="row", suffixes=("", "_alone")
+        )
+        assert (merged["decision"] == merged["decision_alone"]).all()
+        assert (merged["prob_default"] == merged["prob_default_alone"]).all()
+        # scoring the same file again adds no shadow row
+        score("again.parquet", "--model", champion, "--audit", "--audit-url", url,
+              "--shadow", "models:/credit-points@shadow")  # fmt: skip
+        assert len(ShadowStore(store).frame()) == len(shadows)
+    finally:
+        store.dispose()
+
+    # when monitored
+    out = tmp_path / "monitor"
+    done = run_cli(
+        ["monitor", "--model", champion, "--out", str(out), "--audit-url", url, "--no-mlflow"], env
+    )
+    assert done.returncode in (0, 1, 2), done.stderr
+    figures = json.loads((out / "monitor.json").read_text(encoding="utf-8"))
+    (comparison,) = figures["shadow"]
+    # then the comparison equals the two models' own outputs
+    ours, theirs = alone["decision"], shadow_alone["decision"]
+    assert comparison["model_version"] == shadow_version and comparison["compared"] == len(alone)
+    assert comparison["agreement"] == pytest.approx((ours == theirs).mean())
+    assert comparison["swap_in"] == int(((theirs == "approve") & (ours != "approve")).sum())
+    assert comparison["swap_out"] == int(((ours == "approve") & (theirs != "approve")).sum())
+    assert comparison["limit_shadow"] == pytest.approx(shadow_alone.loc[theirs == "approve", "limit"].sum())
+    assert sum(c["n"] for c in comparison["table"]) == len(alone)
+    assert f"shadow version {shadow_version}" in done.stdout
+    html = (out / "monitoring_report_en.html").read_text(encoding="utf-8")
+    assert f'data-shadow="{shadow_version}"' in html and "Swap-ins" in html
