@@ -221,8 +221,68 @@ def monitor(
     raise typer.Exit(result.exit_code)
 
 
+def retrain(
+    outcomes: list[Path] = typer.Option(
+        [],
+        "--outcomes",
+        help="Loan performance files to import first (repeatable; the same bytes twice add nothing).",
+    ),
+    since: str | None = typer.Option(None, "--since", help="First decision date of the table (YYYY-MM-DD)."),
+    until: str | None = typer.Option(None, "--until", help="Last decision date of the table (YYYY-MM-DD)."),
+    today: str | None = typer.Option(
+        None, "--today", help="Outcome rows observed after this date are future-dated (default today)."
+    ),
+    audit_url: str | None = typer.Option(
+        None, "--audit-url", help="The audit store's URL (default: CREDIT_POINTS_AUDIT_URL or data/audit.db)."
+    ),
+    points_config: str = typer.Option("torch-18", "--points-config", help="Points profile or YAML path."),
+    config: str = typer.Option(
+        "default", "--config", help="PD model profile (configs/pd_model/) or YAML path."
+    ),
+    policy: str = typer.Option("default", "--policy", help="Policy (configs/policy/) or YAML path."),
+    reject_inference: str | None = typer.Option(
+        None, "--reject-inference", help="none, reweight, augment or parcel (default: the PD profile's)."
+    ),
+    gate: Path | None = typer.Option(
+        None, "--gate", help="Gate thresholds (default configs/promotion.yaml)."
+    ),
+) -> None:
+    """Outcomes to the next challenger: import → training table → train → gate → @challenger, or refuse (exit 1).
+
+    The same inputs (table, configurations, gate) make no new version: the earlier verdict is reported."""
+    from credit_points.cli.outcomes import option_date
+    from credit_points.cli.serving import open_store
+    from credit_points.pipelines.retrain import run_retrain
+
+    first, last = option_date(since, "--since"), option_date(until, "--until")
+    day = option_date(today, "--today")
+    for path in outcomes:
+        if not path.is_file():
+            raise typer.BadParameter(f"no such file: {str(path)!r}", param_hint="--outcomes")
+    store = open_store(audit_url, create=True)
+    try:
+        result = run_retrain(
+            store,
+            outcomes=list(outcomes),
+            since=first,
+            until=last,
+            today=day,
+            points_config=points_config,
+            pd_config=config,
+            policy=policy,
+            reject_inference=reject_inference,
+            gate_config=gate,
+        )
+    finally:
+        store.dispose()
+    if not result.passed:
+        typer.echo(f"refused: failed gate criteria: {', '.join(result.failed)}", err=True)
+    raise typer.Exit(result.exit_code)
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
+    app.command("retrain")(retrain)
     app.command("monitor")(monitor)
     app.add_typer(reject_app, name="reject-inference")
     app.command("train")(train)

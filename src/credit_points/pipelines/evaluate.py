@@ -145,8 +145,10 @@ def run_promote(
     config: str | Path | None = None,
     settings: Settings | None = None,
     console: Console | None = None,
+    promote_to: str | None = None,
 ) -> PromotionOutcome:
-    """Gate the ``challenger`` alias against ``champion`` on the challenger's OOT cohort; promote on pass."""
+    """Gate the ``challenger`` alias against ``champion`` on the challenger's OOT cohort; on a pass, move
+    ``promote_to`` (default: ``champion``) to it."""
     import mlflow
 
     from credit_points.tracking.registry import alias_version, set_alias
@@ -196,9 +198,10 @@ def run_promote(
         )
     console.print(table)
     promoted = gate.passed
+    target = promote_to or champion
     if promoted:
-        set_alias(name, champion, chal.version)
-        console.print(f"[green]version {chal.version} is now @{champion}[/green]")
+        set_alias(name, target, chal.version)
+        console.print(f"[green]version {chal.version} is now @{target}[/green]")
     else:
         console.print(
             f"[red]version {chal.version} was not promoted: {', '.join(c.name for c in gate.failures)}[/red]"

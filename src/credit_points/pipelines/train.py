@@ -286,6 +286,8 @@ def run_train(
     card = build_model_card(
         joined, fit, decision_engine.versions, loaded.digest, train_raw, pd_cfg.master_scale, decision_engine
     )
+    if loaded.outcomes_manifest is not None:  # the audit range and outcome files that trained it
+        card["training_data"] = loaded.outcomes_manifest
     decision_engine.model_card = card
 
     configure_tracking(settings)
