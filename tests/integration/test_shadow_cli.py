@@ -22,7 +22,7 @@ def test_score_with_a_shadow_and_monitor_the_comparison(trained_model, shadow_ve
     url = f"sqlite:///{tmp_path / 'audit.db'}"
     champion = f"models:/credit-points/{trained_model.version}"
     rows = trained_model.applicants.drop(columns=["default_12m"])
-    rows[rows["as_of_date"].dt.year == 2024].head(800).to_parquet(tmp_path / "in.parquet")
+    rows[rows["as_of_date"].dt.year == 2024].head(400).to_parquet(tmp_path / "in.parquet")
 
     def score(out: str, *extra: str) -> pd.DataFrame:
         done = run_cli(
@@ -76,3 +76,19 @@ def test_score_with_a_shadow_and_monitor_the_comparison(trained_model, shadow_ve
     assert f"shadow version {shadow_version}" in done.stdout
     html = (out / "monitoring_report_en.html").read_text(encoding="utf-8")
     assert f'data-shadow="{shadow_version}"' in html and "Swap-ins" in html
+
+    # and promote --on-live shows the same comparison beside the gate (under aliases of this test's own)
+    import mlflow
+
+    mlflow.set_tracking_uri(trained_model.tracking_uri)
+    mlflow.MlflowClient().set_registered_model_alias(
+        "credit-points", "live-champion", str(trained_model.version)
+    )
+    done = run_cli(["promote", "--data", str(trained_model.data_dir), "--challenger", "shadow",
+                    "--champion", "live-champion", "--on-live", "--audit-url", url], env)  # fmt: skip
+    assert done.returncode in (0, 1), done.stderr
+    said = " ".join(done.stdout.split())  # the console wraps long lines
+    assert (
+        f"live traffic: version {shadow_version} in shadow on {len(alone):,} of the champion's decisions: "
+        f"agreement {comparison['agreement']:.1%}, swap-in {comparison['swap_in']:,}" in said
+    ), done.stdout

@@ -73,13 +73,35 @@ def promote(
     config: Path | None = typer.Option(
         None, "--config", help="Gate thresholds (default configs/promotion.yaml)."
     ),
+    on_live: bool = typer.Option(
+        False,
+        "--on-live",
+        help="Also compare the challenger with the champion on live traffic: the shadow decisions the "
+        "challenger made beside the champion's audited ones (shown and logged; not a gate criterion).",
+    ),
+    audit_url: str | None = typer.Option(
+        None,
+        "--audit-url",
+        help="With --on-live: the audit store (default: CREDIT_POINTS_AUDIT_URL or data/audit.db).",
+    ),
 ) -> None:
     """The promotion gate: move `champion` to the challenger only if every criterion passes; exit 1 otherwise."""
     from credit_points.config import get_settings
     from credit_points.pipelines.evaluate import run_promote
 
+    store = None
+    if on_live:
+        from credit_points.cli.serving import open_store
+
+        store = open_store(audit_url, create=True)
+    elif audit_url is not None:
+        raise typer.BadParameter("--audit-url is only read with --on-live", param_hint="--audit-url")
     outcome = run_promote(
-        data or get_settings().data_dir / "raw", challenger=challenger, champion=champion, config=config
+        data or get_settings().data_dir / "raw",
+        challenger=challenger,
+        champion=champion,
+        config=config,
+        live_store=store,
     )
     if not outcome.promoted:
         raise typer.Exit(1)

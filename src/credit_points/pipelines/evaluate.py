@@ -146,9 +146,12 @@ def run_promote(
     settings: Settings | None = None,
     console: Console | None = None,
     promote_to: str | None = None,
+    live_store: Any = None,
 ) -> PromotionOutcome:
     """Gate the ``challenger`` alias against ``champion`` on the challenger's OOT cohort; on a pass, move
-    ``promote_to`` (default: ``champion``) to it."""
+    ``promote_to`` (default: ``champion``) to it. With ``live_store`` (an audit store), the challenger's shadow
+    decisions on the champion's live traffic are compared with the champion's and shown and logged beside
+    the gate's table (they inform the decision; they are not a criterion)."""
     import mlflow
 
     from credit_points.tracking.registry import alias_version, set_alias
@@ -174,6 +177,9 @@ def run_promote(
         test = delong_test(chal_eval.y, chal_eval.prob_default, champ_eval.prob_default)
         p_drop, champ_auc = test.p_value_a_worse, test.auc_b
         console.print(f"champion version {champ.version}: AUC {champ_auc:.4f} on the same cohort")
+    live = None
+    if live_store is not None:
+        live = live_comparison(live_store, champ, chal, console)
     metrics = chal_eval.pack["metrics"]
     red = chal_eval.pack["grade_table"].query("traffic_light == 'red'")["grade"].astype(str).tolist()
     gate = evaluate_gate(
@@ -214,4 +220,39 @@ def run_promote(
                            "decided_at": dt.datetime.now(dt.UTC).isoformat()})  # fmt: skip
         mlflow.log_metrics({f"gate_{k}": float(v) for k, v in metrics.items() if np.isfinite(v)})
         mlflow.log_text(gate.to_frame().to_csv(index=False), "promotion_gate.csv")
+        if live is not None:
+            mlflow.log_dict(live, "live_comparison.json")
     return PromotionOutcome(gate, chal, champ, promoted)
+
+
+def live_comparison(
+    store: Any, champion: ResolvedModel | None, challenger: ResolvedModel, console: Console
+) -> dict[str, Any]:
+    """The challenger's shadow decisions on the champion's audited traffic, against the champion's."""
+    from credit_points.pipelines.monitor import shadow_comparison
+    from credit_points.pipelines.outcomes import build_dataset
+
+    if champion is None:
+        console.print("live traffic: no champion has decided anything yet")
+        return {"compared": 0, "note": "no champion"}
+    frame = build_dataset(store, model_version=str(champion.version))
+    found = shadow_comparison(frame, store, shadow_version=str(challenger.version)) if len(frame) else []
+    if not found:
+        console.print(
+            f"live traffic: no shadow decisions of version {challenger.version} beside the champion's "
+            f"{len(frame):,} (set CREDIT_POINTS_SHADOW_MODEL_URI on the service, or score --audit --shadow)"
+        )
+        return {"compared": 0, "champion_decisions": len(frame)}
+    live = found[0]
+    auc = (
+        f"; on {live['matured']:,} matured loans AUC {live['auc_shadow']:.4f} against the champion's "
+        f"{live['auc_champion']:.4f}"
+        if "auc_shadow" in live
+        else ""
+    )
+    console.print(
+        f"live traffic: version {challenger.version} in shadow on {live['compared']:,} of the champion's decisions: "
+        f"agreement {live['agreement']:.1%}, swap-in {live['swap_in']:,}, swap-out {live['swap_out']:,}, "
+        f"approved limits {live['limit_shadow']:,.0f} against {live['limit_champion']:,.0f}{auc}"
+    )
+    return live
