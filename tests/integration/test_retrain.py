@@ -44,7 +44,7 @@ def test_retrain_refuses_naming_the_criterion_makes_nothing_twice_and_registers_
 
     # given a bank with a champion, and its historical book with the outcomes of the loans it booked
     for args in (
-        ("generate", "--firms", "2500", "--years", "2019-2024", "--seed", "11", "--out", str(raw)),
+        ("generate", "--firms", "1500", "--years", "2019-2024", "--seed", "11", "--out", str(raw)),
         ("train", "--data", str(raw)),
         ("promote", "--data", str(raw)),
         ("outcomes", "import", "--history", str(raw / "historical_decisions.parquet"), "--audit-url", url),
