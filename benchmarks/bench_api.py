@@ -20,6 +20,9 @@ throughput at least twice the baseline's, p50 at most 15 ms, p99 at most 50 ms, 
 equal to the 201 responses.
 
     python benchmarks/bench_api.py --home /path/to/home --model-uri models:/credit-points@champion
+
+With ``--shadow-uri`` every worker also runs a shadow challenger (``docs/api.md``): run it with and without
+to see what a shadow costs the answers (the shadow competes for the same cores after each answer).
 """
 
 from __future__ import annotations
@@ -251,6 +254,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         env["CREDIT_POINTS_MODEL_URI"] = args.model_uri
     if args.service:
         env["CREDIT_POINTS_SERVICE_FACTORY"] = args.service
+    if args.shadow_uri:
+        env["CREDIT_POINTS_SHADOW_MODEL_URI"] = args.shadow_uri
     if args.pythonpath:
         env["PYTHONPATH"] = os.pathsep.join(
             [str((ROOT / args.pythonpath).resolve()), env.get("PYTHONPATH", "")]
@@ -348,6 +353,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--audit-url", default=None, help="audit store URL (default: a fresh SQLite file)")
     parser.add_argument("--home", default=None, help="home of the trained model (default CREDIT_POINTS_HOME)")
     parser.add_argument("--model-uri", default=None, help="model to serve (default CREDIT_POINTS_MODEL_URI)")
+    parser.add_argument(
+        "--shadow-uri",
+        default=None,
+        help="a challenger deciding every request again in shadow (CREDIT_POINTS_SHADOW_MODEL_URI)",
+    )
     parser.add_argument(
         "--no-baseline",
         action="store_true",

@@ -68,7 +68,7 @@ def test_monitor_is_green_on_a_stable_year_and_alarms_on_the_generators_drift(
         return result
 
     # given a panel drawn with the generator's drift switched on from 2025
-    done = cli(["generate", "--firms", "3000", "--years", "2022-2025", "--seed", "5", "--out", str(panel),
+    done = cli(["generate", "--firms", "2000", "--years", "2022-2025", "--seed", "5", "--out", str(panel),
                 "--config", str(_drifting_generator(tmp_path / "generator.yaml"))])  # fmt: skip
     assert done.returncode == 0, done.stderr
     applicants = pd.read_parquet(panel / "applicants.parquet")
@@ -200,7 +200,9 @@ def _check_mlflow_run(trained_model, stable: dict, drifted: dict) -> None:
     """Each window is an MLflow run linked to the version; the version names its last monitoring run."""
     import mlflow
 
-    mlflow.set_tracking_uri(trained_model.env()["CREDIT_POINTS_TRACKING_URI"])
+    uri = trained_model.tracking_uri
+    mlflow.set_tracking_uri(uri)
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
     runs = mlflow.search_runs(
         search_all_experiments=True,
         filter_string=f"tags.run_kind = 'monitoring' and tags.model_version = '{trained_model.version}'",
@@ -212,7 +214,7 @@ def _check_mlflow_run(trained_model, stable: dict, drifted: dict) -> None:
     assert run.data.metrics["decisions"] == stable["decisions"]
     assert run.data.metrics["backtest_n"] == stable["backtest"]["matured"]
     assert run.data.metrics["override_rate"] == pytest.approx(stable["overrides"]["rate"])
-    names = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id)}
+    names = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"monitor.json", "monitoring_report_zh.html", "monitoring_report_en.html"} <= names
-    version = mlflow.MlflowClient().get_model_version("credit-points", str(trained_model.version))
+    version = client.get_model_version("credit-points", str(trained_model.version))
     assert version.tags["monitoring.last_status"] in ("amber", "red")  # the drifted window ran last

@@ -26,6 +26,14 @@ def _gate(path: Path, **changes: object) -> Path:
     return path
 
 
+def _client(env: dict[str, str]):  # noqa: ANN202
+    """A client of this test's own registry (another test in the process may have set MLflow's globals)."""
+    from mlflow import MlflowClient
+
+    uri = env["CREDIT_POINTS_TRACKING_URI"]
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
 def _aliases(client) -> dict[str, str]:
     return {k: str(v) for k, v in client.get_registered_model("credit-points").aliases.items()}
 
@@ -53,12 +61,8 @@ def test_retrain_refuses_naming_the_criterion_makes_nothing_twice_and_registers_
         assert code == 0, text
 
     def versions() -> list[str]:
-        import mlflow
 
-        mlflow.set_tracking_uri(env["CREDIT_POINTS_TRACKING_URI"])
-        return sorted(
-            str(v.version) for v in mlflow.MlflowClient().search_model_versions("name='credit-points'")
-        )
+        return sorted(str(v.version) for v in _client(env).search_model_versions("name='credit-points'"))
 
     assert versions() == ["1"]
     strict = _gate(tmp_path / "strict.yaml", min_oot_auc=0.99)
@@ -69,9 +73,8 @@ def test_retrain_refuses_naming_the_criterion_makes_nothing_twice_and_registers_
     assert code == 1, text
     assert "refused: failed gate criteria:" in text and "oot_auc_floor" in text.split("refused:")[-1]
     assert versions() == ["1", "2"]
-    import mlflow
 
-    client = mlflow.MlflowClient()
+    client = _client(env)
     assert _aliases(client) == {"champion": "1", "challenger": "1"}
     assert client.get_model_version("credit-points", "2").tags["retrain.gate"] == "failed"
 

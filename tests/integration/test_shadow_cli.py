@@ -80,8 +80,8 @@ def test_score_with_a_shadow_and_monitor_the_comparison(trained_model, shadow_ve
     # and promote --on-live shows the same comparison beside the gate (under aliases of this test's own)
     import mlflow
 
-    mlflow.set_tracking_uri(trained_model.tracking_uri)
-    mlflow.MlflowClient().set_registered_model_alias(
+    uri = trained_model.tracking_uri
+    mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri).set_registered_model_alias(
         "credit-points", "live-champion", str(trained_model.version)
     )
     done = run_cli(["promote", "--data", str(trained_model.data_dir), "--challenger", "shadow",

@@ -15,7 +15,12 @@ pytestmark = pytest.mark.slow
 
 
 def test_notebooks_are_found() -> None:
-    assert {p.stem for p in NOTEBOOKS} >= {"1.0-innovation-points", "2.0-pd-model", "3.0-limit-policy"}
+    assert {p.stem for p in NOTEBOOKS} >= {
+        "1.0-innovation-points",
+        "2.0-pd-model",
+        "3.0-limit-policy",
+        "4.0-retraining",
+    }
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
