@@ -1,23 +1,24 @@
-"""`credit-points monitor` through the real command line: a drift put into a
-window is found there and not in the same firms' undrifted window, and a window without decisions is said
-as such."""
+"""Monitoring a window in process: a drift put into a window's inputs is found there and not in the same
+firms' undrifted window, a window without decisions is said as such, and a version without a monitoring
+reference is still back-tested (the command line on both engines: test_monitor_drift.py)."""
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 import pytest
-
-from .cli import run_cli
 
 pytestmark = pytest.mark.slow
 
 
 def test_monitor_finds_the_drift_put_into_a_window_and_says_when_there_is_nothing(trained_model, tmp_path):
-    # SQLite here; test_monitor_drift.py runs monitor on both engines
-    url, env = f"sqlite:///{tmp_path / 'audit.db'}", trained_model.env()
-    model = f"models:/credit-points/{trained_model.version}"
+    # in process, on SQLite: test_monitor_drift.py runs the command line on both engines
+    import datetime as dt
+
+    from credit_points.audit.store import AuditStore
+    from credit_points.pipelines.monitor import monitor_window
+    from credit_points.pipelines.score import BatchAudit, score_file
+
+    engine = trained_model.engine
     frame = trained_model.applicants.drop(columns=["default_12m"])
     stable = frame[frame["as_of_date"].dt.year == 2024].head(800)
     # the same firms a year later with their business transformed: revenue ×8, 45 more days overdue
@@ -26,39 +27,34 @@ def test_monitor_finds_the_drift_put_into_a_window_and_says_when_there_is_nothin
         revenue=stable["revenue"] * 8,
         max_overdue_days_24m=stable["max_overdue_days_24m"] + 45,
     )
-    for name, part in (("stable", stable), ("drifted", drifted)):
-        part.to_parquet(tmp_path / f"{name}.parquet")
-        result = run_cli(["score", "--model", model, "--in", str(tmp_path / f"{name}.parquet"),
-                          "--out", str(tmp_path / f"{name}-out.parquet"), "--audit", "--audit-url", url], env)  # fmt: skip
-        assert result.returncode == 0, result.stdout + result.stderr
+    store = AuditStore(f"sqlite:///{tmp_path / 'audit.db'}")
+    store.create_schema()
+    try:
+        for name, part in (("stable", stable), ("drifted", drifted)):
+            part.to_parquet(tmp_path / f"{name}.parquet")
+            score_file(engine, tmp_path / f"{name}.parquet", tmp_path / f"{name}-out.parquet",
+                       audit=BatchAudit(store, f"test-{name}"))  # fmt: skip
 
-    def monitor(since: str, until: str) -> tuple[int, dict, str]:
-        out = tmp_path / f"monitor-{since}"
-        result = run_cli(["monitor", "--model", model, "--since", since, "--until", until, "--out", str(out),
-                          "--audit-url", url, "--no-mlflow"], env)  # fmt: skip
-        return (
-            result.returncode,
-            json.loads((out / "monitor.json").read_text()),
-            result.stdout + result.stderr,
-        )
+        def monitor(year: int, last: str = "12-31"):  # noqa: ANN202
+            until = dt.date.fromisoformat(f"{year}-{last}")
+            return monitor_window(store, engine, since=dt.date(year, 1, 1), until=until)
 
-    code, figures, text = monitor("2024-01-01", "2024-12-31")
-    assert figures["decisions"] == len(stable) and abs(sum(figures["decision_mix"].values()) - 1) < 1e-9
-    calm = {row["name"] for row in figures["stability"] if row["status"] != "green"}
-    assert code == {"green": 0, "amber": 1, "red": 2}[figures["status"]], text
-    assert not {"log_revenue", "max_overdue_days_24m", "prob_default"} & calm, text
+        calm_window = monitor(2024)
+        assert calm_window.decisions == len(stable) and abs(sum(calm_window.decision_mix.values()) - 1) < 1e-9
+        calm = {row["name"] for row in calm_window.stability if row["status"] != "green"}
+        assert calm_window.exit_code == {"green": 0, "amber": 1, "red": 2}[calm_window.status]
+        assert not {"log_revenue", "max_overdue_days_24m", "prob_default"} & calm, calm_window.reasons
 
-    code, figures, text = monitor("2025-01-01", "2025-12-31")
-    assert code in (1, 2) and figures["status"] in ("amber", "red"), text
-    flagged = {row["name"] for row in figures["stability"] if row["status"] != "green"}
-    assert {"log_revenue", "max_overdue_days_24m", "prob_default"} <= flagged - calm
-    assert any(
-        "CSI log_revenue" in reason for reason in figures["reasons"]
-    )  # the figure, its value, the threshold
-    assert "CSI log_revenue" in text
+        moved = monitor(2025)
+        assert moved.exit_code in (1, 2) and moved.status in ("amber", "red"), moved.reasons
+        flagged = {row["name"] for row in moved.stability if row["status"] != "green"}
+        assert {"log_revenue", "max_overdue_days_24m", "prob_default"} <= flagged - calm
+        assert any("CSI log_revenue" in reason for reason in moved.reasons)  # the figure, value, threshold
 
-    code, figures, text = monitor("2026-01-01", "2026-06-30")
-    assert code == 1 and figures["status"] == "no decisions" and figures["decisions"] == 0, text
+        empty = monitor(2026, "06-30")
+        assert (empty.exit_code, empty.status, empty.decisions) == (1, "no decisions", 0), empty.reasons
+    finally:
+        store.dispose()
 
 
 def test_a_version_without_a_monitoring_reference_is_said_so_and_still_back_tested(trained_model, tmp_path):

@@ -17,6 +17,17 @@ from .cli import run_cli
 pytestmark = pytest.mark.slow
 
 
+def _score_alone(trained_model, uri: str, source, out) -> pd.DataFrame:  # noqa: ANN001
+    """The same file scored by one model alone (in process, the same file writer as the command)."""
+    from credit_points.config import Settings
+    from credit_points.pipelines.models import load_engine
+    from credit_points.pipelines.score import score_file
+
+    engine, _ = load_engine(uri, Settings(home=trained_model.home, tracking_uri=trained_model.tracking_uri))
+    score_file(engine, source, out)
+    return pd.read_parquet(out)
+
+
 def test_score_with_a_shadow_and_monitor_the_comparison(trained_model, shadow_version, tmp_path):
     env = trained_model.env()
     url = f"sqlite:///{tmp_path / 'audit.db'}"
@@ -34,8 +45,13 @@ def test_score_with_a_shadow_and_monitor_the_comparison(trained_model, shadow_ve
     # given the same applicants scored with the shadow alongside, and by each model alone
     with_shadow = score("audited.parquet", "--model", champion, "--audit", "--audit-url", url,
                         "--shadow", "models:/credit-points@shadow")  # fmt: skip
-    alone = score("champion.parquet", "--model", champion)
-    shadow_alone = score("shadow.parquet", "--model", f"models:/credit-points/{shadow_version}")
+    alone, shadow_alone = (
+        _score_alone(trained_model, uri, tmp_path / "in.parquet", tmp_path / out)
+        for uri, out in (
+            (champion, "champion.parquet"),
+            (f"models:/credit-points/{shadow_version}", "shadow.parquet"),
+        )
+    )
     # then the output is the champion's alone
     assert with_shadow.drop(columns=["decision_id"]).equals(alone)
     # and the shadow's decisions are stored once per decision, with its version and PDs
