@@ -31,11 +31,9 @@ def reference_of(engine: Any, work: Path) -> dict[str, Any]:
     import pandas as pd
 
     from credit_points.pd_model.validation import monitoring_reference
+    from credit_points.pipelines.train import with_served_points
 
-    joined = pd.read_parquet(work / "train_joined.parquet")
-    points = engine.score_points(joined.head(1)).columns
-    record = joined.drop(columns=[c for c in points if c in joined.columns])
-    served = pd.concat([record, engine.score_points(record)], axis=1)
+    served = with_served_points(pd.read_parquet(work / "train_joined.parquet"), engine)
     features = engine.features(served)
     risk = engine.predict(served, features)
     return monitoring_reference(risk["prob_default"].to_numpy(), risk["grade"].to_numpy(), features)

@@ -155,10 +155,8 @@ async def decide_and_record_many(ctx: AppContext, requests: Sequence[DecisionReq
         stored = await run_in_threadpool(ctx.store.append_decision_items, appends)
         for i, outcome in zip(where, stored, strict=True):
             outcomes[i] = _engine_defect(outcome) if isinstance(outcome, DataValidationError) else outcome
-        ctx.shadow_decide(
-            [(o.decision_id, requests[i].applicant) for i, o in zip(where, (outcomes[i] for i in where), strict=True)
-             if isinstance(o, AuditRow) and o.is_new]
-        )  # fmt: skip
+        new = [i for i in where if isinstance(outcomes[i], AuditRow) and outcomes[i].is_new]
+        ctx.shadow_decide([(outcomes[i].decision_id, requests[i].applicant) for i in new])
     _count(ctx, [o for o in outcomes if isinstance(o, AuditRow)])
     return outcomes
 

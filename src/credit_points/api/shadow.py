@@ -45,6 +45,7 @@ class ShadowRunner:
     _thread: threading.Thread | None = field(default=None, init=False)
     _service: Any = field(default=None, init=False)
     _identity: dict[str, str] | None = field(default=None, init=False)
+    _shadows: Any = field(default=None, init=False)  # audit.shadow.ShadowStore, once the model loaded
     _failed_at: float = field(default=0.0, init=False)
     state: str = field(default="starting", init=False)
 
@@ -140,14 +141,15 @@ class ShadowRunner:
             "version": str(service.model_version()),
             "artifact_hash": str(card.get("artifact_hash", "")),
         }
-        self._service, self.state = service, "ready"
         from credit_points.audit.shadow import ShadowStore
 
-        ShadowStore(self.store).create_schema()
+        self._shadows = ShadowStore(self.store)
+        self._shadows.create_schema()
+        self._service, self.state = service, "ready"
         return service
 
     def _decide(self, batch: list[tuple[str, dict[str, Any]]]) -> None:
-        from credit_points.audit.shadow import ShadowStore, record_parts
+        from credit_points.audit.shadow import record_parts
 
         service = self._load()
         ids = [did for did, _ in batch]
@@ -163,6 +165,6 @@ class ShadowRunner:
                 except Exception as exc:  # noqa: BLE001
                     rows.append({"decision_id": did, "error": f"{type(exc).__name__}: {exc}"[:500]})
         assert self._identity is not None
-        ShadowStore(self.store).append(self._identity, rows)
+        self._shadows.append(self._identity, rows)
         for row in rows:
             self.metrics.shadow.labels("failed" if row.get("error") else "decided").inc()

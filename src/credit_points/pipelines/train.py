@@ -121,6 +121,13 @@ def _window(frame: pd.DataFrame, idx: np.ndarray) -> list[str]:
     return [dates.min().date().isoformat(), dates.max().date().isoformat()]
 
 
+def with_served_points(rows: pd.DataFrame, engine: DecisionEngine) -> pd.DataFrame:
+    """``rows`` (applicant record + points columns) with their points scored as ``engine`` serves them:
+    against the reference population it pins, in place of the points they carried."""
+    points = engine.score_points(rows)
+    return pd.concat([rows.drop(columns=points.columns, errors="ignore"), points], axis=1)
+
+
 def served_training_rows(
     frame: pd.DataFrame, fit: FitResult, engine: DecisionEngine
 ) -> tuple[pd.DataFrame, np.ndarray]:
@@ -136,10 +143,7 @@ def served_training_rows(
     X = fit.X_train
     if not X.index.isin(frame.index).all():
         return X, engine.classifier.raw_score(X)
-    rows = frame.loc[X.index]
-    record = rows.drop(columns=[c for c in engine.score_points(rows.head(1)).columns if c in rows.columns])
-    joined = pd.concat([record, engine.score_points(record)], axis=1)
-    served = engine.features(joined)[list(X.columns)]
+    served = engine.features(with_served_points(frame.loc[X.index], engine))[list(X.columns)]
     return served, engine.classifier.raw_score(served)
 
 
