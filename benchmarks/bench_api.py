@@ -21,8 +21,9 @@ equal to the 201 responses.
 
     python benchmarks/bench_api.py --home /path/to/home --model-uri models:/credit-points@champion
 
-With ``--shadow-uri`` every worker also runs a shadow challenger (``docs/api.md``): run it with and without
-to see what a shadow costs the answers (the shadow competes for the same cores after each answer).
+With ``--shadow-uri`` every worker also runs a shadow challenger (``docs/api.md``), and the benchmark
+alternates ``--rounds`` runs without and with it, reporting the medians and their ratios (target: the
+shadow costs the median latency at most 1.1x), and what the shadow decided during the load and after it.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_TOTAL_S = 120.0
+#: a shadow challenger may cost the answers' median latency at most this factor (docs/api.md)
+SHADOW_P50_RATIO_MAX = 1.1
 
 WRK_DONE = r"""
 function done(summary, latency, requests)
@@ -74,6 +77,36 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _shadow_outcomes(base: str, uri: str, before: str, after: str, settle_s: float = 20.0) -> dict[str, Any]:
+    """What the shadow did with the window's decisions: decided, dropped and failed during it, and how many
+    it had decided once the load stopped and it had the cores to itself (until every decision handed to it
+    is settled, at most ``settle_s``)."""
+
+    def counts(text: str) -> dict[str, float]:
+        return {
+            outcome: _metric(text, rf'credit_points_shadow_decisions_total\{{outcome="{outcome}"\}}')
+            for outcome in ("decided", "dropped", "failed")
+        }
+
+    def settled(now: dict[str, float]) -> float:
+        return sum(now.values()) - sum(start.values())
+
+    pattern = r'credit_points_http_requests_total\{method="POST",route="/v1/decisions",status="201"\}'
+    start, end = counts(before), counts(after)
+    answered = _metric(after, pattern) - _metric(before, pattern)
+    waited = time.monotonic()
+    latest = end
+    while settled(latest) < answered and time.monotonic() - waited < settle_s:
+        time.sleep(0.5)
+        latest = counts(httpx.get(f"{base}/metrics").text)
+    return {
+        "uri": uri,
+        **{k: int(end[k] - start[k]) for k in end},
+        "decided_after": int(latest["decided"] - start["decided"]),
+        "decided_after_s": round(time.monotonic() - waited, 1),
+    }
 
 
 def _metric(text: str, pattern: str) -> float:
@@ -300,6 +333,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         time.sleep(1.0)  # let requests wrk abandoned at the end finish on the server
         metrics_after = httpx.get(f"{base}/metrics").text
         rows = store.count() - rows_before
+        shadow = (
+            _shadow_outcomes(base, args.shadow_uri, metrics_before, metrics_after)
+            if args.shadow_uri
+            else None
+        )
     finally:
         _stop(server, log, timeout_s=60)
     pattern = r'credit_points_http_requests_total\{method="POST",route="/v1/decisions",status="201"\}'
@@ -332,6 +370,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "audit_rows": rows,
         "audit_rows_equal_201": rows == int(served_201),
         "chain_ok": store.verify().ok,
+        "shadow": shadow,
         "total_s": round(time.monotonic() - started, 1),
     }
 
@@ -364,15 +403,34 @@ def main(argv: list[str] | None = None) -> None:
         help="skip the `mlflow models serve` baseline (e.g. with --service)",
     )
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="with --shadow-uri: alternating runs without and with the shadow, compared by their medians",
+    )
     args = parser.parse_args(argv)
-    figures = run(args)
+    shadow_cost = None
+    if args.shadow_uri:
+        plain, shadowed = [], []
+        for _ in range(max(args.rounds, 1)):
+            plain.append(run(argparse.Namespace(**{**vars(args), "shadow_uri": None})))
+            shadowed.append(run(args))
+        figures, shadow_cost = _shadow_cost(plain, shadowed)
+    else:
+        figures = run(args)
     baseline = None if args.no_baseline else run_mlflow_baseline(args)
     result = {
         "api": figures,
+        "shadow_cost": shadow_cost,
         "mlflow_serve": baseline,
         "targets": TARGETS,
         "checks": _checks(figures, baseline),
     }
+    if shadow_cost is not None:
+        result["checks"][
+            f"shadow: p50 <= {SHADOW_P50_RATIO_MAX:g}x without ({shadow_cost['p50_ratio']:.2f}x)"
+        ] = shadow_cost["p50_ratio"] <= SHADOW_P50_RATIO_MAX
     if args.json:
         print(json.dumps(result))
         return
@@ -389,6 +447,23 @@ def main(argv: list[str] | None = None) -> None:
         f"  errors {figures['errors']}   201 responses {figures['responses_201']}   audit rows {figures['audit_rows']}   "
         f"equal: {figures['audit_rows_equal_201']}   chain verifies: {figures['chain_ok']}"
     )
+    if figures.get("shadow"):
+        shadow = figures["shadow"]
+        print(
+            f"  shadow {shadow['uri']}: during the run decided {shadow['decided']}, dropped {shadow['dropped']}, "
+            f"failed {shadow['failed']}; {shadow['decided_after_s']} s after it decided {shadow['decided_after']}"
+        )
+    if shadow_cost is not None:
+        print(
+            f"  without the shadow (median of {shadow_cost['rounds']} alternating rounds): "
+            f"{shadow_cost['without']['requests_per_s']} requests/s   p50 {shadow_cost['without']['p50_ms']:.2f} ms   "
+            f"p99 {shadow_cost['without']['p99_ms']:.2f} ms"
+        )
+        print(
+            f"  with it: {shadow_cost['with']['requests_per_s']} requests/s   p50 {shadow_cost['with']['p50_ms']:.2f} ms   "
+            f"p99 {shadow_cost['with']['p99_ms']:.2f} ms   ratios: throughput {shadow_cost['throughput_ratio']:.2f}x   "
+            f"p50 {shadow_cost['p50_ratio']:.2f}x   p99 {shadow_cost['p99_ratio']:.2f}x"
+        )
     if baseline is not None:
         print(
             f"{baseline['server']}  workers=1  connections={baseline['connections']}  {baseline['duration_s']} s"
@@ -400,6 +475,29 @@ def main(argv: list[str] | None = None) -> None:
     for name, ok in result["checks"].items():
         print(f"  {'PASS' if ok else 'FAIL'}  {name}")
     print("RESULT " + json.dumps(result, separators=(",", ":")))
+
+
+def _shadow_cost(
+    plain: list[dict[str, Any]], shadowed: list[dict[str, Any]]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The shadowed run to report (the median one by throughput) and what the shadow cost: medians of the
+    alternating runs without and with it, and their ratios (with / without)."""
+    import statistics
+
+    keys = ("requests_per_s", "p50_ms", "p99_ms")
+    without = {k: round(statistics.median(r[k] for r in plain), 2) for k in keys}
+    with_ = {k: round(statistics.median(r[k] for r in shadowed), 2) for k in keys}
+    report = sorted(shadowed, key=lambda r: r["requests_per_s"])[len(shadowed) // 2]
+    cost = {
+        "rounds": len(plain),
+        "without": without,
+        "with": with_,
+        "throughput_ratio": round(with_["requests_per_s"] / max(without["requests_per_s"], 1e-9), 3),
+        "p50_ratio": round(with_["p50_ms"] / max(without["p50_ms"], 1e-9), 3),
+        "p99_ratio": round(with_["p99_ms"] / max(without["p99_ms"], 1e-9), 3),
+        "runs_without": plain,
+    }
+    return report, cost
 
 
 def _checks(api: dict[str, Any], baseline: dict[str, Any] | None) -> dict[str, bool]:

@@ -193,6 +193,14 @@ def decide_records(
     records are built from the engine's output columns (``DecisionEngine.decide_columns``): no output
     frame is built only to be taken apart again.
     """
+    frame = applicants_frame(engine, applicants)
+    columns = engine.decide_columns(frame, explain=explain)
+    return decision_records(engine, columns, input_records_of(applicants, engine.fields))
+
+
+def applicants_frame(engine: DecisionEngine, applicants: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """The typed frame of applicant dicts validated at the door; :class:`DataValidationError` (field and
+    value) for the first applicant whose zone the model's reference population does not know."""
     frame = applicants_to_frame(applicants, engine.fields)
     unknown = engine.unknown_zones(frame)
     if unknown.any():
@@ -201,8 +209,7 @@ def decide_records(
         raise DataValidationError(
             engine.unknown_zone_reason(), field=zone_field, value=applicants[row].get(zone_field)
         )
-    columns = engine.decide_columns(frame, explain=explain)
-    return decision_records(engine, columns, input_records_of(applicants, engine.fields))
+    return frame
 
 
 def trigger_section(

@@ -120,6 +120,20 @@ class FakeDecisionService:
         return self._decide_one(record["input"])
 
 
+class HangingDecisionService(FakeDecisionService):
+    """A shadow that loads but never finishes deciding (``model_uri`` ``fake:hang``)."""
+
+    def decide(self, applicants: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        time.sleep(3600)
+        return super().decide(applicants)
+
+
 def build(settings: Any) -> FakeDecisionService:
-    """The factory named by ``CREDIT_POINTS_SERVICE_FACTORY=fake_service:build``."""
+    """The factory named by ``CREDIT_POINTS_SERVICE_FACTORY=fake_service:build``; a shadow (the same factory
+    with the shadow's URI) named ``fake:hang`` hangs in ``decide``, ``fake:9`` is version 9."""
+    uri = str(getattr(settings, "model_uri", "") or "")
+    if uri == "fake:hang":
+        return HangingDecisionService("8")
+    if uri == "fake:9":
+        return FakeDecisionService("9")
     return FakeDecisionService()

@@ -232,3 +232,73 @@ def test_sigterm_drains_the_request_in_flight(tmp_path, new_applicant) -> None:
         assert AuditStore(server.db_url).count() == 1
     finally:
         _stop(server)
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every live process below ``pid`` (read from /proc)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents.setdefault(int(fields[1]), []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def _idle_children(pid: int) -> list[int]:
+    idle = []
+    for child in _descendants(pid):
+        try:
+            if os.sched_getscheduler(child) == os.SCHED_IDLE:
+                idle.append(child)
+        except OSError:
+            continue
+    return idle
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="needs Linux scheduling classes")
+def test_a_hanging_shadow_runs_apart_at_idle_priority_and_holds_up_nothing(tmp_path, new_applicant) -> None:
+    # given a service whose shadow challenger loads, then never finishes deciding
+    server = _start(tmp_path, CREDIT_POINTS_SHADOW_MODEL_URI="fake:hang")
+    try:
+        key = _key(server, "decision:write,decision:read")
+        headers = {"Authorization": f"Bearer {key}"}
+        # then it decides in its own process, which the OS runs only on CPU nobody else wants
+        deadline = time.monotonic() + 60
+        while not _idle_children(server.process.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        idle = _idle_children(server.process.pid)
+        assert len(idle) == 1, _descendants(server.process.pid)
+        # and every request is answered and stored as without a shadow, while the shadow holds all of them
+        answers = [
+            httpx.post(f"{server.base}/v1/decisions", json=new_applicant(), headers=headers, timeout=30)
+            for _ in range(5)
+        ]
+        assert [a.status_code for a in answers] == [201] * 5
+        assert {a.json()["model_version"] for a in answers} == {"3"}
+        assert AuditStore(server.db_url).count() == 5
+        assert httpx.get(f"{server.base}/readyz").status_code == 200
+        card = httpx.get(f"{server.base}/v1/model", headers=headers).json()
+        assert card["version"] == "3"
+        assert card["shadow"]["state"] == "ready" and card["shadow"]["version"] == "8"
+        assert card["shadow"]["queued"] == 5
+        assert (
+            'credit_points_shadow_decisions_total{outcome="decided"}'
+            not in httpx.get(f"{server.base}/metrics").text
+        )
+        # and a shutdown is not held by it: the server stops, and the shadow's process with it
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=30) in (0, -signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while any(Path(f"/proc/{pid}").exists() for pid in idle) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(Path(f"/proc/{pid}").exists() for pid in idle)
+    finally:
+        _stop(server)

@@ -1,19 +1,29 @@
 """The shadow challenger of a serving process: decides what the champion decided, after the answer, off the
-request path, and keeps its decisions in the shadow table.
+request path and off the champion's CPU, and keeps its decisions in the shadow table.
 
 With ``CREDIT_POINTS_SHADOW_MODEL_URI`` set, each new audit row's applicant is handed to
-:class:`ShadowRunner` once its row is committed: a bounded queue and one background thread, which loads
-the shadow's decision service (the same factory as the champion's, pointed at the shadow URI) on first use
-and stores what it decides with :class:`~credit_points.audit.shadow.ShadowStore`. Nothing here can change an
-answer, an audit row, a latency figure or readiness: handing work over never blocks (a full queue drops it
-and counts the drop), a shadow that cannot load or decide is counted and logged, and the request is long
-answered by the time the shadow decides.
+:class:`ShadowRunner` once its row is committed. The runner owns one child process per serving worker,
+started with the ``spawn`` method, which loads the shadow's decision service (the same factory as the
+champion's, pointed at the shadow URI) and decides the applicants in batches at the operating system's
+idle priority (``SCHED_IDLE``, or ``nice 19`` where that is not available): it runs only on CPU the
+workers leave free, so a shadow cannot slow an answer. The child never touches the audit database: it sends
+its decisions back, and a thread of the worker stores them with :class:`~credit_points.audit.shadow.ShadowStore`
+at the worker's priority (a starved idle-priority process holding a database lock would stall the
+champion's own audit writes).
+
+Nothing here can change an answer, an audit row, a latency figure or readiness: handing work over never
+blocks (a full queue drops the item and counts it as ``dropped``, which is what happens when the service
+runs saturated for long: the shadow then samples the traffic rather than competing with it), a shadow that
+cannot load or decide is counted and logged, and the request is long answered by the time the shadow
+decides.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import multiprocessing
+import os
 import queue
 import threading
 import time
@@ -27,144 +37,275 @@ from credit_points.audit.store import AuditStore
 
 log = logging.getLogger("credit_points.api.shadow")
 
-#: items the thread decides in one call at most
+#: items the child decides in one call at most
 _BATCH = 256
 #: seconds between attempts to load a shadow that failed to load
 _RETRY_S = 30.0
+#: the storing thread writes what the shadow decided once this many rows or seconds have gathered: one
+#: write transaction a second at most, however many requests, so the shadow adds next to nothing to the
+#: audit database's write lock
+_FLUSH_ROWS = 1_000
+_FLUSH_S = 1.0
+#: seconds the child waits for work before checking that its worker is still alive
+_POLL_S = 1.0
+
+_SPAWN = multiprocessing.get_context("spawn")
 
 
 @dataclass
 class ShadowRunner:
-    """One process's shadow: a queue of (decision id, applicant) and the thread that decides them."""
+    """One worker's shadow: a bounded queue into an idle-priority child process that decides, and the
+    thread that stores what it decided."""
 
     settings: ApiSettings
     store: AuditStore
     metrics: ApiMetrics
     capacity: int = 10_000
-    _queue: queue.Queue[tuple[str, dict[str, Any]] | None] = field(init=False)
+    _inbox: Any = field(default=None, init=False)  # multiprocessing queue of (decision id, applicant) | None
+    _outbox: Any = field(default=None, init=False)  # multiprocessing queue of the child's messages
+    _process: Any = field(default=None, init=False)
     _thread: threading.Thread | None = field(default=None, init=False)
-    _service: Any = field(default=None, init=False)
     _identity: dict[str, str] | None = field(default=None, init=False)
-    _shadows: Any = field(default=None, init=False)  # audit.shadow.ShadowStore, once the model loaded
-    _failed_at: float = field(default=0.0, init=False)
+    _shadows: Any = field(default=None, init=False)  # audit.shadow.ShadowStore, once rows arrive
+    _handed: int = field(default=0, init=False)
+    _settled: int = field(default=0, init=False)
     state: str = field(default="starting", init=False)
-
-    def __post_init__(self) -> None:
-        self._queue = queue.Queue(maxsize=self.capacity)
 
     @property
     def uri(self) -> str | None:
         return self.settings.shadow_model_uri
 
     def start(self) -> None:
-        """Start the thread (once); the model is loaded by the thread, so start-up never waits for it."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="shadow-challenger", daemon=True)
-            self._thread.start()
+        """Start the child and the storing thread (once); start-up never waits for the shadow's model."""
+        if self._process is not None:
+            return
+        self._inbox = _SPAWN.Queue(maxsize=self.capacity)
+        self._outbox = _SPAWN.Queue()
+        self._process = _SPAWN.Process(
+            target=_child_main,
+            args=(self.settings, self._inbox, self._outbox, os.getpid()),
+            name="credit-points-shadow",
+            daemon=True,
+        )
+        self._process.start()
+        self._thread = threading.Thread(target=self._collect, name="shadow-store", daemon=True)
+        self._thread.start()
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        """Ask the thread to finish what is queued and stop (a shadow never holds a shutdown for long)."""
+        """Ask the child to finish what is queued and stop; a shadow never holds a shutdown for long."""
+        if self._process is None:
+            return
+        with contextlib.suppress(queue.Full, ValueError, OSError):
+            self._inbox.put(None, timeout=timeout_s)
+        self._process.join(timeout_s)
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join(1.0)
         if self._thread is not None:
-            with contextlib.suppress(queue.Full):
-                self._queue.put(None, timeout=timeout_s)
             self._thread.join(timeout_s)
+        for q in (self._inbox, self._outbox):
+            q.cancel_join_thread()
+            q.close()
 
     def submit(self, items: Sequence[tuple[str, dict[str, Any]]]) -> None:
         """Hand over new decisions (never blocks: a full queue drops the rest and counts them)."""
         for item in items:
             try:
-                self._queue.put_nowait(item)
-            except queue.Full:
+                self._inbox.put_nowait(item)
+                self._handed += 1
+            except (queue.Full, ValueError, OSError):  # full, or closed at shutdown
                 self.metrics.shadow.labels("dropped").inc()
 
     def status(self) -> dict[str, Any]:
         """What ``GET /v1/model`` shows of the shadow."""
-        return {"uri": self.uri, "state": self.state, **(self._identity or {}), "queued": self._queue.qsize()}
+        queued = max(self._handed - self._settled, 0)
+        return {"uri": self.uri, "state": self.state, **(self._identity or {}), "queued": queued}
 
     def drain(self, timeout_s: float = 30.0) -> bool:
-        """Wait until everything handed over so far is decided and stored (tests, shutdown)."""
+        """Wait until everything handed over so far is decided and stored (tests, benchmarks)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if self._queue.unfinished_tasks == 0:
+            if self._settled >= self._handed:
                 return True
             time.sleep(0.02)
         return False
 
-    # ---------------------------------------------------------------- the thread
-    def _run(self) -> None:
+    # ---------------------------------------------------------------- the storing thread
+    def _collect(self) -> None:
+        pending: list[dict[str, Any]] = []
+        due = 0.0
         while True:
-            first = self._queue.get()
-            if first is None:
-                self._queue.task_done()
-                return
-            batch = [first]
-            stop = False
-            while len(batch) < _BATCH:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stop = True
-                    self._queue.task_done()
-                    break
-                batch.append(item)
+            wait = _POLL_S if not pending else max(due - time.monotonic(), 0.0)
             try:
-                self._decide(batch)
-            except Exception as exc:  # noqa: BLE001 - a shadow failure is counted and logged, never raised
-                self.metrics.shadow.labels("failed").inc(len(batch))
-                log.warning("shadow %s: %s decision(s) not recorded: %s: %s", self.uri, len(batch),
-                            type(exc).__name__, exc)  # fmt: skip
-            finally:
-                for _ in batch:
-                    self._queue.task_done()
-            if stop:
+                message = self._outbox.get(timeout=wait)
+            except queue.Empty:
+                if pending:
+                    self._store(pending)
+                    pending = []
+                elif self._process is not None and not self._process.is_alive():
+                    self.state = f"stopped (exit code {self._process.exitcode})"
+                    return
+                continue
+            except (EOFError, OSError, ValueError):
+                self._store(pending)
+                return
+            kind = message[0]
+            if kind == "state":
+                self.state, identity = message[1], message[2]
+                if identity is not None:
+                    self._identity = identity
+            elif kind == "rows":
+                if not pending:
+                    due = time.monotonic() + _FLUSH_S
+                pending.extend(message[1])
+                if len(pending) >= _FLUSH_ROWS:
+                    self._store(pending)
+                    pending = []
+            elif kind == "exit":
+                self._store(pending)
                 return
 
-    def _load(self) -> Any:
+    def _store(self, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        # rows without a decision id are a batch the shadow could not load for: counted, not stored
+        storable = [r for r in rows if "decision_id" in r]
+        try:
+            if storable:
+                if self._shadows is None:
+                    from credit_points.audit.shadow import ShadowStore
+
+                    shadows = ShadowStore(self.store)
+                    shadows.create_schema()
+                    self._shadows = shadows
+                if self._identity is None:
+                    raise RuntimeError("the shadow sent decisions before its identity")
+                self._shadows.append(self._identity, storable)
+        except Exception as exc:  # noqa: BLE001 - a shadow failure is counted and logged, never raised
+            self.metrics.shadow.labels("failed").inc(len(storable))
+            log.warning("shadow %s: %s decision(s) not stored: %s: %s", self.uri, len(storable),
+                        type(exc).__name__, exc)  # fmt: skip
+        else:
+            for row in storable:
+                self.metrics.shadow.labels("failed" if row.get("error") else "decided").inc()
+        finally:
+            if len(rows) > len(storable):
+                self.metrics.shadow.labels("failed").inc(len(rows) - len(storable))
+            self._settled += len(rows)
+
+
+# -------------------------------------------------------------------- the child process
+def _yield_cpu() -> str:
+    """Run this process only on CPU nobody else wants: ``SCHED_IDLE`` where the OS has it, else nice 19."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        return "SCHED_IDLE"
+    with contextlib.suppress(AttributeError, OSError):
+        os.nice(19 - os.nice(0))
+        return "nice 19"
+    return "normal"
+
+
+def _child_main(settings: ApiSettings, inbox: Any, outbox: Any, parent_pid: int) -> None:
+    """Decide what the worker hands over, in batches, until told to stop or the worker is gone."""
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    priority = _yield_cpu()
+    decider = _Decider(settings, outbox)
+    log.info("shadow %s: deciding at %s priority", settings.shadow_model_uri, priority)
+    with contextlib.suppress(Exception):
+        decider.load()  # eagerly, while the service is starting and the CPU is free
+    while True:
+        try:
+            first = inbox.get(timeout=_POLL_S)
+        except queue.Empty:
+            if os.getppid() != parent_pid:
+                return
+            continue
+        if first is None:
+            break
+        batch, stop = [first], False
+        while len(batch) < _BATCH:
+            try:
+                item = inbox.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:
+                stop = True
+                break
+            batch.append(item)
+        outbox.put(("rows", decider.decide(batch)))
+        if stop:
+            break
+    outbox.put(("exit",))
+    outbox.close()
+    outbox.join_thread()
+
+
+@dataclass
+class _Decider:
+    """The child's decision service, loaded once (retried after a failure) and used batch by batch."""
+
+    settings: ApiSettings
+    outbox: Any
+    _service: Any = None
+    _failed_at: float = 0.0
+    _failure: str = ""
+
+    def load(self) -> Any:
         if self._service is not None:
             return self._service
         if self._failed_at and time.monotonic() - self._failed_at < _RETRY_S:
-            raise RuntimeError(f"the shadow model could not be loaded ({self.state})")
+            raise RuntimeError(f"the shadow model could not be loaded ({self._failure})")
         from credit_points.api.service import load_service
 
-        settings = self.settings.model_copy(update={"model_uri": self.uri})
-        service = load_service(settings, settings.service_factory)
-        ok, reason = service.ready()
+        self.outbox.put(("state", "loading", None))
+        settings = self.settings.model_copy(update={"model_uri": self.settings.shadow_model_uri})
+        try:
+            service = load_service(settings, settings.service_factory)
+            ok, reason = service.ready()
+        except Exception as exc:  # noqa: BLE001 - reported as the shadow's state
+            ok, reason = False, f"{type(exc).__name__}: {exc}"
         if not ok:
-            self._failed_at = time.monotonic()
-            self.state = f"unavailable: {reason}"
-            raise RuntimeError(self.state)
+            self._failed_at, self._failure = time.monotonic(), reason
+            self.outbox.put(("state", f"unavailable: {reason}", None))
+            raise RuntimeError(reason)
         card = service.model_card()
-        self._identity = {
+        identity = {
             "name": str(card.get("name", "")),
             "version": str(service.model_version()),
             "artifact_hash": str(card.get("artifact_hash", "")),
         }
-        from credit_points.audit.shadow import ShadowStore
-
-        self._shadows = ShadowStore(self.store)
-        self._shadows.create_schema()
-        self._service, self.state = service, "ready"
+        self.outbox.put(("state", "ready", identity))
+        self._service = service
         return service
 
-    def _decide(self, batch: list[tuple[str, dict[str, Any]]]) -> None:
+    def decide(self, batch: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+        """One row per item: the shadow's parts, or its error (a batch that cannot load is all errors)."""
         from credit_points.audit.shadow import record_parts
 
-        service = self._load()
-        ids = [did for did, _ in batch]
-        applicants = [applicant for _, applicant in batch]
-        rows: list[dict[str, Any]] = []
         try:
-            records = service.decide(applicants)
-            rows = [{"decision_id": did, **record_parts(r)} for did, r in zip(ids, records, strict=True)]
+            service = self.load()
+        except Exception as exc:  # noqa: BLE001 - counted as failed by the worker, never raised
+            log.warning("shadow %s: %s decision(s) not recorded: %s: %s", self.settings.shadow_model_uri,
+                        len(batch), type(exc).__name__, exc)  # fmt: skip
+            return [{"error": f"{type(exc).__name__}: {exc}"[:500]} for _ in batch]
+        # a service that can decide the shadow's parts alone (the engine's, without explanations) is asked
+        # for them; any other decision service gives its full records, and the parts are read from them
+        cheap = getattr(service, "shadow_parts", None)
+
+        def parts(applicants: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            if callable(cheap):
+                return list(cheap(applicants))
+            return [record_parts(r) for r in service.decide(applicants)]
+
+        try:
+            decided = parts([applicant for _, applicant in batch])
+            return [{"decision_id": did, **p} for (did, _), p in zip(batch, decided, strict=True)]
         except Exception:  # noqa: BLE001 - decide each alone: one applicant's error is its own row
+            rows = []
             for did, applicant in batch:
                 try:
-                    rows.append({"decision_id": did, **record_parts(service.decide([applicant])[0])})
+                    rows.append({"decision_id": did, **parts([applicant])[0]})
                 except Exception as exc:  # noqa: BLE001
                     rows.append({"decision_id": did, "error": f"{type(exc).__name__}: {exc}"[:500]})
-        assert self._identity is not None
-        self._shadows.append(self._identity, rows)
-        for row in rows:
-            self.metrics.shadow.labels("failed" if row.get("error") else "decided").inc()
+            return rows

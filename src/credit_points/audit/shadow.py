@@ -128,29 +128,32 @@ class ShadowStore:
             return pd.DataFrame(conn.execute(stmt).mappings().all(), columns=[c.name for c in t.columns])
 
 
-def shadow_rows(decision_ids: Sequence[str], decided: pd.DataFrame) -> list[dict[str, Any]]:
-    """Shadow rows from an engine's decided columns (``decision``, ``grade``, ``prob_default``, ``product``,
-    ``limit``), one per decision id, in order."""
+def shadow_rows(decision_ids: Sequence[str], decided: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Shadow rows from an engine's decided columns, one per decision id, in order."""
+    return [
+        {"decision_id": did, **parts} for did, parts in zip(decision_ids, decided_parts(decided), strict=True)
+    ]
+
+
+def decided_parts(decided: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The shadow parts of each row of an engine's decided columns (``decision``, ``grade``,
+    ``prob_default``, ``product``, ``limit``: a frame or ``DecisionEngine.decide_columns``), in order."""
     import math
 
-    columns = zip(
-        decided["decision"].tolist(),
-        decided["grade"].tolist(),
-        decided["prob_default"].tolist(),
-        decided["product"].tolist(),
-        decided["limit"].tolist(),
-        strict=True,
-    )
+    def values(name: str) -> list[Any]:
+        column = decided[name]
+        return column.tolist() if hasattr(column, "tolist") else list(column)
+
+    columns = zip(*(values(name) for name in SHADOW_PARTS), strict=True)
     return [
         {
-            "decision_id": did,
             "decision": str(decision),
             "grade": str(grade),
             "prob_default": float(pd_),
             "product": product if isinstance(product, str) and product else None,
             "limit": float(limit) if limit is not None and math.isfinite(limit) else None,
         }
-        for did, (decision, grade, pd_, product, limit) in zip(decision_ids, columns, strict=True)
+        for decision, grade, pd_, product, limit in columns
     ]
 
 

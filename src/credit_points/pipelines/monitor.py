@@ -267,7 +267,7 @@ def override_analysis(frame: pd.DataFrame, overrides: list[dict[str, Any]]) -> d
         "changes": [{"from": str(a), "to": str(b), "n": int(v)} for (a, b), v in changed.items()],
     }
     matured = frame["outcome"].eq("matured")
-    performance = []
+    performance: list[dict[str, Any]] = []
     for label, mask in (("model", ~overridden), ("override", overridden)):
         part = frame[mask & matured]
         defaults = int(part["default_12m"].astype(int).sum()) if len(part) else 0

@@ -68,6 +68,32 @@ def test_a_row_decided_in_a_batch_replays_identically(trained_model) -> None:
     assert differences == [[], [], []]
 
 
+def test_the_shadow_parts_equal_those_of_the_full_records(trained_model) -> None:
+    from credit_points.audit.shadow import record_parts
+    from credit_points.exceptions import DataValidationError
+
+    # given the engine service and applicants of every outcome
+    settings = Settings(home=trained_model.home, tracking_uri=trained_model.tracking_uri)
+    service = EngineService(settings, model_uri=f"models:/credit-points/{trained_model.version}")
+    applicants = applicant_dicts(trained_model.applicants, 64, seed=11)
+    records = service.decide(applicants)
+    assert {r["decision"] for r in records} >= {"approve", "decline"}
+    # when a shadow decides them the cheap way (no explanations, no records)
+    parts = service.shadow_parts(applicants)
+    # then it has exactly the figures the full decision records: PD to the bit, grade, product, limit
+    assert parts == [record_parts(r) for r in records]
+    assert [float(p["prob_default"]).hex() for p in parts] == [
+        float(r["risk"]["prob_default"]).hex() for r in records
+    ]
+    # and an applicant from a zone the model does not know is refused the same way, naming the field
+    stranger = {**applicants[0], "zone": "atlantis"}
+    with pytest.raises(DataValidationError) as full:
+        service.decide([stranger])
+    with pytest.raises(DataValidationError) as cheap:
+        service.shadow_parts([stranger])
+    assert str(cheap.value) == str(full.value) and "zone" in str(cheap.value)
+
+
 def _metric_total(text: str, name: str) -> float:
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + " "))
 
