@@ -79,6 +79,18 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _wait_for_shadows(base: str, key: str, timeout_s: float = 90.0) -> None:
+    """Wait until the workers' shadows have loaded their model (steady state: a shadow loads once, at start,
+    at normal priority): ten answers in a row from ``GET /v1/model`` say ``ready``."""
+    deadline, in_a_row = time.monotonic() + timeout_s, 0
+    while in_a_row < 10:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the shadow did not become ready in {timeout_s:g} s")
+        card = httpx.get(f"{base}/v1/model", headers={"Authorization": f"Bearer {key}"}, timeout=10).json()
+        in_a_row = in_a_row + 1 if (card.get("shadow") or {}).get("state") == "ready" else 0
+        time.sleep(0.1)
+
+
 def _shadow_outcomes(base: str, uri: str, before: str, after: str, settle_s: float = 20.0) -> dict[str, Any]:
     """What the shadow did with the window's decisions: decided, dropped and failed during it, and how many
     it had decided once the load stopped and it had the cores to itself (until every decision handed to it
@@ -302,7 +314,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     store = AuditStore(audit_url)
     store.create_schema()
-    _, key = ApiKeyStore(store).create("bench", ["decision:write"])
+    _, key = ApiKeyStore(store).create("bench", ["decision:write", "decision:read"])
 
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
@@ -325,6 +337,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         warmup = min(args.warmup, max(1.0, budget / 5))
         duration = min(args.duration, max(1.0, budget - warmup))
         url = f"{base}/v1/decisions"
+        if args.shadow_uri:
+            _wait_for_shadows(base, key)
         _wrk(url, script, threads=args.threads, connections=args.connections, duration_s=warmup)
         time.sleep(1.0)  # let requests wrk abandoned at the end of the warm-up finish
         rows_before = store.count()
@@ -495,7 +509,10 @@ def _shadow_cost(
         "throughput_ratio": round(with_["requests_per_s"] / max(without["requests_per_s"], 1e-9), 3),
         "p50_ratio": round(with_["p50_ms"] / max(without["p50_ms"], 1e-9), 3),
         "p99_ratio": round(with_["p99_ms"] / max(without["p99_ms"], 1e-9), 3),
-        "runs_without": plain,
+        "runs": [
+            {"without": {k: r[k] for k in keys}, "with": {k: s[k] for k in keys}}
+            for r, s in zip(plain, shadowed, strict=True)
+        ],
     }
     return report, cost
 

@@ -265,6 +265,13 @@ class Settings(BaseSettings):
         description="A challenger that decides every served request again in shadow, after the answer "
         "(e.g. models:/credit-points@challenger); its decisions go to the shadow table only.",
     )
+    shadow_max_cpu_busy: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="The shadow decides only while the machine's CPUs are at most this busy (0-1; 1: whenever "
+        "it has work, at idle priority).",
+    )
     audit_url: str | None = Field(default=None, description="SQLAlchemy URL of the audit store.")
     points_config: str = "torch-18"
     pd_config: str = "default"

@@ -108,3 +108,76 @@ def test_score_with_a_shadow_and_monitor_the_comparison(trained_model, shadow_ve
         f"live traffic: version {shadow_version} in shadow on {len(alone):,} of the champion's decisions: "
         f"agreement {comparison['agreement']:.1%}, swap-in {comparison['swap_in']:,}" in said
     ), done.stdout
+
+
+def test_audit_shadow_decides_audited_decisions_after_the_fact(trained_model, shadow_version, tmp_path):
+    from credit_points.config import Settings
+    from credit_points.pipelines.models import load_engine
+    from credit_points.pipelines.shadow import fill_shadow
+
+    env = trained_model.env()
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    champion = f"models:/credit-points/{trained_model.version}"
+    challenger = f"models:/credit-points/{shadow_version}"
+    rows = trained_model.applicants.drop(columns=["default_12m"])
+    rows[rows["as_of_date"].dt.year == 2024].head(240).to_parquet(tmp_path / "in.parquet")
+    # given decisions audited by the champion with no shadow running
+    done = run_cli(["score", "--model", champion, "--in", str(tmp_path / "in.parquet"), "--out",
+                    str(tmp_path / "audited.parquet"), "--audit", "--audit-url", url], env)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    audited = pd.read_parquet(tmp_path / "audited.parquet")
+    cut = audited["as_of_date"].sort_values().iloc[len(audited) // 2]
+    early = audited[audited["as_of_date"] <= cut]
+    assert 0 < len(early) < len(audited)
+    alone = _score_alone(trained_model, challenger, tmp_path / "in.parquet", tmp_path / "alone.parquet")
+
+    def shadows() -> pd.DataFrame:
+        store = AuditStore(url)
+        try:
+            return ShadowStore(store).frame()
+        finally:
+            store.dispose()
+
+    # when the challenger decides in shadow the first part of the window, then all of it
+    until = cut.date().isoformat()
+    done = run_cli(["audit", "shadow", "--model", challenger, "--until", until, "--audit-url", url], env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = " ".join(done.stdout.split())
+    assert f"{len(early):,} audited decision(s) from the first to {until} decision date" in out
+    assert f"0 had a shadow decision of version {shadow_version} already, {len(early):,} decided now" in out
+    assert sorted(shadows()["decision_id"]) == sorted(early["decision_id"])
+    done = run_cli(["audit", "shadow", "--model", challenger, "--audit-url", url], env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = " ".join(done.stdout.split())
+    assert f"{len(early):,} had a shadow decision of version {shadow_version} already" in out
+    assert f"{len(audited) - len(early):,} decided now, 0 could not be decided" in out
+    # then every decision has one shadow row, equal to the challenger's own decision of the same applicant
+    stored = shadows()
+    assert sorted(stored["decision_id"]) == sorted(audited["decision_id"])
+    assert set(stored["model_version"]) == {shadow_version} and stored["error"].isna().all()
+    merged = audited[["decision_id", "row"]].merge(stored, on="decision_id")
+    merged = merged.merge(
+        alone[["row", "decision", "prob_default", "limit"]], on="row", suffixes=("", "_alone")
+    )
+    assert (merged["decision"] == merged["decision_alone"]).all()
+    assert (merged["prob_default"] == merged["prob_default_alone"]).all()
+    approved = merged["decision"] == "approve"
+    assert (merged.loc[approved, "limit"] == merged.loc[approved, "limit_alone"]).all()
+    # and once more adds nothing; decisions of another version are not in the window
+    engine, _ = load_engine(
+        challenger, Settings(home=trained_model.home, tracking_uri=trained_model.tracking_uri)
+    )
+    store = AuditStore(url)
+    try:
+        again = fill_shadow(store, engine)
+        other = fill_shadow(store, engine, decided_by="999")
+    finally:
+        store.dispose()
+    assert (again.in_window, again.already, again.decided, again.errors) == (len(audited), len(audited), 0, 0)
+    assert other.in_window == 0
+    assert len(shadows()) == len(audited)
+    # a careless date is a usage error naming the option, before any model is loaded
+    done = run_cli(
+        ["audit", "shadow", "--model", challenger, "--since", "2024-13-01", "--audit-url", url], env
+    )
+    assert done.returncode == 2 and "--since" in done.stdout + done.stderr

@@ -27,7 +27,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,8 +37,8 @@ from credit_points.audit.store import AuditStore
 
 log = logging.getLogger("credit_points.api.shadow")
 
-#: items the child decides in one call at most
-_BATCH = 256
+#: items the child decides in one call at most (short bursts, between quiet checks)
+_BATCH = 128
 #: seconds between attempts to load a shadow that failed to load
 _RETRY_S = 30.0
 #: the storing thread writes what the shadow decided once this many rows or seconds have gathered: one
@@ -206,14 +206,81 @@ def _yield_cpu() -> str:
     return "normal"
 
 
+def cpu_times() -> tuple[int, int] | None:
+    """``(idle, total)`` clock ticks of all the machine's CPUs since boot (``/proc/stat``; idle includes
+    I/O wait), or ``None`` where the OS has no such file."""
+    try:
+        with open("/proc/stat", "rb") as stat:
+            fields = stat.readline().split()
+    except OSError:
+        return None
+    if not fields or fields[0] != b"cpu" or len(fields) < 5:
+        return None
+    ticks = [int(v) for v in fields[1:9]]  # user nice system idle iowait irq softirq steal (guest is in user)
+    return ticks[3] + ticks[4], sum(ticks)
+
+
+@dataclass
+class QuietGate:
+    """Holds the shadow back while the machine is busy: :meth:`wait` returns once the share of the
+    machine's CPU time spent busy over ``sample_s`` is at most ``max_busy`` (``1`` never waits).
+
+    A process that is runnable, even at idle priority, still slows the workers on virtual machines (the
+    answers' throughput fell by a quarter with a shadow starved of CPU but ready to run, on 2 vCPUs); a
+    process that sleeps costs nothing. So the shadow sleeps while the workers keep the CPUs busy and
+    decides in the gaps; under a load that never lets up it decides nothing, its queue fills and the
+    excess is counted as dropped (``audit shadow`` decides it later from the audit log).
+    """
+
+    max_busy: float
+    sample_s: float = 0.1
+    pause_s: float = 0.25
+    read: Callable[[], tuple[int, int] | None] = cpu_times
+    sleep: Callable[[float], None] = time.sleep
+
+    def busy(self) -> float | None:
+        """The machine's busy share over the next ``sample_s`` (``None`` when it cannot be read)."""
+        first = self.read()
+        if first is None:
+            return None
+        self.sleep(self.sample_s)
+        second = self.read()
+        if second is None:
+            return None
+        total = second[1] - first[1]
+        return 0.0 if total <= 0 else 1.0 - (second[0] - first[0]) / total
+
+    def wait(self, on_wait: Callable[[], None] | None = None) -> None:
+        """Return when the machine is quiet enough (at once with ``max_busy`` 1 or no ``/proc/stat``)."""
+        if self.max_busy >= 1.0:
+            return
+        waited = False
+        while True:
+            busy = self.busy()
+            if busy is None or busy <= self.max_busy:
+                return
+            if not waited and on_wait is not None:
+                on_wait()
+            waited = True
+            self.sleep(self.pause_s)
+
+
 def _child_main(settings: ApiSettings, inbox: Any, outbox: Any, parent_pid: int) -> None:
-    """Decide what the worker hands over, in batches, until told to stop or the worker is gone."""
+    """Load the shadow (at normal priority, once the machine is quiet), then decide what the worker hands
+    over, in batches, at idle priority and only while the machine is quiet, until told to stop or the
+    worker is gone."""
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    priority = _yield_cpu()
+    gate = QuietGate(settings.shadow_max_cpu_busy)
     decider = _Decider(settings, outbox)
-    log.info("shadow %s: deciding at %s priority", settings.shadow_model_uri, priority)
+
+    def waiting() -> None:
+        outbox.put(("state", "waiting for spare CPU", None))
+
+    gate.wait(waiting)
     with contextlib.suppress(Exception):
-        decider.load()  # eagerly, while the service is starting and the CPU is free
+        decider.load()  # at normal priority: a few seconds of one core, once
+    priority = _yield_cpu()
+    log.info("shadow %s: deciding at %s priority", settings.shadow_model_uri, priority)
     while True:
         try:
             first = inbox.get(timeout=_POLL_S)
@@ -223,6 +290,7 @@ def _child_main(settings: ApiSettings, inbox: Any, outbox: Any, parent_pid: int)
             continue
         if first is None:
             break
+        gate.wait()
         batch, stop = [first], False
         while len(batch) < _BATCH:
             try:

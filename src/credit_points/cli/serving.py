@@ -1,4 +1,4 @@
-"""CLI commands: serving — ``serve``, ``apikey create/list/revoke``, ``audit init/verify/replay``."""
+"""CLI commands: serving — ``serve``, ``apikey create/list/revoke``, ``audit init/verify/replay/shadow``."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from credit_points.exceptions import AuditError
 
 apikey_app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_args_is_help=True)
 audit_app = typer.Typer(
-    help="The decision audit store: create, verify the hash chain, replay decisions.", no_args_is_help=True
+    help="The decision audit store: init (create the tables), verify the hash chain, replay decisions, "
+    "decide audited decisions in shadow.",
+    no_args_is_help=True,
 )
 
 _AUDIT_URL = typer.Option(
@@ -205,6 +207,65 @@ def audit_replay(
         stored, replayed = (json.dumps(v, ensure_ascii=False) for v in (diff.stored, diff.replayed))
         typer.echo(f"  {diff.path}: stored {stored} -> replayed {replayed}")
     raise typer.Exit(1)
+
+
+@audit_app.command("shadow")
+def audit_shadow(
+    model: str = typer.Option(
+        ...,
+        "--model",
+        help="The challenger: models:/NAME@ALIAS or models:/NAME/VERSION (a registry version).",
+    ),
+    since: str | None = typer.Option(None, "--since", help="First decision date (YYYY-MM-DD), included."),
+    until: str | None = typer.Option(None, "--until", help="Last decision date (YYYY-MM-DD), included."),
+    decided_by: str | None = typer.Option(
+        None, "--decided-by", help="Only decisions of this model version (default: every version)."
+    ),
+    audit_url: str | None = _AUDIT_URL,
+) -> None:
+    """Decide in shadow, with a challenger, every audited decision of a window that has no shadow decision
+    of that version yet (from the inputs the audit rows stored): what the service's shadow shed under
+    load, or the traffic before the challenger existed. The chain is only read; re-running adds nothing.
+    Exit 1 if a decision could not be decided (stored with its error)."""
+    from rich.console import Console
+
+    from credit_points.cli.outcomes import option_date
+    from credit_points.config import get_settings
+    from credit_points.exceptions import ModelError
+    from credit_points.pipelines.common import progress_bar
+    from credit_points.pipelines.models import load_engine
+    from credit_points.pipelines.shadow import fill_shadow
+
+    first, last = option_date(since, "--since"), option_date(until, "--until")
+    if first and last and first > last:
+        raise typer.BadParameter(f"--since {since} is after --until {until}", param_hint="--since")
+    console = Console()
+    engine, resolved = load_engine(model, get_settings())
+    if resolved.source == "folder" or resolved.version in {"", "local", "unregistered"}:
+        raise ModelError(f"--model takes a registry version (models:/NAME/VERSION or @ALIAS), not {model!r}")
+    store = open_store(audit_url)
+    console.print(
+        f"shadow: {resolved.name} version {resolved.version}, artifact {resolved.artifact_hash[:12]}"
+    )
+    with progress_bar("audit rows", console) as bar:
+        task = bar.add_task("read", total=store.head()[0])
+        done = fill_shadow(
+            store,
+            engine,
+            since=first,
+            until=last,
+            decided_by=decided_by,
+            progress=lambda n: bar.advance(task, n),
+        )
+    window = f"{done.since or 'the first'} to {done.until or 'the last'} decision date"
+    console.print(
+        f"{done.in_window:,} audited decision(s) from {window}"
+        + (f" by version {done.decided_by}" if done.decided_by else "")
+        + f": {done.already:,} had a shadow decision of version {done.version} already, {done.decided:,} "
+        f"decided now, {done.errors:,} could not be decided"
+    )
+    if done.errors:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
