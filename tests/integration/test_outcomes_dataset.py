@@ -200,9 +200,11 @@ def test_train_learns_from_the_outcomes_dataset_and_records_what_it_was_built_fr
     # Then only the matured rows were learned from, and the run names the outcome files it learned from
     left_out = int((dataset["outcome"] != "matured").sum())
     assert f"{left_out:,} application(s) without a matured outcome left out" in result.stdout
-    mlflow.set_tracking_uri(trained_model.tracking_uri)
-    version = mlflow.MlflowClient().get_model_version_by_alias("credit-points", "from-outcomes")
-    run = mlflow.get_run(version.run_id)
+    # (both URIs: an earlier test in this process may have pointed the process-wide registry elsewhere)
+    uri = trained_model.tracking_uri
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    version = client.get_model_version_by_alias("credit-points", "from-outcomes")
+    run = client.get_run(version.run_id)
     assert run.data.tags["data.kind"] == "outcomes dataset"
     assert set(run.data.tags["data.outcome_files"].split(",")) == {
         f["file_sha256"][:12] for f in manifest["outcome_files"]

@@ -343,9 +343,22 @@ class _Decider:
             "version": str(service.model_version()),
             "artifact_hash": str(card.get("artifact_hash", "")),
         }
+        self._warm_up(service)
         self.outbox.put(("state", "ready", identity))
         self._service = service
         return service
+
+    @staticmethod
+    def _warm_up(service: Any) -> None:
+        """Decide one example applicant while still at normal priority: the first call's imports and
+        caches are paid now, not by a first batch at idle priority on a busy machine."""
+        cheap = getattr(service, "shadow_parts", None)
+        if not callable(cheap):
+            return
+        from credit_points.datasets.record import example_applicant
+
+        with contextlib.suppress(Exception):  # an example from a zone this model does not know still warms
+            cheap([example_applicant()])
 
     def decide(self, batch: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
         """One row per item: the shadow's parts, or its error (a batch that cannot load is all errors)."""

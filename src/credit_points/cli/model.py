@@ -191,7 +191,7 @@ def monitor(
     Writes monitor.json and the report in Chinese and English (monitoring_report_zh.html, _en.html)."""
     import json
 
-    from credit_points.cli.outcomes import option_date
+    from credit_points.cli.options import option_date
     from credit_points.cli.serving import open_store
     from credit_points.config import get_settings
     from credit_points.pipelines.models import load_engine
@@ -272,7 +272,7 @@ def retrain(
     """Outcomes to the next challenger: import → training table → train → gate → @challenger, or refuse (exit 1).
 
     The same inputs (table, configurations, gate) make no new version: the earlier verdict is reported."""
-    from credit_points.cli.outcomes import option_date
+    from credit_points.cli.options import option_date
     from credit_points.cli.serving import open_store
     from credit_points.pipelines.retrain import run_retrain
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from credit_points.cli.options import option_date
+
 outcomes_app = typer.Typer(help="Loan outcomes of decided applications.", no_args_is_help=True)
 
 
@@ -117,16 +119,6 @@ def outcomes_import(
     if summary.refused:
         typer.echo("refused rows: " + (str(errors) if errors else "give --errors FILE to see them"), err=True)
         raise typer.Exit(1)
-
-
-def option_date(value: str | None, option: str) -> dt.date | None:
-    """A ``YYYY-MM-DD`` option's date (``None`` stays ``None``); anything else a usage error naming the option."""
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"not a date: {value!r}", param_hint=option) from None
 
 
 @outcomes_app.command("dataset")

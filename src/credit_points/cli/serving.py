@@ -229,7 +229,7 @@ def audit_shadow(
     Exit 1 if a decision could not be decided (stored with its error)."""
     from rich.console import Console
 
-    from credit_points.cli.outcomes import option_date
+    from credit_points.cli.options import option_date
     from credit_points.config import get_settings
     from credit_points.exceptions import ModelError
     from credit_points.pipelines.common import progress_bar

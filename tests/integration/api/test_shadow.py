@@ -46,7 +46,7 @@ def _records(url: str) -> list[str]:
         store.dispose()
 
 
-def _shadow_rows(url: str, want: int, timeout_s: float = 60) -> Any:
+def _shadow_rows(url: str, want: int, timeout_s: float = 120) -> Any:
     """The shadow table once it holds ``want`` rows (or whatever it holds at the timeout)."""
     store = AuditStore(url)
     try:
