@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -269,13 +270,13 @@ class Settings(BaseSettings):
         default=0.5,
         ge=0.0,
         le=1.0,
-        description="The shadow decides only while the machine's CPUs are at most this busy (0-1; 1: whenever "
-        "it has work, at idle priority).",
+        description="The shadow decides only while the machine's CPUs are at most this busy (0-1), at idle "
+        "priority; 1: whenever it has work, at nice 19 (it keeps up, at some cost to the answers when the CPUs "
+        "are saturated).",
     )
     audit_url: str | None = Field(default=None, description="SQLAlchemy URL of the audit store.")
     points_config: str = "torch-18"
     pd_config: str = "default"
-    policy_config: str = "default"
     lightgbm_threads: int = 1
     max_body_bytes: int = 1_000_000
     max_concurrency: int = 64
@@ -303,6 +304,21 @@ class Settings(BaseSettings):
         return self.audit_url or f"sqlite:///{self.data_dir / 'audit.db'}"
 
 
+#: settings earlier releases defined and no longer read, and what replaces them (README, "Upgrade notes")
+RETIRED_SETTINGS = {
+    "CREDIT_POINTS_POLICY_CONFIG": "the policy in force is the one registered with the model: preview a change "
+    "with `credit-points policy simulate FILE`, put it in force with `credit-points policy apply FILE`",
+}
+
+
 def get_settings() -> Settings:
-    """Settings read now from the environment (not cached: tests change the environment)."""
+    """Settings read now from the environment (not cached: tests change the environment). A retired
+    setting still set is named in a warning with what replaces it (it would otherwise be ignored silently)."""
+    import logging
+
+    for name, instead in RETIRED_SETTINGS.items():
+        if os.environ.get(name):
+            logging.getLogger("credit_points.config").warning(
+                "%s is set but no longer read: %s", name, instead
+            )
     return Settings()

@@ -8,7 +8,7 @@ prediction, so they are computed only where they are used: on adverse outcomes, 
 from __future__ import annotations
 
 from collections import ChainMap
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -215,8 +215,23 @@ class DecisionEngine:
         """
         return self._decide(frame, explain).columns()
 
-    def _decide(self, frame: pd.DataFrame, explain: Explain) -> _Parts:
-        """The output columns of :meth:`decide` in groups, before they are joined into one frame."""
+    def decide_under(self, frame: pd.DataFrame, policies: Sequence[PolicyConfig]) -> list[dict[str, Any]]:
+        """Points and PD once, then each policy's decision for the same rows (what-if studies of a policy
+        change: ``policy simulate``). One mapping per policy: the stage, the risk columns and that policy's columns,
+        exactly as :meth:`decide_columns` gives them under that policy (no explanations, no reason codes)."""
+        n = len(frame)
+        _, points, source, _, risk = self._points_and_risk(frame)
+        out = []
+        for policy in policies:
+            decision, _ = policy_decision(source.new_child(risk), policy, n)
+            out.append({"stage": points["stage"], **risk, **decision})
+        return out
+
+    def _points_and_risk(
+        self, frame: pd.DataFrame
+    ) -> tuple[_Parts, Mapping[str, Any], ChainMap[str, Any], pd.DataFrame | np.ndarray, dict[str, Any]]:
+        """The first steps of a decision: the points (added to the parts), the column lookup the policy
+        reads, the PD model's feature matrix and its risk columns."""
         n = len(frame)
         scorer = self._scorer
         parts = _Parts(frame)
@@ -235,7 +250,13 @@ class DecisionEngine:
             features: pd.DataFrame | np.ndarray = feature_matrix(source, self.pd_config, n)
         else:
             features = build_features(parts.frame(), self.pd_config)  # input and points columns so far
-        risk = self._risk(features)
+        return parts, points, source, features, dict(self._risk(features))
+
+    def _decide(self, frame: pd.DataFrame, explain: Explain) -> _Parts:
+        """The output columns of :meth:`decide` in groups, before they are joined into one frame."""
+        n = len(frame)
+        scorer = self._scorer
+        parts, points, source, features, risk = self._points_and_risk(frame)
         columns: dict[str, Any] = dict(risk)
         decision, offers = policy_decision(source.new_child(risk), self.policy, n)
         columns.update(decision)

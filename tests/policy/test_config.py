@@ -54,11 +54,45 @@ def test_hash_is_stable_and_covers_the_products(config_copy: Path) -> None:
     again = load_policy(config_copy / "policy" / "default.yaml")
     assert first.content_hash == again.content_hash
     # when one product file changes
-    _edit(config_copy / "products" / "jifen_dai.yaml", pd_cutoff=0.07)
+    _edit(config_copy / "products" / "jifen_dai.yaml", cap=9_000_000)
     changed = load_policy(config_copy / "policy" / "default.yaml")
     # then the policy hash changes with it
     assert changed.content_hash != first.content_hash
-    assert changed.product("jifen_dai").pd_cutoff == 0.07
+    assert changed.product("jifen_dai").cap == 9_000_000
+
+
+def test_a_policy_default_every_product_overrides_is_an_error_naming_both_places(config_copy: Path) -> None:
+    # given the one product that follows the policy's PD cut-off setting its own
+    _edit(config_copy / "products" / "jifen_dai.yaml", pd_cutoff=0.07)
+    # when the policy is loaded, then the dead default is refused, naming the policy key and every product
+    with pytest.raises(ConfigError) as refused:
+        load_policy(config_copy / "policy" / "default.yaml")
+    message = str(refused.value)
+    assert "decision.pd_cutoff is never used" in message and "default.yaml" in message
+    assert all(
+        f"{p}.yaml" in message for p in ("keji_dai", "shanxin_dai", "jifen_dai", "renewal_without_principal")
+    )
+    # and without the policy's value every product's own applies
+    text = (config_copy / "policy" / "default.yaml").read_text(encoding="utf-8")
+    (config_copy / "policy" / "default.yaml").write_text(
+        text.replace("  pd_cutoff: 0.08", "  # pd_cutoff: every product sets its own"), encoding="utf-8"
+    )
+    policy = load_policy(config_copy / "policy" / "default.yaml")
+    assert policy.decision.pd_cutoff is None
+    assert [policy.product_pd_cutoff(p) for p in policy.products] == [0.06, 0.06, 0.07, 0.10]
+
+
+def test_a_product_with_no_value_and_no_policy_default_is_an_error(config_copy: Path) -> None:
+    # given no policy cut-off and a product without its own
+    text = (config_copy / "policy" / "default.yaml").read_text(encoding="utf-8")
+    (config_copy / "policy" / "default.yaml").write_text(
+        text.replace("  pd_cutoff: 0.08", "  # no default"), encoding="utf-8"
+    )
+    # then loading names the product and the missing setting
+    with pytest.raises(
+        ConfigError, match="'jifen_dai' sets no pd_cutoff and the policy has no decision.pd_cutoff"
+    ):
+        load_policy(config_copy / "policy" / "default.yaml")
 
 
 def test_overlay_changes_a_product_through_product_overrides(tmp_path: Path, policy: PolicyConfig) -> None:

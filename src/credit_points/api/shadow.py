@@ -195,11 +195,13 @@ class ShadowRunner:
 
 
 # -------------------------------------------------------------------- the child process
-def _yield_cpu() -> str:
-    """Run this process only on CPU nobody else wants: ``SCHED_IDLE`` where the OS has it, else nice 19."""
-    with contextlib.suppress(AttributeError, OSError):
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-        return "SCHED_IDLE"
+def _yield_cpu(idle: bool) -> str:
+    """Lower this process's CPU priority: ``SCHED_IDLE`` (runs only on CPU nobody else wants) where the OS
+    has it and ``idle`` is asked for, else nice 19 (a small share beside normal processes)."""
+    if idle:
+        with contextlib.suppress(AttributeError, OSError):
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+            return "SCHED_IDLE"
     with contextlib.suppress(AttributeError, OSError):
         os.nice(19 - os.nice(0))
         return "nice 19"
@@ -279,7 +281,9 @@ def _child_main(settings: ApiSettings, inbox: Any, outbox: Any, parent_pid: int)
     gate.wait(waiting)
     with contextlib.suppress(Exception):
         decider.load()  # at normal priority: a few seconds of one core, once
-    priority = _yield_cpu()
+    # behind the quiet gate the shadow only fills gaps: idle priority. Without it (1) it must keep up with
+    # the traffic on a busy machine, where an idle-priority process may not run for minutes: nice 19
+    priority = _yield_cpu(idle=settings.shadow_max_cpu_busy < 1.0)
     log.info("shadow %s: deciding at %s priority", settings.shadow_model_uri, priority)
     while True:
         try:

@@ -32,9 +32,9 @@ def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks for
 
 
 def _register_all() -> None:
-    from credit_points.cli import data, model, outcomes, pdcv, points, reports, scoring, serving
+    from credit_points.cli import data, model, outcomes, pdcv, points, policy, reports, scoring, serving
 
-    for module in (data, points, model, pdcv, scoring, outcomes, reports, serving):
+    for module in (data, points, model, pdcv, scoring, outcomes, policy, reports, serving):
         module.register(app)
 
 

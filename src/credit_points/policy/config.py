@@ -11,9 +11,9 @@ policy a decision was made under.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import Field, model_validator
 
@@ -295,18 +295,24 @@ class DecisionThresholds(StrictModel):
     """When an offer is approved, referred to a credit officer, or declined.
 
     Attributes:
-        pd_cutoff: default PD cut-off of a product; above it the product is declined.
-        refer_pd_above: default start of the refer band (PD above it and at most the cut-off: refer).
+        pd_cutoff: default PD cut-off of a product; above it the product is declined (``None``: every
+            product sets its own).
+        refer_pd_above: default start of the refer band (PD above it and at most the cut-off: refer;
+            ``None``: every product sets its own).
         min_limit: a limit below this (after rounding) is not offered.
     """
 
-    pd_cutoff: float = Field(gt=0, le=1)
-    refer_pd_above: float = Field(ge=0, le=1)
+    pd_cutoff: float | None = Field(default=None, gt=0, le=1)
+    refer_pd_above: float | None = Field(default=None, ge=0, le=1)
     min_limit: float = Field(default=0.0, ge=0)
 
     @model_validator(mode="after")
     def _band_below_cutoff(self) -> DecisionThresholds:
-        if self.refer_pd_above > self.pd_cutoff:
+        if (
+            self.refer_pd_above is not None
+            and self.pd_cutoff is not None
+            and self.refer_pd_above > self.pd_cutoff
+        ):
             raise ValueError(f"refer_pd_above {self.refer_pd_above} is above pd_cutoff {self.pd_cutoff}")
         return self
 
@@ -328,7 +334,7 @@ class PolicyConfig(VersionedConfig):
     reason_products: tuple[str, ...] = ()
     derived: tuple[DerivedColumn, ...] = ()
     headroom: str = "existing_unsecured_debt"
-    points_multipliers: tuple[PointsBand, ...]
+    points_multipliers: tuple[PointsBand, ...] | None = None
     risk_multipliers: tuple[GradeMultiplier, ...]
     refer_rules: tuple[Rule, ...] = ()
     risk_compensation_schemes: dict[str, RiskCompensation] = Field(default_factory=dict)
@@ -338,7 +344,8 @@ class PolicyConfig(VersionedConfig):
 
     @model_validator(mode="after")
     def _consistent(self) -> PolicyConfig:
-        _check_points_bands(self.points_multipliers, "points_multipliers")
+        if self.points_multipliers is not None:
+            _check_points_bands(self.points_multipliers, "points_multipliers")
         _check_grade_table(self.risk_multipliers, "risk_multipliers")
         _check_expression(self.headroom, "headroom")
         if len(set(self.catalogue)) != len(self.catalogue):
@@ -365,6 +372,14 @@ class PolicyConfig(VersionedConfig):
                 raise ValueError(
                     f"product {product.id!r}: risk_multipliers must list the same grades as the policy"
                 )
+            for name, own, default in (
+                ("pd_cutoff", product.pd_cutoff, self.decision.pd_cutoff),
+                ("refer_pd_above", product.refer_pd_above, self.decision.refer_pd_above),
+                ("points_multipliers", product.points_multipliers, self.points_multipliers),
+            ):
+                if own is None and default is None:
+                    where = "decision." + name if name != "points_multipliers" else name
+                    raise ValueError(f"product {product.id!r} sets no {name} and the policy has no {where}")
             cutoff = self.product_pd_cutoff(product)
             if self.product_refer_pd_above(product) > cutoff:
                 raise ValueError(f"product {product.id!r}: refer band starts above its PD cut-off {cutoff}")
@@ -389,15 +404,13 @@ class PolicyConfig(VersionedConfig):
         )
 
     def product_pd_cutoff(self, product: ProductConfig) -> float:
-        return product.pd_cutoff if product.pd_cutoff is not None else self.decision.pd_cutoff
+        return _resolved(product.pd_cutoff, self.decision.pd_cutoff, product, "pd_cutoff")
 
     def product_refer_pd_above(self, product: ProductConfig) -> float:
-        return product.refer_pd_above if product.refer_pd_above is not None else self.decision.refer_pd_above
+        return _resolved(product.refer_pd_above, self.decision.refer_pd_above, product, "refer_pd_above")
 
     def product_points_multipliers(self, product: ProductConfig) -> tuple[PointsBand, ...]:
-        return (
-            product.points_multipliers if product.points_multipliers is not None else self.points_multipliers
-        )
+        return _resolved(product.points_multipliers, self.points_multipliers, product, "points_multipliers")
 
     def product_risk_multipliers(self, product: ProductConfig) -> tuple[GradeMultiplier, ...]:
         return product.risk_multipliers if product.risk_multipliers is not None else self.risk_multipliers
@@ -434,6 +447,44 @@ class PolicyConfig(VersionedConfig):
             if p.headroom is not None:
                 found.append((f"products.{p.id}.headroom", p.headroom))
         return found
+
+
+T = TypeVar("T")
+
+
+def _resolved(own: T | None, default: T | None, product: ProductConfig, name: str) -> T:
+    """A product's own setting, else the policy's (validation makes sure one of them is set)."""
+    if own is not None:
+        return own
+    if default is None:
+        raise ConfigError(f"product {product.id!r} sets no {name} and the policy has none")
+    return default
+
+
+#: settings a product may set for itself instead of the policy's default: (policy key, product key)
+PRODUCT_DEFAULTS = (
+    ("decision.pd_cutoff", "pd_cutoff"),
+    ("decision.refer_pd_above", "refer_pd_above"),
+    ("points_multipliers", "points_multipliers"),
+    ("risk_multipliers", "risk_multipliers"),
+    ("exposure.lgd", "lgd"),
+    ("headroom", "headroom"),
+)
+
+
+def never_used_defaults(
+    data: Mapping[str, Any], products: Sequence[Mapping[str, Any]]
+) -> list[tuple[str, str]]:
+    """The policy defaults its file sets that no product uses (every product sets its own): (policy key,
+    product key)."""
+    dead = []
+    for policy_key, product_key in PRODUCT_DEFAULTS:
+        value: Any = data
+        for part in policy_key.split("."):
+            value = value.get(part) if isinstance(value, Mapping) else None
+        if value is not None and products and all(p.get(product_key) is not None for p in products):
+            dead.append((policy_key, product_key))
+    return dead
 
 
 def _known_name(name: str, known: set[str]) -> bool:
@@ -475,7 +526,7 @@ def check_expression_names(
             )
 
 
-def _catalogue_field_names() -> list[str]:
+def catalogue_field_names() -> list[str]:
     """The applicant record's field names, read from the shipped catalogue."""
     catalogue_fields = read_yaml(CONFIG_DIR / "fields.yaml").get("fields") or []
     return [f["name"] for f in catalogue_fields if isinstance(f, dict) and "name" in f]
@@ -545,11 +596,21 @@ def load_policy(
                 location="id",
             )
         products.append(product.model_dump(mode="python"))
+    dead = never_used_defaults(data, products)
+    if dead:
+        policy_key, product_key = dead[0]
+        files = ", ".join(str(Path(products_dir) / f"{p}.yaml") for p in catalogue)
+        raise ConfigError(
+            f"{policy_key} is never used: every product of the catalogue sets its own {product_key} ({files}); "
+            f"remove it here, or from the products that should follow it",
+            path=str(path),
+            location=policy_key,
+        )
     data["products"] = products
     policy = validate_mapping(data, PolicyConfig, path=str(path))
     if check_names:
         check_policy_names(
-            policy, _catalogue_field_names() if record_fields is None else record_fields, path=str(path)
+            policy, catalogue_field_names() if record_fields is None else record_fields, path=str(path)
         )
     return policy
 
@@ -576,7 +637,7 @@ def check_product_file(path: str | Path) -> None:
     path = Path(path)
     product_id = read_yaml(path).get("id")
     prefix = f"products.{product_id}."
-    fields = set(_catalogue_field_names()) | UPSTREAM_COLUMNS | ENGINE_COLUMNS
+    fields = set(catalogue_field_names()) | UPSTREAM_COLUMNS | ENGINE_COLUMNS
     policies = path.resolve().parent.parent / "policy"
     checked = False
     for policy_path in sorted(policies.glob("*.y*ml")) if policies.is_dir() else []:

@@ -147,9 +147,8 @@ def _same(a: Any, b: Any) -> bool:
 def _tiers(engine: DecisionEngine, product: str | None) -> list[float]:
     bands = engine.policy.points_multipliers
     if product:
-        own = engine.policy.product(product).points_multipliers
-        bands = own if own is not None else bands
-    return [float(b.min_points) for b in bands if b.min_points is not None]
+        bands = engine.policy.product_points_multipliers(engine.policy.product(product))
+    return [float(b.min_points) for b in bands or () if b.min_points is not None]
 
 
 def _analysis(record: dict[str, Any], engine: DecisionEngine, whatif_config: WhatIfConfig) -> dict[str, Any]:
