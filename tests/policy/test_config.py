@@ -72,6 +72,9 @@ def test_a_policy_default_every_product_overrides_is_an_error_naming_both_places
     assert all(
         f"{p}.yaml" in message for p in ("keji_dai", "shanxin_dai", "jifen_dai", "renewal_without_principal")
     )
+    # and `config validate` says the same, of the policy file and of the product file
+    for path in (config_copy / "policy" / "default.yaml", config_copy / "products" / "jifen_dai.yaml"):
+        assert any("decision.pd_cutoff is never used" in line for line in validate_file(path)), path
     # and without the policy's value every product's own applies
     text = (config_copy / "policy" / "default.yaml").read_text(encoding="utf-8")
     (config_copy / "policy" / "default.yaml").write_text(
