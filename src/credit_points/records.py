@@ -201,15 +201,27 @@ def decide_records(
 def applicants_frame(engine: DecisionEngine, applicants: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """The typed frame of applicant dicts validated at the door; :class:`DataValidationError` (field and
     value) for the first applicant whose zone the model's reference population does not know."""
-    frame = applicants_to_frame(applicants, engine.fields)
-    unknown = engine.unknown_zones(frame)
+    frame, unknown = decidable_frame(engine, applicants)
     if unknown.any():
-        row = int(np.flatnonzero(unknown)[0])
-        zone_field = engine.points_config.zone_field
-        raise DataValidationError(
-            engine.unknown_zone_reason(), field=zone_field, value=applicants[row].get(zone_field)
-        )
+        raise unknown_zone_error(engine, applicants[int(np.flatnonzero(unknown)[0])])
     return frame
+
+
+def decidable_frame(
+    engine: DecisionEngine, applicants: Sequence[Mapping[str, Any]]
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The typed frame of applicant dicts and, per row, whether the model cannot decide it (a zone its
+    reference population does not know): for batch paths that refuse those rows and decide the rest."""
+    frame = applicants_to_frame(applicants, engine.fields)
+    return frame, engine.unknown_zones(frame)
+
+
+def unknown_zone_error(engine: DecisionEngine, applicant: Mapping[str, Any]) -> DataValidationError:
+    """The refusal of an applicant whose zone the model does not know, naming the field and the value."""
+    zone_field = engine.points_config.zone_field
+    return DataValidationError(
+        engine.unknown_zone_reason(), field=zone_field, value=applicant.get(zone_field)
+    )
 
 
 def trigger_section(

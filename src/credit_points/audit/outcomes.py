@@ -12,8 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import compress
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -236,6 +237,34 @@ class OutcomeStore:
             if len(chunk) < chunk_size:
                 return
             start = int(chunk[-1][0]) + 1
+
+    def decision_inputs(
+        self,
+        *,
+        since: dt.date | None = None,
+        until: dt.date | None = None,
+        model_version: str | None = None,
+        chunk_size: int = 20_000,
+        progress: Callable[[int], None] | None = None,
+    ) -> Iterator[tuple[list[str], list[Any]]]:
+        """The audited decisions dated ``since``..``until`` (decision dates, both included, as ``outcomes
+        dataset`` and ``monitor`` read them; of ``model_version`` only when given), a chunk at a time:
+        (decision ids, the inputs their rows stored), in chain order, up to the log's head when called.
+        ``progress`` is called with the number of audit rows read after each chunk."""
+        first, last = (since.isoformat() if since else ""), (until.isoformat() if until else "\uffff")
+        for chunk in self.decision_columns(chunk_size=chunk_size, stop_seq=self.store.head()[0]):
+            keep = [
+                kind == "decision"
+                and (model_version is None or str(version) == model_version)
+                and first <= ("" if day is None else str(day)) <= last
+                for kind, version, day in zip(
+                    chunk["kind"], chunk["model_version"], chunk["as_of_date"], strict=True
+                )
+            ]
+            if progress is not None:
+                progress(len(keep))
+            if any(keep):
+                yield list(compress(chunk["decision_id"], keep)), list(compress(chunk["input"], keep))
 
     def _decision_columns_parsed(
         self, chunk_size: int, start_seq: int = 1, stop_seq: int | None = None

@@ -241,7 +241,7 @@ def audit_shadow(
         raise typer.BadParameter(f"--since {since} is after --until {until}", param_hint="--since")
     console = Console()
     engine, resolved = load_engine(model, get_settings())
-    if resolved.source == "folder" or resolved.version in {"", "local", "unregistered"}:
+    if not resolved.registered:
         raise ModelError(f"--model takes a registry version (models:/NAME/VERSION or @ALIAS), not {model!r}")
     store = open_store(audit_url)
     console.print(

@@ -21,7 +21,7 @@ from credit_points.datasets.record import applicants_to_frame
 from credit_points.engine import DecisionEngine
 from credit_points.exceptions import DataValidationError, ModelError
 from credit_points.pipelines.models import load_engine
-from credit_points.records import applicants_frame, decide_records, points_section
+from credit_points.records import decide_records, points_section
 from credit_points.tracking.registry import ResolvedModel
 
 REPORT_MEDIA_TYPES: dict[str, str] = {
@@ -73,10 +73,9 @@ class EngineService:
         grade, PD, product, limit), decided without explanations or a record: the figures :meth:`decide`
         would record, at a fraction of its cost (no TreeSHAP for the ~97% of rows that get reason codes).
         Raises like :meth:`decide` for an applicant whose zone the model does not know."""
-        from credit_points.audit.shadow import decided_parts
+        from credit_points.pipelines.shadow import shadow_parts
 
-        engine = self._serving.engine
-        return decided_parts(engine.decide_columns(applicants_frame(engine, applicants), explain="none"))
+        return shadow_parts(self._serving.engine, applicants)
 
     def points(self, applicants: list[dict[str, Any]]) -> list[dict[str, Any]]:
         engine = self._serving.engine

@@ -67,7 +67,7 @@ def run_policy_apply(
     from credit_points.pipelines.evaluate import run_promote
     from credit_points.pipelines.models import load_engine
     from credit_points.pipelines.policy_sim import load_proposed_policy
-    from credit_points.tracking.registry import register_bundle, set_alias
+    from credit_points.tracking.registry import register_bundle, set_alias, version_with_tag
     from credit_points.tracking.runs import training_run
     from credit_points.tracking.setup import configure_tracking
 
@@ -76,7 +76,7 @@ def run_policy_apply(
     configure_tracking(settings)
     name = settings.registry_model_name
     engine, resolved = load_engine(model_uri, settings, allow_cached=False)
-    if resolved.source == "folder" or resolved.version in {"", "local", "unregistered"}:
+    if not resolved.registered:
         raise ModelError(
             f"--model takes a registry version (models:/NAME/VERSION or @ALIAS), not {model_uri!r}"
         )
@@ -88,9 +88,7 @@ def run_policy_apply(
         )
     key = hashlib.sha256(f"{resolved.artifact_hash}\x1f{new_hash}".encode()).hexdigest()
     client = MlflowClient()
-    earlier = next(
-        (v for v in client.search_model_versions(f"name='{name}'") if v.tags.get(KEY_TAG) == key), None
-    )
+    earlier = version_with_tag(name, KEY_TAG, key)
     if earlier is not None:
         passed = earlier.tags.get("policy.gate") == "passed"
         console.print(

@@ -21,7 +21,9 @@ import pandas as pd
 
 from credit_points.engine import DecisionEngine
 from credit_points.pipelines.score import PortfolioSummary
-from credit_points.policy.config import PolicyConfig
+from credit_points.policy.config import PolicyConfig, load_proposed_policy
+
+__all__ = ["PolicySimulation", "load_proposed_policy", "read_applicants", "read_audited", "simulate_policy"]
 
 #: the policy outputs compared row by row
 COMPARED = ("decision", "product", "limit", "rate", "expected_loss_net", "binding_constraint")
@@ -122,26 +124,11 @@ def _scope_order(column: pd.Series) -> pd.Series:
     return column
 
 
-def _swaps(ours: dict[str, Any], theirs: dict[str, Any]) -> pd.DataFrame:
-    before = np.asarray(ours["decision"], dtype=object)
-    after = np.asarray(theirs["decision"], dtype=object)
-    frame = pd.DataFrame(
-        {
-            "decision_current": before,
-            "decision_proposed": after,
-            "firms": 1,
-            "limit_current": np.asarray(ours["limit"], dtype=float),
-            "limit_proposed": np.asarray(theirs["limit"], dtype=float),
-            "expected_loss_current": np.asarray(ours["expected_loss_net"], dtype=float),
-            "expected_loss_proposed": np.asarray(theirs["expected_loss_net"], dtype=float),
-            "limit_up": (np.asarray(theirs["limit"], dtype=float) > np.asarray(ours["limit"], dtype=float)),
-            "limit_down": (np.asarray(theirs["limit"], dtype=float) < np.asarray(ours["limit"], dtype=float)),
-        }
-    )
-    table = frame.groupby(["decision_current", "decision_proposed"], as_index=False).sum()
-    approved_before = table["decision_current"].eq("approve")
-    approved_after = table["decision_proposed"].eq("approve")
-    table["set"] = np.select(
+def _swap_set(before: Any, after: Any) -> np.ndarray:
+    """Each row's place in the swap set, from its decision under the policy in force and the proposal."""
+    approved_before = np.asarray(before, dtype=object) == "approve"
+    approved_after = np.asarray(after, dtype=object) == "approve"
+    return np.select(
         [
             ~approved_before & approved_after,
             approved_before & ~approved_after,
@@ -150,15 +137,33 @@ def _swaps(ours: dict[str, Any], theirs: dict[str, Any]) -> pd.DataFrame:
         ["swap-in", "swap-out", "approved under both"],
         "not approved under either",
     )
+
+
+def _swaps(ours: dict[str, Any], theirs: dict[str, Any]) -> pd.DataFrame:
+    limit_before = np.asarray(ours["limit"], dtype=float)
+    limit_after = np.asarray(theirs["limit"], dtype=float)
+    frame = pd.DataFrame(
+        {
+            "set": _swap_set(ours["decision"], theirs["decision"]),
+            "decision_current": np.asarray(ours["decision"], dtype=object),
+            "decision_proposed": np.asarray(theirs["decision"], dtype=object),
+            "firms": 1,
+            "limit_current": limit_before,
+            "limit_proposed": limit_after,
+            "limit_up": limit_after > limit_before,
+            "limit_down": limit_after < limit_before,
+            "expected_loss_current": np.asarray(ours["expected_loss_net"], dtype=float),
+            "expected_loss_proposed": np.asarray(theirs["expected_loss_net"], dtype=float),
+        }
+    )
+    table = frame.groupby(["set", "decision_current", "decision_proposed"], as_index=False).sum()
     # a swap-in's expected loss is the model's PD on firms the policy in force did not lend to
     table["expected_loss_basis"] = np.where(table["set"] == "swap-in", "extrapolated", "model")
     order = {"swap-in": 0, "swap-out": 1, "approved under both": 2, "not approved under either": 3}
     table = table.sort_values(
         ["set", "decision_current", "decision_proposed"], key=lambda c: c.map(order) if c.name == "set" else c
     )
-    columns = ["set", "decision_current", "decision_proposed", "firms", "limit_current", "limit_proposed",
-               "limit_up", "limit_down", "expected_loss_current", "expected_loss_proposed", "expected_loss_basis"]  # fmt: skip
-    return table[columns].reset_index(drop=True)
+    return table.reset_index(drop=True)
 
 
 def _changed(
@@ -176,11 +181,10 @@ def _changed(
         out[f"{name}_current"] = np.asarray(ours[name])[differs]
         out[f"{name}_proposed"] = np.asarray(theirs[name])[differs]
     table = pd.DataFrame(out)
-    approved_before = table["decision_current"].eq("approve")
-    approved_after = table["decision_proposed"].eq("approve")
-    table["change"] = np.select(
-        [~approved_before & approved_after, approved_before & ~approved_after],
-        ["swap-in", "swap-out"],
+    swap = _swap_set(table["decision_current"], table["decision_proposed"])
+    table["change"] = np.where(
+        np.isin(swap, ["swap-in", "swap-out"]),
+        swap,
         np.where(table["decision_current"] != table["decision_proposed"], "decision", "limit or product"),
     )
     table["expected_loss_basis"] = np.where(table["change"] == "swap-in", "extrapolated", "model")
@@ -214,65 +218,6 @@ def _headline(summary: pd.DataFrame, swaps: pd.DataFrame, changed: int) -> dict[
     return out
 
 
-def load_proposed_policy(path: str | Path, in_force: PolicyConfig) -> PolicyConfig:
-    """The policy to simulate: a whole policy file (``kind: policy``, products from its ``../products``
-    folder or ``configs/products``), or an overlay of the policy in force — the keys it sets replace the
-    in-force policy's, ``product_overrides: {<product id>: {...}}`` change a product. Checked like any
-    policy (names, dead defaults).
-
-    Raises:
-        ConfigError: naming the file and the key of the first problem.
-    """
-    from credit_points.config import deep_merge, read_yaml, validate_mapping
-    from credit_points.exceptions import ConfigError
-    from credit_points.policy.config import (
-        catalogue_field_names,
-        check_policy_names,
-        load_policy,
-        never_used_defaults,
-    )
-
-    data = read_yaml(path)
-    if data.get("kind") == "policy":
-        return load_policy(path)
-    if data.get("kind") is not None:
-        raise ConfigError(
-            f"expected a policy or an overlay of one; got kind {data.get('kind')!r}",
-            path=str(path),
-            location="kind",
-        )
-    base = in_force.model_dump(mode="python")
-    products = base.pop("products")
-    overrides = data.get("product_overrides") or {}
-    unknown = sorted(set(overrides) - {p["id"] for p in products})
-    if unknown:
-        raise ConfigError(
-            f"product_overrides for {unknown}, which the policy in force does not offer ({[p['id'] for p in products]})",
-            path=str(path),
-            location="product_overrides",
-        )
-    if "catalogue" in data or "products" in data:
-        raise ConfigError(
-            "an overlay changes settings and products, not the catalogue; give a whole policy file to change it",
-            path=str(path),
-            location="catalogue" if "catalogue" in data else "products",
-        )
-    merged = deep_merge(base, {k: v for k, v in data.items() if k != "product_overrides"})
-    merged["product_overrides"] = deep_merge(base.get("product_overrides") or {}, overrides)
-    merged_products = [deep_merge(p, overrides.get(p["id"], {})) for p in products]
-    dead = never_used_defaults(data, merged_products)
-    if dead:
-        raise ConfigError(
-            f"{dead[0][0]} is never used: every product sets its own {dead[0][1]}",
-            path=str(path),
-            location=dead[0][0],
-        )
-    merged["products"] = merged_products
-    policy = validate_mapping(merged, PolicyConfig, path=str(path))
-    check_policy_names(policy, catalogue_field_names(), path=str(path))
-    return policy
-
-
 def read_applicants(engine: DecisionEngine, path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A file's applicants as ``score`` reads them: (good rows, one error row per problem)."""
     from credit_points.datasets.io import read_table
@@ -293,25 +238,17 @@ def read_audited(
     """The audited decisions dated ``since``..``until`` (decision dates, both included) as applicants, from
     the inputs their audit rows stored: (typed rows with their ``decision_id``, error rows for inputs this
     model cannot decide)."""
-    from itertools import compress
-
     from credit_points.audit.outcomes import OutcomeStore
-    from credit_points.datasets.record import applicants_to_frame
+    from credit_points.records import decidable_frame
 
-    first, last = (since.isoformat() if since else ""), (until.isoformat() if until else "\uffff")
     ids: list[str] = []
     inputs: list[dict[str, Any]] = []
-    for chunk in OutcomeStore(store).decision_columns(stop_seq=store.head()[0]):
-        days = ["" if d is None else str(d) for d in chunk["as_of_date"]]
-        keep = [
-            kind == "decision" and isinstance(given, dict) and first <= day <= last
-            for kind, given, day in zip(chunk["kind"], chunk["input"], days, strict=True)
-        ]
-        ids.extend(compress(chunk["decision_id"], keep))
-        inputs.extend(compress(chunk["input"], keep))
-    frame = applicants_to_frame(inputs, engine.fields)
+    for chunk_ids, chunk_inputs in OutcomeStore(store).decision_inputs(since=since, until=until):
+        stored = [isinstance(given, dict) for given in chunk_inputs]
+        ids.extend(did for did, ok in zip(chunk_ids, stored, strict=True) if ok)
+        inputs.extend(given for given, ok in zip(chunk_inputs, stored, strict=True) if ok)
+    frame, unknown = decidable_frame(engine, inputs)
     frame.insert(0, "decision_id", ids)
-    unknown = engine.unknown_zones(frame) if len(frame) else np.zeros(0, dtype=bool)
     zone = engine.points_config.zone_field
     errors = pd.DataFrame(
         {

@@ -15,7 +15,6 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 
@@ -50,18 +49,6 @@ def _inputs_key(table_digest: str, *hashes: str) -> str:
     return hashlib.sha256("\x1f".join([table_digest, *hashes]).encode()).hexdigest()
 
 
-def _version_with_key(name: str, key: str) -> Any:
-    """The registered version trained on exactly these inputs, or None."""
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
-    try:
-        versions = MlflowClient().search_model_versions(f"name='{name}'")
-    except MlflowException:
-        return None
-    return next((v for v in versions if v.tags.get(KEY_TAG) == key), None)
-
-
 def run_retrain(
     store: AuditStore,
     *,
@@ -91,6 +78,7 @@ def run_retrain(
     from credit_points.points.config import load_points_config
     from credit_points.policy.config import load_policy
     from credit_points.tracking.gate import PromotionConfig
+    from credit_points.tracking.registry import version_with_tag
     from credit_points.tracking.setup import configure_tracking
 
     settings = settings or get_settings()
@@ -149,7 +137,7 @@ def run_retrain(
     )
     configure_tracking(settings)
     name = settings.registry_model_name
-    earlier = _version_with_key(name, key)  # 3. the same inputs: no new version
+    earlier = version_with_tag(name, KEY_TAG, key)  # 3. the same inputs: no new version
     if earlier is not None:
         passed = earlier.tags.get("retrain.gate") == "passed"
         failed = [f for f in earlier.tags.get("retrain.failed", "").split(",") if f]

@@ -107,7 +107,7 @@ def run_score(
         audit = None
         if audit_store is not None:
             audit = BatchAudit(audit_store, request_id=f"score-{uuid.uuid4().hex}")
-            if resolved.source == "folder" or resolved.version in {"", "local", "unregistered"}:
+            if not resolved.registered:
                 raise ModelError(
                     f"--audit records only registry versions (models:/NAME/VERSION or @ALIAS): decisions of "
                     f"{model!r} (version {resolved.version!r}) could not be replayed"
@@ -116,7 +116,7 @@ def run_score(
                 from credit_points.audit.shadow import ShadowStore
 
                 audit.shadow, shadowed = load_engine(shadow, get_settings())
-                if shadowed.source == "folder" or shadowed.version in {"", "local", "unregistered"}:
+                if not shadowed.registered:
                     raise ModelError(f"--shadow takes a registry version, not {shadow!r}")
                 ShadowStore(audit_store).create_schema()
                 console.print(

@@ -12,9 +12,8 @@ nothing.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from itertools import compress
 from typing import Any
 
 from credit_points.audit.store import AuditStore
@@ -64,29 +63,16 @@ def fill_shadow(
     version = str(identity["version"])
     shadows = ShadowStore(store)
     shadows.create_schema()
-    first, last = (since.isoformat() if since else ""), (until.isoformat() if until else "\uffff")
-    in_window = already = decided = errors = 0
     outcomes = OutcomeStore(store)
     outcomes.create_schema()
-    head = store.head()[0]
-    for chunk in outcomes.decision_columns(chunk_size=chunk_rows, stop_seq=head):
-        days = ["" if d is None else str(d) for d in chunk["as_of_date"]]
-        keep = [
-            kind == "decision" and (decided_by is None or str(v) == decided_by) and first <= day <= last
-            for kind, v, day in zip(chunk["kind"], chunk["model_version"], days, strict=True)
-        ]
-        if progress is not None:
-            progress(len(keep))
-        ids = list(compress(chunk["decision_id"], keep))
-        if not ids:
-            continue
+    in_window = already = decided = errors = 0
+    window = outcomes.decision_inputs(
+        since=since, until=until, model_version=decided_by, chunk_size=chunk_rows, progress=progress
+    )
+    for ids, inputs in window:
         in_window += len(ids)
         stored = shadows.stored_ids(ids, version)
-        todo = [
-            (did, given)
-            for did, given in zip(ids, compress(chunk["input"], keep), strict=True)
-            if did not in stored
-        ]
+        todo = [(did, given) for did, given in zip(ids, inputs, strict=True) if did not in stored]
         already += len(ids) - len(todo)
         if not todo:
             continue
@@ -109,11 +95,20 @@ def fill_shadow(
     )
 
 
+def shadow_parts(engine: DecisionEngine, applicants: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """What a shadow keeps of each applicant's decision (``audit.shadow.SHADOW_PARTS``), decided without
+    explanations or a record; :class:`DataValidationError` for a zone the model does not know."""
+    from credit_points.audit.shadow import decided_parts
+    from credit_points.records import applicants_frame
+
+    return decided_parts(engine.decide_columns(applicants_frame(engine, applicants), explain="none"))
+
+
 def _decide(engine: DecisionEngine, todo: list[tuple[str, Any]]) -> list[dict[str, Any]]:
     """Shadow rows for (decision id, stored input) pairs: the parts, or the reason a row could not be
     decided (an input that is missing or no longer fits the engine, a zone it does not know)."""
     from credit_points.audit.shadow import decided_parts
-    from credit_points.records import applicants_frame
+    from credit_points.records import decidable_frame, unknown_zone_error
 
     def error(exc: Exception) -> str:
         return f"{type(exc).__name__}: {exc}"[:500]
@@ -125,16 +120,18 @@ def _decide(engine: DecisionEngine, todo: list[tuple[str, Any]]) -> list[dict[st
         if not isinstance(given, dict)
     ]
     try:
-        frame = applicants_frame(engine, [given for _, given in good])
-        parts = decided_parts(engine.decide_columns(frame, explain="none"))
-        rows += [{"decision_id": did, **p} for (did, _), p in zip(good, parts, strict=True)]
-    except Exception:  # noqa: BLE001 - decide each alone: one row's error is its own row
+        frame, unknown = decidable_frame(engine, [given for _, given in good])
+        parts = iter(decided_parts(engine.decide_columns(frame[~unknown], explain="none")))
+        rows += [
+            {"decision_id": did, "error": error(unknown_zone_error(engine, given))}
+            if refused
+            else {"decision_id": did, **next(parts)}
+            for (did, given), refused in zip(good, unknown, strict=True)
+        ]
+    except Exception:  # noqa: BLE001 - an input that no longer fits: decide each alone, its error its own row
         for did, given in good:
             try:
-                frame = applicants_frame(engine, [given])
-                rows.append(
-                    {"decision_id": did, **decided_parts(engine.decide_columns(frame, explain="none"))[0]}
-                )
+                rows.append({"decision_id": did, **shadow_parts(engine, [given])[0]})
             except Exception as exc:  # noqa: BLE001
                 rows.append({"decision_id": did, "error": error(exc)})
     return rows

@@ -472,19 +472,25 @@ PRODUCT_DEFAULTS = (
 )
 
 
-def never_used_defaults(
-    data: Mapping[str, Any], products: Sequence[Mapping[str, Any]]
-) -> list[tuple[str, str]]:
-    """The policy defaults its file sets that no product uses (every product sets its own): (policy key,
-    product key)."""
-    dead = []
+def _check_defaults_used(
+    data: Mapping[str, Any],
+    products: Sequence[Mapping[str, Any]],
+    path: str | Path,
+    product_files: Sequence[str],
+) -> None:
+    """Refuse a policy default its file sets that no product uses (every product sets its own), naming the
+    policy key and the product files."""
     for policy_key, product_key in PRODUCT_DEFAULTS:
         value: Any = data
         for part in policy_key.split("."):
             value = value.get(part) if isinstance(value, Mapping) else None
         if value is not None and products and all(p.get(product_key) is not None for p in products):
-            dead.append((policy_key, product_key))
-    return dead
+            raise ConfigError(
+                f"{policy_key} is never used: every product of the catalogue sets its own {product_key} "
+                f"({', '.join(product_files)}); remove it here, or from the products that should follow it",
+                path=str(path),
+                location=policy_key,
+            )
 
 
 def _known_name(name: str, known: set[str]) -> bool:
@@ -526,7 +532,7 @@ def check_expression_names(
             )
 
 
-def catalogue_field_names() -> list[str]:
+def _catalogue_field_names() -> list[str]:
     """The applicant record's field names, read from the shipped catalogue."""
     catalogue_fields = read_yaml(CONFIG_DIR / "fields.yaml").get("fields") or []
     return [f["name"] for f in catalogue_fields if isinstance(f, dict) and "name" in f]
@@ -596,22 +602,56 @@ def load_policy(
                 location="id",
             )
         products.append(product.model_dump(mode="python"))
-    dead = never_used_defaults(data, products)
-    if dead:
-        policy_key, product_key = dead[0]
-        files = ", ".join(str(Path(products_dir) / f"{p}.yaml") for p in catalogue)
-        raise ConfigError(
-            f"{policy_key} is never used: every product of the catalogue sets its own {product_key} ({files}); "
-            f"remove it here, or from the products that should follow it",
-            path=str(path),
-            location=policy_key,
-        )
+    _check_defaults_used(data, products, path, [str(Path(products_dir) / f"{p}.yaml") for p in catalogue])
     data["products"] = products
     policy = validate_mapping(data, PolicyConfig, path=str(path))
     if check_names:
         check_policy_names(
-            policy, catalogue_field_names() if record_fields is None else record_fields, path=str(path)
+            policy, _catalogue_field_names() if record_fields is None else record_fields, path=str(path)
         )
+    return policy
+
+
+def load_proposed_policy(path: str | Path, in_force: PolicyConfig) -> PolicyConfig:
+    """A policy change to weigh against ``in_force``: a whole policy file (``kind: policy``, loaded by
+    :func:`load_policy`), or an overlay of the policy in force — the keys it sets replace the in-force
+    policy's, ``product_overrides: {<product id>: {...}}`` change a product. Checked like any policy
+    (names, defaults no product uses).
+
+    Raises:
+        ConfigError: naming the file and the key of the first problem.
+    """
+    data = read_yaml(path)
+    if data.get("kind") == "policy":
+        return load_policy(path)
+    if data.get("kind") is not None:
+        raise ConfigError(
+            f"expected a policy or an overlay of one; got kind {data.get('kind')!r}",
+            path=str(path),
+            location="kind",
+        )
+    if "catalogue" in data or "products" in data:
+        raise ConfigError(
+            "an overlay changes settings and products, not the catalogue; give a whole policy file to change it",
+            path=str(path),
+            location="catalogue" if "catalogue" in data else "products",
+        )
+    base = in_force.model_dump(mode="python")
+    products = base.pop("products")
+    overrides = data.get("product_overrides") or {}
+    unknown = sorted(set(overrides) - {p["id"] for p in products})
+    if unknown:
+        raise ConfigError(
+            f"product_overrides for {unknown}, which the policy in force does not offer ({[p['id'] for p in products]})",
+            path=str(path),
+            location="product_overrides",
+        )
+    merged = deep_merge(base, {k: v for k, v in data.items() if k != "product_overrides"})
+    merged["product_overrides"] = deep_merge(base.get("product_overrides") or {}, overrides)
+    merged["products"] = [deep_merge(p, overrides.get(p["id"], {})) for p in products]
+    _check_defaults_used(data, merged["products"], path, [f"product {p['id']}" for p in products])
+    policy = validate_mapping(merged, PolicyConfig, path=str(path))
+    check_policy_names(policy, _catalogue_field_names(), path=str(path))
     return policy
 
 
@@ -637,7 +677,7 @@ def check_product_file(path: str | Path) -> None:
     path = Path(path)
     product_id = read_yaml(path).get("id")
     prefix = f"products.{product_id}."
-    fields = set(catalogue_field_names()) | UPSTREAM_COLUMNS | ENGINE_COLUMNS
+    fields = set(_catalogue_field_names()) | UPSTREAM_COLUMNS | ENGINE_COLUMNS
     policies = path.resolve().parent.parent / "policy"
     checked = False
     for policy_path in sorted(policies.glob("*.y*ml")) if policies.is_dir() else []:

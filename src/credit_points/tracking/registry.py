@@ -13,6 +13,7 @@ import shutil
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from credit_points.bundle import MANIFEST, verify_bundle
 from credit_points.exceptions import ModelError
@@ -32,6 +33,11 @@ class ResolvedModel:
     artifact_hash: str
     bundle_dir: str
     source: str  # "registry", "local-cache" or "folder"
+
+    @property
+    def registered(self) -> bool:
+        """A concrete registry version (or a verified local copy of one): what audited decisions may pin."""
+        return self.source != "folder" and self.version not in {"", "local", "unregistered"}
 
 
 def parse_models_uri(uri: str) -> tuple[str, str | None, str | None]:
@@ -197,3 +203,16 @@ def alias_version(name: str, alias: str) -> str | None:
         return str(MlflowClient().get_model_version_by_alias(name, alias).version)
     except MlflowException:
         return None
+
+
+def version_with_tag(name: str, tag: str, value: str) -> Any:
+    """The registered version of ``name`` whose tag ``tag`` is ``value`` (what makes a job idempotent: the
+    key of its inputs), or None."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    try:
+        versions = MlflowClient().search_model_versions(f"name='{name}'")
+    except MlflowException:
+        return None
+    return next((v for v in versions if v.tags.get(tag) == value), None)
