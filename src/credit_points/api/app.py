@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI
-from starlette.concurrency import run_in_threadpool
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from credit_points.api.batcher import MicroBatcher
 from credit_points.api.decide import decide_and_record_many
@@ -81,11 +81,13 @@ def create_app(settings: Settings | None = None, service: DecisionService | None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await run_in_threadpool(ctx.open)
-        # the model, configs and libraries loaded at start-up live as long as the process: keep them out
-        # of the garbage collector's generations, so its passes under load stay short
-        gc.collect()
-        gc.freeze()
+        def settle() -> None:
+            # the model, configs and libraries loaded at start-up live as long as the process: keep them
+            # out of the garbage collector's generations, so its passes under load stay short
+            gc.collect()
+            gc.freeze()
+
+        ctx.start(then=settle)
         try:
             yield
         finally:
@@ -96,6 +98,8 @@ def create_app(settings: Settings | None = None, service: DecisionService | None
         version=_package_version(),
         description=DESCRIPTION,
         lifespan=lifespan,
+        # no redirect for a trailing slash: Starlette would build its Location from the Host header
+        redirect_slashes=False,
     )
     app.state.ctx = ctx
     install_handlers(app)
@@ -111,7 +115,14 @@ def create_app(settings: Settings | None = None, service: DecisionService | None
         max_concurrency=api_settings.max_concurrency,
         metrics=metrics,
         batcher=ctx.decision_batcher,
+        body_timeout_s=api_settings.body_timeout_s,
+        max_concurrency_per_key=api_settings.max_concurrency_per_key,
     )
+    hosts = [h.strip() for h in api_settings.trusted_hosts.split(",") if h.strip()]
+    if hosts and "*" not in hosts:
+        # answer only the deployment's own names (nothing builds a URL from Host, but a proxy or a cache
+        # in front of the API may)
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts, www_redirect=False)
     return app
 
 

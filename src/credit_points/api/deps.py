@@ -7,7 +7,9 @@ creates nothing.
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -26,6 +28,8 @@ from credit_points.audit.keys import ApiKey, ApiKeyStore
 from credit_points.audit.store import AuditStore
 from credit_points.exceptions import AuditError
 
+logger = logging.getLogger("credit_points.api")
+
 
 @dataclass
 class AppContext:
@@ -36,15 +40,18 @@ class AppContext:
     keys: ApiKeyStore
     metrics: ApiMetrics
     applicant_model: type[BaseModel]
-    service: DecisionService = field(default_factory=lambda: UnavailableService("starting"))
+    service: DecisionService = field(default_factory=lambda: UnavailableService("starting", "loading"))
     injected_service: DecisionService | None = None
     store_error: str | None = None
     decision_batcher: MicroBatcher[Any, Any] | None = None
     shadow: Any = None  # api.shadow.ShadowRunner when CREDIT_POINTS_SHADOW_MODEL_URI is set
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _opener: threading.Thread | None = None
+    #: when the audit store last refused a write (monotonic seconds); readiness holds 503 for a while after
+    store_failed_at: float | None = None
 
     def open(self) -> None:
-        """Create the audit schema if needed and load the decision service (once)."""
+        """Create the audit schema if needed and load the decision service (once), in this thread."""
         try:
             self.store.create_schema()
             self.store_error = None
@@ -54,11 +61,41 @@ class AppContext:
             self.service = self.injected_service
         else:
             self.service = load_service(self.settings, self.settings.service_factory)
+            if isinstance(self.service, UnavailableService):
+                logger.error("decision service unavailable (%s): %s", self.service.code, self.service.reason)
         if self.settings.shadow_model_uri:
             from credit_points.api.shadow import ShadowRunner
 
             self.shadow = ShadowRunner(self.settings, self.store, self.metrics)
             self.shadow.start()
+
+    def start(self, then: Callable[[], None] | None = None) -> None:
+        """Open in the background: liveness answers at once, readiness says ``loading`` until the model
+        is there (a registry that never answers must not keep ``/livez`` silent). An injected service
+        (tests, embedding) opens at once."""
+        if self.injected_service is not None:
+            self.open()
+            if then is not None:
+                then()
+            return
+
+        def run() -> None:
+            self.open()
+            if then is not None:
+                then()
+
+        self._opener = threading.Thread(target=run, name="credit-points-open", daemon=True)
+        self._opener.start()
+
+    def note_store_failure(self) -> None:
+        """The audit store refused a write (a decision's or the heartbeat's): readiness turns 503 for
+        ``audit_failure_hold_s`` seconds, so a balancer stops sending decisions that cannot be stored."""
+        self.store_failed_at = time.monotonic()
+
+    def store_failing(self) -> bool:
+        """Whether the store refused a write within the last ``audit_failure_hold_s`` seconds."""
+        failed = self.store_failed_at
+        return failed is not None and time.monotonic() - failed < self.settings.audit_failure_hold_s
 
     def shadow_decide(self, items: list[tuple[str, dict[str, Any]]]) -> None:
         """Hand new decisions (id, applicant) to the shadow challenger, if one is configured (never blocks)."""
@@ -66,6 +103,8 @@ class AppContext:
             self.shadow.submit(items)
 
     def close(self) -> None:
+        if self._opener is not None:
+            self._opener.join(timeout=0)  # a load still hanging on the registry dies with the process
         if self.shadow is not None:
             self.shadow.stop()
         self.store.dispose()

@@ -280,6 +280,7 @@ def install_handlers(app: FastAPI) -> None:
         codes = {
             404: "not_found",
             405: "method_not_allowed",
+            408: "body_timeout",
             413: "body_too_large",
             415: "unsupported_media_type",
         }
@@ -304,6 +305,7 @@ def install_handlers(app: FastAPI) -> None:
         ctx = getattr(request.app.state, "ctx", None)
         if ctx is not None:
             ctx.metrics.audit_failures.inc()
+            ctx.note_store_failure()
         logger.error("audit store unavailable request_id=%s: %s", request_id_of(request), exc)
         return error_response(
             request,

@@ -154,9 +154,14 @@ class ReloadIn(_Strict):
 class CheckOut(_Strict):
     """One readiness check."""
 
-    component: str
+    component: str = Field(examples=["model", "audit_store"])
     ok: bool
-    detail: str
+    reason: str = Field(
+        description="Machine-readable reason code (model: serving, serving_local_copy, loading, "
+        "model_unavailable, no_service_configured, service_factory_failed, service_error; audit_store: "
+        "writable, unavailable, disk_full, write_failed). Details go to the server log only.",
+        examples=["serving", "writable"],
+    )
 
 
 class ReadyOut(_Strict):

@@ -36,9 +36,11 @@ class DecisionService(Protocol):
     # milliseconds (no I/O, no waiting), so the API may call it on its event loop instead of in a thread.
 
     def ready(self) -> tuple[bool, str]:
-        """``(True, detail)`` when a validated model and the configs are loaded; else ``(False, reason)``.
+        """``(True, code)`` when a validated model and the configs are loaded; else ``(False, code)``.
 
-        Called on every decision request and by ``/readyz``: keep it cheap (no I/O).
+        The code is a short machine-readable word (see :data:`REASONS`), never a path, setting or hash:
+        ``/readyz`` answers it to anyone. Called on every decision request and by ``/readyz``: keep it
+        cheap (no I/O).
         """
         ...
 
@@ -88,17 +90,30 @@ RENAMED_FACTORIES: dict[str, str] = {
 }
 
 
-class UnavailableService:
-    """Stands in when no decision service could be loaded: not ready, with the reason; decides nothing.
+#: the reason codes readiness answers with (``/readyz`` and every 503 carry the code; details go to the log)
+REASONS: dict[str, str] = {
+    "serving": "a validated registry version is serving",
+    "serving_local_copy": "the registry was unreachable; the verified local copy of the version is serving",
+    "loading": "the model is still loading",
+    "no_service_configured": "no decision service is configured",
+    "service_factory_failed": "the decision service could not be built",
+    "model_unavailable": "no validated registry version could be loaded",
+}
 
-    ``/livez`` still answers, ``/readyz`` reports the reason, and every decision endpoint answers 503.
+
+class UnavailableService:
+    """Stands in when no decision service could be loaded: not ready, with a reason code; decides nothing.
+
+    ``/livez`` still answers, ``/readyz`` reports the code (the detail goes to the log only: it may name
+    paths, settings and hashes), and every decision endpoint answers 503.
     """
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, code: str = "model_unavailable") -> None:
         self.reason = reason
+        self.code = code
 
     def ready(self) -> tuple[bool, str]:
-        return False, self.reason
+        return False, self.code
 
     def _refuse(self, *_: Any, **__: Any) -> Any:
         raise ModelError(f"no decision service: {self.reason}")
@@ -139,13 +154,18 @@ def load_service(settings: Settings, factory: str | None) -> DecisionService:
     failure is turned into a not-ready service whose reason ``/readyz`` reports.
     """
     if not factory:
-        return UnavailableService("no decision service configured (set CREDIT_POINTS_SERVICE_FACTORY)")
+        return UnavailableService(
+            "no decision service configured (set CREDIT_POINTS_SERVICE_FACTORY)", "no_service_configured"
+        )
     try:
         service = import_factory(factory)(settings)
+    except ModelError as exc:
+        return UnavailableService(f"no validated model: {exc}", "model_unavailable")
     except Exception as exc:  # noqa: BLE001 - reported through /readyz, never a crash loop
         return UnavailableService(
-            f"service factory failed (CREDIT_POINTS_SERVICE_FACTORY={factory}): {type(exc).__name__}: {exc}"
+            f"service factory failed (CREDIT_POINTS_SERVICE_FACTORY={factory}): {type(exc).__name__}: {exc}",
+            "service_factory_failed",
         )
     if not isinstance(service, DecisionService):
-        return UnavailableService(f"{factory} did not return a DecisionService")
+        return UnavailableService(f"{factory} did not return a DecisionService", "service_factory_failed")
     return service

@@ -62,6 +62,49 @@ class ApiSettings(Settings):
     audit_timeout_s: float = Field(
         default=5.0, gt=0, description="Connect and lock timeout of the audit store."
     )
+    audit_min_free_mb: float = Field(
+        default=8.0,
+        ge=0,
+        description="Readiness turns 503 (disk_full) when the filesystem of an SQLite audit database has "
+        "less free space than this.",
+    )
+    audit_failure_hold_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=600,
+        description="Readiness stays 503 (write_failed) this long after the audit store refused a write.",
+    )
+    body_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="Longest a request may take to send its body; a client that stalls is answered 408 "
+        "and loses its concurrency slot.",
+    )
+    max_concurrency_per_key: int = Field(
+        default=16,
+        ge=1,
+        description="Most concurrent /v1 and /admin requests presenting one credential (429 above it), so "
+        "one client cannot hold every slot of max_concurrency.",
+    )
+    trusted_hosts: str = Field(
+        default="*",
+        description="Comma-separated Host header values the API answers (e.g. 'api.bank.internal,"
+        "10.0.0.5'); '*' accepts any. Other hosts get 400.",
+    )
+    model_sync_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="How often each worker checks the audit database for a model another worker reloaded, "
+        "and reports its own version (GET /v1/model lists every worker).",
+    )
+    reload_wait_s: float = Field(
+        default=10.0,
+        ge=0,
+        le=120,
+        description="How long POST /admin/reload waits for every live worker to serve the new version.",
+    )
 
 
 def as_api_settings(settings: Settings | None) -> ApiSettings:

@@ -19,12 +19,14 @@ import contextlib
 import hashlib
 import math
 import re
+import shutil
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -1184,6 +1186,19 @@ class AuditStore:
         if compute_row_hash(row.prev_hash, values) != row.row_hash:
             return "row_hash does not match the row's content"
         return None
+
+    def free_bytes(self) -> int | None:
+        """Free space on the filesystem of an SQLite database file (None for a server or in-memory store)."""
+        if self.dialect != "sqlite":
+            return None
+        database = sa.engine.make_url(self.url).database
+        if not database or database == ":memory:":
+            return None
+        path = Path(database.removeprefix("file:").split("?", 1)[0]).resolve().parent
+        try:
+            return shutil.disk_usage(path).free
+        except OSError:
+            return None
 
     def ping(self, *, write: bool = True) -> None:
         """Check the store answers, and (by default) that it can take its write lock now.

@@ -5,6 +5,10 @@ The API imports nothing of points, models or policy; it talks to :class:`EngineS
 ``(engine, resolved version)`` pair and swaps it in a single assignment, so every response names exactly
 one model version even while a reload happens. Replay loads the exact version a record pins (by registry
 version and artifact hash) from the verified local copy, never the alias.
+
+Only registry versions serve: a bundle folder (version "local") could not be replayed from the audit
+store, so the service refuses one at start-up and on reload. A reload also refuses a version that has not
+passed the promotion gate (tag ``gate.verdict=passed``) unless the configured alias points at it.
 """
 
 from __future__ import annotations
@@ -12,17 +16,18 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from credit_points.bundle import MANIFEST
 from credit_points.config import Settings, get_settings
 from credit_points.datasets.record import applicants_to_frame
 from credit_points.engine import DecisionEngine
 from credit_points.exceptions import DataValidationError, ModelError
 from credit_points.pipelines.models import load_engine
 from credit_points.records import decide_records, points_section
-from credit_points.tracking.registry import ResolvedModel
+from credit_points.tracking.registry import ResolvedModel, parse_models_uri
+
+#: the tag ``promote`` sets on a version that passed the promotion gate
+GATE_TAG = "gate.verdict"
 
 REPORT_MEDIA_TYPES: dict[str, str] = {
     "html": "text/html; charset=utf-8",
@@ -53,13 +58,19 @@ class EngineService:
         self._replay_lock = threading.Lock()
         self._replay_engines: OrderedDict[str, DecisionEngine] = OrderedDict()
         self._replay_cache = replay_cache
+        _require_registry_uri(self.model_uri)
         engine, resolved = load_engine(self.model_uri, self.settings)
+        _require_registered(resolved, self.model_uri)
         self._serving = _Serving(engine, resolved)
 
     # ---------------------------------------------------------------- protocol
     def ready(self) -> tuple[bool, str]:
+        return True, "serving_local_copy" if self._serving.resolved.source == "local-cache" else "serving"
+
+    def identity(self) -> dict[str, str]:
+        """Name, concrete version and artifact hash of the model serving now."""
         r = self._serving.resolved
-        return True, f"{r.name} version {r.version} ({r.source}), artifact {r.artifact_hash[:12]}"
+        return {"name": r.name, "version": r.version, "artifact_hash": r.artifact_hash}
 
     def model_version(self) -> str:
         return self._serving.resolved.version
@@ -111,26 +122,65 @@ class EngineService:
         }
 
     def reload(self, model_uri: str | None) -> dict[str, Any]:
-        """Load and validate (hashes + golden predictions happen in ``load_bundle``), then swap atomically."""
+        """Load and validate a registry version (hashes and golden predictions in ``load_bundle``; promoted:
+        the gate's tag or the configured alias), then swap it in atomically.
+
+        Raises:
+            ModelError: the candidate is not a promoted registry version or failed validation; the old
+                model keeps serving.
+        """
         uri = model_uri or self.model_uri
-        if not uri.startswith("models:/") and not (Path(uri) / MANIFEST).is_file():
-            # never search a caller-named folder tree for a bundle: a registry URI or a bundle folder only
-            raise ModelError("the candidate is neither a models:/ URI nor a bundle folder (MANIFEST.json)")
+        _require_registry_uri(uri)
         with self._reload_lock:
             old = self._serving.resolved
             # a reload asks what the registry says now: unreachable means refused (ModelError), and the old
             # model keeps serving; the hashes and golden predictions are checked before the swap
-            try:
-                engine, resolved = load_engine(uri, self.settings, allow_cached=False)
-            except ModelError:
-                raise
-            except Exception as exc:  # a broken candidate (unreadable file, bad JSON) is refused the same way
-                raise ModelError(
-                    f"candidate {uri} could not be loaded: {type(exc).__name__}: {exc}"
-                ) from None
+            engine, resolved = _load_candidate(uri, self.settings, allow_cached=False)
+            _require_registered(resolved, uri)
+            self._require_promoted(resolved)
             self._serving = _Serving(engine, resolved)
         return {"previous": {"version": old.version, "artifact_hash": old.artifact_hash},
                 "current": {"version": resolved.version, "artifact_hash": resolved.artifact_hash, "uri": uri}}  # fmt: skip
+
+    def follow(self, name: str, version: str, artifact_hash: str) -> bool:
+        """Swap in the exact version another worker published (``api.sync``); False when already serving it.
+
+        The version passed the reload's checks on the worker that published it; here it is loaded (the
+        verified local copy when the registry cannot be reached) and must carry the published artifact.
+
+        Raises:
+            ModelError: it cannot be loaded or its artifact differs; the old model keeps serving.
+        """
+        with self._reload_lock:
+            current = self._serving.resolved
+            if (current.name, current.version, current.artifact_hash) == (name, version, artifact_hash):
+                return False
+            engine, resolved = _load_candidate(f"models:/{name}/{version}", self.settings, allow_cached=True)
+            if resolved.artifact_hash != artifact_hash:
+                raise ModelError(
+                    f"{name} version {version} has artifact {resolved.artifact_hash[:12]}…, "
+                    f"not the published {artifact_hash[:12]}…"
+                )
+            self._serving = _Serving(engine, resolved)
+        return True
+
+    def _require_promoted(self, resolved: ResolvedModel) -> None:
+        """A version serves after a reload only if it passed the promotion gate or the configured alias
+        (e.g. ``@champion``, moved only by ``promote``) points at it."""
+        from mlflow import MlflowClient
+
+        mv = MlflowClient().get_model_version(resolved.name, resolved.version)
+        if (mv.tags or {}).get(GATE_TAG) == "passed":
+            return
+        configured = self.model_uri if self.model_uri.startswith("models:/") else ""
+        if configured:
+            name, alias, version = parse_models_uri(configured)
+            if name == resolved.name and (version == resolved.version or alias in (mv.aliases or [])):
+                return
+        raise ModelError(
+            f"{resolved.name} version {resolved.version} has not passed the promotion gate "
+            f"(no {GATE_TAG}=passed tag) and {self.model_uri} does not point at it"
+        )
 
     def render_report(self, record: dict[str, Any], fmt: str, lang: str) -> tuple[bytes, str]:
         """The per-loan report, rendered with the engine of the exact version the record pins."""
@@ -178,6 +228,30 @@ class EngineService:
             while len(self._replay_engines) > self._replay_cache:
                 self._replay_engines.popitem(last=False)
         return engine
+
+
+def _require_registry_uri(uri: str) -> None:
+    if not uri.startswith("models:/"):
+        # a bundle folder would serve version "local", which the audit store cannot replay
+        raise ModelError(
+            "only registry versions serve: give models:/NAME@ALIAS or models:/NAME/VERSION, not a folder"
+        )
+
+
+def _require_registered(resolved: ResolvedModel, uri: str) -> None:
+    if not resolved.registered:
+        raise ModelError(f"{uri} did not resolve to a registry version")
+
+
+def _load_candidate(
+    uri: str, settings: Settings, *, allow_cached: bool
+) -> tuple[DecisionEngine, ResolvedModel]:
+    try:
+        return load_engine(uri, settings, allow_cached=allow_cached)
+    except ModelError:
+        raise
+    except Exception as exc:  # a broken candidate (unreadable file, bad JSON) is refused the same way
+        raise ModelError(f"candidate {uri} could not be loaded: {type(exc).__name__}: {exc}") from None
 
 
 def create_service(settings: Settings | None = None) -> EngineService:

@@ -206,6 +206,12 @@ def run_promote(
     promoted = gate.passed
     target = promote_to or champion
     if promoted:
+        from mlflow import MlflowClient
+
+        from credit_points.pipelines.engine_service import GATE_TAG
+
+        # what lets a running service reload this version by number later (a rollback, say)
+        MlflowClient().set_model_version_tag(name, chal.version, GATE_TAG, "passed")
         set_alias(name, target, chal.version)
         console.print(f"[green]version {chal.version} is now @{target}[/green]")
     else:

@@ -74,8 +74,8 @@ def test_registry_unreachable_at_start_serves_the_verified_local_copy(trained_mo
         # then it becomes ready from the local copy (a bounded wait: MLflow's default retries take minutes)
         ready = wait_ready(server, timeout_s=45)
         assert ready.status_code == 200, ready.text
-        detail = next(c["detail"] for c in ready.json()["checks"] if c["component"] == "model")
-        assert "local-cache" in detail
+        reason = next(c["reason"] for c in ready.json()["checks"] if c["component"] == "model")
+        assert reason == "serving_local_copy"
         assert ready.json()["model_version"] == trained_model.version
         # and it decides with the pinned version and artifact
         response = httpx.post(
@@ -114,14 +114,16 @@ def test_registry_unreachable_and_no_local_copy_is_not_ready_with_a_reason(train
         while True:
             ready = httpx.get(f"{server.base}/readyz", timeout=10)
             model = next(c for c in ready.json()["checks"] if c["component"] == "model")
-            if "starting" not in model["detail"] or time.monotonic() > deadline:
+            if model["reason"] != "loading" or time.monotonic() > deadline:
                 break
             time.sleep(0.2)
         # then 503 with a machine-readable check naming the model and why
         assert ready.status_code == 503
         assert ready.json()["status"] == "not_ready" and ready.json()["model_version"] is None
         assert model["ok"] is False
-        assert "no verified local copy" in model["detail"]
+        assert model["reason"] == "model_unavailable"
+        # and why goes to the log, not into the unauthenticated answer
+        assert "no verified local copy" in server.log_text() and "models:/" not in ready.text
         # and decisions are refused without a row; liveness is unaffected
         response = httpx.post(
             f"{server.base}/v1/decisions",

@@ -160,27 +160,32 @@ def test_reload_under_load_has_no_5xx_and_each_answer_names_one_version(story: A
     assert _post(server, story.applicants[0]).json()["model_version"] == story.v2
 
 
-def test_a_tampered_bundle_is_refused_and_the_old_model_keeps_serving(
+def test_a_bundle_folder_is_refused_before_any_swap_and_the_old_model_keeps_serving(
     story: Any, trained_model: Any, tmp_path: Path
 ) -> None:
-    # given a copy of v2's verified bundle with one policy number changed
+    # given a copy of v2's verified bundle in a folder (untampered: still not a registry version) and a
+    # tampered one
     resolved = fetch_model(f"models:/credit-points/{story.v2}", trained_model.home / "models")
-    bundle = tmp_path / "tampered"
-    shutil.copytree(resolved.bundle_dir, bundle)
-    policy = json.loads((bundle / "policy.json").read_text())
+    intact, tampered = tmp_path / "intact", tmp_path / "tampered"
+    shutil.copytree(resolved.bundle_dir, intact)
+    shutil.copytree(resolved.bundle_dir, tampered)
+    policy = json.loads((tampered / "policy.json").read_text())
     policy["version"] = "9.9.9-tampered"
-    (bundle / "policy.json").write_text(json.dumps(policy))
-    # when the server is asked to load it
-    response = httpx.post(
-        f"{story.server.base}/admin/reload",
-        json={"model_uri": str(bundle)},
-        headers=story.server.headers(),
-        timeout=120,
-    )
-    # then refused naming the file, and v2 keeps deciding
-    assert response.status_code == 409, response.text
-    assert response.json()["error"] == "reload_refused" and "policy.json" in response.json()["message"]
-    assert _post(story.server, story.applicants[1]).json()["model_version"] == story.v2
+    (tampered / "policy.json").write_text(json.dumps(policy))
+    for bundle in (intact, tampered):
+        # when the server is asked to load it
+        response = httpx.post(
+            f"{story.server.base}/admin/reload",
+            json={"model_uri": str(bundle)},
+            headers=story.server.headers(),
+            timeout=120,
+        )
+        # then refused (decisions it made would pin version "local", which replay cannot load), and v2
+        # keeps deciding
+        assert response.status_code == 409, response.text
+        assert response.json()["error"] == "reload_refused"
+        assert "only registry versions serve" in response.json()["message"]
+        assert _post(story.server, story.applicants[1]).json()["model_version"] == story.v2
 
 
 def test_after_restart_v1_decisions_replay_exactly_with_v1(story: Any, module_dir: Path) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import re
+
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -11,21 +14,56 @@ from credit_points.api.metrics import CONTENT_TYPE
 from credit_points.api.schemas import ReadyOut
 from credit_points.exceptions import AuditError
 
+logger = logging.getLogger("credit_points.api")
+_CODE = re.compile(r"[a-z][a-z_]{0,39}")
+
 
 def readiness(ctx: AppContext) -> tuple[bool, list[dict[str, object]]]:
-    """Every readiness check: the decision service (validated model + configs) and a writable audit store."""
+    """Every readiness check: the decision service (validated model + configs) and a writable audit store.
+
+    Each check carries a reason code only (see ``api.service.REASONS`` and ``STORE_REASONS``): the
+    endpoint is unauthenticated, so paths, settings and hashes go to the log, never into the answer.
+    """
     checks: list[dict[str, object]] = []
     try:
-        ok, detail = ctx.service.ready()
-    except Exception as exc:  # noqa: BLE001 - a broken service is not ready, with the reason
-        ok, detail = False, f"ready() failed: {type(exc).__name__}"
-    checks.append({"component": "model", "ok": bool(ok), "detail": str(detail)})
+        ok, reason = ctx.service.ready()
+    except Exception:  # noqa: BLE001 - a broken service is not ready, with the reason
+        logger.exception("the decision service's readiness check failed")
+        ok, reason = False, "service_error"
+    if not _CODE.fullmatch(str(reason)):
+        # a service that answers prose (it may name paths or hashes): the prose goes to the log only
+        logger.warning("readiness: the decision service says %s", reason)
+        reason = "serving" if ok else "model_unavailable"
+    checks.append({"component": "model", "ok": bool(ok), "reason": str(reason)})
+    store_ok, store_reason = store_readiness(ctx)
+    checks.append({"component": "audit_store", "ok": store_ok, "reason": store_reason})
+    return all(c["ok"] for c in checks), checks
+
+
+#: what the audit-store check answers
+STORE_REASONS = {
+    "writable": "the store takes writes",
+    "unavailable": "the store cannot be reached or is read-only",
+    "disk_full": "the SQLite database's filesystem has less free space than audit_min_free_mb",
+    "write_failed": "the store refused a write within the last audit_failure_hold_s seconds",
+}
+
+
+def store_readiness(ctx: AppContext) -> tuple[bool, str]:
+    """Whether the audit store takes writes now: it answers and may be written, has room, and has not
+    refused a write (a decision's, or the worker's heartbeat) in the last ``audit_failure_hold_s``."""
     try:
         ctx.store.ping(write=True)
-        checks.append({"component": "audit_store", "ok": True, "detail": "writable"})
     except AuditError as exc:
-        checks.append({"component": "audit_store", "ok": False, "detail": str(exc)})
-    return all(c["ok"] for c in checks), checks
+        logger.warning("readiness: audit store unavailable: %s", exc)
+        return False, "unavailable"
+    free = ctx.store.free_bytes()
+    if free is not None and free < ctx.settings.audit_min_free_mb * 1024 * 1024:
+        logger.warning("readiness: %d bytes free beside the audit database", free)
+        return False, "disk_full"
+    if ctx.store_failing():
+        return False, "write_failed"
+    return True, "writable"
 
 
 def build_router() -> APIRouter:
