@@ -59,6 +59,11 @@ def test_given_a_challenger_when_promoted_then_champion_moves_and_a_degraded_mod
     first = run_promote(raw, settings=settings)
     assert first.promoted, first.gate.to_frame()
     assert alias_version(settings.registry_model_name, "champion") == good.version
+    # and the version carries the gate's verdict (what lets a running service reload it by number later)
+    from mlflow import MlflowClient
+
+    tags = MlflowClient().get_model_version(settings.registry_model_name, good.version).tags
+    assert tags["gate.verdict"] == "passed"
 
     # Given a model trained on shuffled outcomes (no signal)
     degraded_dir = home / "data" / "degraded"

@@ -45,6 +45,7 @@ class AppContext:
     store_error: str | None = None
     decision_batcher: MicroBatcher[Any, Any] | None = None
     shadow: Any = None  # api.shadow.ShadowRunner when CREDIT_POINTS_SHADOW_MODEL_URI is set
+    sync: Any = None  # api.sync.ModelSync when the service can follow a published model (the engine's)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _opener: threading.Thread | None = None
     #: when the audit store last refused a write (monotonic seconds); readiness holds 503 for a while after
@@ -58,11 +59,18 @@ class AppContext:
         except AuditError as exc:
             self.store_error = str(exc)
         if self.injected_service is not None:
-            self.service = self.injected_service
+            service = self.injected_service
         else:
-            self.service = load_service(self.settings, self.settings.service_factory)
-            if isinstance(self.service, UnavailableService):
-                logger.error("decision service unavailable (%s): %s", self.service.code, self.service.reason)
+            service = load_service(self.settings, self.settings.service_factory)
+            if isinstance(service, UnavailableService):
+                logger.error("decision service unavailable (%s): %s", service.code, service.reason)
+        if callable(getattr(service, "follow", None)) and callable(getattr(service, "identity", None)):
+            from credit_points.api.sync import ModelSync
+
+            # every worker serves the newest published generation (a reload in one reaches all)
+            self.sync = ModelSync(self, service)
+            self.sync.start()
+        self.service = service
         if self.settings.shadow_model_uri:
             from credit_points.api.shadow import ShadowRunner
 
@@ -103,6 +111,8 @@ class AppContext:
             self.shadow.submit(items)
 
     def close(self) -> None:
+        if self.sync is not None:
+            self.sync.stop()
         if self._opener is not None:
             self._opener.join(timeout=0)  # a load still hanging on the registry dies with the process
         if self.shadow is not None:

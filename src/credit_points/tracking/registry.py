@@ -1,16 +1,21 @@
 """The model registry: register a bundle as a version, move aliases, and fetch a verified local copy.
 
 Serving never calls the registry on the request path: at start-up it resolves ``models:/name@alias`` to a
-concrete version, downloads the bundle once into ``models/<name>/<version>/`` and verifies its hashes.
-When the registry is unreachable it serves the newest local copy it has verified before.
+concrete version, downloads the bundle once into ``models/<name>/<version>/`` and verifies its hashes. A copy is reused only
+while it is the registry's version (same run id and artifact hash): after the registry changed (a team
+moved to a tracking server, or a fresh store numbered its versions from 1 again) the copy is replaced by a
+fresh, verified download. When the registry is unreachable it serves the newest local copy it has verified.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -119,31 +124,56 @@ def _fetch_from_registry(name: str, alias: str | None, version: str | None, root
     )
     target = root / str(mv.version)
     expected = (mv.tags or {}).get("artifact_hash")
-    if (target / _RESOLVED).is_file():
+    root.mkdir(parents=True, exist_ok=True)
+    with _folder_lock(root):  # several workers may fetch the same version at once (a reload reaches all)
+        manifest = _current_copy(target, mv.run_id or "", expected)
+        if manifest is None:
+            # none yet, or a copy of another registry's (or an earlier store's) "version N": a fresh download
+            tmp = Path(tempfile.mkdtemp(prefix=f".{mv.version}-", dir=root))
+            try:
+                mlflow.artifacts.download_artifacts(
+                    artifact_uri=f"models:/{name}/{mv.version}", dst_path=str(tmp)
+                )
+                manifest = verify_bundle(_find_bundle(tmp), expected)
+                if target.exists():
+                    shutil.rmtree(target)
+                tmp.rename(target)
+            finally:
+                if tmp.exists():
+                    shutil.rmtree(tmp, ignore_errors=True)
         bundle = _find_bundle(target)
-        manifest = verify_bundle(bundle, expected)
-    else:
-        root.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{mv.version}-", dir=root))
-        try:
-            mlflow.artifacts.download_artifacts(
-                artifact_uri=f"models:/{name}/{mv.version}", dst_path=str(tmp)
-            )
-            manifest = verify_bundle(_find_bundle(tmp), expected)
-            if target.exists():
-                shutil.rmtree(target)
-            tmp.rename(target)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
-        bundle = _find_bundle(target)
-    resolved = ResolvedModel(
-        name, str(mv.version), alias, mv.run_id or "", artifact_hash(manifest), str(bundle), "registry"
-    )
-    _write_resolved(target, resolved)
-    if alias:
-        (root / f"@{alias}.json").write_text(json.dumps(asdict(resolved), indent=2), encoding="utf-8")
+        resolved = ResolvedModel(
+            name, str(mv.version), alias, mv.run_id or "", artifact_hash(manifest), str(bundle), "registry"
+        )
+        _write_resolved(target, resolved)
+        if alias:
+            (root / f"@{alias}.json").write_text(json.dumps(asdict(resolved), indent=2), encoding="utf-8")
     return resolved
+
+
+def _current_copy(target: Path, run_id: str, expected: str | None) -> dict[str, Any] | None:
+    """The verified manifest of the local copy when it is the registry's version (same run, same artifact
+    hash); None when there is no copy, or it came from elsewhere, or it no longer verifies."""
+    try:
+        cached = json.loads((target / _RESOLVED).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if cached.get("run_id") != run_id or (expected and cached.get("artifact_hash") != expected):
+        return None
+    try:
+        return verify_bundle(_find_bundle(target), expected)
+    except ModelError:
+        return None
+
+
+@contextlib.contextmanager
+def _folder_lock(root: Path) -> Iterator[None]:
+    with (root / ".lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def latest_cached(
