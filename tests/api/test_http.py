@@ -82,6 +82,12 @@ def _start(tmp_path: Path, **env_extra: str) -> Server:
     else:
         process.kill()
         raise RuntimeError(f"server did not start: {log.read_text()}")
+    # the service loads after the server answers /livez: wait (bounded) until it is no longer loading
+    for _ in range(300):
+        checks = httpx.get(f"{base}/readyz", timeout=5).json()["checks"]
+        if all(c["reason"] != "loading" for c in checks):
+            break
+        time.sleep(0.05)
     return Server(process, base, log, db_url, env)
 
 

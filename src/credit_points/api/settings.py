@@ -82,7 +82,7 @@ class ApiSettings(Settings):
         "and loses its concurrency slot.",
     )
     max_concurrency_per_key: int = Field(
-        default=16,
+        default=32,
         ge=1,
         description="Most concurrent /v1 and /admin requests presenting one credential (429 above it), so "
         "one client cannot hold every slot of max_concurrency.",

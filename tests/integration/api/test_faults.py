@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from pathlib import Path
 
@@ -26,6 +27,17 @@ def _store_with_key(path: Path) -> tuple[AuditStore, str]:
     return store, key
 
 
+def _settled_readiness(server, timeout_s: float = 60) -> httpx.Response:
+    """``/readyz`` once the model has finished loading (the model loads after the server answers)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        ready = httpx.get(f"{server.base}/readyz", timeout=10)
+        model = next(c for c in ready.json()["checks"] if c["component"] == "model")
+        if model["reason"] != "loading" or time.monotonic() > deadline:
+            return ready
+        time.sleep(0.1)
+
+
 def test_audit_store_unavailable_gives_503_without_pd_or_limit_and_no_row(trained_model, tmp_path) -> None:
     # given a server whose audit store can be read (keys) but not written
     db = tmp_path / "audit.db"
@@ -33,7 +45,7 @@ def test_audit_store_unavailable_gives_503_without_pd_or_limit_and_no_row(traine
     env = server_env(trained_model, f"sqlite:///file:{db}?mode=ro&uri=true")
     server = start_server(tmp_path / "ro", env, key=False)
     try:
-        ready = httpx.get(f"{server.base}/readyz", timeout=10)
+        ready = _settled_readiness(server)
         # then not ready, and the reason names the audit store
         assert ready.status_code == 503
         checks = {c["component"]: c for c in ready.json()["checks"]}
@@ -109,14 +121,9 @@ def test_registry_unreachable_and_no_local_copy_is_not_ready_with_a_reason(train
     )
     server = start_server(tmp_path / "nocopy", env, key=False)
     try:
-        # when readiness is asked (polled until the service has finished trying, bounded)
-        deadline = time.monotonic() + 45
-        while True:
-            ready = httpx.get(f"{server.base}/readyz", timeout=10)
-            model = next(c for c in ready.json()["checks"] if c["component"] == "model")
-            if model["reason"] != "loading" or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
+        # when readiness is asked (once the service has finished trying, bounded)
+        ready = _settled_readiness(server, timeout_s=45)
+        model = next(c for c in ready.json()["checks"] if c["component"] == "model")
         # then 503 with a machine-readable check naming the model and why
         assert ready.status_code == 503
         assert ready.json()["status"] == "not_ready" and ready.json()["model_version"] is None
@@ -137,3 +144,42 @@ def test_registry_unreachable_and_no_local_copy_is_not_ready_with_a_reason(train
     finally:
         server.stop()
         store.dispose()
+
+
+def test_liveness_answers_at_once_while_a_silent_registry_holds_up_the_model(trained_model, tmp_path) -> None:
+    # given a tracking server that accepts connections and never answers (a listening socket nobody serves)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(64)
+    db = tmp_path / "audit.db"
+    store, key = _store_with_key(db)
+    env = server_env(
+        trained_model,
+        f"sqlite:///{db}",
+        CREDIT_POINTS_HOME=str(tmp_path / "empty-home"),
+        CREDIT_POINTS_TRACKING_URI=f"http://127.0.0.1:{silent.getsockname()[1]}",
+        CREDIT_POINTS_REGISTRY_TIMEOUT_S="60",
+    )
+    # when the server starts (start_server returns at the first /livez 200)
+    started = time.monotonic()
+    server = start_server(tmp_path / "silent", env, key=False)
+    try:
+        # then liveness answered long before the registry's 60 s timeout, while the model is still loading
+        assert time.monotonic() - started < 30
+        ready = httpx.get(f"{server.base}/readyz", timeout=10)
+        assert ready.status_code == 503
+        model = next(c for c in ready.json()["checks"] if c["component"] == "model")
+        assert model == {"component": "model", "ok": False, "reason": "loading"}
+        # and a decision is refused without a row
+        response = httpx.post(
+            f"{server.base}/v1/decisions",
+            json=example_applicant(),
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+        )
+        assert response.status_code == 503 and response.json()["error"] == "not_ready"
+        assert store.count() == 0
+    finally:
+        server.stop()
+        store.dispose()
+        silent.close()
