@@ -6,6 +6,7 @@ writes), fast 503s under overload with no audit row, and SIGTERM draining an in-
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -312,3 +313,112 @@ def test_a_hanging_shadow_runs_apart_at_idle_priority_and_holds_up_nothing(tmp_p
         assert not any(Path(f"/proc/{pid}").exists() for pid in idle)
     finally:
         _stop(server)
+
+
+class _Forwarder:
+    """A TCP forwarder to PostgreSQL that can lose the server (every connection cut, new ones refused)."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target = ("127.0.0.1", target_port)
+        self.port = _free_port()
+        self.sockets: list[socket.socket] = []
+        self.restore()
+
+    def restore(self) -> None:
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", self.port))
+        self.listener.listen(64)
+        threading.Thread(target=self._accept, args=(self.listener,), daemon=True).start()
+
+    def cut(self) -> None:
+        for sock in [self.listener, *self.sockets]:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        self.sockets.clear()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                return
+            upstream.settimeout(None)
+            self.sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+
+def _readiness(server: Server, status: int, timeout_s: float) -> httpx.Response:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        ready = httpx.get(f"{server.base}/readyz", timeout=10)
+        if ready.status_code == status or time.monotonic() > deadline:
+            return ready
+        time.sleep(0.2)
+
+
+def test_readiness_follows_a_lost_postgresql_server_and_its_return(tmp_path, new_applicant) -> None:
+    import uuid
+
+    import sqlalchemy as sa
+
+    pg = os.environ.get("CREDIT_POINTS_TEST_PG_URL")
+    if not pg:
+        pytest.skip("CREDIT_POINTS_TEST_PG_URL not set")
+    # given the API's PostgreSQL audit store reached through a forwarder that can lose the server
+    url = sa.engine.make_url(pg)
+    proxy = _Forwarder(int(url.port or 5432))
+    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    prefix = f"t{uuid.uuid4().hex[:10]}_"
+    server = _start(
+        tmp_path,
+        CREDIT_POINTS_AUDIT_URL=proxied,
+        CREDIT_POINTS_AUDIT_TABLE_PREFIX=prefix,
+        CREDIT_POINTS_AUDIT_TIMEOUT_S="2",
+    )
+    try:
+        headers = {"Authorization": f"Bearer {_key(server, 'decision:write')}"}
+        assert (
+            httpx.post(
+                f"{server.base}/v1/decisions", json=new_applicant(), headers=headers, timeout=30
+            ).status_code
+            == 201
+        )
+        assert _readiness(server, 200, 10).status_code == 200
+        # when the server is lost
+        proxy.cut()
+        # then readiness turns 503 within seconds, naming the audit store, and decisions are refused
+        lost = _readiness(server, 503, 5)
+        assert lost.status_code == 503, lost.text
+        checks = {c["component"]: c for c in lost.json()["checks"]}
+        assert checks["audit_store"] == {"component": "audit_store", "ok": False, "reason": "unavailable"}
+        refused = httpx.post(f"{server.base}/v1/decisions", json=new_applicant(), headers=headers, timeout=30)
+        assert refused.status_code == 503 and refused.json()["error"] == "audit_unavailable"
+        # when it is back, readiness recovers and decisions are stored again
+        proxy.restore()
+        assert _readiness(server, 200, 20).status_code == 200
+        again = httpx.post(f"{server.base}/v1/decisions", json=new_applicant(), headers=headers, timeout=30)
+        assert again.status_code == 201, again.text
+        store = AuditStore(pg, table_prefix=prefix)
+        assert store.count() == 2 and store.verify().ok
+    finally:
+        _stop(server)
+        proxy.cut()
+        store = AuditStore(pg, table_prefix=prefix)
+        store.drop_schema()
+        store.dispose()
