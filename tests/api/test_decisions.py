@@ -217,6 +217,7 @@ def test_readyz_reports_a_missing_model_and_decisions_are_refused(make_api, new_
     assert checks["audit_store"]["ok"] is True
     response = api.client.post("/v1/decisions", json=new_applicant(), headers=api.headers())
     assert response.status_code == 503 and response.json()["error"] == "not_ready"
+    assert "model_unavailable" in response.json()["message"] and "mismatch" not in response.text
     assert api.store.count() == 0 and service.decide_calls == 0
     assert api.client.get("/livez").status_code == 200
 

@@ -8,6 +8,7 @@ creates nothing.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -68,7 +69,7 @@ class AppContext:
             from credit_points.api.sync import ModelSync
 
             # every worker serves the newest published generation (a reload in one reaches all)
-            self.sync = ModelSync(self, service)
+            self.sync = ModelSync(self.store, self.settings, service, self.note_store_failure)
             self.sync.start()
         self.service = service
         if self.settings.shadow_model_uri:
@@ -113,8 +114,6 @@ class AppContext:
     def close(self) -> None:
         if self.sync is not None:
             self.sync.stop()
-        if self._opener is not None:
-            self._opener.join(timeout=0)  # a load still hanging on the registry dies with the process
         if self.shadow is not None:
             self.shadow.stop()
         self.store.dispose()
@@ -175,9 +174,26 @@ OverrideKey = Annotated[ApiKey, Depends(require("decision:override"))]
 AdminKey = Annotated[ApiKey, Depends(require("admin"))]
 
 
+_CODE = re.compile(r"[a-z][a-z_]{0,39}")
+
+
+def service_readiness(service: DecisionService) -> tuple[bool, str]:
+    """``service.ready()`` as (ok, reason code): prose (which may name paths, settings or hashes) is logged
+    and answered as a generic code, since readiness and 503s are shown to anyone."""
+    try:
+        ok, reason = service.ready()
+    except Exception:  # noqa: BLE001 - a broken service is not ready
+        logger.exception("the decision service's readiness check failed")
+        return False, "service_error"
+    if not _CODE.fullmatch(str(reason)):
+        logger.warning("readiness: the decision service says %s", reason)
+        reason = "serving" if ok else "model_unavailable"
+    return bool(ok), str(reason)
+
+
 async def ready_service(ctx: Ctx) -> DecisionService:
-    """The decision service if it is ready; 503 with its reason otherwise."""
-    ok, reason = ctx.service.ready()
+    """The decision service if it is ready; 503 with its reason code otherwise."""
+    ok, reason = service_readiness(ctx.service)
     if not ok:
         raise ApiError(503, "not_ready", f"not ready: {reason}", headers={"Retry-After": "5"})
     return ctx.service

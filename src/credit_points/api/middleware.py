@@ -176,7 +176,7 @@ class GuardMiddleware:
             if self.batcher is not None and scope["path"] in BATCHED_PATHS and scope["method"] == "POST":
                 arrival = scope["state"]["arrival"] = self.batcher.arrive()
             try:
-                deadline = started + self.body_timeout_s
+                deadline = asyncio.get_running_loop().time() + self.body_timeout_s
                 await self.app(scope, self._limited_receive(receive, body_limit, deadline), send_with_id)
             finally:
                 if arrival is not None:
@@ -248,7 +248,8 @@ class GuardMiddleware:
             if body_done:  # after the body: waiting for a disconnect is not bounded here
                 return await receive()
             try:
-                message = await asyncio.wait_for(receive(), max(0.0, deadline - time.perf_counter()))
+                async with asyncio.timeout_at(deadline):  # the event loop's clock; no task per read
+                    message = await receive()
             except TimeoutError:
                 raise BodyTimeoutError(timeout_s) from None
             if message["type"] == "http.request":

@@ -160,7 +160,9 @@ def load_service(settings: Settings, factory: str | None) -> DecisionService:
     try:
         service = import_factory(factory)(settings)
     except ModelError as exc:
-        return UnavailableService(f"no validated model: {exc}", "model_unavailable")
+        return UnavailableService(
+            f"no validated model (CREDIT_POINTS_SERVICE_FACTORY={factory}): {exc}", "model_unavailable"
+        )
     except Exception as exc:  # noqa: BLE001 - reported through /readyz, never a crash loop
         return UnavailableService(
             f"service factory failed (CREDIT_POINTS_SERVICE_FACTORY={factory}): {type(exc).__name__}: {exc}",

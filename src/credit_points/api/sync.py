@@ -23,13 +23,13 @@ import os
 import socket
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
+from credit_points.api.settings import ApiSettings
 from credit_points.audit.serving import Generation, ServingStore
+from credit_points.audit.store import AuditStore
 from credit_points.exceptions import AuditError, ModelError
-
-if TYPE_CHECKING:
-    from credit_points.api.deps import AppContext
 
 logger = logging.getLogger("credit_points.api")
 
@@ -42,15 +42,18 @@ def live_window(sync_s: float) -> float:
 class ModelSync:
     """One worker's sync thread (see the module docstring)."""
 
-    def __init__(self, ctx: AppContext, service: Any) -> None:
-        self.ctx = ctx
+    def __init__(
+        self, store: AuditStore, settings: ApiSettings, service: Any, on_store_failure: Callable[[], None]
+    ) -> None:
+        self.settings = settings
         self.service = service  # swaps happen inside it (``reload`` / ``follow``): one object for life
-        self.serving = ServingStore(ctx.store)
+        self.on_store_failure = on_store_failure  # readiness turns 503 for a while
+        self.serving = ServingStore(store)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
         self.started_at = dt.datetime.now(dt.UTC).isoformat()
         self.generation = 0
         self.state = "serving"
-        self.interval = ctx.settings.model_sync_s
+        self.interval = settings.model_sync_s
         self._lock = threading.Lock()  # one round at a time (the thread's, or a reload's publish)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -63,7 +66,7 @@ class ModelSync:
             self.serving.create_schema()
         except AuditError as exc:
             logger.warning("model sync: %s", exc)
-            self.ctx.note_store_failure()
+            self.on_store_failure()
         self.round()
         self._thread = threading.Thread(target=self._run, name="credit-points-model-sync", daemon=True)
         self._thread.start()
@@ -82,12 +85,12 @@ class ModelSync:
                 self._follow_latest()
             except AuditError as exc:
                 logger.warning("model sync: %s", exc)
-                self.ctx.note_store_failure()
+                self.on_store_failure()
             self._beat()
 
     def _follow_latest(self) -> None:
         latest = self.serving.latest()
-        configured = self.ctx.settings.model_uri
+        configured = self.settings.model_uri
         if self.generation == 0 and (latest is None or latest.configured_uri != configured):
             self._adopt(self._publish(requested_by="start-up"))
             return
@@ -124,7 +127,7 @@ class ModelSync:
 
     def _publish(self, *, requested_by: str) -> Generation:
         return self.serving.publish(
-            self.service.identity(), configured_uri=self.ctx.settings.model_uri, requested_by=requested_by
+            self.service.identity(), configured_uri=self.settings.model_uri, requested_by=requested_by
         )
 
     def _beat(self) -> None:
@@ -138,7 +141,7 @@ class ModelSync:
             )
         except AuditError as exc:
             logger.warning("model sync: %s", exc)
-            self.ctx.note_store_failure()
+            self.on_store_failure()
 
     # ------------------------------------------------------------------ reload
     def published(self, *, requested_by: str) -> Generation:

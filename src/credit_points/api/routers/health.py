@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import logging
-import re
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from credit_points.api.deps import AppContext, Ctx
+from credit_points.api.deps import AppContext, Ctx, service_readiness
 from credit_points.api.metrics import CONTENT_TYPE
 from credit_points.api.schemas import ReadyOut
 from credit_points.exceptions import AuditError
 
 logger = logging.getLogger("credit_points.api")
-_CODE = re.compile(r"[a-z][a-z_]{0,39}")
 
 
 def readiness(ctx: AppContext) -> tuple[bool, list[dict[str, object]]]:
@@ -25,16 +23,8 @@ def readiness(ctx: AppContext) -> tuple[bool, list[dict[str, object]]]:
     endpoint is unauthenticated, so paths, settings and hashes go to the log, never into the answer.
     """
     checks: list[dict[str, object]] = []
-    try:
-        ok, reason = ctx.service.ready()
-    except Exception:  # noqa: BLE001 - a broken service is not ready, with the reason
-        logger.exception("the decision service's readiness check failed")
-        ok, reason = False, "service_error"
-    if not _CODE.fullmatch(str(reason)):
-        # a service that answers prose (it may name paths or hashes): the prose goes to the log only
-        logger.warning("readiness: the decision service says %s", reason)
-        reason = "serving" if ok else "model_unavailable"
-    checks.append({"component": "model", "ok": bool(ok), "reason": str(reason)})
+    ok, reason = service_readiness(ctx.service)
+    checks.append({"component": "model", "ok": ok, "reason": reason})
     store_ok, store_reason = store_readiness(ctx)
     checks.append({"component": "audit_store", "ok": store_ok, "reason": store_reason})
     return all(c["ok"] for c in checks), checks
