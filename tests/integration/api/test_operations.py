@@ -59,14 +59,39 @@ def ops(trained_model: Any, module_dir: Path, audit_dir: tuple[Path, bool]) -> I
         CREDIT_POINTS_MODEL_URI=f"models:/credit-points/{trained_model.version}",
         CREDIT_POINTS_BODY_TIMEOUT_S=str(BODY_TIMEOUT_S),
         CREDIT_POINTS_TRUSTED_HOSTS="127.0.0.1,localhost",
+        CREDIT_POINTS_AUDIT_FAILURE_HOLD_S="2",
     )
     server = start_server(module_dir / "server", env, workers=2)
     try:
         ready = wait_ready(server)
         assert ready.status_code == 200, ready.text
+        # readiness is per worker: wait until both serve (a request may reach either)
+        assert len(_wait_for_workers(server, 2)["workers"]) == 2
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def second_version(trained_model: Any) -> str:
+    """The trained bundle registered again: a second version of the model (same artifact, new number)."""
+    import mlflow
+
+    from credit_points.tracking.registry import fetch_model, register_bundle
+
+    resolved = fetch_model(f"models:/credit-points/{trained_model.version}", trained_model.home / "models")
+    mlflow.set_tracking_uri(trained_model.tracking_uri)
+    mlflow.set_registry_uri(trained_model.tracking_uri)
+    mlflow.set_experiment("operations")
+    with mlflow.start_run() as run:
+        version = register_bundle(
+            resolved.bundle_dir,
+            name="credit-points",
+            artifact_hash=resolved.artifact_hash,
+            run_id=run.info.run_id,
+        )
+    assert version != trained_model.version
+    return version
 
 
 def _decide(server: Server, applicant: dict[str, Any], key: str | None = None) -> httpx.Response:
@@ -81,13 +106,18 @@ def _card(server: Server) -> dict[str, Any]:
     return answer.json()  # type: ignore[no-any-return]
 
 
-def _wait_for_workers(server: Server, n: int, timeout_s: float = 20) -> dict[str, Any]:
+def _wait_for_workers(server: Server, n: int, timeout_s: float = 60) -> dict[str, Any]:
+    """The model card once ``n`` workers serve (a worker still loading answers 503: asked again)."""
     deadline = time.monotonic() + timeout_s
-    while True:
-        card = _card(server)
-        if len(card["workers"]) == n or time.monotonic() > deadline:
-            return card
+    card: dict[str, Any] = {"workers": []}
+    while time.monotonic() < deadline:
+        answer = httpx.get(f"{server.base}/v1/model", headers=server.headers(), timeout=30)
+        if answer.status_code == 200:
+            card = answer.json()
+            if len(card["workers"]) == n and all(w["state"] == "serving" for w in card["workers"]):
+                break
         time.sleep(0.2)
+    return card
 
 
 def _key(server: Server, name: str, scopes: str = "decision:write") -> str:
@@ -97,14 +127,14 @@ def _key(server: Server, name: str, scopes: str = "decision:write") -> str:
 
 
 def test_a_folder_or_an_unpromoted_version_is_refused_before_any_swap(
-    ops: Server, trained_model: Any, shadow_version: str, tmp_path: Path, applicants: list[dict[str, Any]]
+    ops: Server, trained_model: Any, second_version: str, tmp_path: Path, applicants: list[dict[str, Any]]
 ) -> None:
     from credit_points.tracking.registry import fetch_model
 
     resolved = fetch_model(f"models:/credit-points/{trained_model.version}", trained_model.home / "models")
     for uri, why in (
         (resolved.bundle_dir, "only registry versions serve"),  # a verified bundle, but no registry version
-        (f"models:/credit-points/{shadow_version}", "has not passed the promotion gate"),
+        (f"models:/credit-points/{second_version}", "has not passed the promotion gate"),
     ):
         refused = httpx.post(
             f"{ops.base}/admin/reload", json={"model_uri": uri}, headers=ops.headers(), timeout=120
@@ -115,7 +145,7 @@ def test_a_folder_or_an_unpromoted_version_is_refused_before_any_swap(
 
 
 def test_a_reload_reaches_every_worker_within_five_seconds(
-    ops: Server, trained_model: Any, shadow_version: str, applicants: list[dict[str, Any]]
+    ops: Server, trained_model: Any, second_version: str, applicants: list[dict[str, Any]]
 ) -> None:
     from mlflow import MlflowClient
 
@@ -125,12 +155,12 @@ def test_a_reload_reaches_every_worker_within_five_seconds(
     assert {w["model_version"] for w in card["workers"]} == {trained_model.version}
     # and a second version that passed the promotion gate (the tag promote sets)
     client = MlflowClient(tracking_uri=trained_model.tracking_uri, registry_uri=trained_model.tracking_uri)
-    client.set_model_version_tag("credit-points", shadow_version, "gate.verdict", "passed")
+    client.set_model_version_tag("credit-points", second_version, "gate.verdict", "passed")
     # when one worker is asked to reload it
     started = time.monotonic()
     answer = httpx.post(
         f"{ops.base}/admin/reload",
-        json={"model_uri": f"models:/credit-points/{shadow_version}"},
+        json={"model_uri": f"models:/credit-points/{second_version}"},
         headers=ops.headers(),
         timeout=120,
     )
@@ -141,13 +171,13 @@ def test_a_reload_reaches_every_worker_within_five_seconds(
     assert body["all_workers_swapped"] is True and body["swapped_within_s"] <= 5.0, body
     assert len(body["workers"]) == 2 and elapsed < 60
     assert {(w["model_version"], w["generation"]) for w in body["workers"]} == {
-        (shadow_version, body["generation"])
+        (second_version, body["generation"])
     }
     # and every later decision, whichever worker takes it, names the new version
-    assert {_decide(ops, applicants[i % 8]).json()["model_version"] for i in range(16)} == {shadow_version}
+    assert {_decide(ops, applicants[i % 8]).json()["model_version"] for i in range(16)} == {second_version}
     card = _card(ops)
-    assert card["version"] == shadow_version and card["generation"] == body["generation"]
-    assert {w["model_version"] for w in card["workers"]} == {shadow_version}
+    assert card["version"] == second_version and card["generation"] == body["generation"]
+    assert {w["model_version"] for w in card["workers"]} == {second_version}
     # and the audit database says who moved the model, to what
     store = AuditStore(ops.audit_url)
     try:
@@ -155,7 +185,7 @@ def test_a_reload_reaches_every_worker_within_five_seconds(
     finally:
         store.dispose()
     assert latest is not None and latest.generation == body["generation"]
-    assert (latest.model_version, latest.requested_by) == (shadow_version, ops.key.split("_")[1])
+    assert (latest.model_version, latest.requested_by) == (second_version, ops.key.split("_")[1])
 
 
 def _stall(port: int, key: str) -> socket.socket:
@@ -257,7 +287,7 @@ def test_readiness_follows_a_full_filesystem_under_the_audit_store(
     finally:
         filler.unlink()
     # when space is back, readiness recovers within seconds and decisions are stored again
-    assert _wait_ready_status(ops, 200, timeout_s=20).status_code == 200
+    assert _wait_ready_status(ops, 200, timeout_s=15).status_code == 200
     assert _decide(ops, applicants[7]).status_code == 201
     verify = ops.cli("audit", "verify")
     assert verify.returncode == 0, verify.stdout + verify.stderr

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from credit_points.api.deps import AdminKey, AppContext, Ctx
+from credit_points.api.deps import AdminKey, AppContext, Ctx, ReadyService
 from credit_points.api.errors import ApiError, request_id_of
 from credit_points.api.routers._body import (
     BODY_RESPONSES,
@@ -65,7 +65,7 @@ def build_router() -> APIRouter:
             ReloadIn.model_json_schema(), {"model_uri": "models:/credit-points@champion"}
         ),
     )
-    async def reload_model(request: Request, key: AdminKey, ctx: Ctx) -> JSONResponse:
+    async def reload_model(request: Request, key: AdminKey, ctx: Ctx, _: ReadyService) -> JSONResponse:
         """Validate a registry version (promoted; hash, golden predictions) and swap it in atomically; 409
         if refused. Every other worker follows within about ``model_sync_s`` plus one model load: the
         answer waits (``reload_wait_s``) and says whether all live workers serve it, and each one's version."""
