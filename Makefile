@@ -27,7 +27,7 @@ test: install sysdeps
 	@source scripts/postgres.sh && start_postgres && \
 	  $(BIN)/lint-imports && \
 	  $(BIN)/ruff check src tests && \
-	  $(BIN)/python -m pytest -n 2 --dist loadfile -q
+	  $(BIN)/python -m pytest -n 2 --dist loadfile -q --durations=25
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks

@@ -65,6 +65,7 @@ CONFIG_KINDS: dict[str, str] = {
     "monitoring": "credit_points.pipelines.monitor:MonitoringConfig",
     "messages": "credit_points.reports.messages:MessagesConfig",
     "whatif": "credit_points.explain.whatif:WhatIfConfig",
+    "override_policy": "credit_points.policy.overrides:OverridePolicy",
 }
 #: checks beyond a file's own schema, run by ``validate_file`` exactly as loading runs them: a policy with
 #: its products embedded and every expression compiled against the record and the upstream columns, a

@@ -56,7 +56,14 @@ class FakeDecisionService:
     def ready(self) -> tuple[bool, str]:
         if self.not_ready:
             return False, self.not_ready
-        return True, f"fake model v{self.version}"
+        return True, "serving"
+
+    def override_limits(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The fake's one product: a cap of 10 million yuan in units of 10,000 (declines name no product)."""
+        product = (record.get("limit") or {}).get("product")
+        if product is None:
+            return {"product": None, "cap": 0.0, "rounding_unit": 0.0}
+        return {"product": product, "cap": 10_000_000.0, "rounding_unit": 10_000.0}
 
     def _decide_one(self, applicant: dict[str, Any]) -> dict[str, Any]:
         prob_default = fake_prob_default(applicant)
@@ -74,7 +81,11 @@ class FakeDecisionService:
                 "feature_order_hash": "2" * 64,
             },
             "risk": {"prob_default": prob_default, "grade": "B" if prob_default < 0.05 else "C"},
-            "limit": {"limit": limit, "binding_constraint": "capacity"},
+            "limit": {
+                "limit": limit,
+                "binding_constraint": "capacity",
+                "product": "fake_loan" if decision != "decline" else None,
+            },
             "decision": decision,
             "reason_codes": [] if decision == "approve" else ["R01"],
         }

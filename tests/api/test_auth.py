@@ -26,7 +26,7 @@ def _call(api, method: str, path: str, headers: dict[str, str], decision_id: str
         return api.client.get(url, headers=headers)
     body = {"applicants": [applicant()]} if url.endswith("batch") else applicant()
     if url.endswith("override"):
-        body = {"reason": "r", "officer": "o", "scope": "limit", "new_values": {"limit": 1}}
+        body = {"reason_code": "O04", "reason": "r", "new_values": {"decision": "decline"}}
     if url.endswith("reload"):
         body = {"model_uri": "models:/x/1"}
     return api.client.post(url, json=body, headers=headers)

@@ -123,10 +123,11 @@ def test_override_is_a_linked_row_and_leaves_the_original_byte_identical(make_ap
     api = make_api()
     decided = api.client.post("/v1/decisions", json=new_applicant(), headers=api.headers()).json()
     before = api.store.get(decided["decision_id"])
+    assert decided["decision"] == "approve" and decided["limit"] > 300000
     override = {
-        "reason": "补充应收账款质押 / receivables pledged",
-        "officer": "officer-017",
-        "scope": "limit",
+        "reason_code": "O04",
+        "reason": "客户申请降低额度 / the customer asked for less",
+        "officer": "王敏",
         "new_values": {"limit": 300000},
     }
     response = api.client.post(

@@ -422,3 +422,141 @@ def test_readiness_follows_a_lost_postgresql_server_and_its_return(tmp_path, new
         store = AuditStore(pg, table_prefix=prefix)
         store.drop_schema()
         store.dispose()
+
+
+def _named_key(server: Server, name: str, scopes: str) -> str:
+    done = server.cli("apikey", "create", "--name", name, "--scopes", scopes)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def override_server(request, tmp_path) -> Iterator[Server]:
+    """A server on SQLite or on PostgreSQL (its own table prefix)."""
+    import uuid
+
+    extra: dict[str, str] = {}
+    pg = os.environ.get("CREDIT_POINTS_TEST_PG_URL")
+    if request.param == "postgresql":
+        if not pg:
+            pytest.skip("CREDIT_POINTS_TEST_PG_URL not set")
+        extra = {
+            "CREDIT_POINTS_AUDIT_URL": pg,
+            "CREDIT_POINTS_AUDIT_TABLE_PREFIX": f"t{uuid.uuid4().hex[:10]}_",
+        }
+    running = _start(tmp_path, **extra)
+    yield running
+    _stop(running)
+    if extra:
+        store = AuditStore(pg, table_prefix=extra["CREDIT_POINTS_AUDIT_TABLE_PREFIX"])  # type: ignore[arg-type]
+        store.drop_schema()
+        store.dispose()
+
+
+def test_overrides_are_checked_carry_the_real_actor_and_large_ones_need_a_second_officer(
+    override_server, new_applicant
+) -> None:
+    server = override_server
+    store = AuditStore(
+        server.env["CREDIT_POINTS_AUDIT_URL"],
+        table_prefix=server.env.get("CREDIT_POINTS_AUDIT_TABLE_PREFIX", ""),
+    )
+    officer = {
+        "Authorization": f"Bearer {_named_key(server, 'officer-a', 'decision:override,decision:read')}"
+    }
+    same_owner = {"Authorization": f"Bearer {_named_key(server, 'officer-a', 'decision:approve')}"}
+    approver = {"Authorization": f"Bearer {_named_key(server, 'approver-b', 'decision:approve')}"}
+    writer = {"Authorization": f"Bearer {_named_key(server, 'core-banking', 'decision:write')}"}
+    decided = httpx.post(
+        f"{server.base}/v1/decisions", json=new_applicant(), headers=writer, timeout=30
+    ).json()
+    assert (decided["decision"], decided["limit"]) == ("approve", 3_640_000.0)
+    base = f"{server.base}/v1/decisions/{decided['decision_id']}"
+
+    def override(new_values: dict, code: str = "O04", **extra: object) -> httpx.Response:
+        body = {"reason_code": code, "reason": "经核实 / verified", "new_values": new_values, **extra}
+        return httpx.post(f"{base}/override", json=body, headers=officer, timeout=30)
+
+    # every bad value is refused naming its field, and nothing is written
+    rows = store.count()
+    for new_values, code, field in [
+        ({"limit": -5}, "O04", "new_values.limit"),
+        ({"limit": 1e308}, "O01", "new_values.limit"),
+        ({"limit": 5e7}, "O01", "new_values.limit"),  # above the product's cap
+        ({"limit": 3_645_000}, "O01", "new_values.limit"),  # not in units of 10,000
+        ({"decision": "banana"}, "O04", "new_values.decision"),
+        ({"decision": "decline", "limit": 5_000_000}, "O05", "new_values.limit"),
+        ({"foo": 1}, "O04", "new_values.foo"),
+        ({"limit": 3_640_000}, "O04", "new_values"),  # changes nothing
+        ({"limit": 3_000_000}, "O99", "reason_code"),  # not in the table
+        ({"limit": 3_000_000}, "O01", "reason_code"),  # O01 justifies raising a limit
+        ({"limit": 3_000_000}, "X1", "reason_code"),
+    ]:
+        refused = override(new_values, code)
+        assert refused.status_code == 422, (new_values, refused.text)
+        assert refused.json()["errors"][0]["field"] == field, (new_values, refused.text)
+    assert store.count() == rows
+
+    # the actor is the key's owner; "officer" adds a name and never replaces it
+    lowered = override({"limit": 3_000_000}, officer="冒名者")
+    assert lowered.status_code == 201, lowered.text
+    record = lowered.json()["record"]
+    assert record["actor"]["owner"] == "officer-a" and record["officer"] == "officer-a"
+    assert record["officer_name"] == "冒名者" and record["status"] == "in_force"
+    assert record["before"]["limit"] == 3_640_000.0 and record["after"]["limit"] == 3_000_000.0
+    got = httpx.get(base, headers=officer, timeout=30).json()
+    assert got["in_force"]["limit"] == 3_000_000.0 and got["in_force"]["by"] == lowered.json()["decision_id"]
+
+    # four eyes: an increase above the size is pending and changes nothing yet
+    raised = override({"limit": 4_500_000}, code="O01")
+    assert raised.status_code == 201, raised.text
+    assert raised.json()["record"]["status"] == "pending"
+    assert raised.json()["record"]["four_eyes"] == ["limit_increase_above:1000000"]
+    pending_id = raised.json()["decision_id"]
+    got = httpx.get(base, headers=officer, timeout=30).json()
+    assert got["in_force"]["limit"] == 3_000_000.0
+    assert got["history"][-1]["status"] == "pending"
+    review = f"{base}/overrides/{pending_id}"
+    rows = store.count()
+    # the asking key lacks the approver scope; another key of the same owner is refused; nothing written
+    assert httpx.post(f"{review}/approve", headers=officer, timeout=30).status_code == 403
+    same = httpx.post(f"{review}/approve", headers=same_owner, timeout=30)
+    assert same.status_code == 403 and same.json()["error"] == "four_eyes"
+    assert store.count() == rows
+    # a second officer approves: only now does the decision in force change
+    approved = httpx.post(f"{review}/approve", json={"comment": "抵押已核实"}, headers=approver, timeout=30)
+    assert approved.status_code == 201, approved.text
+    got = httpx.get(base, headers=officer, timeout=30).json()
+    assert got["in_force"]["limit"] == 4_500_000.0 and got["in_force"]["by"] == pending_id
+    step = next(h for h in got["history"] if h["id"] == pending_id)
+    assert step["status"] == "approved" and step["reviewed_by"]["owner"] == "approver-b"
+    again = httpx.post(f"{review}/approve", headers=approver, timeout=30)
+    assert again.status_code == 409 and again.json()["error"] == "override_not_pending"
+
+    # a rejected override never comes into force
+    big = override({"limit": 6_000_000}, code="O03")
+    assert big.status_code == 201 and big.json()["record"]["four_eyes"] == [
+        "limit_increase_above:1000000",
+        "limit_above:5000000",
+    ]
+    rejected = httpx.post(
+        f"{base}/overrides/{big.json()['decision_id']}/reject", headers=approver, timeout=30
+    )
+    assert rejected.status_code == 201, rejected.text
+    got = httpx.get(base, headers=officer, timeout=30).json()
+    assert got["in_force"]["limit"] == 4_500_000.0
+    assert [h.get("status") or h["verdict"] for h in got["history"]] == [
+        "in_force",
+        "approved",
+        "approved",
+        "rejected",
+        "rejected",
+    ]
+
+    # the chain verifies and replays with pending, approved and rejected overrides in it
+    verify = server.cli("audit", "verify")
+    assert verify.returncode == 0 and verify.stdout.startswith("ok:"), verify.stdout + verify.stderr
+    replay = server.cli("audit", "replay", decided["decision_id"])
+    assert replay.returncode == 0 and "replays identically" in replay.stdout, replay.stdout + replay.stderr
+    assert "4500000" in replay.stdout.replace(",", "") and "rejected" in replay.stdout
+    store.dispose()

@@ -23,7 +23,7 @@ def test_generated_requests_get_no_5xx_and_conform_to_the_schema(tmp_path, fake)
     headers = {"Authorization": f"Bearer {key}"}
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 11
+    assert len(operations) == 13
     seen: dict[str, set[int]] = {}
 
     for operation in operations:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import gzip
+import html
 import os
 import re
 from pathlib import Path
@@ -61,8 +62,60 @@ def _records(decided: Any) -> dict[str, dict[str, Any]]:
     overridden = copy.deepcopy(decided.first("approve", with_reasons=True))
     approve["audit"] = {**_AUDIT, "overrides": []}
     decline["audit"] = {**_AUDIT, "overrides": []}
-    overridden["audit"] = {**_AUDIT, "overrides": [_OVERRIDE]}
+    overridden["audit"] = {**_AUDIT, "overrides": [_OVERRIDE], **_history(overridden)}
     return {"approve": approve, "decline": decline, "override": overridden}
+
+
+def _history(record: dict[str, Any]) -> dict[str, Any]:
+    """An approved four-eyes override and a rejected one, as ``GET /v1/decisions/{id}`` shows them."""
+    before = {"decision": record["decision"], "limit": record["limit"]["limit"]}
+    approved = {
+        "id": _OVERRIDE["decision_id"],
+        "kind": "override",
+        "created_at": _OVERRIDE["created_at"],
+        "status": "approved",
+        "actor": {"key_id": "0a1b2c3d4e5f", "owner": "officer-017"},
+        "officer_name": "王敏",
+        "reason_code": "O01",
+        "reason_code_text": {
+            "zh": "补充提供抵质押或保证担保",
+            "en": "Additional collateral or guarantee provided",
+        },
+        "reason": _OVERRIDE["reason"],
+        "before": before,
+        "after": {**before, "limit": 1_500_000.0},
+        "new_values": {"limit": 1_500_000.0},
+        "four_eyes": ["decline_to_approve"],
+        "reviewed_by": {"key_id": "5f4e3d2c1b0a", "owner": "approver-009"},
+        "reviewed_at": "2026-01-06T11:00:00.000000Z",
+    }
+    rejected = {
+        **approved, "id": "01JABCDEFGHJKMNPQRSTVWXYZ3", "created_at": "2026-01-07T09:00:00.000000Z",
+        "status": "rejected", "before": approved["after"], "after": {**before, "limit": 9_000_000.0},
+        "new_values": {"limit": 9_000_000.0}, "reason_code": "O03", "reviewed_at": "2026-01-07T10:00:00.000000Z",
+        "reason_code_text": {"zh": "政府风险补偿或政策性担保覆盖", "en": "Covered by a government risk-compensation scheme or policy guarantee"},
+    }  # fmt: skip
+    in_force = {"decision": record["decision"], "limit": 1_500_000.0, "product": record["limit"]["product"],
+                "by": approved["id"]}  # fmt: skip
+    return {"history": [approved, rejected], "in_force": in_force}
+
+
+def test_an_override_reads_in_the_officers_language(decided) -> None:
+    record = _records(decided)["override"]
+    for lang, wanted in (
+        ("zh", ["现行有效决策", "额度", "150.00 万元", "officer-017 (经办人 王敏)", "O01 补充提供抵质押或保证担保",
+                "经复核批准后生效 (复核人 approver-009", "复核驳回，未生效"]),
+        ("en", ["Decision in force", "1,500,000 yuan", "officer-017 (officer 王敏)",
+                "O01 Additional collateral or guarantee provided", "in force after a second officer's approval (reviewed by approver-009",
+                "rejected by a second officer, never in force"]),
+    ):  # fmt: skip
+        text = html.unescape(
+            re.sub(r"<[^>]+>", "", render_report(record, decided.engine, "html", lang).decode())
+        )
+        text = re.sub(r"\s+", " ", text)
+        for phrase in wanted:
+            assert phrase in text, (lang, phrase)
+        assert "new_values" not in text and '{"limit"' not in text  # no raw JSON
 
 
 @pytest.mark.parametrize("fmt", ["json", "html"])

@@ -30,6 +30,7 @@ from credit_points.api.settings import as_api_settings
 from credit_points.audit.keys import ApiKeyStore
 from credit_points.audit.store import AuditStore
 from credit_points.config import Settings
+from credit_points.policy.overrides import load_override_policy
 
 DESCRIPTION = """
 积分贷决策接口 · Decision API for unsecured innovation-points loans to technology SMEs.
@@ -71,6 +72,8 @@ def create_app(settings: Settings | None = None, service: DecisionService | None
         metrics=metrics,
         applicant_model=model_cls,
         injected_service=service,
+        # a broken override policy stops the start, naming the file and key (it is a business config)
+        override_policy=load_override_policy(api_settings.override_policy),
     )
 
     ctx.decision_batcher = MicroBatcher(

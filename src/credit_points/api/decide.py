@@ -17,9 +17,12 @@ from starlette.concurrency import run_in_threadpool
 from credit_points.api.deps import AppContext
 from credit_points.api.errors import ErrorLike, check_object, engine_refusal
 from credit_points.api.service import DecisionService
+from credit_points.audit.keys import ApiKey
+from credit_points.audit.overrides import in_force_and_history, step_records
 from credit_points.audit.store import AuditRow, DecisionAppend, IdempotencyConflictError, NotFoundError
 from credit_points.config import canonical_json, sha256_text
 from credit_points.exceptions import AuditError, DataValidationError, ModelError
+from credit_points.policy.overrides import ProductLimits, check_override, decision_in_force
 
 _OUTCOMES = frozenset({"approve", "refer", "decline"})
 
@@ -232,39 +235,112 @@ def stored_decision(ctx: AppContext, decision_id: str) -> tuple[AuditRow, list[A
 
 
 def report_record(row: AuditRow, overrides: list[AuditRow]) -> dict[str, Any]:
-    """The stored decision record with the ``audit`` section its report shows (id, time, hash, overrides)."""
+    """The stored decision record with the ``audit`` section its report shows (id, time, hash, overrides,
+    the decision in force and its history)."""
     record = row.record
     record["audit"] = {
         "decision_id": row.decision_id,
         "created_at": row.created_at,
         "row_hash": row.row_hash,
         "overrides": [
-            o.record | {"decision_id": o.decision_id, "created_at": o.created_at} for o in overrides
+            o.record | {"decision_id": o.decision_id, "created_at": o.created_at}
+            for o in overrides
+            if o.kind == "override"
         ],
+        **in_force_and_history(row, overrides),
     }
     return record
 
 
 def record_override(
     ctx: AppContext,
+    service: DecisionService,
     decision_id: str,
+    body: Any,
+    key: ApiKey,
     *,
-    reason: str,
-    officer: str,
-    scope: str,
-    new_values: dict[str, Any],
     request_id: str,
-    client_id: str,
 ) -> AuditRow:
-    """Append an officer's override as a new row linked to the decision (the original stays byte-identical)."""
-    row = ctx.store.append_override(
+    """Check an officer's override against the decision in force and the pinned product (known fields,
+    cap, rounding unit, decline ⇒ 0, reason code), then append it as a row linked to the decision: in force
+    at once, or pending a second officer above the four-eyes size. The original stays byte-identical.
+
+    Raises:
+        NotFoundError: no such decision. DataValidationError: the override breaks a rule (422, the field
+        named). StaleOverrideError: another step was recorded meanwhile (409).
+    """
+    row, steps = stored_decision(ctx, decision_id)
+    if row.kind != "decision":
+        raise NotFoundError(decision_id)
+    limits_of = getattr(service, "override_limits", None)
+    if limits_of is None:
+        raise ModelError("the decision service cannot check overrides (no override_limits)")
+    limits = ProductLimits(**limits_of(row.record))
+    state = decision_in_force(row.record, step_records(steps))
+    policy = ctx.override_policy
+    checked = check_override(body.new_values, body.reason_code, state, limits, policy)
+    reason = policy.reason(body.reason_code)
+    details = {
+        "reason_code": body.reason_code,
+        "reason_code_text": {"zh": reason.text_zh, "en": reason.text_en} if reason else None,
+        "actor": {"key_id": key.key_id, "owner": key.name},
+        "officer_name": body.officer,
+        "status": "pending" if checked.four_eyes else "in_force",
+        "four_eyes": checked.four_eyes,
+        "before": checked.before,
+        "after": checked.after,
+        "product": limits.product,
+        "override_policy": {"version": policy.version, "hash": policy.content_hash},
+    }
+    stored = ctx.store.append_override(
         decision_id,
-        reason=reason,
-        officer=officer,
-        scope=scope,
-        new_values=new_values,
+        reason=body.reason,
+        officer=key.name,
+        scope=body.scope or ",".join(sorted(checked.new_values)),
+        new_values=checked.new_values,
+        details=details,
+        expected_steps=len(steps),
         request_id=request_id,
-        client_id=client_id,
+        client_id=key.key_id,
     )
     ctx.metrics.audit_rows.labels("override").inc()
-    return row
+    return stored
+
+
+def review_override(
+    ctx: AppContext,
+    decision_id: str,
+    override_id: str,
+    verdict: str,
+    key: ApiKey,
+    *,
+    comment: str | None,
+    request_id: str,
+) -> AuditRow:
+    """A second officer approves or rejects a pending override: never the key, nor the owner, that asked.
+
+    Raises:
+        NotFoundError: no such override of that decision. FourEyesError: the same key or owner (403).
+        OverrideNotPendingError: not pending (409).
+    """
+    override = ctx.store.get(override_id)
+    if override is None or override.kind != "override" or override.parent_id != decision_id:
+        raise NotFoundError(override_id)
+    actor = override.record.get("actor") or {}
+    if key.key_id == actor.get("key_id") or key.name == actor.get("owner"):
+        raise FourEyesError()
+    stored = ctx.store.append_review(
+        decision_id,
+        override_id,
+        verdict=verdict,
+        actor={"key_id": key.key_id, "owner": key.name},
+        comment=comment,
+        request_id=request_id,
+        client_id=key.key_id,
+    )
+    ctx.metrics.audit_rows.labels("override_review").inc()
+    return stored
+
+
+class FourEyesError(Exception):
+    """The officer who asked for an override cannot also approve or reject it."""

@@ -47,6 +47,7 @@ class AppContext:
     decision_batcher: MicroBatcher[Any, Any] | None = None
     shadow: Any = None  # api.shadow.ShadowRunner when CREDIT_POINTS_SHADOW_MODEL_URI is set
     sync: Any = None  # api.sync.ModelSync when the service can follow a published model (the engine's)
+    override_policy: Any = None  # policy.overrides.OverridePolicy, loaded with the app
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _opener: threading.Thread | None = None
     #: when the audit store last refused a write (monotonic seconds); readiness holds 503 for a while after
@@ -171,6 +172,7 @@ WriteKey = Annotated[ApiKey, Depends(require("decision:write"))]
 ReadKey = Annotated[ApiKey, Depends(require("decision:read"))]
 ReportKey = Annotated[ApiKey, Depends(require("report:read"))]
 OverrideKey = Annotated[ApiKey, Depends(require("decision:override"))]
+ApproveKey = Annotated[ApiKey, Depends(require("decision:approve"))]
 AdminKey = Annotated[ApiKey, Depends(require("admin"))]
 
 

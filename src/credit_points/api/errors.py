@@ -18,7 +18,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from credit_points.audit.store import IdempotencyConflictError, NotFoundError
+from credit_points.audit.store import (
+    IdempotencyConflictError,
+    NotFoundError,
+    OverrideNotPendingError,
+    StaleOverrideError,
+)
 from credit_points.exceptions import AuditError, DataValidationError, ModelError
 
 logger = logging.getLogger("credit_points.api")
@@ -295,6 +300,14 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(IdempotencyConflictError)
     async def _idem(request: Request, exc: IdempotencyConflictError) -> JSONResponse:
         return error_response(request, 422, "idempotency_key_reused", str(exc))
+
+    @app.exception_handler(StaleOverrideError)
+    async def _stale(request: Request, exc: StaleOverrideError) -> JSONResponse:
+        return error_response(request, 409, "override_conflict", str(exc))
+
+    @app.exception_handler(OverrideNotPendingError)
+    async def _not_pending(request: Request, exc: OverrideNotPendingError) -> JSONResponse:
+        return error_response(request, 409, "override_not_pending", str(exc))
 
     @app.exception_handler(NotFoundError)
     async def _not_found(request: Request, exc: NotFoundError) -> JSONResponse:

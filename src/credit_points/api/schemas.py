@@ -83,7 +83,17 @@ class StoredDecisionOut(DecisionOut):
     """A decision with the overrides linked to it."""
 
     overrides: list[DecisionOut] = Field(
-        default_factory=list, description="人工覆盖 / Overrides, oldest first."
+        default_factory=list, description="人工覆盖 / Overrides and their reviews, in chain order."
+    )
+    in_force: dict[str, Any] | None = Field(
+        default=None,
+        description="生效决策 / The decision in force after every override in force: decision, limit, "
+        "product, by (the last override in force, or null).",
+    )
+    history: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="覆盖记录 / Each override (status in_force, pending, approved, rejected; actor, before, "
+        "after, reason code) and review, in chain order.",
     )
 
 
@@ -112,28 +122,37 @@ class BatchOut(_Strict):
 
 
 OVERRIDE_EXAMPLE: dict[str, Any] = {
+    "reason_code": "O01",
     "reason": "补充提供应收账款质押",
-    "officer": "officer-017",
-    "scope": "limit",
-    "new_values": {"limit": 300000},
+    "officer": "王敏",
+    "new_values": {"limit": 3000000},
 }
 
 
 class OverrideIn(_Strict):
-    """A credit officer's override of a stored decision."""
+    """A credit officer's override of a stored decision (the actor is the API key's owner)."""
 
-    reason: str = Field(
-        min_length=1, max_length=2000, description="覆盖理由 / Why the decision is overridden."
+    reason_code: str = Field(
+        pattern=r"^O\d{2}$",
+        description="覆盖原因代码 / Override reason code from configs/policy/overrides.yaml (e.g. O01).",
     )
-    officer: str = Field(min_length=1, max_length=200, description="审批人员 / The officer's id.")
-    scope: str = Field(
+    reason: str = Field(min_length=1, max_length=2000, description="覆盖理由 / Why, in the officer's words.")
+    officer: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="审批人员姓名 / A name added beside the key's owner (never replaces it).",
+    )
+    scope: str | None = Field(
+        default=None,
         min_length=1,
         max_length=100,
         pattern=r"^[a-z][a-z0-9_:.-]*$",
-        description="覆盖范围 / What the override covers (e.g. limit, decision, rate).",
+        description="覆盖范围 / What the override covers; the changed fields when omitted.",
     )
     new_values: dict[str, JsonScalar] = Field(
-        min_length=1, description='新值 / The overriding values, e.g. {"limit": 300000}.'
+        min_length=1,
+        description='新值 / What changes: "decision" (approve, refer, decline) and/or "limit" (yuan).',
     )
 
     model_config = ConfigDict(
@@ -141,6 +160,14 @@ class OverrideIn(_Strict):
         allow_inf_nan=False,
         json_schema_extra={"examples": [OVERRIDE_EXAMPLE]},
     )
+
+
+class ReviewIn(_Strict):
+    """A second officer's approval or rejection of a pending override."""
+
+    comment: str | None = Field(default=None, min_length=1, max_length=2000, description="意见 / Comment.")
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class ReloadIn(_Strict):

@@ -92,6 +92,11 @@ class ApiSettings(Settings):
         description="Comma-separated Host header values the API answers (e.g. 'api.bank.internal,"
         "10.0.0.5'); '*' accepts any. Other hosts get 400.",
     )
+    override_policy: str | None = Field(
+        default=None,
+        description="The override policy file (four-eyes sizes, override reason codes); default "
+        "configs/policy/overrides.yaml.",
+    )
     model_sync_s: float = Field(
         default=1.0,
         gt=0,

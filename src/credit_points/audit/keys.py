@@ -20,7 +20,14 @@ from credit_points.audit.store import AuditStore
 from credit_points.config import sha256_text
 from credit_points.exceptions import AuditError, DataValidationError
 
-SCOPES: tuple[str, ...] = ("decision:write", "decision:read", "report:read", "decision:override", "admin")
+SCOPES: tuple[str, ...] = (
+    "decision:write",
+    "decision:read",
+    "report:read",
+    "decision:override",
+    "decision:approve",
+    "admin",
+)
 """Every scope a key can hold. Scopes are exact: ``admin`` does not imply the others."""
 
 KEY_PATTERN = re.compile(r"cpk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}")

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
-from credit_points.audit.store import AuditStore
+from credit_points.audit.store import OVERRIDE_KINDS, AuditStore
 from credit_points.exceptions import AuditError
 
 
@@ -322,23 +322,33 @@ class OutcomeStore:
             return [dict(r._mapping) for r in conn.execute(sa.select(*cols))]
 
     def overrides(self) -> list[dict[str, Any]]:
-        """Every officer override in chain order: ``seq``, ``decision_id`` (the override's), ``parent_id`` (the
-        decision overridden), ``created_at``, ``reason``, ``officer``, ``scope`` and ``new_values``."""
+        """Every officer override that came into force, in the order it did: ``seq``, ``decision_id`` (the
+        override's), ``parent_id`` (the decision overridden), ``created_at``, ``reason``, ``officer``,
+        ``scope`` and ``new_values``. A pending override counts from its approval (the approving row's seq
+        and time, the override's reason and officer); pending and rejected ones are left out."""
         log = self.store.log
         stmt = (
             sa.select(log.c.seq, log.c.decision_id, log.c.parent_id, log.c.created_at, log.c.override_reason,
-                      log.c.override_officer, log.c.override_scope, log.c.record_json)
-            .where(log.c.kind == "override")
+                      log.c.override_officer, log.c.override_scope, log.c.record_json, log.c.kind)
+            .where(log.c.kind.in_(sorted(OVERRIDE_KINDS)))
             .order_by(log.c.seq)
         )  # fmt: skip
         out = []
+        asked: dict[str, dict[str, Any]] = {}
         with self.store.engine.connect() as conn:
-            for seq, did, parent, at, reason, officer, scope, text in conn.execute(stmt):
-                out.append(
-                    {"seq": int(seq), "decision_id": did, "parent_id": parent, "created_at": at,
-                     "reason": reason, "officer": officer, "scope": scope,
-                     "new_values": json.loads(text).get("new_values") or {}}
-                )  # fmt: skip
+            for seq, did, parent, at, reason, officer, scope, text, kind in conn.execute(stmt):
+                record = json.loads(text)
+                entry = {"seq": int(seq), "decision_id": did, "parent_id": parent, "created_at": at,
+                         "reason": reason, "officer": officer, "scope": scope,
+                         "new_values": record.get("new_values") or {}}  # fmt: skip
+                if kind == "override":
+                    if record.get("status") == "pending":
+                        asked[did] = entry
+                    else:
+                        out.append(entry)
+                elif record.get("verdict") == "approved" and record.get("review_of") in asked:
+                    first = asked.pop(record["review_of"])
+                    out.append({**first, "seq": int(seq), "created_at": at})
         return out
 
     def closed_outcomes(self) -> dict[str, int | None]:

@@ -54,6 +54,10 @@ INDEXED_PATHS: dict[str, str] = {
 }
 #: Column name -> key of an override's ``new_values``.
 OVERRIDE_PATHS: dict[str, str] = {"limit_amount": "limit", "decision": "decision"}
+#: row kinds whose indexed ``decision`` / ``limit_amount`` are values that came into force over a decision:
+#: an override in force at once, and the approval of a pending one (a pending override and a rejection
+#: index nothing)
+OVERRIDE_KINDS: frozenset[str] = frozenset({"override", "override_review"})
 _NUMERIC_COLUMNS = frozenset({"prob_default", "limit_amount"})
 _TEXT_COLUMNS = tuple(c for c in INDEXED_PATHS if c not in _NUMERIC_COLUMNS)
 #: Columns covered by ``row_hash`` (everything except the hash itself and the record text, which is bound
@@ -118,15 +122,21 @@ def _column_value(column: str, value: Any, *, source: str) -> Any:
 def extract_indexed(record: Mapping[str, Any], kind: str = "decision") -> dict[str, Any]:
     """The indexed columns of a row, pulled out of its record.
 
-    Decisions read :data:`INDEXED_PATHS`; overrides read ``new_values`` by :data:`OVERRIDE_PATHS`. Numbers
-    become floats so that the value hashed is the value read back.
+    Decisions read :data:`INDEXED_PATHS`; overrides in force read ``new_values`` by :data:`OVERRIDE_PATHS`
+    (a pending override indexes nothing; the approval that puts it in force carries its values, a
+    rejection nothing), so the indexed ``decision`` and ``limit_amount`` of override rows are always what
+    came into force. Numbers become floats so that the value hashed is the value read back.
 
     Examples:
         >>> extract_indexed({"decision": "approve", "limit": {"limit": 500000}})["limit_amount"]
         500000.0
     """
     out: dict[str, Any] = dict.fromkeys(INDEXED_PATHS)
-    if kind == "override":
+    if kind == "override" and record.get("status") == "pending":
+        return out  # not in force: its values are indexed by the approval that puts them in force
+    if kind == "override_review" and record.get("verdict") != "approved":
+        return out
+    if kind in {"override", "override_review"}:
         new_values = record.get("new_values") or {}
         for column, key in OVERRIDE_PATHS.items():
             out[column] = _column_value(column, new_values.get(key), source=f"new_values.{key}")
@@ -213,6 +223,20 @@ class IdempotencyConflictError(AuditError):
         self, message: str = "idempotency key was already used with a different request body"
     ) -> None:
         super().__init__(message)
+
+
+class StaleOverrideError(CreditPointsError):
+    """Another override or review of the decision was recorded after this override was checked."""
+
+    def __init__(self) -> None:
+        super().__init__("the decision was overridden or reviewed meanwhile; read it again and retry")
+
+
+class OverrideNotPendingError(CreditPointsError):
+    """A review of an override that is not pending (in force at once, or reviewed already)."""
+
+    def __init__(self) -> None:
+        super().__init__("the override is not pending: it was in force at once, or was reviewed already")
 
 
 class NotFoundError(AuditError, LookupError):
@@ -1022,6 +1046,8 @@ class AuditStore:
         new_values: Mapping[str, Any],
         request_id: str | None = None,
         client_id: str | None = None,
+        details: Mapping[str, Any] | None = None,
+        expected_steps: int | None = None,
     ) -> AuditRow:
         """Append an override: a new row linked to ``decision_id``; the original row is untouched.
 
@@ -1031,10 +1057,15 @@ class AuditStore:
             officer: who decided (the bank's officer id).
             scope: what the override covers (e.g. ``limit``, ``decision``, ``rate``).
             new_values: the overriding values (JSON object, non-empty), e.g. ``{"limit": 300000}``.
+            details: more of the record (reason code, actor, status, the decision in force before and
+                after; see ``docs/audit.md``).
+            expected_steps: how many rows (overrides and reviews) the decision had when the override was
+                checked; if another was appended meanwhile the override is refused (check again).
 
         Raises:
             NotFoundError: no decision has that id.
             DataValidationError: a missing reason, officer or scope, or empty ``new_values``.
+            StaleOverrideError: ``expected_steps`` no longer holds.
         """
         for name, value in (("reason", reason), ("officer", officer), ("scope", scope)):
             if not isinstance(value, str) or not value.strip():
@@ -1047,6 +1078,7 @@ class AuditStore:
             "officer": officer,
             "scope": scope,
             "new_values": dict(new_values),
+            **dict(details or {}),
         }
         text = self._canonical(record, "new_values")
         values = {
@@ -1072,12 +1104,100 @@ class AuditStore:
                 ).first()
                 if parent is None or parent.kind != "decision":
                     raise NotFoundError(f"decision_id: no decision {decision_id!r}")
+                self._check_steps(conn, decision_id, expected_steps)
                 seq, prev = self._last(conn)
                 return self._insert(conn, seq + 1, prev, {**values, "created_at": _now()})
         except sa.exc.SQLAlchemyError as exc:
             raise self._unavailable("cannot append to the audit store", exc) from None
 
+    def _check_steps(self, conn: Connection, decision_id: str, expected: int | None) -> None:
+        if expected is None:
+            return
+        steps = conn.execute(
+            sa.select(sa.func.count()).select_from(self.log).where(self.log.c.parent_id == decision_id)
+        ).scalar()
+        if steps != expected:
+            raise StaleOverrideError()
+
+    def append_review(
+        self,
+        decision_id: str,
+        override_id: str,
+        *,
+        verdict: str,
+        actor: Mapping[str, Any],
+        comment: str | None = None,
+        request_id: str | None = None,
+        client_id: str | None = None,
+    ) -> AuditRow:
+        """Append a second officer's review (``approved`` or ``rejected``) of a pending override, in the chain.
+
+        Raises:
+            NotFoundError: no such override of that decision.
+            OverrideNotPendingError: the override is not pending (in force at once, or reviewed already).
+        """
+        if verdict not in {"approved", "rejected"}:
+            raise DataValidationError("must be approved or rejected", field="verdict")
+        owner = str(actor.get("owner", ""))
+        try:
+            with self._file_lock(), self._write_conn() as conn, conn.begin():
+                self._lock(conn)
+                steps = self._read_with(
+                    conn,
+                    sa.select(self.log).where(self.log.c.parent_id == decision_id).order_by(self.log.c.seq),
+                )
+                target = next(
+                    (r for r in steps if r.decision_id == override_id and r.kind == "override"), None
+                )
+                if target is None:
+                    raise NotFoundError(
+                        f"override_id: no override {override_id!r} of decision {decision_id!r}"
+                    )
+                reviewed = any(
+                    r.kind == "override_review" and r.record.get("review_of") == override_id for r in steps
+                )
+                if target.record.get("status") != "pending" or reviewed:
+                    raise OverrideNotPendingError()
+                record = {
+                    "review_of": override_id,
+                    "override_of": decision_id,
+                    "verdict": verdict,
+                    "actor": dict(actor),
+                    "comment": comment,
+                    # what comes into force with an approval (indexed like an override in force)
+                    "new_values": target.record.get("new_values") if verdict == "approved" else None,
+                }
+                values = self._review_values(record, owner, verdict, request_id, client_id)
+                seq, prev = self._last(conn)
+                return self._insert(conn, seq + 1, prev, {**values, "created_at": _now()})
+        except sa.exc.SQLAlchemyError as exc:
+            raise self._unavailable("cannot append to the audit store", exc) from None
+
+    def _review_values(
+        self, record: dict[str, Any], owner: str, verdict: str, request_id: str | None, client_id: str | None
+    ) -> dict[str, Any]:
+        text = self._canonical(record, "review")
+        return {
+            "decision_id": uuid.uuid4().hex,
+            "kind": "override_review",
+            "parent_id": record["override_of"],
+            "request_id": request_id,
+            "client_id": client_id,
+            "idempotency_key": None,
+            "body_sha256": None,
+            "record_json": text,
+            "record_sha256": sha256_text(text),
+            **extract_indexed(record, "override_review"),
+            "override_reason": verdict,
+            "override_officer": owner[:_MAX_TEXT],
+            "override_scope": "review",
+        }
+
     # -- reads ------------------------------------------------------------------------------------
+    @staticmethod
+    def _read_with(conn: Connection, stmt: Any) -> list[AuditRow]:
+        return [AuditRow.from_mapping(r._mapping) for r in conn.execute(stmt)]
+
     def _read(self, stmt: Any) -> list[AuditRow]:
         try:
             with self.engine.connect() as conn:
@@ -1091,7 +1211,7 @@ class AuditStore:
         return rows[0] if rows else None
 
     def overrides_of(self, decision_id: str) -> list[AuditRow]:
-        """The overrides linked to a decision, oldest first."""
+        """The overrides (and their reviews) linked to a decision, in chain order."""
         return self._read(
             sa.select(self.log).where(self.log.c.parent_id == decision_id).order_by(self.log.c.seq)
         )

@@ -6,6 +6,7 @@ import json
 import os
 import tempfile
 from dataclasses import asdict
+from typing import Any
 
 import typer
 
@@ -91,7 +92,7 @@ def apikey_create(
     scopes: str = typer.Option(
         ...,
         "--scopes",
-        help="Comma-separated: decision:write, decision:read, report:read, decision:override, admin.",
+        help="Comma-separated: decision:write, decision:read, report:read, decision:override, decision:approve, admin.",
     ),
     audit_url: str | None = _AUDIT_URL,
 ) -> None:
@@ -189,7 +190,9 @@ def audit_replay(
     service = load_service(settings, service_factory or settings.service_factory)
     if isinstance(service, UnavailableService):
         raise AuditError(f"cannot replay: {service.reason}")
-    result = replay_decision(open_store(audit_url), decision_id, service.replay, pd_tolerance=pd_tolerance)
+    store = open_store(audit_url)
+    result = replay_decision(store, decision_id, service.replay, pd_tolerance=pd_tolerance)
+    _echo_override_steps(store, decision_id)
     for diff in result.explained:
         stored, replayed = (json.dumps(v, ensure_ascii=False) for v in (diff.stored, diff.replayed))
         typer.echo(
@@ -207,6 +210,38 @@ def audit_replay(
         stored, replayed = (json.dumps(v, ensure_ascii=False) for v in (diff.stored, diff.replayed))
         typer.echo(f"  {diff.path}: stored {stored} -> replayed {replayed}")
     raise typer.Exit(1)
+
+
+def _echo_override_steps(store: Any, decision_id: str) -> None:
+    """The original decision, each override step after it (who, what from what to what, status) and the
+    decision in force: what a replay of an overridden decision must show beside the re-decided record."""
+    from credit_points.audit.overrides import in_force_and_history
+
+    row = store.get(decision_id)
+    steps = store.overrides_of(decision_id) if row is not None and row.kind == "decision" else []
+    if not steps:
+        return
+    record = row.record
+    typer.echo(
+        f"original: {record.get('decision')} limit {(record.get('limit') or {}).get('limit') or 0:.0f} "
+        f"({row.created_at})"
+    )
+    history = in_force_and_history(row, steps)
+    for step in history["history"]:
+        actor = (step.get("actor") or {}).get("owner")
+        if step["kind"] == "review":
+            typer.echo(f"  {step['created_at']} review {step['verdict']} of {step['review_of']} by {actor}")
+            continue
+        before, after = step.get("before") or {}, step.get("after") or step.get("new_values") or {}
+        change = ", ".join(
+            f"{k} {before.get(k, '?')} -> {after.get(k)}" for k in ("decision", "limit") if k in after
+        )
+        typer.echo(
+            f"  {step['created_at']} override {step['id']} by {actor} ({step.get('reason_code') or 'no code'}): "
+            f"{change} [{step['status']}]"
+        )
+    state = history["in_force"]
+    typer.echo(f"in force: {state['decision']} limit {state['limit']:.0f}")
 
 
 @audit_app.command("shadow")

@@ -193,6 +193,20 @@ class EngineService:
         engine = self._engine_for(record)
         return render_report(record, engine, fmt=fmt, lang=lang), REPORT_MEDIA_TYPES[fmt]
 
+    def override_limits(self, record: dict[str, Any]) -> dict[str, Any]:
+        """What an override of a stored decision must respect: its product's cap and rounding unit, from the
+        policy of the exact version the record pins (``product`` None when the decision names none)."""
+        engine = self._engine_for(record)
+        product_id = (record.get("limit") or {}).get("product")
+        product = next((p for p in engine.policy.products if p.id == product_id), None)
+        if product is None:
+            return {"product": None, "cap": 0.0, "rounding_unit": 0.0}
+        return {
+            "product": product.id,
+            "cap": float(product.cap),
+            "rounding_unit": float(product.rounding_unit),
+        }
+
     def replay(self, record: dict[str, Any]) -> dict[str, Any]:
         engine = self._engine_for(record)
         inputs = record.get("input")

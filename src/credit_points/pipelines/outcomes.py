@@ -26,7 +26,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from credit_points.audit.outcomes import OutcomeStore
-from credit_points.audit.store import AuditStore
+from credit_points.audit.store import OVERRIDE_KINDS, AuditStore
 from credit_points.config import file_sha256
 from credit_points.datasets.generator_config import LenderViewSpec, load_generator_config
 from credit_points.datasets.lender_view import performance
@@ -81,7 +81,7 @@ def decisions_from_audit(store: AuditStore) -> pd.DataFrame:
                 "decision_id": part.decision_id,
                 "seq": part.seq,
             }
-        elif part.kind == "override" and part.parent_id in decided and part.override_decision is not None:
+        elif part.kind in OVERRIDE_KINDS and part.parent_id in decided and part.override_decision is not None:
             decided[part.parent_id]["decision"] = part.override_decision
     frame = pd.DataFrame(list(decided.values()), columns=[*KEY, "decision", "decision_id", "seq"])
     frame = frame.sort_values("seq", kind="stable").drop(columns="seq")
@@ -568,7 +568,7 @@ def _audit_slice(
         for kind, parent, new in zip(
             chunk["kind"], chunk["parent_id"], chunk["override_decision"], strict=True
         ):
-            if kind == "override" and new is not None and parent is not None:
+            if kind in OVERRIDE_KINDS and new is not None and parent is not None:
                 overrides[parent] = str(new)
         days = ["" if d is None else str(d) for d in chunk["as_of_date"]]
         keep = [

@@ -308,18 +308,39 @@ def _header_section(
         "configs": _config_rows(record, engine),
         "reference_hash": record.get("configs", {}).get("reference", {}).get("hash"),
         "engine_reproduces_record": analysis["reproduced"],
-        "overrides": [
-            {
-                "decision_id": o.get("decision_id"),
-                "created_at": o.get("created_at"),
-                "officer": o.get("officer"),
-                "reason": o.get("reason"),
-                "scope": o.get("scope"),
-                "new_values": o.get("new_values") or {},
-            }
-            for o in audit.get("overrides") or []
-        ],
+        "overrides": _override_steps(audit),
+        "in_force": audit.get("in_force") if audit.get("history") else None,
     }
+
+
+def _override_steps(audit: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each override as an officer reads it: who (the key's owner, and the officer's name), when, what
+    changed from what to what, why (code, its text, the officer's words), its status and who reviewed it.
+    Overrides recorded before the history existed show their new values, in force."""
+    history = audit.get("history")
+    if history is None:
+        history = [
+            {"id": o.get("decision_id"), "kind": "override", "created_at": o.get("created_at"),
+             "status": "in_force", "actor": {"owner": o.get("officer")}, "reason": o.get("reason"),
+             "new_values": o.get("new_values") or {}}
+            for o in audit.get("overrides") or []
+        ]  # fmt: skip
+    out = []
+    for step in history:
+        if step.get("kind") != "override":
+            continue
+        new_values = step.get("new_values") or {}
+        before, after = step.get("before") or {}, step.get("after") or new_values
+        out.append(
+            {"decision_id": step.get("id"), "created_at": step.get("created_at"),
+             "officer": (step.get("actor") or {}).get("owner"), "officer_name": step.get("officer_name"),
+             "changes": [{"field": k, "from": before.get(k), "to": after.get(k)}
+                         for k in ("decision", "limit") if k in new_values],
+             "reason_code": step.get("reason_code"), "reason_code_text": step.get("reason_code_text") or {},
+             "reason": step.get("reason"), "status": step.get("status", "in_force"),
+             "reviewed_by": (step.get("reviewed_by") or {}).get("owner"), "reviewed_at": step.get("reviewed_at")}
+        )  # fmt: skip
+    return out
 
 
 def _outcome_section(

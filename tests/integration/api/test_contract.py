@@ -126,12 +126,18 @@ def test_an_override_is_a_linked_row_and_the_original_stays_identical(server, ap
     store = _store(server)
     before = store.get(decided["decision_id"])
     # when an officer overrides it
-    override = {
-        "reason": "collateral offered outside the model",
-        "officer": "officer-0042",
-        "scope": "limit",
-        "new_values": {"decision": "approve", "limit": 500000.0},
-    }
+    override = (
+        {"reason_code": "O08", "reason": "exception within authority", "new_values": {"decision": "refer"}}
+        if decided["decision"] == "decline"
+        else {"reason_code": "O05", "reason": "due diligence", "new_values": {"decision": "decline"}}
+    )
+    # (an override above the product's cap, from the version the decision pins, is refused first)
+    too_big = {"reason_code": "O01", "reason": "collateral", "new_values": {"limit": 20_000_000}}
+    refused = server.client().post(
+        f"/v1/decisions/{decided['decision_id']}/override", json=too_big, headers=server.headers()
+    )
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["field"] == "new_values.limit"
     response = server.client().post(
         f"/v1/decisions/{decided['decision_id']}/override", json=override, headers=server.headers()
     )

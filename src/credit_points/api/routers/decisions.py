@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel
@@ -17,14 +17,26 @@ from starlette.concurrency import run_in_threadpool
 from credit_points.api.decide import (
     BatchOutcome,
     DecisionRequest,
+    FourEyesError,
     decide_and_record_many,
     decide_batch,
+    in_force_and_history,
     record_override,
     report_record,
+    review_override,
     stored_decision,
 )
-from credit_points.api.deps import AppContext, Ctx, OverrideKey, ReadKey, ReadyService, ReportKey, WriteKey
-from credit_points.api.errors import ApiError, request_id_of
+from credit_points.api.deps import (
+    AppContext,
+    ApproveKey,
+    Ctx,
+    OverrideKey,
+    ReadKey,
+    ReadyService,
+    ReportKey,
+    WriteKey,
+)
+from credit_points.api.errors import ApiError, engine_refusal, request_id_of
 from credit_points.api.routers._body import (
     BODY_RESPONSES,
     ERROR_RESPONSES,
@@ -39,13 +51,16 @@ from credit_points.api.schemas import (
     BatchIn,
     BatchOut,
     DecisionOut,
+    ErrorOut,
     OverrideIn,
+    ReviewIn,
     StoredDecisionOut,
     applicant_example,
 )
 from credit_points.api.service import DecisionService
 from credit_points.audit.store import AuditRow
 from credit_points.config import canonical_json, sha256_text
+from credit_points.exceptions import DataValidationError
 
 _IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,200}$")
 _DECISION_ID = Annotated[
@@ -175,9 +190,17 @@ def build_router(applicant_model: type[BaseModel], max_batch: int) -> APIRouter:
         responses=NOT_FOUND_RESPONSES,
     )
     async def get_decision(decision_id: _DECISION_ID, key: ReadKey, ctx: Ctx) -> Response:
-        """The stored decision (byte for byte as recorded) and the overrides linked to it."""
+        """The stored decision (byte for byte as recorded), the overrides and reviews linked to it, the
+        decision in force after them and its history (who changed what from what to what, and who
+        approved)."""
         row, overrides = await run_in_threadpool(stored_decision, ctx, decision_id)
-        return _json_response(envelope_json(row, overrides), 200, row)
+        text = envelope_json(row, overrides)
+        if row.kind == "decision":
+            extra = json.dumps(
+                in_force_and_history(row, overrides), ensure_ascii=False, separators=(",", ":")
+            )
+            text = text[:-1] + "," + extra[1:]
+        return _json_response(text, 200, row)
 
     @router.get(
         "/{decision_id}/report",
@@ -208,28 +231,80 @@ def build_router(applicant_model: type[BaseModel], max_batch: int) -> APIRouter:
         summary="人工覆盖 / Override a decision",
         status_code=201,
         response_model=DecisionOut,
-        responses={**NOT_FOUND_RESPONSES, **BODY_RESPONSES},
+        responses={
+            **NOT_FOUND_RESPONSES,
+            **BODY_RESPONSES,
+            409: {
+                "model": ErrorOut,
+                "description": "Another override was recorded meanwhile; read and retry.",
+            },
+        },
         openapi_extra=applicant_openapi(OverrideIn.model_json_schema(), OVERRIDE_EXAMPLE),
     )
     async def override_decision(
-        decision_id: _DECISION_ID, request: Request, key: OverrideKey, ctx: Ctx
+        decision_id: _DECISION_ID, request: Request, key: OverrideKey, ctx: Ctx, service: ReadyService
     ) -> Response:
-        """Record an officer's override as a new row linked to the decision; the original stays byte-identical."""
+        """Record an override of the decision in force, checked like a decision (known fields, the product's
+        cap and rounding unit, decline ⇒ limit 0, a reason code from the table). The actor is the key's
+        owner. Above the four-eyes size it is ``pending`` until a second officer approves it. The original
+        row stays byte-identical."""
         body = validate(OverrideIn, await read_json(request))
-        row = await run_in_threadpool(
-            record_override,
-            ctx,
-            decision_id,
-            reason=body.reason,  # type: ignore[attr-defined]
-            officer=body.officer,  # type: ignore[attr-defined]
-            scope=body.scope,  # type: ignore[attr-defined]
-            new_values=body.new_values,  # type: ignore[attr-defined]
-            request_id=request_id_of(request),
-            client_id=key.key_id,
-        )
+        try:
+            row = await run_in_threadpool(
+                record_override, ctx, service, decision_id, body, key, request_id=request_id_of(request)
+            )
+        except DataValidationError as exc:
+            raise ApiError(
+                422, "validation_error", "the override breaks a rule; nothing was recorded",
+                errors=[engine_refusal(exc)],
+            ) from None  # fmt: skip
         return _json_response(envelope_json(row), 201, None, {"Location": f"/v1/decisions/{row.decision_id}"})
 
+    for verdict, path, title in (
+        ("approved", "approve", "批准覆盖 / Approve a pending override"),
+        ("rejected", "reject", "驳回覆盖 / Reject a pending override"),
+    ):
+        router.add_api_route(
+            f"/{{decision_id}}/overrides/{{override_id}}/{path}",
+            _review_route(verdict),
+            methods=["POST"],
+            summary=title,
+            status_code=201,
+            response_model=DecisionOut,
+            responses={
+                **NOT_FOUND_RESPONSES,
+                403: {
+                    "model": ErrorOut,
+                    "description": "The key lacks decision:approve, or asked for the override.",
+                },
+                409: {"model": ErrorOut, "description": "The override is not pending."},
+            },
+        )
+
     return router
+
+
+def _review_route(verdict: str) -> Any:
+    async def review(
+        decision_id: _DECISION_ID, override_id: _DECISION_ID, request: Request, key: ApproveKey, ctx: Ctx
+    ) -> Response:
+        """A second officer's review of a pending override, appended to the chain; the decision in force
+        changes only on approval. The key (and its owner) that asked for the override is refused (403)."""
+        raw = await request.body()
+        body = validate(ReviewIn, await read_json(request)) if raw.strip() else ReviewIn()
+        try:
+            row = await run_in_threadpool(
+                review_override, ctx, decision_id, override_id, verdict, key,
+                comment=body.comment, request_id=request_id_of(request),  # type: ignore[attr-defined]
+            )  # fmt: skip
+        except FourEyesError:
+            raise ApiError(
+                403, "four_eyes", "the officer who asked for the override cannot also review it"
+            ) from None
+        return _json_response(envelope_json(row), 201, None, {"Location": f"/v1/decisions/{row.decision_id}"})
+
+    review.__name__ = f"review_override_{verdict}"
+    return review
 
 
 def _batch_answer(
