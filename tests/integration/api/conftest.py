@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 
 CLI = [str(Path(sys.executable).with_name("credit-points"))]
-ALL_SCOPES = "decision:write,decision:read,report:read,decision:override,admin"
+ALL_SCOPES = "decision:write,decision:read,report:read,decision:override,decision:approve,admin"
 
 
 def free_port() -> int:

@@ -14,7 +14,7 @@ def test_generated_requests_over_http_get_no_5xx_and_conform_to_the_schema(serve
     # given the schema as the running server publishes it, and a key holding every scope
     schema = schemathesis.openapi.from_url(f"{server.base}/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 11
+    assert len(operations) == 13
     seen: dict[str, set[int]] = {}
     session = requests.Session()
 
