@@ -60,8 +60,12 @@ def test_audit_verify_exits_1_naming_the_first_altered_row(store: AuditStore, cl
     assert as_json.exit_code == 1 and '"first_bad_seq": 3' in as_json.stdout
 
 
-def test_replay_without_a_service_is_a_clear_error(store: AuditStore, cli_env, monkeypatch) -> None:
+def test_replay_without_a_service_is_a_clear_error(store: AuditStore, cli_env, monkeypatch, tmp_path) -> None:
     monkeypatch.delenv("CREDIT_POINTS_SERVICE_FACTORY", raising=False)
+    # a home without any model (whatever `make demo` left in the working folder)
+    monkeypatch.setenv("CREDIT_POINTS_HOME", str(tmp_path))
+    for name in ("CREDIT_POINTS_TRACKING_URI", "MLFLOW_TRACKING_URI"):
+        monkeypatch.delenv(name, raising=False)
     result = CliRunner().invoke(app, ["audit", "replay", "0" * 32, *cli_env])
     assert result.exit_code != 0
     assert "CREDIT_POINTS_SERVICE_FACTORY" in str(result.exception) + result.output

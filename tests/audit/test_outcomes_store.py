@@ -110,3 +110,45 @@ def test_the_dataset_is_the_same_read_by_one_process_or_by_several(store: AuditS
         by_id.loc["h" + "0" * 31, "points_total_decided"]
     )
     assert one["points_total_decided"].dtype == "float64" and len(one) == 12
+
+
+def test_a_pending_or_rejected_override_never_counts_and_an_approved_one_counts_from_its_approval(
+    store: AuditStore,
+) -> None:
+    from credit_points.pipelines.outcomes import decisions_from_audit
+
+    ids = [
+        store.append_decision(
+            {"firm_id": f"F{i}", "as_of_date": "2024-03-01", "decision": "decline", "limit": {"limit": 0.0}},
+            request_id="r",
+            client_id="c",
+        ).decision_id
+        for i in range(3)
+    ]
+    approve = {"decision": "approve", "limit": 500_000.0}
+    asked = {
+        did: store.append_override(
+            did,
+            reason="r",
+            officer="officer-a",
+            scope="decision",
+            new_values=approve,
+            details={"status": "pending"},
+        ).decision_id
+        for did in ids
+    }
+    # one approved by a second officer, one rejected, one left pending
+    store.append_review(
+        ids[0], asked[ids[0]], verdict="approved", actor={"key_id": "b", "owner": "approver-b"}
+    )
+    store.append_review(
+        ids[1], asked[ids[1]], verdict="rejected", actor={"key_id": "b", "owner": "approver-b"}
+    )
+    decided = decisions_from_audit(store).set_index("decision_id")["decision"].to_dict()
+    assert decided == {ids[0]: "approve", ids[1]: "decline", ids[2]: "decline"}
+    in_force = OutcomeStore(store).overrides()
+    assert [(o["parent_id"], o["new_values"], o["officer"]) for o in in_force] == [
+        (ids[0], approve, "officer-a")
+    ]
+    assert in_force[0]["seq"] == store.head()[0] - 1  # counted from the approval row, not the request
+    assert store.verify().ok

@@ -81,8 +81,10 @@ def decisions_from_audit(store: AuditStore) -> pd.DataFrame:
                 "decision_id": part.decision_id,
                 "seq": part.seq,
             }
-        elif part.kind in OVERRIDE_KINDS and part.parent_id in decided and part.override_decision is not None:
-            decided[part.parent_id]["decision"] = part.override_decision
+        elif part.kind in OVERRIDE_KINDS and part.parent_id in decided and part.decision is not None:
+            # the indexed column of an override row is what came into force (a pending override's is empty;
+            # its approval carries it)
+            decided[part.parent_id]["decision"] = part.decision
     frame = pd.DataFrame(list(decided.values()), columns=[*KEY, "decision", "decision_id", "seq"])
     frame = frame.sort_values("seq", kind="stable").drop(columns="seq")
     frame["approved"] = frame["decision"] == "approve"
@@ -565,9 +567,7 @@ def _audit_slice(
     categories: list[dict[str, Any] | None] = []
     overrides: dict[str, str] = {}
     for chunk in outcomes.decision_columns(raw_input=True, start_seq=start, stop_seq=stop):
-        for kind, parent, new in zip(
-            chunk["kind"], chunk["parent_id"], chunk["override_decision"], strict=True
-        ):
+        for kind, parent, new in zip(chunk["kind"], chunk["parent_id"], chunk["decision"], strict=True):
             if kind in OVERRIDE_KINDS and new is not None and parent is not None:
                 overrides[parent] = str(new)
         days = ["" if d is None else str(d) for d in chunk["as_of_date"]]
