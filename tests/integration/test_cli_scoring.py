@@ -53,11 +53,15 @@ def test_given_a_file_with_bad_rows_when_scored_then_good_rows_are_decided_and_b
 
     # And the same rows scored in one chunk give identical decisions (chunking changes nothing)
     out2 = tmp_path / "decisions_one_chunk.parquet"
-    run_cli(
+    again = run_cli(
         ["score", "--model", "models:/credit-points@challenger", "--in", str(src), "--out", str(out2)],
         trained_model.env(),
     )
     pd.testing.assert_frame_equal(decided, pd.read_parquet(out2))
+    # and without --errors the bad rows are not lost: they go beside the decisions, and the output says where
+    default_errors = tmp_path / "decisions_one_chunk.errors.csv"
+    assert set(pd.read_csv(default_errors)["row"]) == {11, 21}
+    assert str(default_errors) in "".join(again.stdout.split())  # (the console folds long paths)
 
 
 def _latest(trained_model, n: int) -> pd.DataFrame:

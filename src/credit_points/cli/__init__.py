@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
-        result = app(args=argv, standalone_mode=False)
+        result = app(args=argv, standalone_mode=False, prog_name="credit-points")
         # In non-standalone mode click returns the code of ``typer.Exit(n)`` instead of raising it.
         if isinstance(result, int) and result != 0:
             raise SystemExit(result)
@@ -63,8 +63,11 @@ def main(argv: list[str] | None = None) -> None:
         import click
 
         # typer carries its own copy of click: its usage errors are not click's
-        if isinstance(exc, click.ClickException | typer.TyperException) and hasattr(exc, "show"):
-            exc.show()
+        if isinstance(exc, click.ClickException | typer.TyperException) and hasattr(exc, "format_message"):
+            # one line: what was wrong, named as typed (--in, not in_path), and where the help is
+            ctx = getattr(exc, "ctx", None)
+            where = f" (see '{ctx.command_path if ctx is not None else 'credit-points'} --help')"
+            typer.echo(f"error: {exc.format_message()}{where}", err=True)
             raise SystemExit(getattr(exc, "exit_code", 2)) from None
         raise
 

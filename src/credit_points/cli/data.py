@@ -15,7 +15,7 @@ config_app = typer.Typer(help="Check configuration files.", no_args_is_help=True
 
 @config_app.command("validate")
 def config_validate(
-    paths: Annotated[list[Path], typer.Argument(help="YAML files or folders of them.")],
+    paths: Annotated[list[Path], typer.Argument(metavar="PATH...", help="YAML files or folders of them.")],
 ) -> None:
     """Validate config files; print every problem with its file and key; exit 1 if any."""
     from credit_points.config import validate_file

@@ -16,7 +16,7 @@ policy_app = typer.Typer(
 @policy_app.command("simulate")
 def policy_simulate(
     policy_file: Path = typer.Argument(
-        ..., help="The proposed policy (a policy YAML, or an overlay of the one in force)."
+        ..., metavar="FILE", help="The proposed policy (a policy YAML, or an overlay of the one in force)."
     ),
     in_path: Path | None = typer.Option(None, "--in", help="Applicants, CSV or Parquet."),
     since: str | None = typer.Option(
@@ -79,7 +79,9 @@ def policy_simulate(
 @policy_app.command("apply")
 def policy_apply(
     policy_file: Path = typer.Argument(
-        ..., help="The policy to put in force (a policy YAML, or an overlay of the one in force)."
+        ...,
+        metavar="FILE",
+        help="The policy to put in force (a policy YAML, or an overlay of the one in force).",
     ),
     model: str = typer.Option(
         "models:/credit-points@champion",

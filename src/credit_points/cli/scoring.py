@@ -15,7 +15,11 @@ def score(
     ),
     in_path: Path = typer.Option(..., "--in", help="Applicants, CSV or Parquet."),
     out_path: Path = typer.Option(..., "--out", help="Decisions, .parquet or .csv."),
-    errors_path: Path | None = typer.Option(None, "--errors", help="Bad rows with their reasons (CSV)."),
+    errors_path: Path | None = typer.Option(
+        None,
+        "--errors",
+        help="Bad rows with their reasons (CSV); default <out>.errors.csv beside the decisions.",
+    ),
     chunk_rows: int = typer.Option(100_000, "--chunk-rows", min=1, help="Rows per chunk (bounds memory)."),
     engine: str = typer.Option("local", "--engine", help="local (streaming chunks) or dask."),
     scheduler: str | None = typer.Option(

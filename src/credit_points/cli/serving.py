@@ -172,7 +172,7 @@ def audit_verify(
 
 @audit_app.command("replay")
 def audit_replay(
-    decision_id: str = typer.Argument(..., help="The decision to re-decide."),
+    decision_id: str = typer.Argument(..., metavar="DECISION_ID", help="The decision to re-decide."),
     audit_url: str | None = _AUDIT_URL,
     service_factory: str | None = typer.Option(
         None,

@@ -19,7 +19,16 @@ if TYPE_CHECKING:
     from credit_points.audit.store import AuditStore
 
 
-def print_summary(summary: PortfolioSummary, console: Console | None = None) -> None:
+def default_errors_path(out_path: Path) -> Path:
+    """Where bad rows go when ``--errors`` is not given: beside the decisions (``<out>.errors.csv``), so a
+    bad row is never lost."""
+    out_path = Path(out_path)
+    return out_path.with_name(f"{out_path.stem}.errors.csv")
+
+
+def print_summary(
+    summary: PortfolioSummary, console: Console | None = None, errors_path: Path | None = None
+) -> None:
     """Portfolio summary overall, by stage and by product, as rich tables."""
     console = console or Console()
     for by in (None, "stage", "product"):
@@ -49,7 +58,8 @@ def print_summary(summary: PortfolioSummary, console: Console | None = None) -> 
             )
         console.print(table)
     if summary.bad_rows:
-        console.print(f"[yellow]{summary.bad_rows} bad row(s) were not scored; see the errors file[/yellow]")
+        where = f"each with its reasons in {errors_path}" if errors_path else "see the errors file"
+        console.print(f"[yellow]{summary.bad_rows} bad row(s) were not scored; {where}[/yellow]")
 
 
 def run_score(
@@ -67,7 +77,8 @@ def run_score(
     shadow: str | None = None,
     console: Console | None = None,
 ) -> PortfolioSummary:
-    """Score ``in_path`` with ``model``; write decisions and errors; print and return the summary.
+    """Score ``in_path`` with ``model``; write decisions and errors (``<out>.errors.csv`` unless
+    ``errors_path`` says otherwise); print and return the summary.
 
     The file's columns are checked before any scoring (``pipelines.score.columns_to_drop``): an outcome
     column or an unknown one refuses the run, unless ``drop_unknown_columns`` drops (and lists) the latter.
@@ -77,6 +88,7 @@ def run_score(
     changes a decision, the chain or the output.
     """
     console = console or Console()
+    errors_path = errors_path or default_errors_path(out_path)
     if audit_store is not None:
         refusal = (
             "--audit decides with --engine local (one process writes the audit chain)" if engine != "local"
@@ -138,7 +150,7 @@ def run_score(
             )
     if summary.dropped_columns:
         console.print(f"dropped unknown column(s), not decided on: {', '.join(summary.dropped_columns)}")
-    print_summary(summary, console)
+    print_summary(summary, console, errors_path)
     if audit_store is not None:
         console.print(
             f"audit: {summary.audited_new:,} decision(s) recorded, {summary.audited_existing:,} already recorded "
@@ -146,5 +158,5 @@ def run_score(
         )
         if audit is not None and audit.shadow is not None:
             console.print(f"shadow: {audit.shadow_rows:,} shadow decision(s) recorded")
-    console.print(f"decisions: {out_path}" + (f"\nerrors: {errors_path}" if errors_path else ""))
+    console.print(f"decisions: {out_path}\nerrors: {errors_path}")
     return summary
