@@ -62,8 +62,11 @@ def test_given_a_challenger_when_promoted_then_champion_moves_and_a_degraded_mod
     # and the version carries the gate's verdict (what lets a running service reload it by number later)
     from mlflow import MlflowClient
 
-    tags = MlflowClient().get_model_version(settings.registry_model_name, good.version).tags
-    assert tags["gate.verdict"] == "passed"
+    mv = MlflowClient().get_model_version(settings.registry_model_name, good.version)
+    assert mv.tags["gate.verdict"] == "passed"
+    # and what a validator finds on the version: a description, the data digest, the code's commit
+    assert good.run_id in mv.description and mv.tags["data_sha256"][:16] in mv.description
+    assert len(mv.tags["data_sha256"]) == 64 and mv.tags["git_sha"] and int(mv.tags["training_rows"]) > 0
 
     # Given a model trained on shuffled outcomes (no signal)
     degraded_dir = home / "data" / "degraded"
@@ -79,6 +82,10 @@ def test_given_a_challenger_when_promoted_then_champion_moves_and_a_degraded_mod
     failed = {c.name for c in outcome.gate.failures}
     assert {"oot_auc_floor", "no_significant_auc_drop"} <= failed
     assert outcome.challenger.version == bad.version
+    assert (
+        MlflowClient().get_model_version(settings.registry_model_name, bad.version).tags["gate.verdict"]
+        == "failed"
+    )
     assert alias_version(settings.registry_model_name, "champion") == good.version
 
 

@@ -205,13 +205,14 @@ def run_promote(
     console.print(table)
     promoted = gate.passed
     target = promote_to or champion
+    from mlflow import MlflowClient
+
+    from credit_points.pipelines.engine_service import GATE_TAG
+
+    # the verdict on the version itself ("passed" lets a running service reload it by number later, a
+    # rollback, say)
+    MlflowClient().set_model_version_tag(name, chal.version, GATE_TAG, "passed" if promoted else "failed")
     if promoted:
-        from mlflow import MlflowClient
-
-        from credit_points.pipelines.engine_service import GATE_TAG
-
-        # what lets a running service reload this version by number later (a rollback, say)
-        MlflowClient().set_model_version_tag(name, chal.version, GATE_TAG, "passed")
         set_alias(name, target, chal.version)
         console.print(f"[green]version {chal.version} is now @{target}[/green]")
     else:

@@ -208,6 +208,27 @@ def _log_figures(fit: FitResult, console: Console) -> None:
         plt.close(fig)
 
 
+def _describe_version(name: str, version: str, run_id: str, digest: str, rows: int, artifact: str) -> None:
+    """What a validator finds on the registry version itself: a description and the tags that tie it to its
+    code, data and run (the gate adds ``gate.verdict`` when ``promote`` judges it)."""
+    from mlflow import MlflowClient
+
+    from credit_points.tracking.runs import git_sha
+
+    client = MlflowClient()
+    client.update_model_version(
+        name,
+        version,
+        description=(
+            f"credit-points decision bundle (innovation points, calibrated PD model, lending policy) trained by "
+            f"run {run_id} on {rows:,} applicant rows (data sha256 {digest[:16]}…), artifact {artifact[:16]}…. "
+            "Windows and validation figures: model_card.json in the bundle and the run's validation report."
+        ),
+    )
+    for tag, value in (("git_sha", git_sha()), ("data_sha256", digest), ("training_rows", str(rows))):
+        client.set_model_version_tag(name, version, tag, value)
+
+
 def run_train(
     data: str | Path,
     *,
@@ -367,6 +388,9 @@ def run_train(
         artifact = save_bundle(decision_engine, bundle_dir, golden_inputs=golden, model_card=card)
         version = register_bundle(
             bundle_dir, name=settings.registry_model_name, artifact_hash=artifact, run_id=run.info.run_id
+        )
+        _describe_version(
+            settings.registry_model_name, version, run.info.run_id, loaded.digest, len(frame), artifact
         )
         set_alias(settings.registry_model_name, alias, version)
     console.print(

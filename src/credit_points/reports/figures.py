@@ -71,7 +71,7 @@ def shap_summary_figure(contributions: np.ndarray, features: pd.DataFrame, *, ma
 
     plt = _pyplot()
     # shap draws on the current figure: give it a new one, or it paints over whatever chart is still open
-    fig = plt.figure()
+    plt.figure()
     shap.summary_plot(contributions, features, max_display=max_display, show=False, plot_size=(8, 6))
     fig = plt.gcf()
     fig.axes[0].set_xlabel("contribution to log-odds of default")
