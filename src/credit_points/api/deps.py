@@ -83,17 +83,15 @@ class AppContext:
         """Open in the background: liveness answers at once, readiness says ``loading`` until the model
         is there (a registry that never answers must not keep ``/livez`` silent). An injected service
         (tests, embedding) opens at once."""
-        if self.injected_service is not None:
-            self.open()
-            if then is not None:
-                then()
-            return
 
         def run() -> None:
             self.open()
             if then is not None:
                 then()
 
+        if self.injected_service is not None:
+            run()
+            return
         self._opener = threading.Thread(target=run, name="credit-points-open", daemon=True)
         self._opener.start()
 

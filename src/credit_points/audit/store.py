@@ -1080,22 +1080,10 @@ class AuditStore:
             "new_values": dict(new_values),
             **dict(details or {}),
         }
-        text = self._canonical(record, "new_values")
-        values = {
-            "decision_id": uuid.uuid4().hex,
-            "kind": "override",
-            "parent_id": decision_id,
-            "request_id": request_id,
-            "client_id": client_id,
-            "idempotency_key": None,
-            "body_sha256": None,
-            "record_json": text,
-            "record_sha256": sha256_text(text),
-            **extract_indexed(record, "override"),
-            "override_reason": reason,
-            "override_officer": officer[:_MAX_TEXT],
-            "override_scope": scope[:_MAX_TEXT],
-        }
+        values = self._linked_values(
+            "override", record, "new_values", reason=reason, officer=officer, scope=scope,
+            request_id=request_id, client_id=client_id,
+        )  # fmt: skip
         try:
             with self._file_lock(), self._write_conn() as conn, conn.begin():
                 self._lock(conn)
@@ -1167,19 +1155,33 @@ class AuditStore:
                     # what comes into force with an approval (indexed like an override in force)
                     "new_values": target.record.get("new_values") if verdict == "approved" else None,
                 }
-                values = self._review_values(record, owner, verdict, request_id, client_id)
+                values = self._linked_values(
+                    "override_review", record, "review", reason=verdict, officer=owner, scope="review",
+                    request_id=request_id, client_id=client_id,
+                )  # fmt: skip
                 seq, prev = self._last(conn)
                 return self._insert(conn, seq + 1, prev, {**values, "created_at": _now()})
         except sa.exc.SQLAlchemyError as exc:
             raise self._unavailable("cannot append to the audit store", exc) from None
 
-    def _review_values(
-        self, record: dict[str, Any], owner: str, verdict: str, request_id: str | None, client_id: str | None
+    def _linked_values(
+        self,
+        kind: str,
+        record: dict[str, Any],
+        field_name: str,
+        *,
+        reason: str,
+        officer: str,
+        scope: str,
+        request_id: str | None,
+        client_id: str | None,
     ) -> dict[str, Any]:
-        text = self._canonical(record, "review")
+        """The columns of a row linked to a decision (an override, or a review of one): its record as
+        canonical JSON, the indexed columns it carries and who, why and what."""
+        text = self._canonical(record, field_name)
         return {
             "decision_id": uuid.uuid4().hex,
-            "kind": "override_review",
+            "kind": kind,
             "parent_id": record["override_of"],
             "request_id": request_id,
             "client_id": client_id,
@@ -1187,10 +1189,10 @@ class AuditStore:
             "body_sha256": None,
             "record_json": text,
             "record_sha256": sha256_text(text),
-            **extract_indexed(record, "override_review"),
-            "override_reason": verdict,
-            "override_officer": owner[:_MAX_TEXT],
-            "override_scope": "review",
+            **extract_indexed(record, kind),
+            "override_reason": reason,
+            "override_officer": officer[:_MAX_TEXT],
+            "override_scope": scope[:_MAX_TEXT],
         }
 
     # -- reads ------------------------------------------------------------------------------------

@@ -124,12 +124,12 @@ def start_server(workdir: Path, env: dict[str, str], *, key: bool = True, worker
     raise RuntimeError(f"server did not come up: {server.log_text()[-3000:]}")
 
 
-def wait_ready(server: Server, timeout_s: float = 60) -> httpx.Response:
-    """Poll ``/readyz`` until 200 (or the timeout); the last answer."""
+def wait_ready(server: Server, timeout_s: float = 60, *, status: int = 200) -> httpx.Response:
+    """Poll ``/readyz`` until it answers ``status`` (200: ready; or the timeout); the last answer."""
     deadline = time.monotonic() + timeout_s
     while True:
         answer = httpx.get(f"{server.base}/readyz", timeout=5)
-        if answer.status_code == 200 or time.monotonic() > deadline:
+        if answer.status_code == status or time.monotonic() > deadline:
             return answer
         time.sleep(0.1)
 

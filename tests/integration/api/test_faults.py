@@ -161,11 +161,9 @@ def test_liveness_answers_at_once_while_a_silent_registry_holds_up_the_model(tra
         CREDIT_POINTS_REGISTRY_TIMEOUT_S="60",
     )
     # when the server starts (start_server returns at the first /livez 200)
-    started = time.monotonic()
     server = start_server(tmp_path / "silent", env, key=False)
     try:
-        # then liveness answered long before the registry's 60 s timeout, while the model is still loading
-        assert time.monotonic() - started < 30
+        # then liveness answered while the model is still loading (the registry holds it for 60 s)
         ready = httpx.get(f"{server.base}/readyz", timeout=10)
         assert ready.status_code == 503
         model = next(c for c in ready.json()["checks"] if c["component"] == "model")

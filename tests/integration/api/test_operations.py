@@ -157,19 +157,17 @@ def test_a_reload_reaches_every_worker_within_five_seconds(
     client = MlflowClient(tracking_uri=trained_model.tracking_uri, registry_uri=trained_model.tracking_uri)
     client.set_model_version_tag("credit-points", second_version, "gate.verdict", "passed")
     # when one worker is asked to reload it
-    started = time.monotonic()
     answer = httpx.post(
         f"{ops.base}/admin/reload",
         json={"model_uri": f"models:/credit-points/{second_version}"},
         headers=ops.headers(),
         timeout=120,
     )
-    elapsed = time.monotonic() - started
     # then the answer comes once every worker serves it, within five seconds of the swap
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["all_workers_swapped"] is True and body["swapped_within_s"] <= 5.0, body
-    assert len(body["workers"]) == 2 and elapsed < 60
+    assert len(body["workers"]) == 2
     assert {(w["model_version"], w["generation"]) for w in body["workers"]} == {
         (second_version, body["generation"])
     }
@@ -250,15 +248,6 @@ def test_readiness_answers_reason_codes_only(ops: Server) -> None:
     assert "/" not in json.dumps(ready.json()["checks"])
 
 
-def _wait_ready_status(server: Server, status: int, timeout_s: float) -> httpx.Response:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        ready = httpx.get(f"{server.base}/readyz", timeout=10)
-        if ready.status_code == status or time.monotonic() > deadline:
-            return ready
-        time.sleep(0.2)
-
-
 def test_readiness_follows_a_full_filesystem_under_the_audit_store(
     ops: Server, audit_dir: tuple[Path, bool], applicants: list[dict[str, Any]]
 ) -> None:
@@ -277,7 +266,7 @@ def test_readiness_follows_a_full_filesystem_under_the_audit_store(
             assert exc.errno == errno.ENOSPC
     try:
         # then readiness turns 503 within seconds, naming the audit store
-        ready = _wait_ready_status(ops, 503, timeout_s=5)
+        ready = wait_ready(ops, timeout_s=5, status=503)
         assert ready.status_code == 503, ready.text
         store_check = next(c for c in ready.json()["checks"] if c["component"] == "audit_store")
         assert store_check["ok"] is False and store_check["reason"] in {"disk_full", "write_failed"}
@@ -287,7 +276,7 @@ def test_readiness_follows_a_full_filesystem_under_the_audit_store(
     finally:
         filler.unlink()
     # when space is back, readiness recovers within seconds and decisions are stored again
-    assert _wait_ready_status(ops, 200, timeout_s=15).status_code == 200
+    assert wait_ready(ops, timeout_s=15).status_code == 200
     assert _decide(ops, applicants[7]).status_code == 201
     verify = ops.cli("audit", "verify")
     assert verify.returncode == 0, verify.stdout + verify.stderr
