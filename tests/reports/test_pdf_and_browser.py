@@ -14,9 +14,8 @@ import pytest
 from credit_points.reports.loan import render_report
 from credit_points.reports.messages import load_messages
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+from ..chromium import CHROMIUM, run_chromium
+
 LABELS = (
     "report.title",
     "section.outcome",
@@ -90,8 +89,7 @@ _CHECK_SCRIPT = """<script>
 
 
 def _chromium(args: list[str], profile: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args], capture_output=True,
-                          text=True, timeout=120, check=False)  # fmt: skip
+    return run_chromium(args, profile)
 
 
 @pytest.mark.browser

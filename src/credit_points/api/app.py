@@ -19,6 +19,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from credit_points.api.batcher import MicroBatcher
 from credit_points.api.decide import decide_and_record_many
 from credit_points.api.deps import AppContext
+from credit_points.api.docs import install_docs
 from credit_points.api.errors import install_handlers
 from credit_points.api.metrics import ApiMetrics
 from credit_points.api.middleware import GuardMiddleware
@@ -103,7 +104,11 @@ def create_app(settings: Settings | None = None, service: DecisionService | None
         lifespan=lifespan,
         # no redirect for a trailing slash: Starlette would build its Location from the Host header
         redirect_slashes=False,
+        # /docs and /redoc from local assets (api/docs.py), not a CDN
+        docs_url=None,
+        redoc_url=None,
     )
+    install_docs(app)
     app.state.ctx = ctx
     install_handlers(app)
     app.include_router(decisions.build_router(model_cls, api_settings.max_batch))
