@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -62,6 +64,12 @@ pd.Series({s: body["n_firms"] for s, body in reference.stages.items()}, name="re
 scorer = PointsScorer(config, reference)
 scored = scorer.score(latest)
 scored.groupby("stage", sort=False)[["points_total", "points_core", "points_bonus", "points_deductions"]].describe().round(1)
+
+# %%
+ax = scored.boxplot(column="points_total", by="stage", grid=False, figsize=(7, 3.5))
+ax.set_title("points by stage: each stage compared within itself")
+ax.set_xlabel("")
+ax.get_figure().suptitle("");
 
 # %%
 scored.groupby("stage", sort=False)[[f"points_cat_{c}" for c in config.category_ids]].mean().round(1)

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -115,3 +117,22 @@ pd.DataFrame(
 outcome = run_train(paths["applicants"], settings=settings)
 promotion = run_promote(paths["applicants"], settings=settings)
 promotion.gate.to_frame()
+
+# %% [markdown]
+# ### The verdict
+# The gate measures the OOT AUC on the same rows as the model card (the out-of-time window's applications of
+# firms the model never saw), so the figure above is the one it judged. A refusal names each failing
+# criterion with its value and threshold: too few defaults to judge (`enough_defaults`: generate more firms),
+# an AUC below the floor, a grade whose observed default rate is far above its PD, or a score population
+# that moved (PSI).
+
+# %%
+card = outcome.model_card["out_of_time"]
+print(f"model card: OOT AUC {card['auc']:.4f} on {card['rows']:,} rows {card['window'][0]}..{card['window'][1]} "
+      f"({card['definition']})")  # fmt: skip
+if promotion.promoted:
+    print(f"promoted: version {promotion.challenger.version} passed every criterion and is now @champion")
+else:
+    print(f"not promoted: version {promotion.challenger.version} stays @challenger, because")
+    for c in promotion.gate.failures:
+        print(f"  {c.name}: {c.detail} (threshold {c.threshold})")

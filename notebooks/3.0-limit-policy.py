@@ -71,6 +71,13 @@ approved[["stage", "points_total", "prob_default", "grade", "product", "capacity
           "risk_multiplier", "limit_capacity", "limit_after_points", "limit_after_risk", "limit_after_headroom",
           "limit_after_cap", "limit", "binding_constraint", "rate", "expected_loss_net"]]  # fmt: skip
 
+# %%
+steps = approved[["limit_capacity", "limit_after_points", "limit_after_risk", "limit_after_headroom",
+                  "limit_after_cap", "limit"]].astype(float) / 1e4  # fmt: skip
+ax = steps.plot.bar(figsize=(7, 3.2), color="#1565c0", rot=20)
+ax.set_ylabel("10,000 yuan")
+ax.set_title(f"the limit, step by step (binding: {approved['binding_constraint']})");
+
 # %% [markdown]
 # ## Moving the levers
 # Each scenario is an overlay of the policy in force (what a risk committee changes), simulated with

@@ -1,4 +1,9 @@
-"""Figures for validation reports and MLflow runs: ROC, calibration by grade, SHAP summary (matplotlib, no display)."""
+"""Figures for validation reports, MLflow runs and notebooks: ROC, calibration by grade, SHAP summary.
+
+Outside a notebook the figures are drawn with the non-interactive Agg backend (a server or a CLI has no
+display). Inside a Jupyter kernel the kernel's own (inline) backend is left in place, so a figure drawn in a
+cell shows under it.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +15,23 @@ import pandas as pd
 _LIGHT_COLOURS = {"green": "#2e7d32", "amber": "#f9a825", "red": "#c62828", "n/a": "#9e9e9e"}
 
 
+def _in_kernel() -> bool:
+    """True inside a Jupyter (IPython) kernel."""
+    import sys
+
+    if "ipykernel" not in sys.modules:
+        return False
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    return shell is not None and "IPKernelApp" in shell.config
+
+
 def _pyplot() -> Any:
     import matplotlib
 
-    matplotlib.use("Agg", force=True)
+    if not _in_kernel():
+        matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
     return plt
