@@ -10,6 +10,7 @@ A bundle is a folder::
     reason_codes.json    reason families and texts      fields.json          the applicant record
     golden.json          sample inputs and the outputs they must give (checked at every load)
     model_card.json      training windows, data digests, validation figures
+    training_firms.json  SHA-256 digests of the firms it trained on (the OOT rows are the others)
 
 The artifact hash of a bundle is the SHA-256 of its manifest's file table. Loading verifies every file
 against the manifest (and the manifest against an expected artifact hash when one is given), then re-decides
@@ -83,8 +84,10 @@ def save_bundle(
     *,
     golden_inputs: pd.DataFrame,
     model_card: Mapping[str, Any] | None = None,
+    training_firms: Any = None,
 ) -> str:
-    """Write ``engine`` as a bundle folder; return its artifact hash."""
+    """Write ``engine`` as a bundle folder; return its artifact hash. ``training_firms`` (digests, see
+    ``pd_model/oot.py``) is recorded when given."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model = engine.classifier.to_dict()
@@ -108,6 +111,10 @@ def save_bundle(
     }
     _write_json(out / "golden.json", golden)
     _write_json(out / "model_card.json", dict(model_card or engine.model_card))
+    if training_firms is not None:
+        from credit_points.pd_model.oot import write_training_firms
+
+        write_training_firms(out, training_firms)
     files = {p.name: _file_sha256(p) for p in sorted(out.iterdir()) if p.name != MANIFEST and p.is_file()}
     manifest = {"format": BUNDLE_FORMAT, "files": files, "libraries": library_versions()}
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8")

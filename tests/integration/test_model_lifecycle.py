@@ -18,7 +18,7 @@ import pytest
 from credit_points.bundle import load_bundle, verify_bundle
 from credit_points.config import Settings
 from credit_points.exceptions import ModelError
-from credit_points.pipelines.evaluate import run_promote
+from credit_points.pipelines.evaluate import run_evaluate, run_promote
 from credit_points.pipelines.generate import write_panel
 from credit_points.pipelines.models import load_engine
 from credit_points.pipelines.train import run_train
@@ -58,6 +58,15 @@ def test_given_a_challenger_when_promoted_then_champion_moves_and_a_degraded_mod
     good = run_train(raw, settings=settings)
     first = run_promote(raw, settings=settings)
     assert first.promoted, first.gate.to_frame()
+    # one OOT definition: the gate measured the model card's figure on the card's rows, and says which
+    card = good.model_card["out_of_time"]
+    assert card["firms"] == "unseen" and card["auc"] == good.model_card["validation"]["auc"]
+    floor = next(c for c in first.gate.criteria if c.name == "oot_auc_floor")
+    assert floor.value == round(card["auc"], 4)
+    assert f"{card['rows']:,} rows {card['window'][0]}..{card['window'][1]}, firms unseen" in floor.detail
+    evaluation = run_evaluate(f"models:/{settings.registry_model_name}@champion", raw, settings=settings)
+    assert evaluation.pack["metrics"]["auc"] == pytest.approx(card["auc"], abs=1e-12)
+    assert int(evaluation.pack["metrics"]["n"]) == card["rows"] and card["seen_firm_rows_left_out"] > 0
     assert alias_version(settings.registry_model_name, "champion") == good.version
     # and the version carries the gate's verdict (what lets a running service reload it by number later)
     from mlflow import MlflowClient
@@ -67,6 +76,8 @@ def test_given_a_challenger_when_promoted_then_champion_moves_and_a_degraded_mod
     # and what a validator finds on the version: a description, the data digest, the code's commit
     assert good.run_id in mv.description and mv.tags["data_sha256"][:16] in mv.description
     assert len(mv.tags["data_sha256"]) == 64 and mv.tags["git_sha"] and int(mv.tags["training_rows"]) > 0
+    assert f"OOT AUC {card['auc']:.4f} on {card['rows']:,} rows" in mv.description
+    _assert_validator_finds_the_record(settings, good, mv, card)
 
     # Given a model trained on shuffled outcomes (no signal)
     degraded_dir = home / "data" / "degraded"
@@ -87,6 +98,55 @@ def test_given_a_challenger_when_promoted_then_champion_moves_and_a_degraded_mod
         == "failed"
     )
     assert alias_version(settings.registry_model_name, "champion") == good.version
+
+
+def _assert_validator_finds_the_record(settings: Settings, good, mv, card) -> None:
+    """What a model validator opens in MLflow: the version's signature and input example, the gate's table
+    and verdict, the run's dataset with its real shape, settings longer than a parameter in full, and
+    figures that are each their own chart."""
+    import hashlib
+
+    import mlflow
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    info = mlflow.models.get_model_info(f"models:/{settings.registry_model_name}/{good.version}")
+    inputs = {c.name: c for c in info.signature.inputs.inputs}
+    assert {"firm_id", "as_of_date", "revenue", "credit_status"} <= set(inputs)
+    assert inputs["revenue"].required and not inputs["orders_backlog"].required  # nullable in the record
+    outputs = set(info.signature.outputs.input_names())
+    assert {"prob_default", "grade", "decision", "limit", "reason_codes"} <= outputs
+    assert info.signature.params.params[0].name == "explain"
+    example = mlflow.models.Model.load(info.model_uri).load_input_example(
+        mlflow.artifacts.download_artifacts(info.model_uri)
+    )
+    assert len(example) >= 1 and set(example.columns) <= set(inputs)
+    # the gate's verdict, figure, rows and table, reachable from the version
+    gate_run = mv.tags["gate.run_id"]
+    assert (
+        mv.tags["gate.oot_auc"] == f"{card['auc']:.4f}" and f"{card['rows']:,} rows" in mv.tags["gate.rows"]
+    )
+    table = pd.read_csv(client.download_artifacts(gate_run, "promotion_gate.csv"))
+    assert "oot_auc_floor" in set(table["name"]) and table["passed"].all()
+    verdict = json.loads(Path(client.download_artifacts(gate_run, "promotion_gate.json")).read_text())
+    assert verdict["verdict"] == "passed" and verdict["rows"]["rows"] == card["rows"]
+    # the training run: the dataset's real shape, the full settings, distinct figures
+    run = client.get_run(good.run_id)
+    dataset = run.inputs.dataset_inputs[0].dataset
+    assert json.loads(dataset.profile)["num_rows"] == int(mv.tags["training_rows"]) > 0
+    assert len(json.loads(dataset.schema)["mlflow_colspec"]) > 30
+    cut = {k: v for k, v in run.data.params.items() if v.endswith("(full value: params/params.json)")}
+    assert cut, "the configs are longer than one parameter"
+    full = json.loads(Path(client.download_artifacts(good.run_id, "params/params.json")).read_text())
+    for key, value in cut.items():
+        assert len(full[key]) > len(value) and full[key].startswith(value.split("… (full value")[0])
+    digests = {
+        name: hashlib.sha256(
+            Path(client.download_artifacts(good.run_id, f"figures/{name}")).read_bytes()
+        ).digest()
+        for name in ("roc.png", "calibration_by_grade.png", "shap_summary.png")
+    }
+    assert len(set(digests.values())) == 3
 
 
 def test_given_a_tampered_bundle_when_loaded_then_refused_naming_the_file(

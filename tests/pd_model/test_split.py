@@ -63,3 +63,34 @@ def test_missing_date_column_is_named(panel, pd_config) -> None:
     with pytest.raises(DataValidationError) as err:
         oot_split(panel.drop(columns=["as_of_date"]), pd_config)
     assert err.value.field == "as_of_date"
+
+
+def test_the_oot_rows_are_every_unseen_firm_and_the_bundle_digests_select_the_same_rows(
+    panel, pd_config
+) -> None:
+    from credit_points.pd_model.oot import firm_digests, oot_cohort
+
+    # given a firm that first applies in the test year (on the training side of the random holdout)
+    last = panel["as_of_date"].max()
+    newcomer = panel.loc[panel["as_of_date"] == last].iloc[[0]].assign(firm_id="NEWCOMER-0001")
+    frame = pd.concat([panel, newcomer], ignore_index=True)
+    s = oot_split(frame, pd_config)
+    firms = frame["firm_id"].to_numpy()
+    seen = set(firms[s.train]) | set(firms[s.calib])
+    in_window = frame["as_of_date"].to_numpy() >= s.test_start.to_datetime64()
+    # then the test is exactly the test window's rows of firms without a training or calibration row
+    expected = np.flatnonzero(in_window & ~np.isin(firms, list(seen)))
+    assert np.array_equal(s.test, expected) and len(frame) - 1 in s.test
+    # and the digests a bundle records select the same rows from the data (what evaluate and the gate use)
+    digests = s.seen_firms(frame, "firm_id")
+    assert len(digests) == len(seen) and set(digests) == set(firm_digests(sorted(seen)))
+    window = (
+        str(frame["as_of_date"].iloc[s.test].min().date()),
+        str(frame["as_of_date"].iloc[s.test].max().date()),
+    )
+    cohort = oot_cohort(frame, window=window, seen_firms=digests, target=None)
+    assert np.array_equal(np.flatnonzero(cohort.mask), s.test)
+    assert cohort.seen_rows_left_out == int((in_window & np.isin(firms, list(seen))).sum()) > 0
+    # without the digests (a version that records none) every firm of the window counts
+    everyone = oot_cohort(frame, window=window, seen_firms=None, target=None)
+    assert everyone.n == int(in_window.sum()) and everyone.describe()["firms"] == "all"

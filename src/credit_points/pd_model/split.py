@@ -2,9 +2,11 @@
 
 No firm is in both training and test. By default (``firm_split: holdout``) every firm is assigned at
 random, once, to the training side or the test side (``test_firm_share``): training and calibration rows
-come from training-side firms, test rows from test-side firms in the latest cohorts. The OOT figures then
+come from training-side firms; test rows are the latest cohorts' rows of every firm without a training or
+calibration row (the test-side firms, and firms that first apply in the test window). The OOT figures then
 measure what the bank faces — firms the model has not seen, at a later date — with no firm-level leak into
-training or into the calibrator.
+training or into the calibrator. ``pd_model/oot.py`` holds the same definition for data the split never
+saw (``evaluate``, the promotion gate).
 
 Why not simply drop every test-window firm from training (``firm_split: drop``)? In a panel, the firms
 still present in the latest year are the survivors; dropping them leaves mostly firms that exited, often
@@ -28,9 +30,9 @@ class SplitIndices:
     """Positional row indices (``frame.iloc``) of each slice, and the dates that cut them.
 
     Attributes:
-        train: rows of the earliest cohorts (test-window firms removed).
-        calib: rows of the calibration slice (test-window firms removed).
-        test: rows of the latest cohorts (the out-of-time test).
+        train: rows of the earliest cohorts (test-side firms removed).
+        calib: rows of the calibration slice (test-side firms removed).
+        test: rows of the latest cohorts of firms with no train or calib row (the out-of-time test).
         calib_start: first ``as_of_date`` of the calibration slice.
         test_start: first ``as_of_date`` of the test slice.
         dropped_firm_rows: rows left out so that no firm is on both sides.
@@ -42,6 +44,13 @@ class SplitIndices:
     calib_start: pd.Timestamp
     test_start: pd.Timestamp
     dropped_firm_rows: int = 0
+
+    def seen_firms(self, frame: pd.DataFrame, firm_column: str) -> np.ndarray:
+        """Digests of the firms with a training or calibration row (what a bundle records)."""
+        from credit_points.pd_model.oot import firm_digests
+
+        rows = np.concatenate([self.train, self.calib])
+        return firm_digests(pd.unique(frame[firm_column].iloc[rows].astype(str)))
 
     def as_dict(self) -> dict[str, object]:
         """Sizes and cut dates (for run logs)."""
@@ -120,7 +129,10 @@ def oot_split(frame: pd.DataFrame, config: PDModelConfig) -> SplitIndices:
         on_test_side = (rng.random(len(distinct)) < cfg.test_firm_share)[codes]
         is_train &= ~on_test_side
         is_calib &= ~on_test_side
-        is_test &= on_test_side
+        # the test: every firm the model has not seen (test-side firms, and firms new in the test window)
+        seen = np.zeros(len(distinct), dtype=bool)
+        seen[codes[is_train | is_calib]] = True
+        is_test &= ~seen[codes]
     elif cfg.firm_split == "drop":
         in_test = np.zeros(len(distinct), dtype=bool)
         in_test[codes[is_test]] = True

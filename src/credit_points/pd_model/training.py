@@ -58,6 +58,9 @@ class FitResult:
     extra: dict[str, Any] = field(default_factory=dict)
     #: the weight of each training row (reject inference), ``None`` when every row counts once
     w_train: np.ndarray | None = None
+    #: digests of the firms with a training or calibration row (``pd_model/oot.py``); ``None`` with
+    #: ``firm_split: none`` (the OOT rows are then every firm's)
+    seen_firms: np.ndarray | None = None
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -193,6 +196,11 @@ def fit_pd_model(
         config_hash=config.content_hash,
         feature_order_hash=feature_order_hash(config),
         w_train=train.weight,
+        seen_firms=(
+            split.seen_firms(frame_with_points, config.split.firm_column)
+            if config.split.firm_split != "none"
+            else None
+        ),
         extra={
             "reject_inference": {
                 **inference.describe(),

@@ -7,6 +7,7 @@ reference, floored PD, grades), so what is validated is what is served.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from credit_points.config import CONFIG_DIR, Settings, get_settings, load_config
 from credit_points.engine import DecisionEngine
 from credit_points.exceptions import DataValidationError
 from credit_points.pd_model.delong import delong_test
+from credit_points.pd_model.oot import definition, oot_cohort, read_training_firms
 from credit_points.pd_model.validation import validation_pack
 from credit_points.pipelines.common import load_applicants
 from credit_points.pipelines.models import load_engine
@@ -37,6 +39,16 @@ class Evaluation:
     raw_score: np.ndarray
     prob_default: np.ndarray
     cohort: tuple[str, str]
+    #: which rows: the OOT definition's (``pd_model/oot.py``) or every row of a chosen window
+    rows: dict[str, Any] | None = None
+
+    @property
+    def rows_label(self) -> str:
+        n = int(self.pack["metrics"]["n"])
+        firms = (
+            "all firms" if not self.rows or self.rows.get("firms") != "unseen" else "firms unseen in training"
+        )
+        return f"{n:,} rows {self.cohort[0]}..{self.cohort[1]}, {firms}"
 
 
 def select_cohort(frame: pd.DataFrame, start: str | None, end: str | None) -> pd.DataFrame:
@@ -55,7 +67,33 @@ def select_cohort(frame: pd.DataFrame, start: str | None, end: str | None) -> pd
     return cohort
 
 
-def evaluate_engine(engine: DecisionEngine, resolved: ResolvedModel, cohort: pd.DataFrame) -> Evaluation:
+def oot_rows(
+    engine: DecisionEngine, resolved: ResolvedModel, frame: pd.DataFrame
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The version's OOT rows of ``frame`` (``pd_model/oot.py``: its out-of-time window, matured outcomes,
+    firms it did not train on) and their description."""
+    split = engine.pd_config.split
+    start, end = _oot_window(engine)
+    cohort = oot_cohort(
+        frame,
+        window=(start, end),
+        seen_firms=read_training_firms(resolved.bundle_dir),
+        firm_column=split.firm_column,
+        date_column=split.date_column,
+        target=split.target,
+    )
+    if not cohort.n:
+        raise DataValidationError(
+            f"no out-of-time rows in the data ({definition(cohort.unseen_only)}; window "
+            f"{start or '…'}..{end or '…'})",
+            field=split.date_column,
+        )
+    return frame.loc[cohort.mask], cohort.describe()
+
+
+def evaluate_engine(
+    engine: DecisionEngine, resolved: ResolvedModel, cohort: pd.DataFrame, rows: dict[str, Any] | None = None
+) -> Evaluation:
     """Decide the cohort and compute the validation pack against its observed outcomes."""
     target = engine.pd_config.split.target
     if target not in cohort.columns or cohort[target].isna().any():
@@ -76,15 +114,15 @@ def evaluate_engine(engine: DecisionEngine, resolved: ResolvedModel, cohort: pd.
         pack["metrics"]["score_psi"] = score_psi(reference, raw)
     dates = cohort["as_of_date"]
     window = (dates.min().date().isoformat(), dates.max().date().isoformat())
-    return Evaluation(resolved, pack, y, raw, prob_default, window)
+    return Evaluation(resolved, pack, y, raw, prob_default, window, rows)
 
 
 def print_evaluation(evaluation: Evaluation, console: Console) -> None:
     m = evaluation.pack["metrics"]
     r = evaluation.resolved
     console.print(
-        f"{r.name} version {r.version} on {evaluation.cohort[0]} … {evaluation.cohort[1]}: "
-        f"n={int(m['n']):,} defaults={int(m['defaults'])} AUC {m['auc']:.4f} "
+        f"{r.name} version {r.version} on {evaluation.rows_label}: "
+        f"defaults={int(m['defaults'])} AUC {m['auc']:.4f} "
         f"[{m['auc_ci_low']:.4f}, {m['auc_ci_high']:.4f}] Gini {m['gini']:.4f} KS {m['ks']:.4f} "
         f"Brier {m['brier']:.5f} ECE {m['ece']:.5f} HL p {m['hl_p_value']:.3f}"
         + (f" score PSI {m['score_psi']:.4f}" if "score_psi" in m else "")
@@ -116,13 +154,16 @@ def run_evaluate(
     settings: Settings | None = None,
     console: Console | None = None,
 ) -> Evaluation:
-    """Validation pack of ``model`` on the rows of ``data`` in [start, end] (default: its OOT window)."""
+    """Validation pack of ``model`` on the rows of ``data`` in [start, end], every firm's; without dates, on
+    its OOT rows (``pd_model/oot.py``: the figures its model card and the gate show)."""
     console = console or Console()
     engine, resolved = load_engine(model, settings or get_settings())
+    frame = load_applicants(data, require_outcome=True).frame
     if start is None and end is None:
-        start, end = _oot_window(engine)
-    cohort = select_cohort(load_applicants(data, require_outcome=True).frame, start, end)
-    evaluation = evaluate_engine(engine, resolved, cohort)
+        cohort, rows = oot_rows(engine, resolved, frame)
+    else:
+        cohort, rows = select_cohort(frame, start, end), {"firms": "all"}
+    evaluation = evaluate_engine(engine, resolved, cohort, rows)
     print_evaluation(evaluation, console)
     return evaluation
 
@@ -164,9 +205,8 @@ def run_promote(
     name = settings.registry_model_name
     configure_tracking(settings)
     chal_engine, chal = load_engine(f"models:/{name}@{challenger}", settings, allow_cached=False)
-    start, end = _oot_window(chal_engine)
-    cohort = select_cohort(load_applicants(data, require_outcome=True).frame, start, end)
-    chal_eval = evaluate_engine(chal_engine, chal, cohort)
+    cohort, rows = oot_rows(chal_engine, chal, load_applicants(data, require_outcome=True).frame)
+    chal_eval = evaluate_engine(chal_engine, chal, cohort, rows)
     print_evaluation(chal_eval, console)
 
     champ = None
@@ -185,6 +225,7 @@ def run_promote(
     gate = evaluate_gate(
         gate_cfg,
         oot_auc=metrics["auc"],
+        rows=chal_eval.rows_label,
         n_defaults=int(metrics["defaults"]),
         red_grades=red,
         psi=float(metrics.get("score_psi", 0.0)),
@@ -205,13 +246,42 @@ def run_promote(
     console.print(table)
     promoted = gate.passed
     target = promote_to or champion
+    verdict = {
+        "verdict": "passed" if promoted else "failed",
+        "model": name,
+        "version": chal.version,
+        "champion_version": champ.version if champ else None,
+        "rows": chal_eval.rows,
+        "rows_label": chal_eval.rows_label,
+        "gate_config_hash": gate_cfg.content_hash,
+        "criteria": json.loads(gate.to_frame().to_json(orient="records")),
+    }
+    with training_run(
+        "promote", tags={"model_version": chal.version, "verdict": "pass" if promoted else "fail"}
+    ) as run:
+        mlflow.log_params({"challenger_version": chal.version, "champion_version": champ.version if champ else "none",
+                           "gate_config_hash": gate_cfg.content_hash, "cohort": chal_eval.rows_label,
+                           "decided_at": dt.datetime.now(dt.UTC).isoformat()})  # fmt: skip
+        mlflow.log_metrics({f"gate_{k}": float(v) for k, v in metrics.items() if np.isfinite(v)})
+        mlflow.log_text(gate.to_frame().to_csv(index=False), "promotion_gate.csv")
+        mlflow.log_dict(verdict, "promotion_gate.json")
+        if live is not None:
+            mlflow.log_dict(live, "live_comparison.json")
     from mlflow import MlflowClient
 
     from credit_points.pipelines.engine_service import GATE_TAG
 
     # the verdict on the version itself ("passed" lets a running service reload it by number later, a
-    # rollback, say)
-    MlflowClient().set_model_version_tag(name, chal.version, GATE_TAG, "passed" if promoted else "failed")
+    # rollback, say), with the run that holds the gate's table and the rows it measured
+    client = MlflowClient()
+    for tag, value in {
+        GATE_TAG: verdict["verdict"],
+        "gate.run_id": run.info.run_id,
+        "gate.oot_auc": f"{metrics['auc']:.4f}",
+        "gate.rows": chal_eval.rows_label,
+        "gate.failed": ",".join(c.name for c in gate.failures),
+    }.items():
+        client.set_model_version_tag(name, chal.version, tag, value)
     if promoted:
         set_alias(name, target, chal.version)
         console.print(f"[green]version {chal.version} is now @{target}[/green]")
@@ -219,16 +289,6 @@ def run_promote(
         console.print(
             f"[red]version {chal.version} was not promoted: {', '.join(c.name for c in gate.failures)}[/red]"
         )
-    with training_run(
-        "promote", tags={"model_version": chal.version, "verdict": "pass" if promoted else "fail"}
-    ):
-        mlflow.log_params({"challenger_version": chal.version, "champion_version": champ.version if champ else "none",
-                           "gate_config_hash": gate_cfg.content_hash, "cohort": f"{start}..{end}",
-                           "decided_at": dt.datetime.now(dt.UTC).isoformat()})  # fmt: skip
-        mlflow.log_metrics({f"gate_{k}": float(v) for k, v in metrics.items() if np.isfinite(v)})
-        mlflow.log_text(gate.to_frame().to_csv(index=False), "promotion_gate.csv")
-        if live is not None:
-            mlflow.log_dict(live, "live_comparison.json")
     return PromotionOutcome(gate, chal, champ, promoted)
 
 

@@ -64,6 +64,7 @@ def run_policy_apply(
     from mlflow import MlflowClient
 
     from credit_points.bundle import golden_inputs_frame, save_bundle
+    from credit_points.pd_model.oot import read_training_firms
     from credit_points.pipelines.evaluate import run_promote
     from credit_points.pipelines.models import load_engine
     from credit_points.pipelines.policy_sim import load_proposed_policy
@@ -128,7 +129,13 @@ def run_policy_apply(
         mlflow.log_artifact(str(policy_file), "policy")
         mlflow.log_dict(change, "policy/policy_change.json")
         bundle_dir = Path(tmp) / "bundle"
-        artifact = save_bundle(new_engine, bundle_dir, golden_inputs=golden, model_card=card)
+        artifact = save_bundle(
+            new_engine,
+            bundle_dir,
+            golden_inputs=golden,
+            model_card=card,
+            training_firms=read_training_firms(resolved.bundle_dir),  # same model, same OOT rows
+        )
         version = register_bundle(bundle_dir, name=name, artifact_hash=artifact, run_id=run.info.run_id)
         set_alias(name, CANDIDATE_ALIAS, version)
     for tag, value in {**tags, KEY_TAG: key}.items():

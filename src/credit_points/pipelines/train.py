@@ -22,8 +22,9 @@ from credit_points.engine import DecisionEngine, ModelIdentity
 from credit_points.exceptions import DataValidationError
 from credit_points.explain.config import load_reason_codes
 from credit_points.pd_model.calibration import sigmoid
-from credit_points.pd_model.config import MasterScale, PDModelConfig, load_pd_config
+from credit_points.pd_model.config import PDModelConfig, load_pd_config
 from credit_points.pd_model.master_scale import apply_pd_floor, assign_grade
+from credit_points.pd_model.oot import oot_cohort
 from credit_points.pd_model.reject_inference import with_reject_inference
 from credit_points.pd_model.training import FitResult, fit_pd_model
 from credit_points.pd_model.validation import monitoring_reference
@@ -153,17 +154,29 @@ def build_model_card(
     engine_versions: dict[str, Any],
     data_digest: str,
     train_raw: np.ndarray,
-    scale: MasterScale,
+    config: PDModelConfig,
     engine: DecisionEngine | None = None,
 ) -> dict[str, Any]:
     """The model card: windows, data, selection, validation figures, grade table, limitations, and the
     monitoring reference of the training rows (PDs and grades on the master ``scale``) — as ``engine``
     serves them, when given (:func:`served_training_rows`)."""
+    scale = config.master_scale
     pack = fit.validation
     X, raw = (fit.X_train, train_raw) if engine is None else served_training_rows(frame, fit, engine)
     train_pd = apply_pd_floor(sigmoid(raw), scale)
     reference = monitoring_reference(train_pd, assign_grade(train_pd, scale), X, weights=fit.w_train)
     grade = pack["grade_table"]
+    window = _window(frame, fit.split.test)
+    oot = oot_cohort(
+        frame,
+        window=(window[0], window[1]),
+        seen_firms=fit.seen_firms,
+        firm_column=config.split.firm_column,
+        date_column=config.split.date_column,
+        target=config.split.target,
+    )
+    if oot.n != len(fit.y_oot):  # one definition: the split's test rows are the cohort's
+        raise AssertionError(f"OOT cohort of {oot.n} rows is not the {len(fit.y_oot)} rows validated")
     return {
         "windows": {
             "train": _window(frame, fit.split.train),
@@ -175,6 +188,8 @@ def build_model_card(
             "calibration": len(fit.split.calib),
             "out_of_time": len(fit.split.test),
         },
+        # the rows every OOT figure below (and the promotion gate's) is measured on
+        "out_of_time": {**oot.describe(), "auc": float(pack["metrics"]["auc"])},
         "data_sha256": data_digest,
         "selection": {k: v for k, v in fit.selection.items() if k != "table"},
         "validation": {k: float(v) for k, v in pack["metrics"].items()},
@@ -208,7 +223,9 @@ def _log_figures(fit: FitResult, console: Console) -> None:
         plt.close(fig)
 
 
-def _describe_version(name: str, version: str, run_id: str, digest: str, rows: int, artifact: str) -> None:
+def _describe_version(
+    name: str, version: str, run_id: str, digest: str, rows: int, artifact: str, oot: dict[str, Any]
+) -> None:
     """What a validator finds on the registry version itself: a description and the tags that tie it to its
     code, data and run (the gate adds ``gate.verdict`` when ``promote`` judges it)."""
     from mlflow import MlflowClient
@@ -222,7 +239,9 @@ def _describe_version(name: str, version: str, run_id: str, digest: str, rows: i
         description=(
             f"credit-points decision bundle (innovation points, calibrated PD model, lending policy) trained by "
             f"run {run_id} on {rows:,} applicant rows (data sha256 {digest[:16]}…), artifact {artifact[:16]}…. "
-            "Windows and validation figures: model_card.json in the bundle and the run's validation report."
+            f"OOT AUC {oot['auc']:.4f} on {oot['rows']:,} rows {oot['window'][0]}..{oot['window'][1]} "
+            f"({oot['definition']}). Windows and validation figures: model_card.json in the bundle and the "
+            "run's validation report; the promotion gate's verdict: the gate.* tags."
         ),
     )
     for tag, value in (("git_sha", git_sha()), ("data_sha256", digest), ("training_rows", str(rows))):
@@ -309,7 +328,7 @@ def run_train(
     )
     train_raw = fit.model.raw_score(fit.X_train)
     card = build_model_card(
-        joined, fit, decision_engine.versions, loaded.digest, train_raw, pd_cfg.master_scale, decision_engine
+        joined, fit, decision_engine.versions, loaded.digest, train_raw, pd_cfg, decision_engine
     )
     if loaded.outcomes_manifest is not None:  # the audit range and outcome files that trained it
         card["training_data"] = loaded.outcomes_manifest
@@ -336,7 +355,7 @@ def run_train(
         log_params(flatten(params))
         inference = dict(fit.extra.get("reject_inference", {}))
         recorded = {k: v for k, v in inference.items() if k not in _RI_FIGURES and k != "self_check"}
-        log_params(flatten({"reject_inference": recorded}))
+        log_params(flatten({"reject_inference": recorded}), artifact_file="params/reject_inference.json")
         mlflow.log_metrics(
             {f"reject_inference_{k}": float(inference[k]) for k in _RI_FIGURES if k in inference}
         )
@@ -385,12 +404,20 @@ def run_train(
 
         bundle_dir = Path(tmp) / "bundle"
         golden = golden_frame(decision_engine, frame.iloc[fit.split.test], n=40, seed=0)
-        artifact = save_bundle(decision_engine, bundle_dir, golden_inputs=golden, model_card=card)
+        artifact = save_bundle(
+            decision_engine, bundle_dir, golden_inputs=golden, model_card=card, training_firms=fit.seen_firms
+        )
         version = register_bundle(
             bundle_dir, name=settings.registry_model_name, artifact_hash=artifact, run_id=run.info.run_id
         )
         _describe_version(
-            settings.registry_model_name, version, run.info.run_id, loaded.digest, len(frame), artifact
+            settings.registry_model_name,
+            version,
+            run.info.run_id,
+            loaded.digest,
+            len(frame),
+            artifact,
+            card["out_of_time"],
         )
         set_alias(settings.registry_model_name, alias, version)
     console.print(

@@ -573,9 +573,12 @@ def _model_section(engine: DecisionEngine) -> dict[str, Any]:
     """The model card: windows, rows, out-of-time validation figures and the grade table."""
     card = engine.model_card or {}
     validation = card.get("validation", {})
+    oot = card.get("out_of_time", {})  # the rows the figures (and the gate's) are measured on
     return {
         "windows": card.get("windows", {}),
         "rows": card.get("rows", {}),
+        "oot_rows": oot.get("rows", validation.get("n")),
+        "oot_firms": oot.get("firms", "all"),
         "auc": validation.get("auc"),
         "auc_ci_low": validation.get("auc_ci_low"),
         "auc_ci_high": validation.get("auc_ci_high"),

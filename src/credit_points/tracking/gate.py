@@ -87,8 +87,10 @@ def evaluate_gate(
     psi: float,
     auc_drop_p_value: float | None,
     champion_auc: float | None,
+    rows: str = "the out-of-time cohort",
 ) -> GateResult:
-    """Apply every criterion; the caller computed the figures on one out-of-time cohort."""
+    """Apply every criterion; the caller computed the figures on one out-of-time cohort, named by ``rows``
+    (e.g. ``2,038 rows 2024-01-01..2024-12-31, firms unseen in training``)."""
     result = GateResult()
     add = result.criteria.append
     add(
@@ -97,7 +99,7 @@ def evaluate_gate(
             n_defaults >= config.min_oot_defaults,
             n_defaults,
             config.min_oot_defaults,
-            f"{n_defaults} defaults in the out-of-time cohort",
+            f"{n_defaults} defaults in {rows}",
         )
     )
     add(
@@ -106,7 +108,7 @@ def evaluate_gate(
             oot_auc >= config.min_oot_auc,
             round(oot_auc, 4),
             config.min_oot_auc,
-            f"OOT AUC {oot_auc:.4f} vs floor {config.min_oot_auc}",
+            f"OOT AUC {oot_auc:.4f} on {rows} vs floor {config.min_oot_auc}",
         )
     )
     if auc_drop_p_value is None or champion_auc is None:
@@ -120,7 +122,7 @@ def evaluate_gate(
                 auc_drop_p_value >= config.auc_drop_alpha,
                 round(auc_drop_p_value, 6),
                 config.auc_drop_alpha,
-                f"challenger AUC {oot_auc:.4f} vs champion {champion_auc:.4f}; "
+                f"challenger AUC {oot_auc:.4f} vs champion {champion_auc:.4f} on the same rows; "
                 f"one-sided DeLong p = {auc_drop_p_value:.4g}",
             )
         )

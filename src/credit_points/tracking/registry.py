@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from credit_points.bundle import MANIFEST, verify_bundle
 from credit_points.exceptions import ModelError
 
@@ -188,18 +190,56 @@ def latest_cached(
     return ResolvedModel(**{**data, "source": "local-cache"})
 
 
+#: rows of the bundle's golden inputs logged as the version's input example (synthetic ids, no names)
+_EXAMPLE_ROWS = 3
+#: applicant-record dtypes (``configs/fields.yaml``) as MLflow column types; counts arrive as numbers
+_SIGNATURE_TYPES = {"string": "string", "category": "string", "date": "datetime", "float": "double",
+                    "int": "double", "bool": "boolean"}  # fmt: skip
+
+
+def bundle_signature(bundle_dir: str | Path) -> tuple[Any, pd.DataFrame]:
+    """The version's signature and input example, from the bundle itself.
+
+    Inputs are the applicant record of the bundle's ``fields.json`` (a field the record may leave empty is
+    optional); outputs are the columns its engine decides, inferred on the example, which is the first
+    golden inputs (synthetic identities, checked at every load).
+    """
+    from mlflow.models import ModelSignature, infer_signature
+    from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
+
+    from credit_points.bundle import golden_inputs_frame, load_bundle
+
+    engine = load_bundle(bundle_dir, check_golden=False)
+    golden = json.loads((Path(bundle_dir) / "golden.json").read_text(encoding="utf-8"))
+    example = golden_inputs_frame(golden["inputs"][:_EXAMPLE_ROWS])
+    example = example[[f.name for f in engine.fields.fields if f.name in example.columns]]
+    inputs = Schema(
+        [
+            ColSpec(_SIGNATURE_TYPES[f.dtype], f.name, required=f.required and not f.nullable)
+            for f in engine.fields.fields
+        ]
+    )
+    outputs = infer_signature(example, engine.decide(example, explain="none")).outputs
+    params = ParamSchema([ParamSpec("explain", "string", "adverse")])  # DecisionBundleModel.predict's
+    return ModelSignature(inputs=inputs, outputs=outputs, params=params), example
+
+
 def register_bundle(bundle_dir: str | Path, *, name: str, artifact_hash: str, run_id: str) -> str:
-    """Log the bundle as a "models from code" pyfunc in the active run and register a new version."""
+    """Log the bundle as a "models from code" pyfunc in the active run (with its signature and an input
+    example) and register a new version."""
     import mlflow
 
     from credit_points.tracking import pyfunc_model
 
+    signature, example = bundle_signature(bundle_dir)
     info = mlflow.pyfunc.log_model(
         name="decision-bundle",
         python_model=pyfunc_model.__file__,
         artifacts={"bundle": str(bundle_dir)},
         registered_model_name=name,
         pip_requirements=[f"credit-points=={_own_version()}"],
+        signature=signature,
+        input_example=example,
     )
     version = str(info.registered_model_version)
     client = mlflow.MlflowClient()

@@ -49,22 +49,28 @@ def git_sha(root: Path = PROJECT_ROOT) -> str:
         return "unknown"
 
 
-def log_params(params: Mapping[str, Any]) -> None:
-    """Log parameters in one batch, values cut to a readable length."""
+def log_params(params: Mapping[str, Any], *, artifact_file: str = "params/params.json") -> None:
+    """Log parameters in batches. A value longer than a readable length is logged cut, ending with
+    ``… (full value: <artifact_file>)``, and every value in full in ``artifact_file`` (JSON) — a run's
+    settings are never lost to MLflow's parameter limit."""
     import mlflow
 
-    clean = {k: (str(v)[:_MAX_PARAM] if v is not None else "None") for k, v in params.items()}
+    full = {k: (str(v) if v is not None else "None") for k, v in params.items()}
+    note = f"… (full value: {artifact_file})"
+    clean = {k: v if len(v) <= _MAX_PARAM else v[: _MAX_PARAM - len(note)] + note for k, v in full.items()}
+    mlflow.log_dict(full, artifact_file)
     items = list(clean.items())
     for start in range(0, len(items), 90):  # MLflow batches at most 100 params per call
         mlflow.log_params(dict(items[start : start + 90]))
 
 
 def log_dataset(frame: pd.DataFrame, *, name: str, source: str, digest: str, context: str) -> None:
-    """Record a data set's digest and schema with ``mlflow.log_input`` (no rows are stored)."""
+    """Record a data set's digest, schema and shape (rows × columns) with ``mlflow.log_input``; MLflow keeps
+    the metadata, not the rows."""
     import mlflow
     from mlflow.data.pandas_dataset import from_pandas
 
-    dataset = from_pandas(frame.head(0), source=source, name=name, digest=digest[:36])
+    dataset = from_pandas(frame, source=source, name=name, digest=digest[:36])
     mlflow.log_input(dataset, context=context, tags={"sha256": digest, "rows": str(len(frame))})
 
 
