@@ -19,13 +19,11 @@ import yaml
 from credit_points.audit.store import AuditStore
 from credit_points.config import CONFIG_DIR
 
+from ..chromium import CHROMIUM, run_chromium
 from .cli import run_cli
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
-_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-          "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
 #: appended to a page: every error event (capturing: failed images too) and the images that did not load
 _CHECK = """<script>
 window.__errors = window.__errors || [];
@@ -182,11 +180,8 @@ def _check_in_chromium(page: Path, tmp_path: Path) -> None:
     html = page.read_text(encoding="utf-8").replace("<head>", _CATCH, 1).replace("</body>", _CHECK)
     checked = tmp_path / "checked.html"
     checked.write_text(html, encoding="utf-8")
-    done = subprocess.run(
-        [CHROMIUM, *_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0",
-         "--window-size=1200,3000", "--virtual-time-budget=3000", "--dump-dom", checked.as_uri()],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    done = run_chromium(["--enable-logging=stderr", "--v=0", "--window-size=1200,3000",
+                         "--virtual-time-budget=3000", "--dump-dom", checked.as_uri()], tmp_path / "profile")  # fmt: skip
     match = re.search(r'data-check="([^"]*)"', done.stdout)
     assert match, done.stderr[-2000:]
     check = json.loads(match.group(1).replace("&quot;", '"').replace("&amp;", "&"))

@@ -66,11 +66,17 @@ def log_params(params: Mapping[str, Any], *, artifact_file: str = "params/params
 
 def log_dataset(frame: pd.DataFrame, *, name: str, source: str, digest: str, context: str) -> None:
     """Record a data set's digest, schema and shape (rows × columns) with ``mlflow.log_input``; MLflow keeps
-    the metadata, not the rows."""
+    the metadata, not the rows.
+
+    MLflow keeps one record per (experiment, name, digest) and reuses it: the dataset's digest is
+    ``sha256:`` + the first 29 hex digits of the data's SHA-256 (36 characters, MLflow's limit), so that a
+    store holding the shape-less record of an earlier release (digest = the first 36 hex digits, 0 rows)
+    gets a new, complete one; the full SHA-256 is the input's ``sha256`` tag.
+    """
     import mlflow
     from mlflow.data.pandas_dataset import from_pandas
 
-    dataset = from_pandas(frame, source=source, name=name, digest=digest[:36])
+    dataset = from_pandas(frame, source=source, name=name, digest=f"sha256:{digest[:29]}")
     mlflow.log_input(dataset, context=context, tags={"sha256": digest, "rows": str(len(frame))})
 
 
