@@ -40,3 +40,25 @@ def test_the_earlier_bundle_decides_what_todays_api_accepts_and_replays_it_exact
     assert {r["decision"] for r in records} <= {"approve", "refer", "decline"}
     assert [r["configs"]["fields"]["version"] for r in records] == ["1.0.0"] * 10
     assert replayed == records
+
+
+def test_the_earlier_bundle_is_evaluated_on_every_firm_of_its_window_and_says_so(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from credit_points.config import Settings
+    from credit_points.pipelines.evaluate import run_evaluate
+    from credit_points.pipelines.generate import write_panel
+
+    # given the panel it was trained on; the bundle predates training_firms.json
+    assert not (BUNDLE / "training_firms.json").exists()
+    paths = write_panel(tmp_path / "raw", n_firms=1200, years=(2019, 2024), seed=3)
+    console = Console(record=True, width=200)
+    # when it is evaluated on its OOT window
+    evaluation = run_evaluate(
+        str(BUNDLE), paths["applicants"], settings=Settings(home=tmp_path), console=console
+    )
+    # then every firm of the window counts, and the printed line says so
+    assert evaluation.rows is not None and evaluation.rows["firms"] == "all"
+    assert evaluation.rows["seen_firm_rows_left_out"] == 0 and evaluation.rows["window"][0] >= "2024-01-01"
+    printed = console.export_text()
+    assert f"{int(evaluation.pack['metrics']['n']):,} rows 2024-" in printed and "all firms" in printed

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,9 +66,18 @@ class OOTCohort:
         }
 
     def label(self) -> str:
-        """Short text naming the rows: ``2,038 rows 2024-01-01..2024-12-31, firms unseen in training``."""
-        firms = "firms unseen in training" if self.unseen_only else "all firms"
-        return f"{self.n:,} rows {self.window[0]}..{self.window[1]}, {firms}"
+        return rows_label(self.n, self.window, unseen_only=self.unseen_only)
+
+
+def rows_label(n: int, window: Sequence[str], *, unseen_only: bool) -> str:
+    """Short text naming OOT rows, wherever a figure on them is shown.
+
+    Examples:
+        >>> rows_label(2038, ("2024-01-01", "2024-12-31"), unseen_only=True)
+        '2,038 rows 2024-01-01..2024-12-31, firms unseen in training'
+    """
+    firms = "firms unseen in training" if unseen_only else "all firms"
+    return f"{n:,} rows {window[0]}..{window[1]}, {firms}"
 
 
 def oot_cohort(

@@ -21,7 +21,7 @@ from credit_points.config import CONFIG_DIR, Settings, get_settings, load_config
 from credit_points.engine import DecisionEngine
 from credit_points.exceptions import DataValidationError
 from credit_points.pd_model.delong import delong_test
-from credit_points.pd_model.oot import definition, oot_cohort, read_training_firms
+from credit_points.pd_model.oot import definition, oot_cohort, read_training_firms, rows_label
 from credit_points.pd_model.validation import validation_pack
 from credit_points.pipelines.common import load_applicants
 from credit_points.pipelines.models import load_engine
@@ -44,11 +44,8 @@ class Evaluation:
 
     @property
     def rows_label(self) -> str:
-        n = int(self.pack["metrics"]["n"])
-        firms = (
-            "all firms" if not self.rows or self.rows.get("firms") != "unseen" else "firms unseen in training"
-        )
-        return f"{n:,} rows {self.cohort[0]}..{self.cohort[1]}, {firms}"
+        unseen = bool(self.rows) and self.rows.get("firms") == "unseen"  # type: ignore[union-attr]
+        return rows_label(int(self.pack["metrics"]["n"]), self.cohort, unseen_only=unseen)
 
 
 def select_cohort(frame: pd.DataFrame, start: str | None, end: str | None) -> pd.DataFrame:

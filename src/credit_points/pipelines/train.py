@@ -24,7 +24,7 @@ from credit_points.explain.config import load_reason_codes
 from credit_points.pd_model.calibration import sigmoid
 from credit_points.pd_model.config import PDModelConfig, load_pd_config
 from credit_points.pd_model.master_scale import apply_pd_floor, assign_grade
-from credit_points.pd_model.oot import oot_cohort
+from credit_points.pd_model.oot import oot_cohort, rows_label
 from credit_points.pd_model.reject_inference import with_reject_inference
 from credit_points.pd_model.training import FitResult, fit_pd_model
 from credit_points.pd_model.validation import monitoring_reference
@@ -223,6 +223,10 @@ def _log_figures(fit: FitResult, console: Console) -> None:
         plt.close(fig)
 
 
+def _oot_label(oot: dict[str, Any]) -> str:
+    return rows_label(oot["rows"], oot["window"], unseen_only=oot["firms"] == "unseen")
+
+
 def _describe_version(
     name: str, version: str, run_id: str, digest: str, rows: int, artifact: str, oot: dict[str, Any]
 ) -> None:
@@ -239,9 +243,9 @@ def _describe_version(
         description=(
             f"credit-points decision bundle (innovation points, calibrated PD model, lending policy) trained by "
             f"run {run_id} on {rows:,} applicant rows (data sha256 {digest[:16]}…), artifact {artifact[:16]}…. "
-            f"OOT AUC {oot['auc']:.4f} on {oot['rows']:,} rows {oot['window'][0]}..{oot['window'][1]} "
-            f"({oot['definition']}). Windows and validation figures: model_card.json in the bundle and the "
-            "run's validation report; the promotion gate's verdict: the gate.* tags."
+            f"OOT AUC {oot['auc']:.4f} on {_oot_label(oot)} ({oot['definition']}). Windows and validation "
+            "figures: model_card.json in the bundle and the run's validation report; the promotion gate's "
+            "verdict: the gate.* tags."
         ),
     )
     for tag, value in (("git_sha", git_sha()), ("data_sha256", digest), ("training_rows", str(rows))):
@@ -393,6 +397,9 @@ def run_train(
                 }
             )
         mlflow.log_metrics({f"oot_{k}": float(v) for k, v in fit.metrics.items() if np.isfinite(v)})
+        mlflow.set_tags(
+            {"oot.rows": _oot_label(card["out_of_time"]), "oot.definition": card["out_of_time"]["definition"]}
+        )
         mlflow.log_metric("bad_rows", float(bad_rows))
         for name in ("grade_table", "calibration_table", "csi_table"):
             table = fit.validation.get(name)
@@ -422,7 +429,7 @@ def run_train(
         set_alias(settings.registry_model_name, alias, version)
     console.print(
         f"registered {settings.registry_model_name} version {version} as @{alias} "
-        f"(OOT AUC {fit.metrics['auc']:.4f}, run {run.info.run_id})"
+        f"(OOT AUC {fit.metrics['auc']:.4f} on {_oot_label(card['out_of_time'])}, run {run.info.run_id})"
     )
     return TrainOutcome(
         run_id=run.info.run_id,
