@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: install sysdeps demo test lint audit bench clean
+.PHONY: install sysdeps demo test lint audit bench clean lock
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -34,6 +34,11 @@ lint: install
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy src
 	$(BIN)/lint-imports
+
+# The container image's lock file (serving/requirements.lock), resolved from pyproject.toml with hashes.
+lock: install
+	$(BIN)/python -m pip install -q 'uv>=0.4'
+	$(BIN)/python scripts/lock.py
 
 # Known-vulnerability audit of the installed dependencies (needs the PyPI vulnerability service).
 audit: install

@@ -107,6 +107,16 @@ def promote(
         raise typer.Exit(1)
 
 
+def bootstrap(
+    firms: int = typer.Option(8000, "--firms", min=500, help="Firms to generate for the first model."),
+    seed: int = typer.Option(7, "--seed", help="Generator seed."),
+) -> None:
+    """A first champion for a new deployment, once: generate, train, gate, register (nothing if one exists)."""
+    from credit_points.pipelines.bootstrap import run_bootstrap
+
+    run_bootstrap(firms=firms, seed=seed)
+
+
 reject_app = typer.Typer(help="Reject inference on the bank's own data.", no_args_is_help=True)
 
 
@@ -310,3 +320,4 @@ def register(app: typer.Typer) -> None:
     app.command("train")(train)
     app.command("evaluate")(evaluate)
     app.command("promote")(promote)
+    app.command("bootstrap")(bootstrap)
