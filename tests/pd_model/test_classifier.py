@@ -27,6 +27,23 @@ def blended(data, fast_config) -> PDClassifier:
     return PDClassifier.from_config(fast_config, blend_weights=(0.5,)).fit(X, y, Xc, yc)
 
 
+@pytest.fixture(scope="module")
+def with_linear(data, fast_config) -> PDClassifier:
+    X, y, Xc, yc = data
+    # the linear candidate offered, and a grid that forces all three parts into the blend (1/4, 1/4, 1/2)
+    selection = fast_config.selection.model_copy(update={"linear": True, "linear_c_grid": (0.1, 1.0)})
+    config = fast_config.model_copy(update={"selection": selection})
+    return PDClassifier.from_config(config, blend_weights=(0.25,)).fit(X, y, Xc, yc)
+
+
+def test_the_linear_candidate_joins_the_blend_with_its_share(with_linear) -> None:
+    assert with_linear.linear_weight_ == 0.5 and with_linear.blend_weight_ == 0.25
+    assert with_linear.linear_ is not None and with_linear.linear_.C_ in (0.1, 1.0)
+    assert with_linear.selection_ == [
+        {**with_linear.selection_[0], "weight": 0.25, "scorecard_weight": 0.25, "linear_weight": 0.5}
+    ]
+
+
 def test_same_data_and_config_give_byte_identical_model_text(data, fast_config) -> None:
     X, y, Xc, yc = data
     a = PDClassifier.from_config(fast_config, scorecard=None).fit(X, y, Xc, yc)
@@ -43,7 +60,7 @@ def test_a_different_seed_gives_a_different_model(data, fast_config) -> None:
     assert a.booster_.model_to_string() != b.booster_.model_to_string()
 
 
-@pytest.mark.parametrize("which", ["booster_only", "blended"])
+@pytest.mark.parametrize("which", ["booster_only", "blended", "with_linear"])
 def test_contributions_add_up_to_the_calibrated_raw_score(request, data, which) -> None:
     model = request.getfixturevalue(which)
     X = data[2]
@@ -73,7 +90,7 @@ def test_calibrator_is_fitted_on_the_calibration_data(data, fast_config) -> None
     assert model.predict_proba(Xc)[:, 1].mean() == pytest.approx(yc_shifted.mean(), abs=1e-6)
 
 
-@pytest.mark.parametrize("which", ["booster_only", "blended"])
+@pytest.mark.parametrize("which", ["booster_only", "blended", "with_linear"])
 def test_pd_is_monotone_in_constrained_features(request, data, fast_config, which) -> None:
     model = request.getfixturevalue(which)
     X = data[2].iloc[:40].to_numpy()
@@ -93,7 +110,7 @@ def test_pd_is_monotone_in_constrained_features(request, data, fast_config, whic
         assert (diffs >= -1e-12).all(), f"{name}: PD moves against its constraint {mono}"
 
 
-@pytest.mark.parametrize("which", ["booster_only", "blended"])
+@pytest.mark.parametrize("which", ["booster_only", "blended", "with_linear"])
 def test_json_round_trip_predicts_bit_identically(request, data, which) -> None:
     model = request.getfixturevalue(which)
     X = data[2]
@@ -172,6 +189,29 @@ def test_predictions_from_many_threads_equal_sequential_ones(booster_only, data)
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda _: booster_only.predict_proba(X), range(8)))
     assert all(np.array_equal(r, expected) for r in results)
+
+
+def test_on_linear_data_the_selection_takes_the_linear_candidate_and_stays_exact() -> None:
+    from credit_points.pd_model.config import load_pd_config
+
+    # given data whose log-odds are linear in smooth inputs (binning and trees both lose a little here)
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(4000, 4))
+    eta = -2.5 + X @ np.array([0.9, -0.6, 0.4, 0.0])
+    y = (rng.random(4000) < 1 / (1 + np.exp(-eta))).astype(int)
+    cfg = load_pd_config("default")
+    cfg = cfg.model_copy(update={"selection": cfg.selection.model_copy(update={"linear": True})})
+    fit = lambda: PDClassifier.from_config(cfg, monotone_constraints=(1, -1, 0, 0)).fit(X[:3000], y[:3000])  # noqa: E731
+    model = fit()
+    # then out of fold the linear part earns weight, and the result keeps every property of the product
+    assert model.linear_weight_ > 0.0
+    best = min(model.selection_, key=lambda r: r["log_loss"])
+    assert best["linear_weight"] == model.linear_weight_
+    contrib, base = model.contributions(X[3000:])
+    assert np.allclose(base + contrib.sum(axis=1), model.raw_score(X[3000:]), rtol=0, atol=1e-9)
+    alone = np.array([model.raw_score(X[i : i + 1])[0] for i in range(3000, 3100)])
+    assert np.array_equal(alone, model.raw_score(X[3000:3100]))
+    assert np.array_equal(fit().raw_score(X[3000:]), model.raw_score(X[3000:]))  # deterministic
 
 
 def test_on_small_linear_data_the_product_does_not_lose_to_the_scorecard() -> None:

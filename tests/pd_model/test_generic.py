@@ -79,3 +79,15 @@ def test_pd_cv_command_names_a_missing_target(tmp_path, capsys) -> None:
         main(["pd-cv", "--data", str(path), "--target", "nope"])
     assert ended.value.code == 2
     assert "nope" in capsys.readouterr().err
+
+
+def test_pd_cv_offers_the_linear_candidate_on_request(tmp_path, capsys) -> None:
+    # given loans whose log-odds are linear in log income, a category and age (the linear model's ground)
+    path = tmp_path / "loans.csv"
+    make_loans(1500, seed=2).to_csv(path, index=False)
+    main(["pd-cv", "--data", str(path), "--target", "status", "--folds", "3", "--json", "--linear"])
+    folds = json.loads(capsys.readouterr().out)["per_fold"]
+    # then the selection gives the linear part weight in its folds; without the flag it never exists
+    assert all(0.0 <= f["linear_weight"] <= 1.0 for f in folds) and any(f["linear_weight"] > 0 for f in folds)
+    main(["pd-cv", "--data", str(path), "--target", "status", "--folds", "3", "--json"])
+    assert all(f["linear_weight"] == 0.0 for f in json.loads(capsys.readouterr().out)["per_fold"])

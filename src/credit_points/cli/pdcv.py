@@ -40,25 +40,35 @@ def pd_cv(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print JSON: auc, ks, brier, folds, per_fold.")
     ] = False,
+    linear: Annotated[
+        bool | None,
+        typer.Option(
+            "--linear/--no-linear",
+            help="Offer the sign-constrained logistic regression as a third candidate (default: the profile's).",
+        ),
+    ] = None,
 ) -> None:
     """Cross-validate the product's PD model selection on any tabular credit data."""
     from credit_points.pd_model.config import load_pd_config
     from credit_points.pd_model.generic import cross_validate_pd
 
     frame = _read_table(data)
-    result = cross_validate_pd(
-        frame, target, bad_value=bad_value, folds=folds, seed=seed, config=load_pd_config(config)
-    )
+    pd_config = load_pd_config(config)
+    if linear is not None:
+        selection = pd_config.selection.model_copy(update={"linear": linear})
+        pd_config = pd_config.model_copy(update={"selection": selection})
+    result = cross_validate_pd(frame, target, bad_value=bad_value, folds=folds, seed=seed, config=pd_config)
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
     typer.echo(
         f"{data.name}: {result['n']} rows, bad = {result['bad_label']!r} ({result['bad_rate']:.1%}), {folds} folds"
     )
-    typer.echo(f"{'fold':>4} {'AUC':>7} {'KS':>7} {'Brier':>7} {'w_lgbm':>7}")
+    typer.echo(f"{'fold':>4} {'AUC':>7} {'KS':>7} {'Brier':>7} {'w_lgbm':>7} {'w_lin':>7}")
     for f in result["per_fold"]:
         typer.echo(
-            f"{f['fold']:>4} {f['auc']:7.4f} {f['ks']:7.4f} {f['brier']:7.4f} {f['blend_weight']:7.2f}"
+            f"{f['fold']:>4} {f['auc']:7.4f} {f['ks']:7.4f} {f['brier']:7.4f} {f['blend_weight']:7.2f} "
+            f"{f['linear_weight']:7.2f}"
         )
     typer.echo(f"{'mean':>4} {result['auc']:7.4f} {result['ks']:7.4f} {result['brier']:7.4f}")
 

@@ -14,7 +14,13 @@ scorecard`` with the best out-of-fold ``selection_metric`` (``w = 0`` is the pur
 pure booster). Both parts are then refitted on all training rows; the calibrator is fitted on ``X_calib``
 or, without one, on the out-of-fold blended margins (cross-fitting: each row's margin comes from models
 that did not see it). The scorecard's contributions ``coef · WoE`` are exactly additive too, so the blend
-keeps ``base + Σ contributions = raw score``. The model serialises to a JSON-safe dict holding LightGBM's native model text; no
+keeps ``base + Σ contributions = raw score``.
+
+With a ``linear`` candidate too (:class:`~credit_points.pd_model.linear.LinearPD`: sign-constrained
+logistic regression on standardised numerics and one-hot codes), the selection is over the three parts'
+out-of-fold log-odds: ``margin = w · booster + s · scorecard + l · linear`` with ``w`` and ``s`` from
+``blend_weights`` and ``l = 1 − w − s ≥ 0``; the linear part's contributions ``coef · (t(x) − mean t)`` are
+additive as well. Without it the selection and every fitted bit are what they were. The model serialises to a JSON-safe dict holding LightGBM's native model text; no
 pickle.
 """
 
@@ -51,6 +57,7 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
         calib_fraction: stratified hold-out for the calibrator when ``fit`` gets no ``X_calib``.
         min_slope: the calibrator's slope is kept at or above this (monotone in the margin).
         scorecard: an unfitted challenger (``WoEScorecard``) for selection/blending; ``None``: booster only.
+        linear: an unfitted ``LinearPD``, a third candidate of the selection (needs ``scorecard``).
         blend_weights: candidate booster weights in [0, 1] (with ``scorecard``).
         inner_folds: stratified folds of the training data used for selection.
         selection_metric: ``log_loss``, ``brier`` or ``auc`` of the out-of-fold calibrated blend.
@@ -63,7 +70,9 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
         booster_: the ``lightgbm.Booster``; calib_a_, calib_b_: calibrator slope and intercept;
         classes_, n_features_in_, feature_names_in_ (when fitted on a DataFrame), best_iteration_;
         scorecard_ (fitted challenger or None), blend_weight_ (weight of the booster), selection_ (list of
-        ``{weight, log_loss, brier, auc}`` out-of-fold, empty without selection).
+        ``{weight, log_loss, brier, auc}`` out-of-fold, empty without selection; with ``linear`` also
+        ``scorecard_weight`` and ``linear_weight``), linear_ (fitted when selected, else None),
+        linear_weight_ (its weight; the scorecard's is ``1 − blend_weight_ − linear_weight_``).
 
     Examples:
         >>> rng = np.random.default_rng(0)
@@ -95,6 +104,7 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
         calib_fraction: float = 0.25,
         min_slope: float = 1e-3,
         scorecard: Any = None,
+        linear: Any = None,
         blend_weights: tuple[float, ...] | None = None,
         inner_folds: int = 3,
         selection_metric: str = "log_loss",
@@ -120,6 +130,7 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
         self.calib_fraction = calib_fraction
         self.min_slope = min_slope
         self.scorecard = scorecard
+        self.linear = linear
         self.blend_weights = blend_weights
         self.inner_folds = inner_folds
         self.selection_metric = selection_metric
@@ -160,6 +171,13 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
             from credit_points.pd_model.scorecard import WoEScorecard
 
             params["scorecard"] = WoEScorecard.from_config(config)
+        if config.selection.linear and "scorecard" in params:
+            from credit_points.pd_model.linear import LinearPD
+
+            params["linear"] = LinearPD(
+                C_grid=tuple(config.selection.linear_c_grid), inner_folds=config.selection.inner_folds,
+                random_state=lgbm.seed,
+            )  # fmt: skip
         params.update(overrides)
         return cls(**params)
 
@@ -252,7 +270,9 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
         weight = check_sample_weight(sample_weight, len(y01), y01)
         self.selection_: list[dict[str, float]] = []
         self.scorecard_: Any = None
+        self.linear_: Any = None
         self.blend_weight_ = 1.0
+        self.linear_weight_ = 0.0
         if self.scorecard is not None and self.blend_weights:
             return self._fit_with_selection(
                 X_arr, y01, X_calib, y_calib, weight, calib_weight, groups, fold_weights
@@ -316,6 +336,7 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
             ).split(X, y01, group_ids)
         oof_margin = np.zeros(len(y01))
         oof_sc = np.zeros(len(y01))
+        oof_lin = np.zeros(len(y01)) if self.linear is not None else None
         best_iters = []
         oof_weight = sw if fold_weights is None else np.zeros(len(y01))
         for tr, va in splits:
@@ -330,14 +351,21 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
             oof_margin[va] = booster.predict(X[va], raw_score=True, num_threads=self.num_threads)
             sc = self._scorecard_clone()
             oof_sc[va] = sc.fit(X[tr], y01[tr], sample_weight=w_tr).raw_score(X[va])
+            if oof_lin is not None:
+                oof_lin[va] = self._linear_clone().fit(X[tr], y01[tr], sample_weight=w_tr).raw_score(X[va])
         table = []
-        for w in weights:
-            z = w * oof_margin + (1.0 - w) * oof_sc
+        for w, s_w, l_w in self._candidate_weights(weights):
+            if oof_lin is None:
+                z = w * oof_margin + (1.0 - w) * oof_sc  # as before the linear candidate: same bits
+            else:
+                z = w * oof_margin + s_w * oof_sc + l_w * oof_lin
             a, b = fit_platt(z, y01, min_slope=self.min_slope, sample_weight=oof_weight)
             p = np.clip(sigmoid(a * z + b), 1e-12, 1 - 1e-12)
+            extra = {} if oof_lin is None else {"scorecard_weight": s_w, "linear_weight": l_w}
             table.append(
                 {
                     "weight": w,
+                    **extra,
                     "log_loss": float(
                         -np.average(y01 * np.log(p) + (1 - y01) * np.log(1 - p), weights=oof_weight)
                     ),
@@ -354,6 +382,9 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
         best = min(table, key=lambda r: sign * r[key])
         self.selection_ = [{k: v for k, v in r.items() if k not in ("a", "b")} for r in table]
         self.blend_weight_ = float(best["weight"])
+        self.linear_weight_ = float(best.get("linear_weight", 0.0))
+        if self.linear_weight_ > 0.0:
+            self.linear_ = self._linear_clone().fit(X, y01, sample_weight=sw)
         n_final = int(round(float(np.mean(best_iters)))) if self.early_stopping_rounds else self.n_estimators
         self.booster_ = self._train(X, y01, None, None, encoded=True, n_estimators=max(n_final, 1), weight=sw)
         self.scorecard_ = self._scorecard_clone().fit(X, y01, sample_weight=sw)
@@ -367,6 +398,25 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
         else:
             self.calib_a_, self.calib_b_ = float(best["a"]), float(best["b"])
         return self
+
+    def _candidate_weights(self, weights: list[float]) -> list[tuple[float, float, float]]:
+        """(booster, scorecard, linear) weights: ``w`` and ``1 − w`` without a linear candidate; with one,
+        every ``w``, ``s`` of the grid with ``w + s <= 1`` and ``l = 1 − w − s``."""
+        if self.linear is None:
+            return [(w, 1.0 - w, 0.0) for w in weights]
+        out = []
+        for w in weights:
+            for s_w in weights:
+                rest = round(1.0 - w - s_w, 12)
+                if rest >= 0.0:
+                    out.append((w, s_w, rest))
+        return out
+
+    def _linear_clone(self) -> Any:
+        """The linear candidate with this model's categorical columns and monotone directions."""
+        return clone(self.linear).set_params(
+            categorical_features=self.categorical_features, monotone_constraints=self.monotone_constraints
+        )
 
     def _scorecard_clone(self) -> Any:
         """The challenger with this model's categorical columns and monotone directions."""
@@ -463,8 +513,11 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
                 self.booster_.predict(Xm, raw_score=True, num_threads=self.num_threads), dtype="float64"
             )
         )
+        lw = getattr(self, "linear_weight_", 0.0)
         if self.scorecard_ is not None and w < 1.0:
-            out = w * out + (1.0 - w) * self.scorecard_.raw_score(Xm)
+            out = w * out + (1.0 - w - lw) * self.scorecard_.raw_score(Xm)
+        if lw > 0.0:
+            out = out + lw * self.linear_.raw_score(Xm)
         return out
 
     def raw_score(self, X: Any) -> np.ndarray:
@@ -507,10 +560,15 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
             contrib, base = (full[:, :-1], full[:, -1]) if w == 1.0 else (w * full[:, :-1], w * full[:, -1])
         else:
             contrib, base = np.zeros(Xm.shape), np.zeros(Xm.shape[0])
+        lw = self.linear_weight_
         if self.scorecard_ is not None and w < 1.0:
             sc_contrib, sc_base = self.scorecard_.contributions(Xm)
-            contrib = contrib + (1.0 - w) * sc_contrib
-            base = base + (1.0 - w) * sc_base
+            contrib = contrib + (1.0 - w - lw) * sc_contrib
+            base = base + (1.0 - w - lw) * sc_base
+        if lw > 0.0:
+            lin_contrib, lin_base = self.linear_.contributions(Xm)
+            contrib = contrib + lw * lin_contrib
+            base = base + lw * lin_base
         return self.calib_a_ * contrib, self.calib_a_ * base + self.calib_b_
 
     # -------------------------------------------------------------------------------------- serialise
@@ -529,6 +587,8 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
                 if sc_params.get(key) is not None:
                     sc_params[key] = [int(v) for v in sc_params[key]]
             params["scorecard"] = sc_params
+        if params.get("linear") is not None:
+            params["linear"] = params["linear"].to_params()
         names = [str(n) for n in getattr(self, "feature_names_in_", [])] or None
         return {
             "format": SERIAL_FORMAT,
@@ -541,6 +601,11 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
             "best_iteration": int(self.best_iteration_),
             "blend_weight": float(self.blend_weight_),
             "scorecard": self.scorecard_.to_dict() if self.scorecard_ is not None else None,
+            **(
+                {"linear_weight": float(self.linear_weight_), "linear": self.linear_.to_dict()}
+                if self.linear_ is not None
+                else {}
+            ),
             "selection": list(self.selection_),
             "params": params,
             "config_hash": self.config_hash,
@@ -565,9 +630,19 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
                 if sc_params.get(key) is not None:
                     sc_params[key] = tuple(sc_params[key])
             params["scorecard"] = WoEScorecard(**sc_params)
+        if params.get("linear") is not None:
+            from credit_points.pd_model.linear import LinearPD
+
+            params["linear"] = LinearPD.from_params(params["linear"])
         model = cls(**params)
         model.blend_weight_ = float(data.get("blend_weight", 1.0))
         model.scorecard_ = WoEScorecard.from_dict(data["scorecard"]) if data.get("scorecard") else None
+        model.linear_weight_ = float(data.get("linear_weight", 0.0))
+        model.linear_ = None
+        if data.get("linear"):
+            from credit_points.pd_model.linear import LinearPD
+
+            model.linear_ = LinearPD.from_dict(data["linear"])
         model.selection_ = list(data.get("selection") or [])
         model.booster_ = lgb.Booster(model_str=data["booster"])
         model.calib_a_ = float(data["calibrator"]["a"])

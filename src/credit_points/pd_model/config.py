@@ -157,7 +157,8 @@ class ScorecardConfig(StrictModel):
 
 
 class SelectionConfig(StrictModel):
-    """Model selection between the LightGBM classifier and the scorecard (or a blend of both).
+    """Model selection between the LightGBM classifier and the scorecard (or a blend of both), and
+    optionally the linear candidate.
 
     The blend weight ``w`` of the booster in calibrated log-odds is chosen from ``weights`` by the
     out-of-fold ``metric`` over ``inner_folds`` stratified folds of the training data only.
@@ -166,6 +167,11 @@ class SelectionConfig(StrictModel):
     weights: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
     inner_folds: int = Field(default=3, ge=2)
     metric: Literal["log_loss", "brier", "auc"] = "log_loss"
+    #: a third candidate, the sign-constrained logistic regression (``pd_model/linear.py``): the weights
+    #: of booster and scorecard come from ``weights``, the linear part takes the rest
+    linear: bool = False
+    #: its inverse L2 strengths, chosen out of fold
+    linear_c_grid: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0)
 
     @model_validator(mode="after")
     def _weights_in_unit_interval(self) -> SelectionConfig:

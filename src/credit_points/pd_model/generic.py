@@ -18,6 +18,7 @@ from sklearn.model_selection import StratifiedKFold
 from credit_points.exceptions import DataValidationError
 from credit_points.pd_model.classifier import PDClassifier
 from credit_points.pd_model.config import GenericDataConfig, PDModelConfig
+from credit_points.pd_model.linear import LinearPD
 from credit_points.pd_model.scorecard import WoEScorecard
 from credit_points.pd_model.validation import auc_with_ci, brier, ks_statistic
 
@@ -195,6 +196,15 @@ class GenericPDModel:
             categorical_features=cats,
             early_stopping_rounds=lgbm.early_stopping_rounds,
             scorecard=scorecard,
+            linear=(
+                LinearPD(
+                    C_grid=tuple(self.selection.linear_c_grid),
+                    inner_folds=self.selection.inner_folds,
+                    random_state=self.seed,
+                )
+                if self.selection.linear
+                else None
+            ),
             blend_weights=tuple(self.selection.weights),
             inner_folds=self.selection.inner_folds,
             selection_metric=self.selection.metric,
@@ -230,7 +240,7 @@ def cross_validate_pd(
 
     Returns:
         ``{"auc", "ks", "brier"}`` (means over folds), ``"folds"`` (their number), ``"per_fold"`` (AUC, KS,
-        Brier, booster weight per fold), ``"n"``, ``"bad_rate"``, ``"bad_label"``, ``"dropped_missing_target"``.
+        Brier, booster and linear weights per fold), ``"n"``, ``"bad_rate"``, ``"bad_label"``, ``"dropped_missing_target"``.
     """
     if target not in frame.columns:
         raise DataValidationError(
@@ -256,6 +266,7 @@ def cross_validate_pd(
                 "ks": ks_statistic(y[te], p),
                 "brier": brier(y[te], p),
                 "blend_weight": float(model.classifier_.blend_weight_),
+                "linear_weight": float(model.classifier_.linear_weight_),
                 "n_test": int(len(te)),
             }
         )

@@ -262,6 +262,29 @@ class LinearPD(ClassifierMixin, BaseEstimator):
         return self.classes_[(self.raw_score(X) > 0).astype(int)]
 
     # ----------------------------------------------------------------------------------- serialise
+    def to_params(self) -> dict[str, Any]:
+        """The settings as JSON-safe values (:meth:`from_params` rebuilds the unfitted model)."""
+        return {
+            "monotone_constraints": None
+            if self.monotone_constraints is None
+            else [int(v) for v in self.monotone_constraints],
+            "categorical_features": None
+            if self.categorical_features is None
+            else [int(v) for v in self.categorical_features],
+            "C_grid": [float(c) for c in self.C_grid],
+            "inner_folds": int(self.inner_folds),
+            "random_state": int(self.random_state),
+        }
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> LinearPD:
+        """The unfitted model of :meth:`to_params` output."""
+        params = dict(params)
+        for key in ("monotone_constraints", "categorical_features", "C_grid"):
+            if params.get(key) is not None:
+                params[key] = tuple(params[key])
+        return cls(**params)
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict of the fitted model."""
         check_is_fitted(self, "coef_")
@@ -272,17 +295,7 @@ class LinearPD(ClassifierMixin, BaseEstimator):
         return {
             "format": SERIAL_FORMAT,
             "format_version": SERIAL_VERSION,
-            "params": {
-                "monotone_constraints": None
-                if self.monotone_constraints is None
-                else [int(v) for v in self.monotone_constraints],
-                "categorical_features": None
-                if self.categorical_features is None
-                else [int(v) for v in self.categorical_features],
-                "C_grid": [float(c) for c in self.C_grid],
-                "inner_folds": int(self.inner_folds),
-                "random_state": int(self.random_state),
-            },
+            "params": self.to_params(),
             "n_features": int(self.n_features_in_),
             "classes": self.classes_.tolist(),
             "C": float(self.C_),
@@ -304,11 +317,7 @@ class LinearPD(ClassifierMixin, BaseEstimator):
             raise ModelError(f"not a serialised LinearPD: format {data.get('format')!r}")
         if data.get("format_version") != SERIAL_VERSION:
             raise ModelError(f"unsupported LinearPD format_version {data.get('format_version')!r}")
-        params = dict(data["params"])
-        for key in ("monotone_constraints", "categorical_features", "C_grid"):
-            if params.get(key) is not None:
-                params[key] = tuple(params[key])
-        model = cls(**params)
+        model = cls.from_params(data["params"])
 
         def arr(values: list[float | None]) -> np.ndarray:
             return np.array([np.nan if v is None else v for v in values], dtype="float64")

@@ -30,7 +30,8 @@ class FitResult:
     Attributes:
         model: the selected, calibrated product model (booster, scorecard or their blend).
         challenger: the WoE scorecard alone, fitted on the same training rows.
-        selection: the verdict: ``chosen`` (``lightgbm`` / ``scorecard`` / ``blend``), ``blend_weight``,
+        selection: the verdict: ``chosen`` (``lightgbm`` / ``scorecard`` / ``linear`` / ``blend``),
+            ``blend_weight`` (the booster's; ``linear_weight`` with the linear candidate),
             the out-of-fold ``table`` and the OOT comparison of model and challenger.
         split: the out-of-time split (positional indices into the input frame).
         validation: the OOT validation pack of the model (``validation_pack`` output).
@@ -89,10 +90,12 @@ def _target(frame: pd.DataFrame, column: str, *, allow_missing: bool = False) ->
     return values
 
 
-def _chosen(weight: float) -> str:
+def _chosen(weight: float, linear_weight: float = 0.0) -> str:
     if weight >= 1.0:
         return "lightgbm"
-    if weight <= 0.0:
+    if linear_weight >= 1.0:
+        return "linear"
+    if weight <= 0.0 and linear_weight <= 0.0:
         return "scorecard"
     return "blend"
 
@@ -169,8 +172,9 @@ def fit_pd_model(
         y_oot, challenger_pd, assign_grade(challenger_pd, scale), scale, config=config.validation
     )
     selection = {
-        "chosen": _chosen(model.blend_weight_),
+        "chosen": _chosen(model.blend_weight_, model.linear_weight_),
         "blend_weight": float(model.blend_weight_),
+        **({"linear_weight": float(model.linear_weight_)} if model.linear is not None else {}),
         "metric": config.selection.metric,
         "table": list(model.selection_),
         "oot": {
