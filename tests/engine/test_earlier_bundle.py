@@ -62,3 +62,12 @@ def test_the_earlier_bundle_is_evaluated_on_every_firm_of_its_window_and_says_so
     assert evaluation.rows["seen_firm_rows_left_out"] == 0 and evaluation.rows["window"][0] >= "2024-01-01"
     printed = console.export_text()
     assert f"{int(evaluation.pack['metrics']['n']):,} rows 2024-" in printed and "all firms" in printed
+
+
+def test_the_earlier_bundle_keeps_the_model_configuration_hashes_it_recorded() -> None:
+    # a setting added since and left at its default (the PD selection's linear candidate) must not change
+    # the hash its decisions recorded
+    engine = load_bundle(BUNDLE)
+    pinned = json.loads((BUNDLE / "model_card.json").read_text(encoding="utf-8"))["configs"]
+    for kind in ("pd_model", "points", "policy"):
+        assert engine.versions[kind]["hash"] == pinned[kind]["hash"], kind

@@ -8,9 +8,9 @@ master scale (grades, PD bands, PD floor), the WoE-scorecard challenger and the 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, model_serializer, model_validator
 
 from credit_points.config import StrictModel, VersionedConfig, load_config, resolve_config_path
 from credit_points.expressions import compile_expression
@@ -156,6 +156,9 @@ class ScorecardConfig(StrictModel):
     base_odds: float = Field(default=50.0, gt=0)
 
 
+_LATER_SELECTION_FIELDS = ("linear", "linear_c_grid")
+
+
 class SelectionConfig(StrictModel):
     """Model selection between the LightGBM classifier and the scorecard (or a blend of both), and
     optionally the linear candidate.
@@ -172,6 +175,17 @@ class SelectionConfig(StrictModel):
     linear: bool = False
     #: its inverse L2 strengths, chosen out of fold
     linear_c_grid: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0)
+
+    @model_serializer(mode="wrap")
+    def _omit_later_fields_at_their_defaults(self, handler: Any) -> Any:
+        # the linear candidate came after versions were registered: left at its defaults it is not written,
+        # so a configuration (and the hash every decision records) reads as it did before
+        data = handler(self)
+        if isinstance(data, dict):
+            for name in _LATER_SELECTION_FIELDS:
+                if getattr(self, name) == type(self).model_fields[name].default:
+                    data.pop(name, None)
+        return data
 
     @model_validator(mode="after")
     def _weights_in_unit_interval(self) -> SelectionConfig:
