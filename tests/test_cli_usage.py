@@ -7,6 +7,16 @@ import pytest
 from credit_points.cli import main
 
 
+def _usage_error(args, tmp_path, monkeypatch, capsys) -> str:  # noqa: ANN001
+    """Run the CLI in an empty home; it must exit 2. Returns what it printed on stderr."""
+    monkeypatch.setenv("CREDIT_POINTS_HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2
+    return capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("args", "option"),
     [
@@ -16,12 +26,7 @@ from credit_points.cli import main
 )
 def test_a_bad_date_option_is_a_usage_error(args, option, tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("CREDIT_POINTS_AUDIT_URL", f"sqlite:///{tmp_path / 'audit.db'}")
-    monkeypatch.setenv("CREDIT_POINTS_HOME", str(tmp_path))
-    monkeypatch.chdir(tmp_path)
-    with pytest.raises(SystemExit) as exit_info:
-        main(args)
-    err = capsys.readouterr().err
-    assert exit_info.value.code == 2
+    err = _usage_error(args, tmp_path, monkeypatch, capsys)
     assert f"Invalid value for {option}" in err and "not a date" in err and "Traceback" not in err
 
 
@@ -42,12 +47,7 @@ def test_a_bad_date_option_is_a_usage_error(args, option, tmp_path, monkeypatch,
 def test_every_usage_mistake_is_one_line_naming_what_was_typed(
     args, says, help_of, tmp_path, monkeypatch, capsys
 ) -> None:
-    monkeypatch.setenv("CREDIT_POINTS_HOME", str(tmp_path))
-    monkeypatch.chdir(tmp_path)
-    with pytest.raises(SystemExit) as exit_info:
-        main(args)
-    err = capsys.readouterr().err
-    assert exit_info.value.code == 2
+    err = _usage_error(args, tmp_path, monkeypatch, capsys)
     assert err.count("\n") == 1 and err.startswith("error: "), err
     assert says in err and f"(see '{help_of} --help')" in err
     assert "Traceback" not in err and "in_path" not in err and "policy_file" not in err

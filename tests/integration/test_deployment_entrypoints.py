@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,16 +22,11 @@ import pytest
 import sqlalchemy
 
 from ..audit.conftest import pg_url_or_skip
+from .api.conftest import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 ENTRYPOINT = Path(__file__).resolve().parents[2] / "serving" / "entrypoint"
 PASSWORD = "p@ss/w:rd #?&%"  # unencoded, each of these breaks a URL
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +44,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
     home = tmp_path_factory.mktemp("deployment")
     secret = home / "postgres_password"
     secret.write_text(PASSWORD + "\n", encoding="utf-8")  # as an editor saves it
-    mlflow_port = _free_port()
+    mlflow_port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CREDIT_POINTS_", "MLFLOW_"))}
     env.update(
         PATH=f"{Path(sys.executable).parent}:{env['PATH']}",
@@ -69,7 +63,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
         CREDIT_POINTS_BOOTSTRAP_FIRMS="3000",
         CREDIT_POINTS_WAIT_S="120",
         CREDIT_POINTS_HOST="127.0.0.1",
-        CREDIT_POINTS_PORT=str(_free_port()),
+        CREDIT_POINTS_PORT=str(free_port()),
         CREDIT_POINTS_WORKERS="1",
     )
     server = _start("mlflow.sh", env, home / "mlflow.log")
@@ -170,6 +164,6 @@ def test_a_missing_secret_or_an_unreachable_database_is_named(
 ) -> None:
     missing = _bash("init.sh", deployment, POSTGRES_PASSWORD_FILE=str(tmp_path / "absent"))
     assert missing.returncode != 0 and "POSTGRES_PASSWORD_FILE" in missing.stderr, missing.stderr
-    down = _bash("api.sh", deployment, POSTGRES_PORT=str(_free_port()), CREDIT_POINTS_WAIT_S="2")
+    down = _bash("api.sh", deployment, POSTGRES_PORT=str(free_port()), CREDIT_POINTS_WAIT_S="2")
     assert down.returncode != 0 and "did not answer" in down.stderr, down.stderr
     assert PASSWORD not in down.stderr and "%40" not in down.stderr  # the URL is shown without it

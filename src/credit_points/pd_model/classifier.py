@@ -39,7 +39,12 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from credit_points.exceptions import ModelError
 from credit_points.pd_model.calibration import fit_platt, sigmoid
-from credit_points.pd_model.target import check_sample_weight, encode_binary_target
+from credit_points.pd_model.target import (
+    check_sample_weight,
+    encode_binary_target,
+    json_params,
+    params_from_json,
+)
 
 SERIAL_FORMAT = "credit-points/pd-classifier"
 SERIAL_VERSION = 1
@@ -575,20 +580,14 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict: LightGBM model text, calibrator, feature names, classes, params, config hash."""
         check_is_fitted(self, "booster_")
-        params = self.get_params(deep=False)
-        for key in ("monotone_constraints", "categorical_features"):
-            if params[key] is not None:
-                params[key] = [int(v) for v in params[key]]
-        if params["blend_weights"] is not None:
-            params["blend_weights"] = [float(v) for v in params["blend_weights"]]
-        if params["scorecard"] is not None:
-            sc_params = params["scorecard"].get_params()
-            for key in ("categorical_features", "monotone_constraints"):
-                if sc_params.get(key) is not None:
-                    sc_params[key] = [int(v) for v in sc_params[key]]
-            params["scorecard"] = sc_params
-        if params.get("linear") is not None:
-            params["linear"] = params["linear"].to_params()
+        params = json_params(
+            self.get_params(deep=False),
+            ints=("monotone_constraints", "categorical_features"),
+            floats=("blend_weights",),
+        )
+        for part in ("scorecard", "linear"):
+            if params[part] is not None:
+                params[part] = params[part].to_params()
         names = [str(n) for n in getattr(self, "feature_names_in_", [])] or None
         return {
             "format": SERIAL_FORMAT,
@@ -620,16 +619,11 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
             raise ModelError(f"unsupported PDClassifier format_version {data.get('format_version')!r}")
         from credit_points.pd_model.scorecard import WoEScorecard
 
-        params = dict(data["params"])
-        for key in ("monotone_constraints", "categorical_features", "blend_weights"):
-            if params.get(key) is not None:
-                params[key] = tuple(params[key])
+        params = params_from_json(
+            data["params"], ("monotone_constraints", "categorical_features", "blend_weights")
+        )
         if params.get("scorecard") is not None:
-            sc_params = dict(params["scorecard"])
-            for key in ("categorical_features", "monotone_constraints"):
-                if sc_params.get(key) is not None:
-                    sc_params[key] = tuple(sc_params[key])
-            params["scorecard"] = WoEScorecard(**sc_params)
+            params["scorecard"] = WoEScorecard.from_params(params["scorecard"])
         if params.get("linear") is not None:
             from credit_points.pd_model.linear import LinearPD
 

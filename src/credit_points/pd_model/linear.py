@@ -34,10 +34,18 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from credit_points.exceptions import ModelError
 from credit_points.pd_model.calibration import sigmoid
-from credit_points.pd_model.target import check_sample_weight, encode_binary_target
+from credit_points.pd_model.target import (
+    LogOddsClassifierMixin,
+    check_sample_weight,
+    encode_binary_target,
+    fitted_float_matrix,
+    json_params,
+    params_from_json,
+)
 
 SERIAL_FORMAT = "credit-points/linear-pd"
 SERIAL_VERSION = 1
+_INT_TUPLES = ("monotone_constraints", "categorical_features")
 
 
 def _fit_logistic(
@@ -76,7 +84,7 @@ def _fit_logistic(
     return float(found.x[0]), np.asarray(found.x[1:], dtype="float64")
 
 
-class LinearPD(ClassifierMixin, BaseEstimator):
+class LinearPD(LogOddsClassifierMixin, ClassifierMixin, BaseEstimator):
     """Sign-constrained logistic regression on standardised numerics and one-hot categoricals.
 
     Args:
@@ -217,14 +225,7 @@ class LinearPD(ClassifierMixin, BaseEstimator):
 
     def _matrix(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "coef_")
-        if (
-            isinstance(X, np.ndarray)
-            and X.dtype == np.float64
-            and X.ndim == 2
-            and X.shape[1] == self.n_features_in_
-        ):
-            return X
-        return validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
+        return fitted_float_matrix(self, X)
 
     def _raw(self, X: np.ndarray) -> np.ndarray:
         contrib, base = self._contributions(X)
@@ -251,39 +252,15 @@ class LinearPD(ClassifierMixin, BaseEstimator):
         """Per-feature contributions in log-odds and the base: ``base + contrib.sum(axis=1) == raw_score``."""
         return self._contributions(self._matrix(X))
 
-    def decision_function(self, X: Any) -> np.ndarray:
-        return self.raw_score(X)
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        prob_default = sigmoid(self.raw_score(X))
-        return np.column_stack([1.0 - prob_default, prob_default])
-
-    def predict(self, X: Any) -> np.ndarray:
-        return self.classes_[(self.raw_score(X) > 0).astype(int)]
-
     # ----------------------------------------------------------------------------------- serialise
     def to_params(self) -> dict[str, Any]:
         """The settings as JSON-safe values (:meth:`from_params` rebuilds the unfitted model)."""
-        return {
-            "monotone_constraints": None
-            if self.monotone_constraints is None
-            else [int(v) for v in self.monotone_constraints],
-            "categorical_features": None
-            if self.categorical_features is None
-            else [int(v) for v in self.categorical_features],
-            "C_grid": [float(c) for c in self.C_grid],
-            "inner_folds": int(self.inner_folds),
-            "random_state": int(self.random_state),
-        }
+        return json_params(self.get_params(), ints=_INT_TUPLES, floats=("C_grid",))
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> LinearPD:
         """The unfitted model of :meth:`to_params` output."""
-        params = dict(params)
-        for key in ("monotone_constraints", "categorical_features", "C_grid"):
-            if params.get(key) is not None:
-                params[key] = tuple(params[key])
-        return cls(**params)
+        return cls(**params_from_json(params, (*_INT_TUPLES, "C_grid")))
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict of the fitted model."""

@@ -102,9 +102,10 @@ def oot_cohort(
         mask &= frame[target].notna().to_numpy()
     left_out = 0
     if seen_firms is not None:
-        seen = np.isin(
-            firm_digests(frame[firm_column].to_numpy()), np.asarray(list(seen_firms), dtype=object)
-        )
+        # one digest per distinct firm, not per row
+        codes, firms = pd.factorize(frame[firm_column].astype(str))
+        known = set(seen_firms)
+        seen = np.array([d in known for d in firm_digests(firms)], dtype=bool)[codes]
         left_out = int((mask & seen).sum())
         mask &= ~seen
     chosen = dates[mask]

@@ -22,10 +22,17 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from credit_points.exceptions import ModelError
-from credit_points.pd_model.calibration import sigmoid
-from credit_points.pd_model.target import check_sample_weight, encode_binary_target
+from credit_points.pd_model.target import (
+    LogOddsClassifierMixin,
+    check_sample_weight,
+    encode_binary_target,
+    fitted_float_matrix,
+    json_params,
+    params_from_json,
+)
 
 SERIAL_FORMAT = "credit-points/woe-scorecard"
+_INT_TUPLES = ("categorical_features", "monotone_constraints")
 
 
 def _woe(bad: np.ndarray, good: np.ndarray, total_bad: float, total_good: float) -> np.ndarray:
@@ -35,7 +42,7 @@ def _woe(bad: np.ndarray, good: np.ndarray, total_bad: float, total_good: float)
     return np.log((b / total_bad) / (g / total_good))
 
 
-class WoEScorecard(ClassifierMixin, BaseEstimator):
+class WoEScorecard(LogOddsClassifierMixin, ClassifierMixin, BaseEstimator):
     """WoE + logistic regression scorecard with monotonic bins and PDO points scaling.
 
     Args:
@@ -288,14 +295,7 @@ class WoEScorecard(ClassifierMixin, BaseEstimator):
 
     def _matrix(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "tables_")
-        if (
-            isinstance(X, np.ndarray)
-            and X.dtype == np.float64
-            and X.ndim == 2
-            and X.shape[1] == self.n_features_in_
-        ):
-            return X
-        return validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
+        return fitted_float_matrix(self, X)
 
     def woe_transform(self, X: Any) -> np.ndarray:
         """The WoE of every cell (``n × k``)."""
@@ -317,20 +317,6 @@ class WoEScorecard(ClassifierMixin, BaseEstimator):
         for j, coef in enumerate(np.asarray(self.coef_, dtype="float64")):
             out += W[:, j] * coef
         return out + self.intercept_
-
-    def decision_function(self, X: Any) -> np.ndarray:
-        """Log-odds of ``classes_[1]``."""
-        return self.raw_score(X)
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """``[1 − PD, PD]``."""
-        p = sigmoid(self.raw_score(X))
-        return np.column_stack([1.0 - p, p])
-
-    def predict(self, X: Any) -> np.ndarray:
-        """The more likely class."""
-        raw = self.raw_score(X)
-        return self.classes_[(raw > 0).astype(int)]
 
     @property
     def factor(self) -> float:
@@ -382,17 +368,22 @@ class WoEScorecard(ClassifierMixin, BaseEstimator):
         return pd.DataFrame(rows)
 
     # ---------------------------------------------------------------------------------- serialise
+    def to_params(self) -> dict[str, Any]:
+        """The settings as JSON-safe values (:meth:`from_params` rebuilds the unfitted scorecard)."""
+        return json_params(self.get_params(), ints=_INT_TUPLES)
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> WoEScorecard:
+        """The unfitted scorecard of :meth:`to_params` output."""
+        return cls(**params_from_json(params, _INT_TUPLES))
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict: bin tables, coefficients, classes, params."""
         check_is_fitted(self, "tables_")
-        params = self.get_params()
-        for key in ("categorical_features", "monotone_constraints"):
-            if params[key] is not None:
-                params[key] = [int(v) for v in params[key]]
         return {
             "format": SERIAL_FORMAT,
             "format_version": 1,
-            "params": params,
+            "params": self.to_params(),
             "tables": self.tables_,
             "coef": [float(c) for c in self.coef_],
             "intercept": float(self.intercept_),
@@ -406,11 +397,7 @@ class WoEScorecard(ClassifierMixin, BaseEstimator):
         """Rebuild a fitted scorecard from :meth:`to_dict` output."""
         if data.get("format") != SERIAL_FORMAT:
             raise ModelError(f"not a serialised WoEScorecard: format {data.get('format')!r}")
-        params = dict(data["params"])
-        for key in ("categorical_features", "monotone_constraints"):
-            if params.get(key) is not None:
-                params[key] = tuple(params[key])
-        model = cls(**params)
+        model = cls.from_params(data["params"])
         model.tables_ = [dict(t) for t in data["tables"]]
         model.coef_ = np.asarray(data["coef"], dtype="float64")
         model.intercept_ = float(data["intercept"])

@@ -1,11 +1,69 @@
-"""Binary target handling shared by the PD estimators: class order and the 0/1 encoding of defaults."""
+"""What the PD estimators share: class order and the 0/1 encoding of defaults, sample weights, the
+float feature matrix, the class outputs of a log-odds score, and their settings as JSON."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
 from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import validate_data
+
+from credit_points.pd_model.calibration import sigmoid
+
+
+class LogOddsClassifierMixin:
+    """``decision_function``, ``predict_proba`` and ``predict`` of an estimator whose ``raw_score`` is the
+    log-odds of ``classes_[1]``."""
+
+    def decision_function(self: Any, X: Any) -> np.ndarray:
+        """Log-odds of ``classes_[1]``."""
+        return self.raw_score(X)  # type: ignore[no-any-return]
+
+    def predict_proba(self: Any, X: Any) -> np.ndarray:
+        """``[1 − PD, PD]``."""
+        p = sigmoid(self.raw_score(X))
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self: Any, X: Any) -> np.ndarray:
+        """The more likely class."""
+        raw = self.raw_score(X)  # first: an unfitted estimator says so before classes_ is read
+        return self.classes_[(raw > 0).astype(int)]  # type: ignore[no-any-return]
+
+
+def fitted_float_matrix(estimator: Any, X: Any) -> np.ndarray:
+    """``X`` as the float64 matrix a fitted estimator scores: a float64 array of the fitted width as it is
+    (the fast path of every decision), anything else through scikit-learn's checks."""
+    if (
+        isinstance(X, np.ndarray)
+        and X.dtype == np.float64
+        and X.ndim == 2
+        and X.shape[1] == estimator.n_features_in_
+    ):
+        return X
+    return validate_data(estimator, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False)  # type: ignore[no-any-return]
+
+
+def json_params(
+    params: Mapping[str, Any], *, ints: Iterable[str] = (), floats: Iterable[str] = ()
+) -> dict[str, Any]:
+    """``params`` with the named tuple settings as lists of ints or floats (``None`` kept)."""
+    out = dict(params)
+    for keys, cast in ((ints, int), (floats, float)):
+        for key in keys:
+            if out.get(key) is not None:
+                out[key] = [cast(v) for v in out[key]]
+    return out
+
+
+def params_from_json(params: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]:
+    """``params`` with the named list settings back as tuples (what the estimators take)."""
+    out = dict(params)
+    for key in keys:
+        if out.get(key) is not None:
+            out[key] = tuple(out[key])
+    return out
 
 
 def encode_binary_target(y: Any) -> tuple[np.ndarray, np.ndarray]:

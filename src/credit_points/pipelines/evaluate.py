@@ -49,19 +49,13 @@ class Evaluation:
 
 
 def select_cohort(frame: pd.DataFrame, start: str | None, end: str | None) -> pd.DataFrame:
-    """Rows with ``start <= as_of_date <= end`` (ISO dates; open ends allowed)."""
-    dates = frame["as_of_date"]
-    mask = np.ones(len(frame), dtype=bool)
-    if start:
-        mask &= (dates >= pd.Timestamp(start)).to_numpy()
-    if end:
-        mask &= (dates <= pd.Timestamp(end)).to_numpy()
-    cohort = frame.loc[mask]
-    if cohort.empty:
+    """Rows with ``start <= as_of_date <= end`` (ISO dates; open ends allowed), every firm's."""
+    cohort = oot_cohort(frame, window=(start, end), seen_firms=None, target=None)
+    if not cohort.n:
         raise DataValidationError(
             f"no rows with as_of_date in [{start or '…'}, {end or '…'}]", field="as_of_date"
         )
-    return cohort
+    return frame.loc[cohort.mask]
 
 
 def oot_rows(

@@ -136,7 +136,9 @@ def run_policy_apply(
             model_card=card,
             training_firms=read_training_firms(resolved.bundle_dir),  # same model, same OOT rows
         )
-        version = register_bundle(bundle_dir, name=name, artifact_hash=artifact, run_id=run.info.run_id)
+        version = register_bundle(
+            bundle_dir, name=name, artifact_hash=artifact, run_id=run.info.run_id, engine=new_engine
+        )
         set_alias(name, CANDIDATE_ALIAS, version)
     for tag, value in {**tags, KEY_TAG: key}.items():
         if tag != "run_kind":

@@ -415,7 +415,11 @@ def run_train(
             decision_engine, bundle_dir, golden_inputs=golden, model_card=card, training_firms=fit.seen_firms
         )
         version = register_bundle(
-            bundle_dir, name=settings.registry_model_name, artifact_hash=artifact, run_id=run.info.run_id
+            bundle_dir,
+            name=settings.registry_model_name,
+            artifact_hash=artifact,
+            run_id=run.info.run_id,
+            engine=decision_engine,
         )
         _describe_version(
             settings.registry_model_name,

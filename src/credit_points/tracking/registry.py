@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from credit_points.bundle import MANIFEST, verify_bundle
+from credit_points.engine import DecisionEngine
 from credit_points.exceptions import ModelError
 
 _MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[\w-]+)|/(?P<version>\d+))$")
@@ -197,8 +198,11 @@ _SIGNATURE_TYPES = {"string": "string", "category": "string", "date": "datetime"
                     "int": "double", "bool": "boolean"}  # fmt: skip
 
 
-def bundle_signature(bundle_dir: str | Path) -> tuple[Any, pd.DataFrame]:
-    """The version's signature and input example, from the bundle itself.
+def bundle_signature(
+    bundle_dir: str | Path, engine: DecisionEngine | None = None
+) -> tuple[Any, pd.DataFrame]:
+    """The version's signature and input example, of the bundle ``engine`` saved (loaded from the folder
+    when no engine is at hand).
 
     Inputs are the applicant record of the bundle's ``fields.json`` (a field the record may leave empty is
     optional); outputs are the columns its engine decides, inferred on the example, which is the first
@@ -209,7 +213,8 @@ def bundle_signature(bundle_dir: str | Path) -> tuple[Any, pd.DataFrame]:
 
     from credit_points.bundle import golden_inputs_frame, load_bundle
 
-    engine = load_bundle(bundle_dir, check_golden=False)
+    if engine is None:
+        engine = load_bundle(bundle_dir, check_golden=False)
     golden = json.loads((Path(bundle_dir) / "golden.json").read_text(encoding="utf-8"))
     example = golden_inputs_frame(golden["inputs"][:_EXAMPLE_ROWS])
     example = example[[f.name for f in engine.fields.fields if f.name in example.columns]]
@@ -224,14 +229,21 @@ def bundle_signature(bundle_dir: str | Path) -> tuple[Any, pd.DataFrame]:
     return ModelSignature(inputs=inputs, outputs=outputs, params=params), example
 
 
-def register_bundle(bundle_dir: str | Path, *, name: str, artifact_hash: str, run_id: str) -> str:
+def register_bundle(
+    bundle_dir: str | Path,
+    *,
+    name: str,
+    artifact_hash: str,
+    run_id: str,
+    engine: DecisionEngine | None = None,
+) -> str:
     """Log the bundle as a "models from code" pyfunc in the active run (with its signature and an input
-    example) and register a new version."""
+    example) and register a new version; ``engine``, the one that saved it, spares loading it again."""
     import mlflow
 
     from credit_points.tracking import pyfunc_model
 
-    signature, example = bundle_signature(bundle_dir)
+    signature, example = bundle_signature(bundle_dir, engine)
     info = mlflow.pyfunc.log_model(
         name="decision-bundle",
         python_model=pyfunc_model.__file__,
