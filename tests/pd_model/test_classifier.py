@@ -33,7 +33,29 @@ def with_linear(data, fast_config) -> PDClassifier:
     # the linear candidate offered, and a grid that forces all three parts into the blend (1/4, 1/4, 1/2)
     selection = fast_config.selection.model_copy(update={"linear": True, "linear_c_grid": (0.1, 1.0)})
     config = fast_config.model_copy(update={"selection": selection})
-    return PDClassifier.from_config(config, blend_weights=(0.25,)).fit(X, y, Xc, yc)
+    return PDClassifier.from_config(config, blend_weights=(0.25,), stack=False).fit(X, y, Xc, yc)
+
+
+@pytest.fixture(scope="module")
+def stacked(data, fast_config) -> PDClassifier:
+    X, y, Xc, yc = data
+    # the linear candidate with splines and the constrained stack, and the grid it competes with
+    selection = fast_config.selection.model_copy(update={"linear": True, "linear_c_grid": (1.0, 100.0)})
+    config = fast_config.model_copy(update={"selection": selection})
+    return PDClassifier.from_config(config).fit(X, y, Xc, yc)
+
+
+def test_the_stack_is_offered_and_beats_the_grid_out_of_fold(stacked) -> None:
+    table = pd.DataFrame(stacked.selection_)
+    row = table[table["stacked"].fillna(False).astype(bool)]
+    assert len(row) == 1
+    weights = row[["weight", "scorecard_weight", "linear_weight"]].iloc[0]
+    assert (weights >= 0).all() and weights.sum() == pytest.approx(1.0, abs=1e-12)
+    # the stack maximises the out-of-fold likelihood over every non-negative combination, which holds
+    # each grid point (to the 4-decimal rounding of its weights)
+    assert row["log_loss"].iloc[0] <= table["log_loss"].min() + 1e-4
+    chosen = table.loc[table["log_loss"].idxmin()]
+    assert (stacked.blend_weight_, stacked.linear_weight_) == (chosen["weight"], chosen["linear_weight"])
 
 
 def test_the_linear_candidate_joins_the_blend_with_its_share(with_linear) -> None:
@@ -60,7 +82,7 @@ def test_a_different_seed_gives_a_different_model(data, fast_config) -> None:
     assert a.booster_.model_to_string() != b.booster_.model_to_string()
 
 
-@pytest.mark.parametrize("which", ["booster_only", "blended", "with_linear"])
+@pytest.mark.parametrize("which", ["booster_only", "blended", "with_linear", "stacked"])
 def test_contributions_add_up_to_the_calibrated_raw_score(request, data, which) -> None:
     model = request.getfixturevalue(which)
     X = data[2]
@@ -90,7 +112,7 @@ def test_calibrator_is_fitted_on_the_calibration_data(data, fast_config) -> None
     assert model.predict_proba(Xc)[:, 1].mean() == pytest.approx(yc_shifted.mean(), abs=1e-6)
 
 
-@pytest.mark.parametrize("which", ["booster_only", "blended", "with_linear"])
+@pytest.mark.parametrize("which", ["booster_only", "blended", "with_linear", "stacked"])
 def test_pd_is_monotone_in_constrained_features(request, data, fast_config, which) -> None:
     model = request.getfixturevalue(which)
     X = data[2].iloc[:40].to_numpy()
@@ -110,7 +132,7 @@ def test_pd_is_monotone_in_constrained_features(request, data, fast_config, whic
         assert (diffs >= -1e-12).all(), f"{name}: PD moves against its constraint {mono}"
 
 
-@pytest.mark.parametrize("which", ["booster_only", "blended", "with_linear"])
+@pytest.mark.parametrize("which", ["booster_only", "blended", "with_linear", "stacked"])
 def test_json_round_trip_predicts_bit_identically(request, data, which) -> None:
     model = request.getfixturevalue(which)
     X = data[2]

@@ -77,3 +77,50 @@ def fit_platt(
             if abs(shift) < 1e-10:
                 break
     return float(a), float(b)
+
+
+def fit_stack(
+    scores: np.ndarray, y: np.ndarray, *, sample_weight: np.ndarray | None = None
+) -> tuple[np.ndarray, float]:
+    """Maximum-likelihood ``(c, b)`` of ``P(y=1) = sigmoid(scores @ c + b)`` with every ``c >= 0``.
+
+    The constrained logistic stack of several log-odds scores (one column each): a non-negative
+    combination keeps each score's direction, so a monotone score stays monotone in the stack. Solved by
+    L-BFGS-B on the weighted mean log-loss. With one class only, returns equal weights summing to one and
+    ``b = 0``.
+
+    Examples:
+        >>> rng = np.random.default_rng(0)
+        >>> s = rng.normal(size=(20000, 2))
+        >>> yy = (rng.random(20000) < sigmoid(1.5 * s[:, 0] - 1.0)).astype(float)
+        >>> c, b = fit_stack(s, yy)
+        >>> bool(abs(c[0] - 1.5) < 0.1 and c[1] < 0.05 and abs(b + 1.0) < 0.1)
+        True
+    """
+    from scipy.optimize import minimize
+
+    S = np.asarray(scores, dtype="float64")
+    t = np.asarray(y, dtype="float64")
+    v = np.ones_like(t) if sample_weight is None else np.asarray(sample_weight, dtype="float64")
+    k = S.shape[1]
+    if t.size == 0 or t.min() == t.max():
+        return np.full(k, 1.0 / k), 0.0
+    v = v / v.sum()
+
+    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        eta = S @ theta[:k] + theta[k]
+        loss = float(v @ (np.logaddexp(0.0, eta) - t * eta))
+        residual = v * (sigmoid(eta) - t)
+        return loss, np.append(S.T @ residual, residual.sum())
+
+    mean = float(np.average(t, weights=v))
+    start = np.append(np.full(k, 1.0 / k), np.log(mean / (1.0 - mean)))
+    found = minimize(
+        objective,
+        start,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(0.0, None)] * k + [(None, None)],
+        options={"maxiter": 1000, "ftol": 1e-14, "gtol": 1e-10},
+    )
+    return np.asarray(found.x[:k], dtype="float64"), float(found.x[k])

@@ -19,7 +19,9 @@ keeps ``base + Σ contributions = raw score``.
 With a ``linear`` candidate too (:class:`~credit_points.pd_model.linear.LinearPD`: sign-constrained
 logistic regression on standardised numerics and one-hot codes), the selection is over the three parts'
 out-of-fold log-odds: ``margin = w · booster + s · scorecard + l · linear`` with ``w`` and ``s`` from
-``blend_weights`` and ``l = 1 − w − s ≥ 0``; the linear part's contributions ``coef · (t(x) − mean t)`` are
+``blend_weights`` and ``l = 1 − w − s ≥ 0``, or (``stack``) the weights of the constrained logistic stack
+of the three (:func:`~credit_points.pd_model.calibration.fit_stack`: non-negative coefficients,
+normalised to sum to one), whichever scores best out of fold; the linear part's contributions ``coef · (t(x) − mean t)`` are
 additive as well. Without it the selection and every fitted bit are what they were. The model serialises to a JSON-safe dict holding LightGBM's native model text; no
 pickle.
 """
@@ -38,7 +40,7 @@ from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, train
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from credit_points.exceptions import ModelError
-from credit_points.pd_model.calibration import fit_platt, sigmoid
+from credit_points.pd_model.calibration import fit_platt, fit_stack, sigmoid
 from credit_points.pd_model.target import (
     check_sample_weight,
     encode_binary_target,
@@ -63,6 +65,8 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
         min_slope: the calibrator's slope is kept at or above this (monotone in the margin).
         scorecard: an unfitted challenger (``WoEScorecard``) for selection/blending; ``None``: booster only.
         linear: an unfitted ``LinearPD``, a third candidate of the selection (needs ``scorecard``).
+        stack: with ``linear``, also offer the non-negative logistic stack of the three out-of-fold
+            log-odds (weights off the grid) to the selection.
         blend_weights: candidate booster weights in [0, 1] (with ``scorecard``).
         inner_folds: stratified folds of the training data used for selection.
         selection_metric: ``log_loss``, ``brier`` or ``auc`` of the out-of-fold calibrated blend.
@@ -110,6 +114,7 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
         min_slope: float = 1e-3,
         scorecard: Any = None,
         linear: Any = None,
+        stack: bool = True,
         blend_weights: tuple[float, ...] | None = None,
         inner_folds: int = 3,
         selection_metric: str = "log_loss",
@@ -136,6 +141,7 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
         self.min_slope = min_slope
         self.scorecard = scorecard
         self.linear = linear
+        self.stack = stack
         self.blend_weights = blend_weights
         self.inner_folds = inner_folds
         self.selection_metric = selection_metric
@@ -177,12 +183,7 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
 
             params["scorecard"] = WoEScorecard.from_config(config)
         if config.selection.linear and "scorecard" in params:
-            from credit_points.pd_model.linear import LinearPD
-
-            params["linear"] = LinearPD(
-                C_grid=tuple(config.selection.linear_c_grid), inner_folds=config.selection.inner_folds,
-                random_state=lgbm.seed,
-            )  # fmt: skip
+            params["linear"] = config.selection.linear_candidate(lgbm.seed)
         params.update(overrides)
         return cls(**params)
 
@@ -359,14 +360,23 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
             if oof_lin is not None:
                 oof_lin[va] = self._linear_clone().fit(X[tr], y01[tr], sample_weight=w_tr).raw_score(X[va])
         table = []
-        for w, s_w, l_w in self._candidate_weights(weights):
+        candidates = self._candidate_weights(weights)
+        stacked = None
+        if oof_lin is not None and self.stack:
+            # the constrained logistic stack of the three out-of-fold log-odds: the weights off the grid
+            stacked = self._stack_weights(np.column_stack([oof_margin, oof_sc, oof_lin]), y01, oof_weight)
+            if stacked is not None and stacked not in candidates:
+                candidates.append(stacked)
+        for w, s_w, l_w in candidates:
             if oof_lin is None:
                 z = w * oof_margin + (1.0 - w) * oof_sc  # as before the linear candidate: same bits
             else:
                 z = w * oof_margin + s_w * oof_sc + l_w * oof_lin
             a, b = fit_platt(z, y01, min_slope=self.min_slope, sample_weight=oof_weight)
             p = np.clip(sigmoid(a * z + b), 1e-12, 1 - 1e-12)
-            extra = {} if oof_lin is None else {"scorecard_weight": s_w, "linear_weight": l_w}
+            extra: dict[str, Any] = {} if oof_lin is None else {"scorecard_weight": s_w, "linear_weight": l_w}
+            if stacked is not None and (w, s_w, l_w) == stacked:
+                extra["stacked"] = True
             table.append(
                 {
                     "weight": w,
@@ -416,6 +426,22 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
                 if rest >= 0.0:
                     out.append((w, s_w, rest))
         return out
+
+    @staticmethod
+    def _stack_weights(
+        scores: np.ndarray, y01: np.ndarray, weight: np.ndarray | None
+    ) -> tuple[float, float, float] | None:
+        """(booster, scorecard, linear) weights of the non-negative logistic stack of the three scores,
+        normalised to sum to one and rounded to 4 decimals (None when the stack puts no weight anywhere)."""
+        c, _ = fit_stack(scores, y01, sample_weight=weight)
+        total = float(c.sum())
+        if not total > 0.0:
+            return None
+        w, s_w = round(float(c[0]) / total, 4), round(float(c[1]) / total, 4)
+        l_w = round(1.0 - w - s_w, 12)
+        if l_w < 0.0:  # rounding pushed the first two past one
+            l_w, s_w = 0.0, round(1.0 - w, 12)
+        return w, s_w, l_w
 
     def _linear_clone(self) -> Any:
         """The linear candidate with this model's categorical columns and monotone directions."""
@@ -588,6 +614,8 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
         for part in ("scorecard", "linear"):
             if params[part] is not None:
                 params[part] = params[part].to_params()
+        if params["linear"] is None:  # the stack is a setting of the linear candidate's selection only
+            params.pop("stack")
         names = [str(n) for n in getattr(self, "feature_names_in_", [])] or None
         return {
             "format": SERIAL_FORMAT,

@@ -156,7 +156,7 @@ class ScorecardConfig(StrictModel):
     base_odds: float = Field(default=50.0, gt=0)
 
 
-_LATER_SELECTION_FIELDS = ("linear", "linear_c_grid")
+_LATER_SELECTION_FIELDS = ("linear", "linear_c_grid", "linear_transforms", "linear_spline_knots")
 
 
 class SelectionConfig(StrictModel):
@@ -171,10 +171,30 @@ class SelectionConfig(StrictModel):
     inner_folds: int = Field(default=3, ge=2)
     metric: Literal["log_loss", "brier", "auc"] = "log_loss"
     #: a third candidate, the sign-constrained logistic regression (``pd_model/linear.py``): the weights
-    #: of booster and scorecard come from ``weights``, the linear part takes the rest
+    #: of booster and scorecard come from ``weights`` or from the non-negative logistic stack of the three
+    #: out-of-fold log-odds, whichever scores best on ``metric``; the linear part takes the rest
     linear: bool = False
     #: its inverse L2 strengths, chosen out of fold
-    linear_c_grid: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0)
+    linear_c_grid: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0, 100.0)
+    #: the transforms of its numeric features it chooses between out of fold (``linear``: standardised;
+    #: ``spline``: piecewise linear on quantile knots)
+    linear_transforms: tuple[Literal["linear", "spline"], ...] = ("linear", "spline")
+    #: the spline's segments
+    linear_spline_knots: int = Field(default=5, ge=2)
+
+    def linear_candidate(self, seed: int) -> Any:
+        """The unfitted linear candidate these settings describe, or None when it is off."""
+        if not self.linear:
+            return None
+        from credit_points.pd_model.linear import LinearPD
+
+        return LinearPD(
+            C_grid=tuple(self.linear_c_grid),
+            transforms=tuple(self.linear_transforms),
+            spline_knots=self.linear_spline_knots,
+            inner_folds=self.inner_folds,
+            random_state=seed,
+        )
 
     @model_serializer(mode="wrap")
     def _omit_later_fields_at_their_defaults(self, handler: Any) -> Any:

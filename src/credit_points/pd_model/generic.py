@@ -18,7 +18,6 @@ from sklearn.model_selection import StratifiedKFold
 from credit_points.exceptions import DataValidationError
 from credit_points.pd_model.classifier import PDClassifier
 from credit_points.pd_model.config import GenericDataConfig, PDModelConfig
-from credit_points.pd_model.linear import LinearPD
 from credit_points.pd_model.scorecard import WoEScorecard
 from credit_points.pd_model.validation import auc_with_ci, brier, ks_statistic
 
@@ -196,15 +195,7 @@ class GenericPDModel:
             categorical_features=cats,
             early_stopping_rounds=lgbm.early_stopping_rounds,
             scorecard=scorecard,
-            linear=(
-                LinearPD(
-                    C_grid=tuple(self.selection.linear_c_grid),
-                    inner_folds=self.selection.inner_folds,
-                    random_state=self.seed,
-                )
-                if self.selection.linear
-                else None
-            ),
+            linear=self.selection.linear_candidate(self.seed),
             blend_weights=tuple(self.selection.weights),
             inner_folds=self.selection.inner_folds,
             selection_metric=self.selection.metric,

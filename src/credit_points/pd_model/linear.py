@@ -4,16 +4,21 @@ Where a few strong drivers act roughly linearly on the log-odds (or many weak on
 into WoE steps or approximating them with trees loses a little; a plain logistic regression on
 standardised numerics and one-hot categoricals does not. ``LinearPD`` is that model, kept bankable:
 
-- **Transforms, fitted on the training rows only.** A numeric column: median-imputed, with a 0/1 missing
-  indicator when the training rows had a gap, then standardised. A categorical column (integer codes, as
-  the booster and the scorecard take them): one 0/1 column per code seen in training; an unseen code or a
-  gap sets none of them.
+- **Transforms, fitted on the training rows only.** A numeric column is median-imputed, with a 0/1 missing
+  indicator when the training rows had a gap, then either ``linear`` — standardised — or ``spline`` — a
+  piecewise-linear spline on quantile knots: one ramp column per segment between consecutive knots,
+  ``clip((x − kᵢ) / (kᵢ₊₁ − kᵢ), 0, 1)``, so the feature's effect is continuous, bends where the data say
+  (a skewed amount acts like its logarithm) and stays flat beyond the outermost knots. A categorical
+  column (integer codes, as the booster and the scorecard take them): one 0/1 column per code seen in
+  training; an unseen code or a gap sets none of them.
 - **Monotone where the configuration says so.** A feature constrained ``+1`` (PD never decreases as it
-  grows) gets a coefficient ``>= 0`` on its standardised value, ``-1`` a coefficient ``<= 0``: the
+  grows) gets coefficients ``>= 0`` on its standardised value or on every ramp (each ramp is
+  non-decreasing in the feature, so their non-negative sum is too), ``-1`` coefficients ``<= 0``: the
   regression is solved with those bounds (L-BFGS-B), so the constraint holds exactly, not by pruning.
-- **Regularisation chosen out of fold.** ``C`` (sklearn's convention: the inverse L2 strength, intercept
-  not penalised) is the value of ``C_grid`` with the best weighted out-of-fold log-loss over
-  ``inner_folds`` stratified folds of the training rows; the model is then refitted on all of them.
+- **Regularisation and transform chosen out of fold.** ``C`` (sklearn's convention: the inverse L2
+  strength, intercept not penalised) and the transform are the pair of ``C_grid`` × ``transforms`` with
+  the best weighted out-of-fold log-loss over ``inner_folds`` stratified folds of the training rows; the
+  model is then refitted on all of them.
 - **Explanations exactly additive.** ``contributions`` gives, per original feature, the sum over its
   transformed columns of ``coef · (t(x) − mean t)``, and a base of ``intercept + coef · mean t``: base plus
   contributions is the raw score. Every score is accumulated column by column in a fixed order, so a row
@@ -46,6 +51,8 @@ from credit_points.pd_model.target import (
 SERIAL_FORMAT = "credit-points/linear-pd"
 SERIAL_VERSION = 1
 _INT_TUPLES = ("monotone_constraints", "categorical_features")
+#: the transforms of a numeric feature the selection may choose
+TRANSFORMS = ("linear", "spline")
 
 
 def _fit_logistic(
@@ -91,14 +98,17 @@ class LinearPD(LogOddsClassifierMixin, ClassifierMixin, BaseEstimator):
         monotone_constraints: one of -1/0/+1 per feature (+1: PD never decreases as the feature grows).
         categorical_features: column indices holding category codes (one-hot encoded).
         C_grid: candidate inverse L2 strengths; one value means no selection.
+        transforms: candidate transforms of the numeric features, ``linear`` and/or ``spline``.
+        spline_knots: segments of the spline (between quantiles of the training values).
         inner_folds: stratified folds of the training rows that choose ``C``.
         random_state: seed of the folds.
 
     Fitted attributes:
-        C_ (chosen), selection_ (``{C, log_loss}`` out of fold), intercept_, coef_ (one per transformed
-        column), columns_ (``(feature, kind, value)`` per transformed column: ``value``, ``missing`` or
-        ``category``), medians_, means_, scales_ (numeric features; NaN for categoricals),
-        categories_ (codes per categorical feature), centre_ (training mean of each transformed column).
+        C_ and transform_ (chosen), selection_ (``{C, transform, log_loss}`` out of fold), intercept_,
+        coef_ (one per transformed column), columns_ (``(feature, kind, value)`` per transformed column:
+        ``value``, ``missing``, ``category`` (value: the code) or ``ramp`` (value: the segment)), medians_,
+        means_, scales_ (numeric features; NaN for categoricals), categories_ (codes per categorical
+        feature), knots_ (per splined feature), centre_ (training mean of each transformed column).
 
     Examples:
         >>> rng = np.random.default_rng(0)
@@ -118,12 +128,16 @@ class LinearPD(LogOddsClassifierMixin, ClassifierMixin, BaseEstimator):
         monotone_constraints: tuple[int, ...] | None = None,
         categorical_features: tuple[int, ...] | None = None,
         C_grid: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0),
+        transforms: tuple[str, ...] = ("linear",),
+        spline_knots: int = 5,
         inner_folds: int = 3,
         random_state: int = 0,
     ) -> None:
         self.monotone_constraints = monotone_constraints
         self.categorical_features = categorical_features
         self.C_grid = C_grid
+        self.transforms = transforms
+        self.spline_knots = spline_knots
         self.inner_folds = inner_folds
         self.random_state = random_state
 
@@ -148,29 +162,41 @@ class LinearPD(LogOddsClassifierMixin, ClassifierMixin, BaseEstimator):
         grid = [float(c) for c in self.C_grid]
         if not grid or min(grid) <= 0:
             raise ValueError(f"C_grid must hold positive values; got {self.C_grid!r}")
-        self.selection_: list[dict[str, float]] = []
-        if len(grid) > 1:
+        shapes = [str(t) for t in self.transforms]
+        if not shapes or set(shapes) - set(TRANSFORMS):
+            raise ValueError(f"transforms must be among {TRANSFORMS}; got {self.transforms!r}")
+        if int(self.spline_knots) < 2:
+            raise ValueError(f"spline_knots must be at least 2; got {self.spline_knots!r}")
+        self.selection_: list[dict[str, Any]] = []
+        candidates = [(C, t) for t in shapes for C in grid]
+        if len(candidates) > 1:
             folds = StratifiedKFold(n_splits=self.inner_folds, shuffle=True, random_state=self.random_state)
             splits = list(folds.split(X_arr, y01))
-            for C in grid:
+            for C, shape in candidates:
                 total, mass = 0.0, 0.0
                 for tr, va in splits:
-                    fold = self._fitted(X_arr[tr], y01[tr], w[tr], C, mono)
+                    fold = self._fitted(X_arr[tr], y01[tr], w[tr], C, mono, shape)
                     p = np.clip(sigmoid(fold._raw(X_arr[va])), 1e-12, 1 - 1e-12)
                     total += float(w[va] @ -(y01[va] * np.log(p) + (1 - y01[va]) * np.log(1 - p)))
                     mass += float(w[va].sum())
-                self.selection_.append({"C": C, "log_loss": total / mass})
-            best = min(self.selection_, key=lambda r: r["log_loss"])["C"]
+                row: dict[str, Any] = {"C": C, "log_loss": total / mass}
+                if shapes != ["linear"]:  # as before the spline: the same record
+                    row["transform"] = shape
+                self.selection_.append(row)
+            best = min(self.selection_, key=lambda r: r["log_loss"])
+            best_C, best_shape = best["C"], best.get("transform", "linear")
         else:
-            best = grid[0]
-        final = self._fitted(X_arr, y01, w, best, mono)
-        for name in ("C_", "intercept_", "coef_", "columns_", "medians_", "means_", "scales_", "categories_",
-                     "centre_"):  # fmt: skip
+            best_C, best_shape = candidates[0]
+        final = self._fitted(X_arr, y01, w, best_C, mono, best_shape)
+        for name in ("C_", "transform_", "intercept_", "coef_", "columns_", "medians_", "means_", "scales_",
+                     "categories_", "knots_", "centre_"):  # fmt: skip
             setattr(self, name, getattr(final, name))
         return self
 
-    def _fitted(self, X: np.ndarray, y01: np.ndarray, w: np.ndarray, C: float, mono: list[int]) -> LinearPD:
-        """A copy fitted with ``C`` on these rows (transforms included)."""
+    def _fitted(
+        self, X: np.ndarray, y01: np.ndarray, w: np.ndarray, C: float, mono: list[int], shape: str = "linear"
+    ) -> LinearPD:
+        """A copy fitted with ``C`` and transform ``shape`` on these rows (transforms included)."""
         model = LinearPD(categorical_features=self.categorical_features)
         model.n_features_in_ = X.shape[1]
         cats = set(self.categorical_features or ())
@@ -179,6 +205,8 @@ class LinearPD(LogOddsClassifierMixin, ClassifierMixin, BaseEstimator):
         model.means_ = np.full(k, np.nan)
         model.scales_ = np.full(k, np.nan)
         model.categories_ = {}
+        model.knots_ = {}
+        model.transform_ = shape
         columns: list[tuple[int, str, float]] = []
         bounds: list[tuple[float | None, float | None]] = []
         for j in range(k):
@@ -196,9 +224,20 @@ class LinearPD(LogOddsClassifierMixin, ClassifierMixin, BaseEstimator):
             scale = float(np.sqrt(np.average((filled - mean) ** 2, weights=w)))
             model.medians_[j], model.means_[j] = median, mean
             model.scales_[j] = scale if scale > 0 else 1.0
-            columns.append((j, "value", 0.0))
             sign = int(mono[j])
-            bounds.append((0.0, None) if sign > 0 else (None, 0.0) if sign < 0 else (None, None))
+            bound = (0.0, None) if sign > 0 else (None, 0.0) if sign < 0 else (None, None)
+            knots = (
+                np.unique(np.quantile(x[present], np.linspace(0.0, 1.0, int(self.spline_knots) + 1)))
+                if shape == "spline" and present.any()
+                else np.zeros(0)
+            )
+            if len(knots) >= 3:  # two segments at least, else the ramp is the standardised value again
+                model.knots_[j] = knots
+                columns += [(j, "ramp", float(i)) for i in range(len(knots) - 1)]
+                bounds += [bound] * (len(knots) - 1)
+            else:
+                columns.append((j, "value", 0.0))
+                bounds.append(bound)
             if not present.all():
                 columns.append((j, "missing", 0.0))
                 bounds.append((None, None))
@@ -219,6 +258,10 @@ class LinearPD(LogOddsClassifierMixin, ClassifierMixin, BaseEstimator):
                 Z[:, c] = (x == value).astype("float64")
             elif kind == "missing":
                 Z[:, c] = np.isnan(x).astype("float64")
+            elif kind == "ramp":
+                knots, i = self.knots_[j], int(value)
+                filled = np.where(np.isnan(x), self.medians_[j], x)
+                Z[:, c] = np.clip((filled - knots[i]) / (knots[i + 1] - knots[i]), 0.0, 1.0)
             else:
                 Z[:, c] = (np.where(np.isnan(x), self.medians_[j], x) - self.means_[j]) / self.scales_[j]
         return Z
@@ -255,12 +298,17 @@ class LinearPD(LogOddsClassifierMixin, ClassifierMixin, BaseEstimator):
     # ----------------------------------------------------------------------------------- serialise
     def to_params(self) -> dict[str, Any]:
         """The settings as JSON-safe values (:meth:`from_params` rebuilds the unfitted model)."""
-        return json_params(self.get_params(), ints=_INT_TUPLES, floats=("C_grid",))
+        params = json_params(self.get_params(), ints=_INT_TUPLES, floats=("C_grid",))
+        params["transforms"] = [str(t) for t in self.transforms]
+        if params["transforms"] == ["linear"] and self.spline_knots == 5:
+            # as written before the spline transform: a model of that release reads and hashes the same
+            del params["transforms"], params["spline_knots"]
+        return params
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> LinearPD:
         """The unfitted model of :meth:`to_params` output."""
-        return cls(**params_from_json(params, (*_INT_TUPLES, "C_grid")))
+        return cls(**params_from_json(params, (*_INT_TUPLES, "C_grid", "transforms")))
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict of the fitted model."""
@@ -276,6 +324,7 @@ class LinearPD(LogOddsClassifierMixin, ClassifierMixin, BaseEstimator):
             "n_features": int(self.n_features_in_),
             "classes": self.classes_.tolist(),
             "C": float(self.C_),
+            **({"transform": self.transform_} if self.transform_ != "linear" else {}),
             "selection": list(self.selection_),
             "intercept": float(self.intercept_),
             "coef": [float(v) for v in self.coef_],
@@ -284,6 +333,11 @@ class LinearPD(LogOddsClassifierMixin, ClassifierMixin, BaseEstimator):
             "means": nums(self.means_),
             "scales": nums(self.scales_),
             "categories": {str(j): [float(c) for c in codes] for j, codes in self.categories_.items()},
+            **(
+                {"knots": {str(j): [float(v) for v in k] for j, k in self.knots_.items()}}
+                if self.knots_
+                else {}
+            ),
             "centre": [float(v) for v in self.centre_],
         }
 
@@ -302,6 +356,7 @@ class LinearPD(LogOddsClassifierMixin, ClassifierMixin, BaseEstimator):
         model.n_features_in_ = int(data["n_features"])
         model.classes_ = np.asarray(data["classes"])
         model.C_ = float(data["C"])
+        model.transform_ = str(data.get("transform", "linear"))
         model.selection_ = list(data.get("selection") or [])
         model.intercept_ = float(data["intercept"])
         model.coef_ = np.asarray(data["coef"], dtype="float64")
@@ -312,6 +367,7 @@ class LinearPD(LogOddsClassifierMixin, ClassifierMixin, BaseEstimator):
             arr(data["scales"]),
         )
         model.categories_ = {int(j): np.asarray(c, dtype="float64") for j, c in data["categories"].items()}
+        model.knots_ = {int(j): np.asarray(k, dtype="float64") for j, k in (data.get("knots") or {}).items()}
         model.centre_ = np.asarray(data["centre"], dtype="float64")
         if len(model.coef_) != len(model.columns_) or len(model.centre_) != len(model.columns_):
             raise ModelError("LinearPD dict: coef, centre and columns differ in length")
