@@ -61,34 +61,54 @@ def _fit_logistic(
     weight: np.ndarray,
     C: float,
     bounds: list[tuple[float | None, float | None]],
+    start: np.ndarray | None = None,
 ) -> tuple[float, np.ndarray]:
-    """Minimise ``C · Σ wᵢ logloss(yᵢ, b + zᵢ·β) + ½‖β‖²`` (sklearn's objective) within ``bounds`` on β."""
+    """Minimise ``C · Σ wᵢ logloss(yᵢ, b + zᵢ·β) + ½‖β‖²`` (sklearn's objective) within ``bounds`` on β.
+
+    Solved on the same objective divided by ``C · Σ wᵢ`` (the same minimum, a scale-free gradient) and in
+    centred, unit-variance coordinates ``γⱼ = sⱼ βⱼ`` of the columns (the same minimum again: the intercept
+    absorbs the centring, the penalty is rewritten as ``½ Σ (γⱼ / sⱼ)²`` and a bound keeps its sign), which
+    conditions one-hot and spline columns for L-BFGS-B. Starts from ``start`` (``[b, β…]``, e.g. the
+    solution for a neighbouring ``C``) or from the base rate.
+    """
     n, k = Z.shape
+    mass = float(weight.sum())
+    v = weight / mass
+    penalty = 1.0 / (C * mass)
+    mu = v @ Z
+    sd = np.sqrt(v @ (Z - mu) ** 2)
+    sd[~(sd > 0)] = 1.0
+    Zs = (Z - mu) / sd
+    ridge = penalty / sd**2
 
     def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        b, beta = theta[0], theta[1:]
-        eta = b + Z @ beta
+        b, gamma = theta[0], theta[1:]
+        eta = b + Zs @ gamma
         # log(1 + e^eta) - y·eta, stable for large |eta|
         loss = np.logaddexp(0.0, eta) - y * eta
-        residual = weight * (sigmoid(eta) - y)
-        value = C * float(weight @ loss) + 0.5 * float(beta @ beta)
+        residual = v * (sigmoid(eta) - y)
+        value = float(v @ loss) + 0.5 * float(ridge @ gamma**2)
         grad = np.empty(k + 1)
-        grad[0] = C * residual.sum()
-        grad[1:] = C * (Z.T @ residual) + beta
+        grad[0] = residual.sum()
+        grad[1:] = Zs.T @ residual + ridge * gamma
         return value, grad
 
-    prior = float(np.clip(np.average(y, weights=weight), 1e-6, 1 - 1e-6))
-    start = np.zeros(k + 1)
-    start[0] = np.log(prior / (1 - prior))
+    if start is None:
+        prior = float(np.clip(np.average(y, weights=weight), 1e-6, 1 - 1e-6))
+        theta0 = np.zeros(k + 1)
+        theta0[0] = np.log(prior / (1 - prior))
+    else:
+        theta0 = np.append(start[0] + float(mu @ start[1:]), start[1:] * sd)
     found = minimize(
         objective,
-        start,
+        theta0,
         jac=True,
         method="L-BFGS-B",
         bounds=[(None, None), *bounds],
-        options={"maxiter": 2000, "ftol": 1e-12, "gtol": 1e-9},
+        options={"maxiter": 2000, "ftol": 1e-12, "gtol": 1e-8},
     )
-    return float(found.x[0]), np.asarray(found.x[1:], dtype="float64")
+    beta = np.asarray(found.x[1:], dtype="float64") / sd
+    return float(found.x[0] - mu @ beta), beta
 
 
 class LinearPD(LogOddsClassifierMixin, ClassifierMixin, BaseEstimator):
@@ -172,14 +192,20 @@ class LinearPD(LogOddsClassifierMixin, ClassifierMixin, BaseEstimator):
         if len(candidates) > 1:
             folds = StratifiedKFold(n_splits=self.inner_folds, shuffle=True, random_state=self.random_state)
             splits = list(folds.split(X_arr, y01))
+            losses = {c: [0.0, 0.0] for c in candidates}  # weighted log-loss and weight, summed over folds
+            for tr, va in splits:
+                for shape in shapes:
+                    fold, Z, bounds = self._prepared(X_arr[tr], w[tr], mono, shape)
+                    start = None
+                    for C in sorted(grid):  # each solution starts the next, less regularised one
+                        fold._solve(Z, y01[tr], w[tr], C, bounds, start)
+                        start = np.append(fold.intercept_, fold.coef_)
+                        p = np.clip(sigmoid(fold._raw(X_arr[va])), 1e-12, 1 - 1e-12)
+                        loss = float(w[va] @ -(y01[va] * np.log(p) + (1 - y01[va]) * np.log(1 - p)))
+                        losses[(C, shape)][0] += loss
+                        losses[(C, shape)][1] += float(w[va].sum())
             for C, shape in candidates:
-                total, mass = 0.0, 0.0
-                for tr, va in splits:
-                    fold = self._fitted(X_arr[tr], y01[tr], w[tr], C, mono, shape)
-                    p = np.clip(sigmoid(fold._raw(X_arr[va])), 1e-12, 1 - 1e-12)
-                    total += float(w[va] @ -(y01[va] * np.log(p) + (1 - y01[va]) * np.log(1 - p)))
-                    mass += float(w[va].sum())
-                row: dict[str, Any] = {"C": C, "log_loss": total / mass}
+                row: dict[str, Any] = {"C": C, "log_loss": losses[(C, shape)][0] / losses[(C, shape)][1]}
                 if shapes != ["linear"]:  # as before the spline: the same record
                     row["transform"] = shape
                 self.selection_.append(row)
@@ -187,16 +213,18 @@ class LinearPD(LogOddsClassifierMixin, ClassifierMixin, BaseEstimator):
             best_C, best_shape = best["C"], best.get("transform", "linear")
         else:
             best_C, best_shape = candidates[0]
-        final = self._fitted(X_arr, y01, w, best_C, mono, best_shape)
+        final, Z, bounds = self._prepared(X_arr, w, mono, best_shape)
+        final._solve(Z, y01, w, best_C, bounds)
         for name in ("C_", "transform_", "intercept_", "coef_", "columns_", "medians_", "means_", "scales_",
                      "categories_", "knots_", "centre_"):  # fmt: skip
             setattr(self, name, getattr(final, name))
         return self
 
-    def _fitted(
-        self, X: np.ndarray, y01: np.ndarray, w: np.ndarray, C: float, mono: list[int], shape: str = "linear"
-    ) -> LinearPD:
-        """A copy fitted with ``C`` and transform ``shape`` on these rows (transforms included)."""
+    def _prepared(
+        self, X: np.ndarray, w: np.ndarray, mono: list[int], shape: str
+    ) -> tuple[LinearPD, np.ndarray, list[tuple[float | None, float | None]]]:
+        """A copy with the transforms of ``shape`` fitted on these rows, their design and coefficient bounds
+        (:meth:`_solve` fits the regression)."""
         model = LinearPD(categorical_features=self.categorical_features)
         model.n_features_in_ = X.shape[1]
         cats = set(self.categorical_features or ())
@@ -244,9 +272,20 @@ class LinearPD(LogOddsClassifierMixin, ClassifierMixin, BaseEstimator):
         model.columns_ = columns
         Z = model._design(X)
         model.centre_ = np.average(Z, axis=0, weights=w) if Z.shape[1] else np.zeros(0)
-        model.C_ = C
-        model.intercept_, model.coef_ = _fit_logistic(Z, y01, w, C, bounds)
-        return model
+        return model, Z, bounds
+
+    def _solve(
+        self,
+        Z: np.ndarray,
+        y01: np.ndarray,
+        w: np.ndarray,
+        C: float,
+        bounds: list[tuple[float | None, float | None]],
+        start: np.ndarray | None = None,
+    ) -> None:
+        """Fit the regression with ``C`` on the prepared design ``Z``."""
+        self.C_ = C
+        self.intercept_, self.coef_ = _fit_logistic(Z, y01, w, C, bounds, start)
 
     # ------------------------------------------------------------------------------------- predict
     def _design(self, X: np.ndarray) -> np.ndarray:
