@@ -342,7 +342,8 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
             ).split(X, y01, group_ids)
         oof_margin = np.zeros(len(y01))
         oof_sc = np.zeros(len(y01))
-        oof_lin = np.zeros(len(y01)) if self.linear is not None else None
+        # the linear candidate's (C, transform) candidates, each scored out of fold on these same folds
+        lin_oof: dict[Any, np.ndarray] | None = None
         best_iters = []
         oof_weight = sw if fold_weights is None else np.zeros(len(y01))
         for tr, va in splits:
@@ -357,8 +358,17 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
             oof_margin[va] = booster.predict(X[va], raw_score=True, num_threads=self.num_threads)
             sc = self._scorecard_clone()
             oof_sc[va] = sc.fit(X[tr], y01[tr], sample_weight=w_tr).raw_score(X[va])
-            if oof_lin is not None:
-                oof_lin[va] = self._linear_clone().fit(X[tr], y01[tr], sample_weight=w_tr).raw_score(X[va])
+            if self.linear is not None:
+                scores = self._linear_clone().candidate_scores(X[tr], y01[tr], X[va], sample_weight=w_tr)
+                lin_oof = lin_oof or {c: np.zeros(len(y01)) for c in scores}
+                for c, raw in scores.items():
+                    lin_oof[c][va] = raw
+        oof_lin, lin_table, lin_best = None, [], None
+        if lin_oof is not None:
+            lin_table = self.linear.selection_table(lin_oof, y01, oof_weight)
+            best_row = min(lin_table, key=lambda r: r["log_loss"])
+            lin_best = (best_row["C"], best_row.get("transform", "linear"))
+            oof_lin = lin_oof[lin_best]
         table = []
         candidates = self._candidate_weights(weights)
         stacked = None
@@ -398,8 +408,10 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
         self.selection_ = [{k: v for k, v in r.items() if k not in ("a", "b")} for r in table]
         self.blend_weight_ = float(best["weight"])
         self.linear_weight_ = float(best.get("linear_weight", 0.0))
-        if self.linear_weight_ > 0.0:
-            self.linear_ = self._linear_clone().fit(X, y01, sample_weight=sw)
+        if self.linear_weight_ > 0.0 and lin_best is not None:
+            self.linear_ = self._linear_clone().fit_candidate(
+                X, y01, *lin_best, sample_weight=sw, selection=lin_table
+            )
         n_final = int(round(float(np.mean(best_iters)))) if self.early_stopping_rounds else self.n_estimators
         self.booster_ = self._train(X, y01, None, None, encoded=True, n_estimators=max(n_final, 1), weight=sw)
         self.scorecard_ = self._scorecard_clone().fit(X, y01, sample_weight=sw)

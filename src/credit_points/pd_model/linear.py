@@ -169,16 +169,67 @@ class LinearPD(LogOddsClassifierMixin, ClassifierMixin, BaseEstimator):
 
     # ----------------------------------------------------------------------------------------- fit
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> LinearPD:
-        """Choose ``C`` out of fold, then fit the transforms and the regression on every training row."""
+        """Choose ``C`` and the transform out of fold, then fit both on every training row."""
+        X_arr, y01, w = self._checked(X, y, sample_weight)
+        candidates = self._candidates()
+        if len(candidates) == 1:
+            return self._fit_chosen(X_arr, y01, w, *candidates[0], selection=[])
+        folds = StratifiedKFold(n_splits=self.inner_folds, shuffle=True, random_state=self.random_state)
+        oof = {c: np.zeros(len(y01)) for c in candidates}
+        for tr, va in folds.split(X_arr, y01):
+            for c, raw in self._path(X_arr[tr], y01[tr], w[tr], X_arr[va]).items():
+                oof[c][va] = raw
+        table = self.selection_table(oof, y01, w)
+        best = min(table, key=lambda r: r["log_loss"])
+        return self._fit_chosen(X_arr, y01, w, best["C"], best.get("transform", "linear"), selection=table)
+
+    def candidate_scores(
+        self, X: Any, y: Any, X_eval: Any, sample_weight: Any = None
+    ) -> dict[tuple[float, str], np.ndarray]:
+        """Log-odds on ``X_eval`` of every ``(C, transform)`` candidate fitted on ``X``, ``y``.
+
+        What a caller's own folds need to choose the candidate out of fold (:meth:`selection_table`, then
+        :meth:`fit_candidate`) instead of the nested folds of :meth:`fit`.
+        """
+        X_arr, y01, w = self._checked(X, y, sample_weight)
+        return self._path(X_arr, y01, w, fitted_float_matrix(self, X_eval))
+
+    def selection_table(
+        self, oof: dict[tuple[float, str], np.ndarray], y01: np.ndarray, weight: np.ndarray | None = None
+    ) -> list[dict[str, Any]]:
+        """``{C, [transform,] log_loss}`` of each candidate's out-of-fold log-odds ``oof``."""
+        w = np.ones(len(y01)) if weight is None else np.asarray(weight, dtype="float64")
+        rows: list[dict[str, Any]] = []
+        for (C, shape), raw in oof.items():
+            p = np.clip(sigmoid(raw), 1e-12, 1 - 1e-12)
+            loss = float(w @ -(y01 * np.log(p) + (1 - y01) * np.log(1 - p))) / float(w.sum())
+            row: dict[str, Any] = {"C": C, "log_loss": loss}
+            if list(self.transforms) != ["linear"]:  # as before the spline: the same record
+                row["transform"] = shape
+            rows.append(row)
+        return rows
+
+    def fit_candidate(
+        self, X: Any, y: Any, C: float, transform: str, sample_weight: Any = None, selection: Any = None
+    ) -> LinearPD:
+        """Fit the candidate ``(C, transform)`` on every row; ``selection`` is the table that chose it."""
+        X_arr, y01, w = self._checked(X, y, sample_weight)
+        return self._fit_chosen(X_arr, y01, w, float(C), str(transform), selection=list(selection or []))
+
+    def _checked(self, X: Any, y: Any, sample_weight: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         X_arr, y_arr = validate_data(self, X, y, dtype=np.float64, ensure_all_finite="allow-nan", reset=True)
         self.classes_, y01 = encode_binary_target(y_arr)
         weight = check_sample_weight(sample_weight, len(y01), y01)
-        w = np.ones(len(y01)) if weight is None else weight
-        mono = (
-            list(self.monotone_constraints) if self.monotone_constraints is not None else [0] * X_arr.shape[1]
-        )
+        mono = self._mono(X_arr.shape[1])
         if len(mono) != X_arr.shape[1]:
             raise ValueError(f"monotone_constraints has {len(mono)} entries for {X_arr.shape[1]} features")
+        self._candidates()  # the settings, checked before any work
+        return X_arr, y01, np.ones(len(y01)) if weight is None else weight
+
+    def _mono(self, k: int) -> list[int]:
+        return list(self.monotone_constraints) if self.monotone_constraints is not None else [0] * k
+
+    def _candidates(self) -> list[tuple[float, str]]:
         grid = [float(c) for c in self.C_grid]
         if not grid or min(grid) <= 0:
             raise ValueError(f"C_grid must hold positive values; got {self.C_grid!r}")
@@ -187,37 +238,39 @@ class LinearPD(LogOddsClassifierMixin, ClassifierMixin, BaseEstimator):
             raise ValueError(f"transforms must be among {TRANSFORMS}; got {self.transforms!r}")
         if int(self.spline_knots) < 2:
             raise ValueError(f"spline_knots must be at least 2; got {self.spline_knots!r}")
-        self.selection_: list[dict[str, Any]] = []
-        candidates = [(C, t) for t in shapes for C in grid]
-        if len(candidates) > 1:
-            folds = StratifiedKFold(n_splits=self.inner_folds, shuffle=True, random_state=self.random_state)
-            splits = list(folds.split(X_arr, y01))
-            losses = {c: [0.0, 0.0] for c in candidates}  # weighted log-loss and weight, summed over folds
-            for tr, va in splits:
-                for shape in shapes:
-                    fold, Z, bounds = self._prepared(X_arr[tr], w[tr], mono, shape)
-                    start = None
-                    for C in sorted(grid):  # each solution starts the next, less regularised one
-                        fold._solve(Z, y01[tr], w[tr], C, bounds, start)
-                        start = np.append(fold.intercept_, fold.coef_)
-                        p = np.clip(sigmoid(fold._raw(X_arr[va])), 1e-12, 1 - 1e-12)
-                        loss = float(w[va] @ -(y01[va] * np.log(p) + (1 - y01[va]) * np.log(1 - p)))
-                        losses[(C, shape)][0] += loss
-                        losses[(C, shape)][1] += float(w[va].sum())
-            for C, shape in candidates:
-                row: dict[str, Any] = {"C": C, "log_loss": losses[(C, shape)][0] / losses[(C, shape)][1]}
-                if shapes != ["linear"]:  # as before the spline: the same record
-                    row["transform"] = shape
-                self.selection_.append(row)
-            best = min(self.selection_, key=lambda r: r["log_loss"])
-            best_C, best_shape = best["C"], best.get("transform", "linear")
-        else:
-            best_C, best_shape = candidates[0]
-        final, Z, bounds = self._prepared(X_arr, w, mono, best_shape)
-        final._solve(Z, y01, w, best_C, bounds)
+        return [(C, t) for t in shapes for C in grid]
+
+    def _path(
+        self, X: np.ndarray, y01: np.ndarray, w: np.ndarray, X_eval: np.ndarray
+    ) -> dict[tuple[float, str], np.ndarray]:
+        """Every candidate fitted on ``X`` and scored on ``X_eval``: one prepared design per transform, each
+        ``C`` (from the most regularised) started from the previous solution."""
+        mono = self._mono(X.shape[1])
+        out: dict[tuple[float, str], np.ndarray] = {}
+        for shape in dict.fromkeys(str(t) for t in self.transforms):
+            model, Z, bounds = self._prepared(X, w, mono, shape)
+            start = None
+            for C in sorted(float(c) for c in self.C_grid):
+                model._solve(Z, y01, w, C, bounds, start)
+                start = np.append(model.intercept_, model.coef_)
+                out[(C, shape)] = model._raw(X_eval)
+        return {c: out[c] for c in self._candidates()}
+
+    def _fit_chosen(
+        self,
+        X: np.ndarray,
+        y01: np.ndarray,
+        w: np.ndarray,
+        C: float,
+        shape: str,
+        selection: list[dict[str, Any]],
+    ) -> LinearPD:
+        final, Z, bounds = self._prepared(X, w, self._mono(X.shape[1]), shape)
+        final._solve(Z, y01, w, C, bounds)
         for name in ("C_", "transform_", "intercept_", "coef_", "columns_", "medians_", "means_", "scales_",
                      "categories_", "knots_", "centre_"):  # fmt: skip
             setattr(self, name, getattr(final, name))
+        self.selection_ = selection
         return self
 
     def _prepared(
