@@ -47,6 +47,10 @@ def pd_cv(
             help="Offer the sign-constrained logistic regression as a third candidate (default: the profile's).",
         ),
     ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", min=1, help="Folds fitted at once, one process each (default: one per core)."),
+    ] = None,
 ) -> None:
     """Cross-validate the product's PD model selection on any tabular credit data."""
     from credit_points.pd_model.config import load_pd_config
@@ -57,7 +61,9 @@ def pd_cv(
     if linear is not None:
         selection = pd_config.selection.model_copy(update={"linear": linear})
         pd_config = pd_config.model_copy(update={"selection": selection})
-    result = cross_validate_pd(frame, target, bad_value=bad_value, folds=folds, seed=seed, config=pd_config)
+    result = cross_validate_pd(
+        frame, target, bad_value=bad_value, folds=folds, seed=seed, config=pd_config, jobs=jobs
+    )
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return

@@ -330,16 +330,20 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
         if bad:
             raise ValueError(f"blend_weights must lie in [0, 1]; got {bad}")
         if groups is None:
-            splits = StratifiedKFold(
-                n_splits=self.inner_folds, shuffle=True, random_state=self.random_state
-            ).split(X, y01)
+            splits = list(
+                StratifiedKFold(
+                    n_splits=self.inner_folds, shuffle=True, random_state=self.random_state
+                ).split(X, y01)
+            )
         else:
             group_ids = np.asarray(groups).ravel()
             if len(group_ids) != len(y01):
                 raise ValueError(f"groups has {len(group_ids)} values for {len(y01)} rows")
-            splits = StratifiedGroupKFold(
-                n_splits=self.inner_folds, shuffle=True, random_state=self.random_state
-            ).split(X, y01, group_ids)
+            splits = list(
+                StratifiedGroupKFold(
+                    n_splits=self.inner_folds, shuffle=True, random_state=self.random_state
+                ).split(X, y01, group_ids)
+            )
         oof_margin = np.zeros(len(y01))
         oof_sc = np.zeros(len(y01))
         # the linear candidate's (C, transform) candidates, each scored out of fold on these same folds
@@ -371,10 +375,11 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
             oof_lin = lin_oof[lin_best]
         table = []
         candidates = self._candidate_weights(weights)
-        stacked = None
+        stacked, stack_scores = None, np.zeros((len(y01), 3))
         if oof_lin is not None and self.stack:
             # the constrained logistic stack of the three out-of-fold log-odds: the weights off the grid
-            stacked = self._stack_weights(np.column_stack([oof_margin, oof_sc, oof_lin]), y01, oof_weight)
+            stack_scores = np.column_stack([oof_margin, oof_sc, oof_lin])
+            stacked = self._stack_weights(stack_scores, y01, oof_weight)
             if stacked is not None and stacked not in candidates:
                 candidates.append(stacked)
         for w, s_w, l_w in candidates:
@@ -386,7 +391,19 @@ class PDClassifier(ClassifierMixin, BaseEstimator):
             p = np.clip(sigmoid(a * z + b), 1e-12, 1 - 1e-12)
             extra: dict[str, Any] = {} if oof_lin is None else {"scorecard_weight": s_w, "linear_weight": l_w}
             if stacked is not None and (w, s_w, l_w) == stacked:
+                # the stack's weights were fitted on these very scores: judge it on rows it did not see,
+                # the stack refitted without each selection fold and applied to it
                 extra["stacked"] = True
+                held = np.zeros(len(y01))
+                for tr, va in splits:
+                    c_f, b_f = fit_stack(
+                        stack_scores[tr],
+                        y01[tr],
+                        sample_weight=None if oof_weight is None else oof_weight[tr],
+                    )
+                    held[va] = stack_scores[va] @ c_f + b_f
+                p = np.clip(sigmoid(held), 1e-12, 1 - 1e-12)
+                z = held
             table.append(
                 {
                     "weight": w,
