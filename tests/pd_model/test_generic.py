@@ -63,6 +63,14 @@ def test_cross_validation_beats_chance_and_reports_every_fold(pd_config) -> None
     assert result["auc"] == pytest.approx(np.mean([f["auc"] for f in result["per_fold"]]))
 
 
+def test_folds_in_parallel_processes_give_the_sequential_figures(pd_config) -> None:
+    loans = make_loans(500, seed=2)
+    one = cross_validate_pd(loans, "status", folds=3, seed=0, config=pd_config, jobs=1)
+    two = cross_validate_pd(loans, "status", folds=3, seed=0, config=pd_config, jobs=2)
+    assert one == two
+    assert [f["fold"] for f in two["per_fold"]] == [0, 1, 2]
+
+
 def test_pd_cv_command_prints_json(tmp_path, capsys) -> None:
     path = tmp_path / "loans.csv"
     make_loans(400, seed=1).to_csv(path, index=False)

@@ -110,3 +110,67 @@ def test_bad_settings_are_refused() -> None:
         LinearPD(monotone_constraints=(1, 0)).fit(X, y)
     with pytest.raises(ValueError, match="C_grid must hold positive values"):
         LinearPD(C_grid=(0.0,)).fit(X, y)
+
+
+def test_a_curved_effect_chooses_the_spline_and_it_keeps_every_property() -> None:
+    # given log-odds that follow the logarithm of a skewed amount (risk falls fast, then flattens)
+    rng = np.random.default_rng(7)
+    n = 4000
+    X = np.column_stack([rng.lognormal(1.0, 1.0, size=n), rng.integers(0, 3, size=n).astype(float)])
+    X[rng.random(n) < 0.05, 0] = np.nan
+    eta = (
+        -1.0 - 1.3 * np.log(np.nan_to_num(X[:, 0], nan=3.0)) + np.array([0.0, 0.4, -0.4])[X[:, 1].astype(int)]
+    )
+    y = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(int)
+    model = LinearPD(
+        monotone_constraints=(-1, 0), categorical_features=(1,), transforms=("linear", "spline")
+    ).fit(X[:3000], y[:3000])
+    # then out of fold the spline beats the straight line, and it is what the model uses
+    table = {(r["C"], r["transform"]): r["log_loss"] for r in model.selection_}
+    best_of = {t: min(v for (_, s), v in table.items() if s == t) for t in ("linear", "spline")}
+    assert best_of["spline"] < best_of["linear"] and model.transform_ == "spline"
+    ramps = [c for c, (j, kind, _) in enumerate(model.columns_) if kind == "ramp"]
+    assert len(ramps) == len(model.knots_[0]) - 1 >= 2
+    assert (model.coef_[ramps] <= 0).all()  # monotone by sign bounds on every ramp
+    # the PD never rises along the amount, beyond the outermost knots included
+    grid = np.concatenate([[0.0], np.nanquantile(X[:, 0], np.linspace(0, 1, 40)), [1e6]])
+    rows = X[3000:3200]
+    scores = []
+    for value in grid:
+        moved = rows.copy()
+        moved[:, 0] = value
+        scores.append(model.raw_score(moved))
+    assert (np.diff(np.column_stack(scores), axis=1) <= 0).all()
+    # explanations add up, a row scores alone as in its batch, JSON keeps every bit
+    contrib, base = model.contributions(X[3000:])
+    assert np.allclose(base + contrib.sum(axis=1), model.raw_score(X[3000:]), rtol=0, atol=1e-12)
+    alone = np.array([model.raw_score(X[i : i + 1])[0] for i in range(3000, 3300)])
+    assert np.array_equal(alone, model.raw_score(X[3000:3300]))
+    reloaded = LinearPD.from_dict(json.loads(json.dumps(model.to_dict())))
+    assert np.array_equal(reloaded.raw_score(X), model.raw_score(X)) and reloaded.transform_ == "spline"
+    # and it ranks the held-out rows better than the best straight line
+    line = LinearPD(monotone_constraints=(-1, 0), categorical_features=(1,)).fit(X[:3000], y[:3000])
+    from sklearn.metrics import roc_auc_score
+
+    assert roc_auc_score(y[3000:], model.raw_score(X[3000:])) > roc_auc_score(
+        y[3000:], line.raw_score(X[3000:])
+    )
+
+
+def test_candidates_scored_on_a_callers_folds_equal_a_fit_of_each() -> None:
+    X, y = _data(1500)
+    model = LinearPD(categorical_features=(2,), C_grid=(0.1, 1.0), transforms=("linear", "spline"))
+    scores = model.candidate_scores(X[:1000], y[:1000], X[1000:])
+    assert set(scores) == {(0.1, "linear"), (1.0, "linear"), (0.1, "spline"), (1.0, "spline")}
+    for (C, shape), raw in scores.items():
+        alone = LinearPD(categorical_features=(2,), C_grid=(C,), transforms=(shape,)).fit(X[:1000], y[:1000])
+        # warm-started along the C path, so equal to the solver's tolerance, not bit for bit
+        np.testing.assert_allclose(raw, alone.raw_score(X[1000:]), rtol=0, atol=1e-4)
+
+
+def test_bad_spline_settings_are_refused() -> None:
+    X, y = _data(200)
+    with pytest.raises(ValueError, match="transforms must be among"):
+        LinearPD(transforms=("cubic",)).fit(X, y)
+    with pytest.raises(ValueError, match="spline_knots must be at least 2"):
+        LinearPD(transforms=("spline",), spline_knots=1).fit(X, y)
