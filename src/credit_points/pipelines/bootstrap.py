@@ -15,6 +15,9 @@ from rich.console import Console
 from credit_points.config import Settings, get_settings
 from credit_points.exceptions import ModelError
 
+#: seconds the bootstrap waits for each tracking-server answer (the service keeps its short timeout)
+BOOTSTRAP_TRACKING_TIMEOUT_S = 60.0
+
 
 @dataclass(frozen=True)
 class BootstrapOutcome:
@@ -46,7 +49,9 @@ def run_bootstrap(
 
     settings = settings or get_settings()
     console = console or Console()
-    configure_tracking(settings)
+    # a one-shot job beside a tracking server that has just started: its first answers can take longer
+    # than the serving path's fail-fast timeout, and nothing here has a local copy to fall back to
+    configure_tracking(settings, timeout_s=max(settings.registry_timeout_s, BOOTSTRAP_TRACKING_TIMEOUT_S))
     name = settings.registry_model_name
     existing = alias_version(name, alias)
     if existing is not None:
