@@ -32,14 +32,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.optimize import minimize
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import StratifiedKFold
 from sklearn.utils.validation import check_is_fitted, validate_data
-from threadpoolctl import threadpool_limits
 
 from credit_points.exceptions import ModelError
-from credit_points.pd_model.calibration import sigmoid
+from credit_points.pd_model.calibration import fit_logistic, sigmoid
 from credit_points.pd_model.target import (
     LogOddsClassifierMixin,
     check_sample_weight,
@@ -54,66 +52,6 @@ SERIAL_VERSION = 1
 _INT_TUPLES = ("monotone_constraints", "categorical_features")
 #: the transforms of a numeric feature the selection may choose
 TRANSFORMS = ("linear", "spline")
-
-
-def _fit_logistic(
-    Z: np.ndarray,
-    y: np.ndarray,
-    weight: np.ndarray,
-    C: float,
-    bounds: list[tuple[float | None, float | None]],
-    start: np.ndarray | None = None,
-) -> tuple[float, np.ndarray]:
-    """Minimise ``C · Σ wᵢ logloss(yᵢ, b + zᵢ·β) + ½‖β‖²`` (sklearn's objective) within ``bounds`` on β.
-
-    Solved on the same objective divided by ``C · Σ wᵢ`` (the same minimum, a scale-free gradient) and in
-    centred, unit-variance coordinates ``γⱼ = sⱼ βⱼ`` of the columns (the same minimum again: the intercept
-    absorbs the centring, the penalty is rewritten as ``½ Σ (γⱼ / sⱼ)²`` and a bound keeps its sign), which
-    conditions one-hot and spline columns for L-BFGS-B. Starts from ``start`` (``[b, β…]``, e.g. the
-    solution for a neighbouring ``C``) or from the base rate.
-    """
-    n, k = Z.shape
-    mass = float(weight.sum())
-    v = weight / mass
-    penalty = 1.0 / (C * mass)
-    mu = v @ Z
-    sd = np.sqrt(v @ (Z - mu) ** 2)
-    sd[~(sd > 0)] = 1.0
-    Zs = (Z - mu) / sd
-    ridge = penalty / sd**2
-
-    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        b, gamma = theta[0], theta[1:]
-        eta = b + Zs @ gamma
-        # log(1 + e^eta) - y·eta and sigmoid(eta) from one exp(-|eta|), stable for large |eta|
-        e = np.exp(-np.abs(eta))
-        loss = np.log1p(e) + np.maximum(eta, 0.0) - y * eta
-        prob = np.where(eta >= 0.0, 1.0, e) / (1.0 + e)
-        residual = v * (prob - y)
-        value = float(v @ loss) + 0.5 * float(ridge @ gamma**2)
-        grad = np.empty(k + 1)
-        grad[0] = residual.sum()
-        grad[1:] = Zs.T @ residual + ridge * gamma
-        return value, grad
-
-    if start is None:
-        prior = float(np.clip(np.average(y, weights=weight), 1e-6, 1 - 1e-6))
-        theta0 = np.zeros(k + 1)
-        theta0[0] = np.log(prior / (1 - prior))
-    else:
-        theta0 = np.append(start[0] + float(mu @ start[1:]), start[1:] * sd)
-    with threadpool_limits(limits=1, user_api="blas"):
-        # matrix-vector products of this size run slower on several BLAS threads than on one (3-4x here)
-        found = minimize(
-            objective,
-            theta0,
-            jac=True,
-            method="L-BFGS-B",
-            bounds=[(None, None), *bounds],
-            options={"maxiter": 2000, "ftol": 1e-12, "gtol": 1e-8, "maxcor": 30},
-        )
-    beta = np.asarray(found.x[1:], dtype="float64") / sd
-    return float(found.x[0] - mu @ beta), beta
 
 
 class LinearPD(LogOddsClassifierMixin, ClassifierMixin, BaseEstimator):
@@ -343,7 +281,7 @@ class LinearPD(LogOddsClassifierMixin, ClassifierMixin, BaseEstimator):
     ) -> None:
         """Fit the regression with ``C`` on the prepared design ``Z``."""
         self.C_ = C
-        self.intercept_, self.coef_ = _fit_logistic(Z, y01, w, C, bounds, start)
+        self.intercept_, self.coef_ = fit_logistic(Z, y01, w, C, bounds, start)
 
     # ------------------------------------------------------------------------------------- predict
     def _design(self, X: np.ndarray) -> np.ndarray:
