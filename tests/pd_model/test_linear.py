@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
 
 from credit_points.pd_model.linear import LinearPD
 
@@ -150,7 +151,6 @@ def test_a_curved_effect_chooses_the_spline_and_it_keeps_every_property() -> Non
     assert np.array_equal(reloaded.raw_score(X), model.raw_score(X)) and reloaded.transform_ == "spline"
     # and it ranks the held-out rows better than the best straight line
     line = LinearPD(monotone_constraints=(-1, 0), categorical_features=(1,)).fit(X[:3000], y[:3000])
-    from sklearn.metrics import roc_auc_score
 
     assert roc_auc_score(y[3000:], model.raw_score(X[3000:])) > roc_auc_score(
         y[3000:], line.raw_score(X[3000:])
@@ -164,8 +164,10 @@ def test_candidates_scored_on_a_callers_folds_equal_a_fit_of_each() -> None:
     assert set(scores) == {(0.1, "linear"), (1.0, "linear"), (0.1, "spline"), (1.0, "spline")}
     for (C, shape), raw in scores.items():
         alone = LinearPD(categorical_features=(2,), C_grid=(C,), transforms=(shape,)).fit(X[:1000], y[:1000])
-        # warm-started along the C path, so equal to the solver's tolerance, not bit for bit
-        np.testing.assert_allclose(raw, alone.raw_score(X[1000:]), rtol=0, atol=1e-4)
+        # warm-started along the C path and solved to the screening tolerance (the chosen candidate is
+        # refitted to full precision), so equal to a few thousandths of a log-odds, not bit for bit
+        np.testing.assert_allclose(raw, alone.raw_score(X[1000:]), rtol=0, atol=5e-3)
+        assert abs(roc_auc_score(y[1000:], raw) - roc_auc_score(y[1000:], alone.raw_score(X[1000:]))) < 1e-3
 
 
 def test_bad_spline_settings_are_refused() -> None:

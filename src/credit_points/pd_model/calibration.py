@@ -109,6 +109,13 @@ def fit_stack(
     return c, b
 
 
+#: L-BFGS-B ``(ftol, gtol)`` of :func:`fit_logistic` for a model that is kept (it matches scikit-learn's
+#: solution to ~1e-6)
+PRECISE = (1e-12, 1e-8)
+#: the same for candidates scored out of fold only, to choose between them
+SCREENING = (1e-9, 1e-5)
+
+
 def fit_logistic(
     Z: np.ndarray,
     y: np.ndarray,
@@ -116,6 +123,7 @@ def fit_logistic(
     C: float,
     bounds: list[tuple[float | None, float | None]],
     start: np.ndarray | None = None,
+    tolerance: tuple[float, float] = PRECISE,
 ) -> tuple[float, np.ndarray]:
     """Minimise ``C · Σ wᵢ logloss(yᵢ, b + zᵢ·β) + ½‖β‖²`` (sklearn's objective) within ``bounds`` on β;
     ``C = inf`` is the unpenalised likelihood. Returns ``(b, β)``.
@@ -124,7 +132,10 @@ def fit_logistic(
     centred, unit-variance coordinates ``γⱼ = sⱼ βⱼ`` of the columns (the same minimum again: the intercept
     absorbs the centring, the penalty is rewritten as ``½ Σ (γⱼ / sⱼ)²`` and a bound keeps its sign), which
     conditions one-hot and spline columns for L-BFGS-B. Starts from ``start`` (``[b, β…]``, e.g. the
-    solution for a neighbouring ``C``) or from the base rate.
+    solution for a neighbouring ``C``) or from the base rate. ``tolerance`` is L-BFGS-B's ``(ftol, gtol)``
+    on the scaled objective: :data:`PRECISE` for a model that is kept, :data:`SCREENING` for candidates
+    that are only scored out of fold to choose between them (2-3x fewer iterations; their out-of-fold
+    AUCs agree with the precise fits to about 1e-4).
     """
     n, k = Z.shape
     mass = float(weight.sum())
@@ -133,7 +144,9 @@ def fit_logistic(
     mu = v @ Z
     sd = np.sqrt(v @ (Z - mu) ** 2)
     sd[~(sd > 0)] = 1.0
-    Zs = (Z - mu) / sd
+    # column-major: both matrix-vector products of the objective then stream each column once (2x faster
+    # than row-major on one BLAS thread at these shapes)
+    Zs = np.asfortranarray((Z - mu) / sd)
     ridge = penalty / sd**2
 
     def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
@@ -164,7 +177,7 @@ def fit_logistic(
             jac=True,
             method="L-BFGS-B",
             bounds=[(None, None), *bounds],
-            options={"maxiter": 2000, "ftol": 1e-12, "gtol": 1e-8, "maxcor": 30},
+            options={"maxiter": 2000, "ftol": tolerance[0], "gtol": tolerance[1], "maxcor": 30},
         )
     beta = np.asarray(found.x[1:], dtype="float64") / sd
     return float(found.x[0] - mu @ beta), beta

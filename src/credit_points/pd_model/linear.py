@@ -18,7 +18,8 @@ standardised numerics and one-hot categoricals does not. ``LinearPD`` is that mo
 - **Regularisation and transform chosen out of fold.** ``C`` (sklearn's convention: the inverse L2
   strength, intercept not penalised) and the transform are the pair of ``C_grid`` × ``transforms`` with
   the best weighted out-of-fold log-loss over ``inner_folds`` stratified folds of the training rows; the
-  model is then refitted on all of them.
+  model is then refitted on all of them. The candidates are solved to a screening tolerance along the
+  ``C`` path, the chosen one to full precision.
 - **Explanations exactly additive.** ``contributions`` gives, per original feature, the sum over its
   transformed columns of ``coef · (t(x) − mean t)``, and a base of ``intercept + coef · mean t``: base plus
   contributions is the raw score. Every score is accumulated column by column in a fixed order, so a row
@@ -37,7 +38,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from credit_points.exceptions import ModelError
-from credit_points.pd_model.calibration import fit_logistic, sigmoid
+from credit_points.pd_model.calibration import PRECISE, SCREENING, fit_logistic, sigmoid
 from credit_points.pd_model.target import (
     LogOddsClassifierMixin,
     check_sample_weight,
@@ -192,11 +193,12 @@ class LinearPD(LogOddsClassifierMixin, ClassifierMixin, BaseEstimator):
         out: dict[tuple[float, str], np.ndarray] = {}
         for shape in dict.fromkeys(str(t) for t in self.transforms):
             model, Z, bounds = self._prepared(X, w, mono, shape)
+            Z_eval = model._design(X_eval)  # one design for the whole path (scores to choose with only)
             start = None
             for C in sorted(float(c) for c in self.C_grid):
-                model._solve(Z, y01, w, C, bounds, start)
+                model._solve(Z, y01, w, C, bounds, start, tolerance=SCREENING)
                 start = np.append(model.intercept_, model.coef_)
-                out[(C, shape)] = model._raw(X_eval)
+                out[(C, shape)] = model.intercept_ + Z_eval @ model.coef_
         return {c: out[c] for c in self._candidates()}
 
     def _fit_chosen(
@@ -278,10 +280,11 @@ class LinearPD(LogOddsClassifierMixin, ClassifierMixin, BaseEstimator):
         C: float,
         bounds: list[tuple[float | None, float | None]],
         start: np.ndarray | None = None,
+        tolerance: tuple[float, float] = PRECISE,
     ) -> None:
         """Fit the regression with ``C`` on the prepared design ``Z``."""
         self.C_ = C
-        self.intercept_, self.coef_ = fit_logistic(Z, y01, w, C, bounds, start)
+        self.intercept_, self.coef_ = fit_logistic(Z, y01, w, C, bounds, start, tolerance)
 
     # ------------------------------------------------------------------------------------- predict
     def _design(self, X: np.ndarray) -> np.ndarray:
