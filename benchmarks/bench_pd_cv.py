@@ -34,13 +34,14 @@ import warnings
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
@@ -296,14 +297,20 @@ METHODS: dict[str, Fitter] = {
 }
 
 
-def run(dataset: str, folds: int, seed: int, methods: list[str] | None = None) -> pd.DataFrame:
+def run(
+    dataset: str, folds: int, seed: int, methods: list[str] | None = None, repeats: int = 1
+) -> pd.DataFrame:
     frame, target, bad = DATASETS[dataset]()
     y_all, _ = resolve_target(frame[target], bad)
     keep = ~np.isnan(y_all)
     data = frame.loc[keep].drop(columns=[target]).reset_index(drop=True)
     y = y_all[keep]
     rows = []
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    splitter: Any = (
+        StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+        if repeats == 1
+        else RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed)
+    )
     for name, fit in METHODS.items():
         if methods and name not in methods:
             continue
@@ -326,6 +333,7 @@ def run(dataset: str, folds: int, seed: int, methods: list[str] | None = None) -
             print(f"{dataset}: {name} failed: {failed}", file=sys.stderr)
             scores = [(np.nan, np.nan, np.nan)]
         auc, ks, br = np.mean(scores, axis=0)
+        fold_auc = [a for a, _, _ in scores]
         print(f"{dataset} {name}: AUC {auc:.4f} Brier {br:.4f}", file=sys.stderr, flush=True)
         rows.append(
             {
@@ -336,6 +344,7 @@ def run(dataset: str, folds: int, seed: int, methods: list[str] | None = None) -
                 "ks": ks,
                 "brier": br,
                 "seconds": time.perf_counter() - started,
+                "fold_auc": fold_auc,
             }
         )
     return pd.DataFrame(rows)
@@ -382,6 +391,12 @@ def main() -> None:
     )
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="Repeat the folds this many times, each with its own shuffle (RepeatedStratifiedKFold).",
+    )
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--methods", default="", help="Comma-separated method names (default: all).")
     parser.add_argument("--json", action="store_true")
@@ -395,14 +410,18 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown method(s) {unknown}; known: {list(METHODS)}")
     table = pd.concat(
-        [run(d, args.folds, args.seed, chosen) for d in args.datasets.split(",")], ignore_index=True
+        [run(d, args.folds, args.seed, chosen, args.repeats) for d in args.datasets.split(",")],
+        ignore_index=True,
     )
     if args.json:
         print(json.dumps(table.to_dict(orient="records"), indent=2))
         return
-    print(
-        f"StratifiedKFold(n_splits={args.folds}, shuffle=True, random_state={args.seed}); mean over folds\n"
+    splitter = (
+        f"StratifiedKFold(n_splits={args.folds}, shuffle=True, random_state={args.seed})"
+        if args.repeats == 1
+        else f"RepeatedStratifiedKFold(n_splits={args.folds}, n_repeats={args.repeats}, random_state={args.seed})"
     )
+    print(f"{splitter}; mean over folds\n")
     print("| dataset | n | method | AUC | KS | Brier | seconds |")
     print("|---|---:|---|---:|---:|---:|---:|")
     for r in table.itertuples():
@@ -411,15 +430,18 @@ def main() -> None:
         )
     verdicts = against_best_peer(table)
     if not verdicts.empty:
-        print("\nAgainst the best peer of the same run (AUC: higher is better; Brier: lower is better)\n")
+        print(
+            "\nAgainst the best peer of the same run (AUC: higher is better; Brier: lower is better; ± the"
+            " standard error of the AUC difference paired over the same folds)\n"
+        )
         print(
             "| dataset | method | AUC − best peer's (peer) | Brier − best peer's (peer) | at or above the best peer |"
         )
         print("|---|---|---:|---:|---|")
         for v in verdicts.itertuples():
             print(
-                f"| {v.dataset} | {v.method} | {v.d_auc:+.4f} ({v.auc_peer}) | {v.d_brier:+.4f} ({v.brier_peer})"
-                f" | {'yes' if v.wins else 'no'} |"
+                f"| {v.dataset} | {v.method} | {v.d_auc:+.4f} ± {v.se_auc:.4f} ({v.auc_peer})"
+                f" | {v.d_brier:+.4f} ({v.brier_peer}) | {'yes' if v.wins else 'no'} |"
             )
 
 
@@ -435,11 +457,14 @@ def against_best_peer(table: pd.DataFrame) -> pd.DataFrame:
         best_brier = peers.loc[peers["brier"].idxmin()]
         for r in ours.itertuples():
             d_auc, d_brier = r.auc - best_auc["auc"], r.brier - best_brier["brier"]
+            paired = np.asarray(r.fold_auc, dtype=float) - np.asarray(best_auc["fold_auc"], dtype=float)
+            se = float(paired.std(ddof=1) / np.sqrt(len(paired))) if len(paired) > 1 else float("nan")
             rows.append(
                 {
                     "dataset": dataset,
                     "method": r.method,
                     "d_auc": d_auc,
+                    "se_auc": se,
                     "auc_peer": best_auc["method"],
                     "d_brier": d_brier,
                     "brier_peer": best_brier["method"],
