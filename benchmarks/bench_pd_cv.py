@@ -297,6 +297,13 @@ METHODS: dict[str, Fitter] = {
 }
 
 
+def make_splitter(folds: int, seed: int, repeats: int = 1) -> Any:
+    """The folds every method of a run shares: stratified, shuffled with ``seed``, repeated ``repeats`` times."""
+    if repeats == 1:
+        return StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed)
+
+
 def run(
     dataset: str, folds: int, seed: int, methods: list[str] | None = None, repeats: int = 1
 ) -> pd.DataFrame:
@@ -306,11 +313,7 @@ def run(
     data = frame.loc[keep].drop(columns=[target]).reset_index(drop=True)
     y = y_all[keep]
     rows = []
-    splitter: Any = (
-        StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-        if repeats == 1
-        else RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed)
-    )
+    splitter = make_splitter(folds, seed, repeats)
     for name, fit in METHODS.items():
         if methods and name not in methods:
             continue
@@ -416,12 +419,7 @@ def main() -> None:
     if args.json:
         print(json.dumps(table.to_dict(orient="records"), indent=2))
         return
-    splitter = (
-        f"StratifiedKFold(n_splits={args.folds}, shuffle=True, random_state={args.seed})"
-        if args.repeats == 1
-        else f"RepeatedStratifiedKFold(n_splits={args.folds}, n_repeats={args.repeats}, random_state={args.seed})"
-    )
-    print(f"{splitter}; mean over folds\n")
+    print(f"{make_splitter(args.folds, args.seed, args.repeats)!r}; mean over folds\n")
     print("| dataset | n | method | AUC | KS | Brier | seconds |")
     print("|---|---:|---|---:|---:|---:|---:|")
     for r in table.itertuples():

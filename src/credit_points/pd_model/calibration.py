@@ -137,7 +137,7 @@ def fit_logistic(
     that are only scored out of fold to choose between them (2-3x fewer iterations; their out-of-fold
     AUCs agree with the precise fits to about 1e-4).
     """
-    n, k = Z.shape
+    k = Z.shape[1]
     mass = float(weight.sum())
     v = weight / mass
     penalty = 1.0 / (C * mass)
