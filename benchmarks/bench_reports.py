@@ -3,8 +3,9 @@
 Run: ``.venv/bin/python benchmarks/bench_reports.py [--decisions 1000] [--pdf 20] [--firms 3000]``. Trains a
 small model in a throwaway home (``CREDIT_POINTS_HOME``), decides the latest cohort as the API does
 (contributions on adverse rows), then renders every decision's HTML report once in this process (one core)
-and once through ``render_batch`` with two worker processes, and ``--pdf`` PDFs with two workers. Prints
-reports/s for each. Target (issue 6): ≥ 20 HTML/s on 2 cores.
+and once through ``render_batch`` with two worker processes. Prints
+reports/s for each, and ``--pdf`` PDFs printed by each engine (WeasyPrint in worker processes, Chromium as pages
+of one browser) with the ratio. Targets: ≥ 20 HTML/s and ≥ 2 PDF/s on 2 cores.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ def main() -> None:
     from credit_points.pipelines.train import run_train
     from credit_points.records import decision_records, input_records
     from credit_points.reports.loan import render_report
+    from credit_points.reports.pdf import html_to_pdf
 
     quiet = Console(quiet=True)
     data = home / "data" / "raw"
@@ -69,15 +71,27 @@ def main() -> None:
             f"{len(batch.paths):,}, worker start-up included; {len(batch.failed)} failed)"
         )
         sample = records[: args.pdf]
-        start = time.perf_counter()
-        batch = render_batch(sample, out, formats=("pdf",), langs=("zh",), model_uri=uri, workers=args.workers,
-                             console=quiet)  # fmt: skip
-        pdf = time.perf_counter() - start
-        size = sum(p.stat().st_size for p in batch.paths) / max(len(batch.paths), 1)
-        print(
-            f"PDF,  {args.workers} processes: {len(batch.paths) / pdf:6.2f} reports/s ({pdf:.1f} s for "
-            f"{len(batch.paths)}, {size / 1024:.0f} KiB each)"
-        )
+        rates = {}
+        for pdf_engine in ("weasyprint", "chromium"):  # the same reports, each engine as render_batch runs it
+            folder = Path(out) / pdf_engine
+            start = time.perf_counter()
+            batch = render_batch(sample, folder, formats=("pdf",), langs=("zh",), model_uri=uri,
+                                 workers=args.workers, console=quiet, pdf_engine=pdf_engine)  # fmt: skip
+            pdf = time.perf_counter() - start
+            rates[pdf_engine] = len(batch.paths) / pdf
+            size = sum(p.stat().st_size for p in batch.paths) / max(len(batch.paths), 1)
+            how = "worker processes" if pdf_engine == "weasyprint" else "pages of one browser"
+            print(
+                f"PDF {pdf_engine:10s} {args.workers} {how}: {rates[pdf_engine]:6.2f} reports/s ({pdf:.1f} s for "
+                f"{len(batch.paths)}, start-up included; {size / 1024:.0f} KiB each; {len(batch.failed)} failed)"
+            )
+            html = render_report(sample[0], engine, "html", "zh").decode("utf-8")
+            html_to_pdf(html, engine=pdf_engine)  # warm
+            start = time.perf_counter()
+            for _ in range(5):
+                html_to_pdf(html, engine=pdf_engine)
+            print(f"    one PDF for an officer, warm: {(time.perf_counter() - start) / 5 * 1000:.0f} ms")
+        print(f"PDF chromium / weasyprint: {rates['chromium'] / rates['weasyprint']:.1f}x")
 
 
 if __name__ == "__main__":

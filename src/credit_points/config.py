@@ -13,7 +13,7 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -283,6 +283,15 @@ class Settings(BaseSettings):
     max_concurrency: int = 64
     registry_timeout_s: float = 5.0
     log_level: str = "INFO"
+    pdf_engine: Literal["auto", "chromium", "weasyprint"] = Field(
+        default="auto",
+        description="What prints PDF reports: headless Chromium (one browser per process, pages printed in "
+        "parallel), WeasyPrint, or auto: Chromium when it is installed, else WeasyPrint.",
+    )
+    chromium_path: str | None = Field(
+        default=None,
+        description="The Chromium executable; default: chromium, chromium-browser or google-chrome on PATH.",
+    )
 
     @property
     def data_dir(self) -> Path:

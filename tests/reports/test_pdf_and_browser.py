@@ -13,6 +13,7 @@ import pytest
 
 from credit_points.reports.loan import render_report
 from credit_points.reports.messages import load_messages
+from credit_points.reports.pdf import html_to_pdf
 
 from ..chromium import CHROMIUM, run_chromium
 
@@ -30,17 +31,20 @@ def _normalise(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
-@pytest.fixture(scope="module")
-def decline_pdf(sample_records, decided, tmp_path_factory):
+@pytest.fixture(scope="module", params=["chromium", "weasyprint"])
+def decline_pdf(request, sample_records, decided, tmp_path_factory):
     if shutil.which("pdftotext") is None:
         pytest.skip("poppler-utils (pdftotext) is not installed")
-    path = tmp_path_factory.mktemp("pdf") / "decline.zh.pdf"
-    path.write_bytes(render_report(sample_records["decline"], decided.engine, "pdf", "zh"))
+    if request.param == "chromium" and shutil.which(CHROMIUM) is None:
+        pytest.skip("chromium is not installed")
+    path = tmp_path_factory.mktemp("pdf") / f"decline.zh.{request.param}.pdf"
+    html = render_report(sample_records["decline"], decided.engine, "html", "zh").decode("utf-8")
+    path.write_bytes(html_to_pdf(html, engine=request.param))
     return path
 
 
 def test_pdf_text_has_the_chinese_labels_and_no_missing_glyphs(decline_pdf, sample_records):
-    # given the Chinese PDF of a declined firm
+    # given the Chinese PDF of a declined firm, printed by either engine
     text = subprocess.run(["pdftotext", "-enc", "UTF-8", str(decline_pdf), "-"], capture_output=True, text=True,
                           check=True).stdout  # fmt: skip
     flat = _normalise(text)
@@ -55,18 +59,29 @@ def test_pdf_text_has_the_chinese_labels_and_no_missing_glyphs(decline_pdf, samp
         assert _normalise(reason["text_zh"])[:8] in flat
     # and nothing came out as a replacement character or an empty box
     assert "\ufffd" not in text and "\u25a1" not in text and "\u2610" not in text
+    # and every page carries its number out of the total (the @page footer)
+    pages = int(re.search(r"Pages:\s+(\d+)", _pdfinfo(decline_pdf)).group(1))
+    assert pages >= 2
+    assert re.search(rf"\b{pages}\s*/\s*{pages}\b", text), "no 'n / n' footer on the last page"
 
 
-def test_pdf_embeds_its_cjk_font(decline_pdf):
+def _pdfinfo(path: Path) -> str:
+    return subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True).stdout
+
+
+def test_pdf_embeds_its_fonts_with_a_unicode_map(decline_pdf):
     if shutil.which("pdffonts") is None:
         pytest.skip("poppler-utils (pdffonts) is not installed")
     lines = subprocess.run(
         ["pdffonts", str(decline_pdf)], capture_output=True, text=True, check=True
     ).stdout.splitlines()
-    cjk = [line for line in lines[2:] if "CJK" in line]
-    assert cjk, "no CJK font in the PDF"
-    # columns: name type encoding emb sub uni ...: every CJK font is embedded
-    assert all(line.split()[-5] == "yes" for line in cjk)
+    fonts = lines[2:]
+    assert fonts, "no font in the PDF"
+    # columns: name type encoding emb sub uni object-id generation: every font is embedded and maps its glyphs to Unicode
+    # (so the text reads the same without the font installed, and copies and searches as text)
+    assert all(line.split()[-5] == "yes" and line.split()[-3] == "yes" for line in fonts), fonts
+    if "weasyprint" in decline_pdf.name:  # WeasyPrint embeds a subset of the CJK font itself
+        assert any("CJK" in line for line in fonts)
 
 
 _CHECK_SCRIPT = """<script>

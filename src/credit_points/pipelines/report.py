@@ -208,37 +208,71 @@ def _init_worker(model_uri: str, threads: int) -> None:
     _WORKER["engine"] = engine
 
 
-def _render_one(
-    record: dict[str, Any],
+def _render_records(
+    records: Sequence[dict[str, Any]],
     out_dir: str,
     formats: Sequence[str],
     langs: Sequence[str],
     engine: DecisionEngine | None = None,
-) -> list[str]:
+    pdf_concurrency: int = 1,
+    pdf_engine: str | None = None,
+) -> list[tuple[list[str], str | None]]:
+    """Render records, each in every language and format: ``(paths, None)`` per record, or ``([], problem)``
+    for a record that failed (reported, not raised: one bad record must not stop a batch).
+
+    The PDFs are printed together at the end, ``pdf_concurrency`` at a time (Chromium prints them in
+    parallel; WeasyPrint one after another).
+    """
     from credit_points.reports.loan import render_report
+    from credit_points.reports.pdf import htmls_to_pdfs
 
     engine = engine or _WORKER["engine"]
-    key = record_key(record)
-    written = []
-    for lang in langs:
-        for fmt in formats:
-            target = Path(out_dir) / f"{key}.{lang}.{fmt}"
-            target.write_bytes(render_report(record, engine, fmt, lang))
-            written.append(str(target))
-    return written
+    out: list[tuple[list[str], str | None]] = []
+    to_print: list[tuple[int, Path, str]] = []  # (record index, target, html)
+    for k, record in enumerate(records):
+        key = record_key(record)
+        written: list[str] = []
+        try:
+            for lang in langs:
+                html: bytes | None = None  # the PDF prints the HTML report: rendered once for both
+                for fmt in formats:
+                    target = Path(out_dir) / f"{key}.{lang}.{fmt}"
+                    if fmt == "json":
+                        target.write_bytes(render_report(record, engine, "json", lang))
+                    else:
+                        html = html or render_report(record, engine, "html", lang)
+                        if fmt == "html":
+                            target.write_bytes(html)
+                        else:
+                            to_print.append((k, target, html.decode("utf-8")))
+                    written.append(str(target))
+            out.append((written, None))
+        except Exception as exc:  # noqa: BLE001 - reported in the record's place
+            out.append(([], f"{type(exc).__name__}: {exc}"))
+    if to_print:
+        printed = htmls_to_pdfs(
+            [html for _, _, html in to_print], engine=pdf_engine, concurrency=pdf_concurrency
+        )
+        for (k, target, _), pdf in zip(to_print, printed, strict=True):
+            if out[k][1] is not None:
+                continue
+            if isinstance(pdf, BaseException):
+                out[k] = ([], f"{type(pdf).__name__}: {pdf}")
+            else:
+                target.write_bytes(pdf)
+    return out
 
 
 def _render_chunk(
-    records: Sequence[dict[str, Any]], out_dir: str, formats: Sequence[str], langs: Sequence[str]
+    records: Sequence[dict[str, Any]],
+    out_dir: str,
+    formats: Sequence[str],
+    langs: Sequence[str],
+    pdf_engine: str,
 ) -> list[tuple[list[str], str | None]]:
-    """Render several records in a worker; a failing record is reported, not raised."""
-    out: list[tuple[list[str], str | None]] = []
-    for record in records:
-        try:
-            out.append((_render_one(record, out_dir, formats, langs), None))
-        except Exception as exc:  # noqa: BLE001 - one bad record must not stop its chunk; it is reported
-            out.append(([], f"{type(exc).__name__}: {exc}"))
-    return out
+    """Render several records in a worker process (with the PDF engine the batch chose: a worker's environment
+    is its start-up's, not the batch's)."""
+    return _render_records(records, out_dir, formats, langs, pdf_engine=pdf_engine)
 
 
 def render_batch(
@@ -251,6 +285,7 @@ def render_batch(
     model_uri: str | None = None,
     workers: int | None = None,
     console: Console | None = None,
+    pdf_engine: str | None = None,
 ) -> ReportBatch:
     """Render every record in every format and language into ``out_dir`` (``<key>.<lang>.<fmt>``).
 
@@ -259,14 +294,18 @@ def render_batch(
         out_dir: created if missing.
         engine: render in this process with this engine (``workers`` 1 or ``model_uri`` unset).
         model_uri: what each worker process loads (a concrete ``models:/name/version`` or a bundle folder).
-        workers: processes (default: CPU count, at most one per record).
+        workers: processes (default: CPU count, at most one per record); with Chromium printing the PDFs,
+            the pages it prints at once instead (the reports are rendered in this process).
+        pdf_engine: ``auto``, ``chromium`` or ``weasyprint`` (default: the ``pdf_engine`` setting).
 
     Returns:
         The paths written and the records that failed (key, error), in input order.
     """
+    from credit_points.config import get_settings
     from credit_points.pipelines.common import progress_bar
     from credit_points.reports.loan import FORMATS
     from credit_points.reports.messages import LANGS
+    from credit_points.reports.pdf import resolve_engine
 
     for fmt in formats:
         if fmt not in FORMATS:
@@ -285,22 +324,41 @@ def render_batch(
         n_workers = 1  # starting processes and loading engines costs more than a handful of reports
     batch = ReportBatch(records=len(records))
     results: dict[int, list[str]] = {}
+
+    def collect(indices: Sequence[int], rendered: list[tuple[list[str], str | None]]) -> None:
+        for k, (paths, problem) in zip(indices, rendered, strict=True):
+            if problem is None:
+                results[k] = paths
+            else:
+                batch.failed.append((record_key(records[k]), problem))
+
+    # Chromium prints in its own processes, several pages at once: the reports are rendered here and printed
+    # by this process's browser, with no worker processes to start (each would load the model again)
+    in_process = n_workers <= 1 or model_uri is None
+    pdf_concurrency = 1
+    if pdf_engine is None:
+        pdf_engine = get_settings().pdf_engine
+    if "pdf" in formats and resolve_engine(pdf_engine) == "chromium":
+        in_process, pdf_concurrency = True, workers or os.cpu_count() or 1
     with progress_bar("reports", console) as bar:
         task = bar.add_task("reports", total=len(records))
-        if n_workers <= 1 or model_uri is None:
+        if in_process:
             if engine is None:
                 if model_uri is None:
                     raise ModelError("render_batch needs an engine or a model URI")
                 from credit_points.pipelines.models import load_engine
 
                 engine, _ = load_engine(model_uri)
-            for k, record in enumerate(records):
-                try:
-                    results[k] = _render_one(record, str(out), formats, langs, engine)
-                except Exception as exc:  # noqa: BLE001 - one bad record must not stop a batch; it is reported
-                    batch.failed.append((record_key(record), f"{type(exc).__name__}: {exc}"))
-                bar.advance(task)
+            step = max(_CHUNK, 4 * pdf_concurrency)
+            for a in range(0, len(records), step):
+                chunk = list(range(a, min(a + step, len(records))))
+                rendered = _render_records(
+                    [records[k] for k in chunk], str(out), formats, langs, engine, pdf_concurrency, pdf_engine
+                )
+                collect(chunk, rendered)
+                bar.advance(task, len(chunk))
         else:
+            assert model_uri is not None  # in_process otherwise
             context = multiprocessing.get_context("forkserver")
             with ProcessPoolExecutor(
                 max_workers=n_workers, mp_context=context, initializer=_init_worker, initargs=(model_uri, 1)
@@ -309,17 +367,18 @@ def render_batch(
                 chunks = [list(range(a, min(a + size, len(records)))) for a in range(0, len(records), size)]
                 futures = {
                     pool.submit(
-                        _render_chunk, [records[k] for k in chunk], str(out), tuple(formats), tuple(langs)
+                        _render_chunk,
+                        [records[k] for k in chunk],
+                        str(out),
+                        tuple(formats),
+                        tuple(langs),
+                        pdf_engine,
                     ): chunk
                     for chunk in chunks
                 }
                 for future in as_completed(futures):
                     chunk = futures[future]
-                    for k, (paths, problem) in zip(chunk, future.result(), strict=True):
-                        if problem is None:
-                            results[k] = paths
-                        else:
-                            batch.failed.append((record_key(records[k]), problem))
+                    collect(chunk, future.result())
                     bar.advance(task, len(chunk))
     batch.paths = [Path(p) for k in sorted(results) for p in results[k]]
     return batch
