@@ -7,7 +7,8 @@ What it measures (each timed step runs in its own child process, so its peak RSS
 
 1. ``decide`` on a batch (1,000,000 rows; ``--quick`` 100,000) with reason codes on adverse outcomes,
    beside its baseline in the same process: raw ``Booster.predict`` on the same feature matrix plus raw
-   ``pred_contrib`` on exactly the rows that got reason codes.
+   ``pred_contrib`` on exactly the rows that got reason codes; on 2 LightGBM threads (``decide`` splits the
+   batch into a chunk per thread), then again on 1.
 2. One applicant alone: ``decide`` on a one-row frame, median and p99 over repeated calls.
 3. The scaling series: ``score_file`` (local, streaming 100,000-row chunks) and ``score --engine dask``
    (``LocalCluster`` 2 workers × 1 thread) on 100k / 1M / 5M rows (``--quick``: 20k / 100k / 500k), with
@@ -133,8 +134,9 @@ def write_inputs(work: Path, sizes: list[int], seed: int) -> dict[int, Path]:
 
 
 # -------------------------------------------------------------------------------------------- tasks
-def task_batch(bundle: str, data: str, rows: int) -> dict[str, Any]:
-    """``decide`` on ``rows`` rows vs raw predict + raw pred_contrib on the rows with reason codes."""
+def task_batch(bundle: str, data: str, rows: int, threads: int = 2) -> dict[str, Any]:
+    """``decide`` on ``rows`` rows vs raw predict + raw pred_contrib on the rows with reason codes, both on
+    ``threads`` LightGBM threads (``decide`` splits the batch over them: ``engine.PARALLEL_MIN_ROWS``)."""
     import numpy as np
     import pandas as pd
 
@@ -143,7 +145,7 @@ def task_batch(bundle: str, data: str, rows: int) -> dict[str, Any]:
     from credit_points.pd_model.features import build_features
 
     engine = load_bundle(bundle)
-    engine.set_threads(1)
+    engine.set_threads(threads)
     frame = pd.read_parquet(data)
     good, _ = validate_applicants(frame, check_contract=False)
     reps = max(1, rows // len(good))
@@ -157,13 +159,14 @@ def task_batch(bundle: str, data: str, rows: int) -> dict[str, Any]:
     X = build_features(joined, engine.pd_config).to_numpy(dtype="float64")
     booster = engine.classifier.booster_
     start = time.perf_counter()
-    booster.predict(X, raw_score=True, num_threads=1)
+    booster.predict(X, raw_score=True, num_threads=threads)
     predict_s = time.perf_counter() - start
     start = time.perf_counter()
-    booster.predict(X[explained.to_numpy()], pred_contrib=True, num_threads=1)
+    booster.predict(X[explained.to_numpy()], pred_contrib=True, num_threads=threads)
     contrib_s = time.perf_counter() - start
     return {
         "rows": len(batch),
+        "threads": threads,
         "explained_rows": int(explained.sum()),
         "decide_s": decide_s,
         "decide_rows_per_s": len(batch) / decide_s,
@@ -358,9 +361,16 @@ def run(
         inputs = write_inputs(work, sizes, seed)
         smallest = str(inputs[sizes[0]])
         if "batch" in parts:
-            result["batch"] = safe_child(
-                {"task": "batch", "bundle": str(bundle), "data": smallest, "rows": batch_rows}
-            )
+            for threads, key in ((2, "batch"), (1, "batch_1_thread")):
+                result[key] = safe_child(
+                    {
+                        "task": "batch",
+                        "bundle": str(bundle),
+                        "data": smallest,
+                        "rows": batch_rows,
+                        "threads": threads,
+                    }
+                )
         if "single" in parts:
             calls = 300 if quick else 1000
             result["single"] = safe_child(
@@ -412,7 +422,7 @@ def run(
 def print_report(result: dict[str, Any]) -> None:
     b, s = result.get("batch"), result.get("single")
     if b and s and "error" not in b and "error" not in s:
-        _print_batch(b, s)
+        _print_batch(b, s, result.get("batch_1_thread"))
     print(f"scaling series (reason codes: {result['explain']}, chunks/partitions of {CHUNK_ROWS:,} rows)")
     print("| rows | local rows/s | local peak MiB | dask rows/s | dask peak MiB (client + workers) |")
     print("|---:|---:|---:|---:|---:|")
@@ -434,15 +444,21 @@ def print_report(result: dict[str, Any]) -> None:
             )
 
 
-def _print_batch(b: dict[str, Any], s: dict[str, Any]) -> None:
+def _print_batch(b: dict[str, Any], s: dict[str, Any], b1: dict[str, Any] | None = None) -> None:
     print(
-        f"decide on {b['rows']:,} rows: {b['decide_s']:.1f} s = {b['decide_rows_per_s']:,.0f} rows/s "
-        f"({b['explained_rows']:,} with reason codes), peak {b['peak_rss_mib']:,.0f} MiB"
+        f"decide on {b['rows']:,} rows, {b.get('threads', 1)} threads: {b['decide_s']:.1f} s = "
+        f"{b['decide_rows_per_s']:,.0f} rows/s ({b['explained_rows']:,} with reason codes), peak "
+        f"{b['peak_rss_mib']:,.0f} MiB"
     )
     print(
         f"  baseline raw Booster.predict {b['raw_predict_s']:.2f} s + raw pred_contrib on the explained rows "
         f"{b['raw_contrib_s']:.2f} s = {b['raw_total_s']:.2f} s; decide / raw = {b['decide_over_raw']:.2f}x"
     )
+    if b1 and "error" not in b1:
+        print(
+            f"  on 1 thread: decide {b1['decide_s']:.1f} s, raw {b1['raw_total_s']:.2f} s, "
+            f"decide / raw = {b1['decide_over_raw']:.2f}x"
+        )
     print(
         f"one applicant alone: median {s['median_ms']:.2f} ms, p99 {s['p99_ms']:.2f} ms over {s['calls']} calls"
     )

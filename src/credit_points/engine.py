@@ -32,6 +32,11 @@ from credit_points.policy.decision import policy_decision, str_column
 
 Explain = Literal["adverse", "all", "none"]
 ADDITIVITY_TOLERANCE = 1e-6
+#: from this many rows, ``decide`` splits a batch into one contiguous chunk per LightGBM thread and decides
+#: the chunks in threads, each with a one-thread copy of the booster: the numpy and pandas work between the
+#: model calls (one core otherwise) runs in parallel with them. Every step is row-local, so the decisions are
+#: those of one call on the whole batch, bit for bit. Below it the threads cost more than they save.
+PARALLEL_MIN_ROWS = 50_000
 
 
 @dataclass(frozen=True)
@@ -205,7 +210,8 @@ class DecisionEngine:
             The input columns, then points, PD, policy and reason-code columns (docs/architecture.md),
             plus model and config identity.
         """
-        return self._decide(frame, explain).frame()
+        chunks = self._in_chunks(frame, explain, lambda parts: parts.frame())
+        return self._decide(frame, explain).frame() if chunks is None else pd.concat(chunks, axis=0)
 
     def decide_columns(self, frame: pd.DataFrame, *, explain: Explain = "adverse") -> dict[str, Any]:
         """The columns :meth:`decide` adds to its input, by name, without joining them into a frame.
@@ -213,7 +219,53 @@ class DecisionEngine:
         For code that reads cells (``records.decide_records`` builds decision records straight from these
         arrays); the values are exactly those of the frame :meth:`decide` returns.
         """
-        return self._decide(frame, explain).columns()
+        chunks = self._in_chunks(frame, explain, lambda parts: parts.columns())
+        if chunks is None:
+            return self._decide(frame, explain).columns()
+        return {name: _concat([chunk[name] for chunk in chunks]) for name in chunks[0]}
+
+    def _in_chunks(self, frame: pd.DataFrame, explain: Explain, join: Any) -> list[Any] | None:
+        """``join`` of each chunk's decision, in row order, decided in threads (None: decide in one call)."""
+        threads = int(getattr(self.classifier, "num_threads", 1) or 1)
+        if threads < 2 or len(frame) < PARALLEL_MIN_ROWS:
+            return None
+        engines = self._chunk_engines(threads)
+        if engines is None:
+            return None
+        from concurrent.futures import ThreadPoolExecutor
+
+        bounds = np.linspace(0, len(frame), len(engines) + 1).astype(int)
+        with ThreadPoolExecutor(len(engines), thread_name_prefix="decide") as pool:
+            futures = [
+                pool.submit(lambda e, a, b: join(e._decide(frame.iloc[a:b], explain)), engine, a, b)
+                for engine, a, b in zip(engines, bounds[:-1], bounds[1:], strict=True)
+            ]
+            return [future.result() for future in futures]
+
+    def _chunk_engines(self, threads: int) -> list[DecisionEngine] | None:
+        """``threads`` copies of this engine, each with its own one-thread copy of the booster (LightGBM's
+        predictor is not safe to share between threads), made once per classifier and thread count."""
+        import copy
+        from dataclasses import replace
+
+        booster = getattr(self.classifier, "booster_", None)
+        if booster is None:
+            return None
+        key = (id(self.classifier), id(booster), threads)
+        cached = getattr(self, "_chunk_cache", None)
+        if cached is not None and cached[0] == key:
+            return list(cached[1])
+        import lightgbm as lgb
+
+        text = booster.model_to_string()  # the trees ``predict`` uses (up to the best iteration, if any)
+        engines = []
+        for _ in range(threads):
+            classifier = copy.copy(self.classifier)
+            classifier.booster_ = lgb.Booster(model_str=text)
+            classifier.num_threads = 1
+            engines.append(replace(self, classifier=classifier))
+        self._chunk_cache = (key, engines)
+        return engines
 
     def decide_under(self, frame: pd.DataFrame, policies: Sequence[PolicyConfig]) -> list[dict[str, Any]]:
         """Points and PD once, then each policy's decision for the same rows (what-if studies of a policy
@@ -399,6 +451,15 @@ class _ColumnCache(dict):  # type: ignore[type-arg]
                 self[key] = value
                 return value
         raise KeyError(key)
+
+
+def _concat(pieces: list[Any]) -> Any:
+    """One column from its chunks, of the type one call on the whole batch gives."""
+    if isinstance(pieces[0], np.ndarray):
+        return np.concatenate(pieces)
+    if isinstance(pieces[0], pd.Series):
+        return pd.concat(pieces)
+    return type(pieces[0])._concat_same_type(pieces)  # a pandas extension array (text, categories)
 
 
 _CONSTANTS: dict[tuple[int, str], Any] = {}

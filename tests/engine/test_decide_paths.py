@@ -236,3 +236,36 @@ def test_points_arrays_rebuild_the_scored_frame(trained_model: Any, applicants) 
     head, block = scorer.score_arrays(applicants)
     pd.testing.assert_frame_equal(scorer.frame_of(applicants.index, head, block), scorer.score(applicants))
     assert block.shape == (len(scorer.float_columns), len(applicants))
+
+
+def test_a_batch_decided_in_chunks_on_threads_equals_one_call(trained_model: Any, applicants, decided, monkeypatch):
+    # given an engine on two LightGBM threads and a batch above the size that is split (lowered for the test)
+    import copy
+    import dataclasses
+
+    import credit_points.engine as engine_module
+
+    engine = dataclasses.replace(trained_model.engine, classifier=copy.copy(trained_model.engine.classifier))
+    engine.set_threads(2)
+    monkeypatch.setattr(engine_module, "PARALLEL_MIN_ROWS", 100)
+    started = []
+    real = engine_module.DecisionEngine._decide
+
+    def spy(self, frame, explain):
+        started.append((len(frame), self.classifier.num_threads))
+        return real(self, frame, explain)
+
+    monkeypatch.setattr(engine_module.DecisionEngine, "_decide", spy)
+    # when it decides the 300 applicants, as a frame and as columns
+    frame = engine.decide(applicants)
+    columns = engine.decide_columns(applicants)
+    # then two chunks of 150 were decided, each with a booster on one thread of its own
+    assert started == [(150, 1)] * 4
+    assert engine.classifier.num_threads == 2
+    # and every cell is that of one call on the whole batch, to the bit (dtypes and index included)
+    pd.testing.assert_frame_equal(frame, decided, check_exact=True)
+    whole = trained_model.engine.decide_columns(applicants)
+    assert list(columns) == list(whole)
+    for name, value in whole.items():
+        assert type(columns[name]) is type(value), name
+        assert pd.Series(columns[name]).equals(pd.Series(value)), name

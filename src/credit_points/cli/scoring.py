@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -21,6 +22,13 @@ def score(
         help="Bad rows with their reasons (CSV); default <out>.errors.csv beside the decisions.",
     ),
     chunk_rows: int = typer.Option(100_000, "--chunk-rows", min=1, help="Rows per chunk (bounds memory)."),
+    threads: int | None = typer.Option(
+        None,
+        "--threads",
+        min=1,
+        help="Local engine: threads per chunk (LightGBM, and the chunk's rows split over them; the same "
+        "decisions). Default: every CPU.",
+    ),
     engine: str = typer.Option("local", "--engine", help="local (streaming chunks) or dask."),
     scheduler: str | None = typer.Option(
         None, "--scheduler", help="Dask scheduler address; default a LocalCluster."
@@ -76,6 +84,7 @@ def score(
         drop_unknown_columns=drop_unknown_columns,
         audit_store=store,
         shadow=shadow,
+        threads=threads or os.cpu_count() or 1,
     )
     if summary.bad_rows:
         raise typer.Exit(1)

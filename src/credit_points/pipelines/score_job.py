@@ -76,6 +76,7 @@ def run_score(
     audit_store: AuditStore | None = None,
     shadow: str | None = None,
     console: Console | None = None,
+    threads: int | None = None,
 ) -> PortfolioSummary:
     """Score ``in_path`` with ``model``; write decisions and errors (``<out>.errors.csv`` unless
     ``errors_path`` says otherwise); print and return the summary.
@@ -85,7 +86,9 @@ def run_score(
     With ``audit_store``, every decision is recorded there as the API records its own (``BatchAudit``):
     only a registry version decides then, with the local engine and the API's explanations. ``shadow``
     (a registry version) decides the same rows too, into the shadow table beside the audit log: it never
-    changes a decision, the chain or the output.
+    changes a decision, the chain or the output. ``threads`` (local engine; default the
+    ``lightgbm_threads`` setting): LightGBM's, and a chunk of ``engine.PARALLEL_MIN_ROWS`` rows or more is
+    decided in that many row slices in parallel, with the same decisions.
     """
     console = console or Console()
     errors_path = errors_path or default_errors_path(out_path)
@@ -113,6 +116,8 @@ def run_score(
         from credit_points.datasets.io import count_rows
 
         decision_engine, resolved = load_engine(model, get_settings())
+        if threads is not None:
+            decision_engine.set_threads(threads)
         console.print(
             f"model {resolved.name} version {resolved.version} ({resolved.source}), artifact {resolved.artifact_hash[:12]}"
         )
