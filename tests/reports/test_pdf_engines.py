@@ -156,3 +156,36 @@ def test_worker_processes_print_with_the_engine_the_batch_chose(
     for path in batch.paths:
         info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True).stdout
         assert "WeasyPrint" in info, info
+
+
+@needs_chromium
+@needs_poppler
+def test_threads_printing_at_once_share_one_browser(tmp_path):
+    # given a printer whose browser is not running yet (closed, as after a crash)
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    html_to_pdf("<p>warm</p>", engine="chromium")
+    printer = pdf_module._printer()
+    asyncio.run_coroutine_threadsafe(printer._browser.close(), printer._loop).result(timeout=30)
+    chromium = printer._playwright.chromium
+    launches = []
+    real_launch = chromium.launch
+
+    async def counted(**kwargs):
+        launches.append(kwargs["executable_path"])
+        await asyncio.sleep(0.2)  # a slow start: the other threads arrive meanwhile
+        return await real_launch(**kwargs)
+
+    chromium.launch = counted
+    try:
+        # when four request threads print at the same moment
+        with ThreadPoolExecutor(4) as pool:
+            pdfs = list(pool.map(lambda k: html_to_pdf(f"<p>request {k}</p>", engine="chromium"), range(4)))
+    finally:
+        del chromium.launch
+    # then each got its own document, and one browser was started for all of them
+    for k, pdf in enumerate(pdfs):
+        assert f"request {k}" in _text(pdf, tmp_path)
+    assert len(launches) == 1
+    assert printer._browser.is_connected()

@@ -159,6 +159,7 @@ class ChromiumPrinter:
         self._open_pages = 0
         self._limit = 1
         self._start_failure: PdfError | None = None
+        self._starting = asyncio.Lock()  # two batches or requests arriving together start one browser
 
     def start(self) -> PdfError | None:
         """Start the browser now if it is not running: ``None`` when it runs, else why it could not start
@@ -207,6 +208,10 @@ class ChromiumPrinter:
         return list(await asyncio.gather(*(one(h) for h in htmls)))
 
     async def _ensure_browser(self) -> None:
+        async with self._starting:
+            await self._start_browser()
+
+    async def _start_browser(self) -> None:
         if self._browser is not None and self._browser.is_connected():
             return
         from playwright.async_api import async_playwright
