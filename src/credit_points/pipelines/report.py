@@ -37,7 +37,11 @@ if TYPE_CHECKING:
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 TABLE_SUFFIXES = (".parquet", ".csv")
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
-_MIN_PARALLEL = 16
+#: seconds one report takes in one process, by format (``bench_reports.py``: HTML ~40/s; a PDF by WeasyPrint ~1 s),
+#: and the work below which worker processes — each starts and loads the model, ~5 s — cost more than they save
+#: (the demo's 24 HTML and JSON reports: 0.45 s in this process, 6.1 s in two workers)
+_SECONDS_PER_REPORT = {"html": 0.025, "json": 0.02, "pdf": 1.0}
+_MIN_PARALLEL_SECONDS = 10.0
 _CHUNK = 25
 #: decision columns that depend on the batch a row was scored in (taken from the file, not re-decided)
 
@@ -320,8 +324,9 @@ def render_batch(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     n_workers = min(workers or os.cpu_count() or 1, max(len(records), 1))
-    if workers is None and len(records) * len(formats) * len(langs) < _MIN_PARALLEL and engine is not None:
-        n_workers = 1  # starting processes and loading engines costs more than a handful of reports
+    serial_s = len(records) * len(langs) * sum(_SECONDS_PER_REPORT[fmt] for fmt in formats)
+    if workers is None and serial_s < _MIN_PARALLEL_SECONDS and engine is not None:
+        n_workers = 1  # starting processes and loading engines costs more than these reports
     batch = ReportBatch(records=len(records))
     results: dict[int, list[str]] = {}
 
