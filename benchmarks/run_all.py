@@ -295,30 +295,17 @@ def parse_reports(out: str, result: dict[str, Any] | None) -> list[Figure]:
             figs.append(Figure("reports", label, float(match.group(1)), "reports/s"))
     rate = {e: re.search(rf"PDF {e}\s.*?:\s*([\d.]+) reports/s", out) for e in ("weasyprint", "chromium")}
     one = {e: re.search(rf"PDF {e}\s.*?\n\s+one PDF for an officer, warm: (\d+) ms", out) for e in rate}
-    if rate["chromium"] and rate["weasyprint"]:
-        figs.append(
-            Figure(
-                "reports",
-                "PDF batch, Chromium (2 pages)",
-                float(rate["chromium"].group(1)),
-                "reports/s",
-                "WeasyPrint, 2 worker processes",
-                float(rate["weasyprint"].group(1)),
-                note="target ≥ 2/s",
+    for found, label, unit, baseline, extra in (
+        (rate, "PDF batch, Chromium (2 pages)", "reports/s", "WeasyPrint, 2 worker processes", {"note": "target ≥ 2/s"}),
+        (one, "one PDF, warm, Chromium", "ms", "WeasyPrint", {"better": "lower"}),
+    ):  # fmt: skip
+        ours, theirs = found["chromium"], found["weasyprint"]
+        if ours and theirs:
+            figs.append(
+                Figure(
+                    "reports", label, float(ours.group(1)), unit, baseline, float(theirs.group(1)), **extra
+                )
             )
-        )
-    if one["chromium"] and one["weasyprint"]:
-        figs.append(
-            Figure(
-                "reports",
-                "one PDF, warm, Chromium",
-                float(one["chromium"].group(1)),
-                "ms",
-                "WeasyPrint",
-                float(one["weasyprint"].group(1)),
-                better="lower",
-            )
-        )
     return figs
 
 

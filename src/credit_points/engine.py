@@ -254,7 +254,7 @@ class DecisionEngine:
         key = (id(self.classifier), id(booster), threads)
         cached = getattr(self, "_chunk_cache", None)
         if cached is not None and cached[0] == key:
-            return list(cached[1])
+            return cached[1]
         import lightgbm as lgb
 
         text = booster.model_to_string()  # the trees ``predict`` uses (up to the best iteration, if any)
@@ -457,9 +457,7 @@ def _concat(pieces: list[Any]) -> Any:
     """One column from its chunks, of the type one call on the whole batch gives."""
     if isinstance(pieces[0], np.ndarray):
         return np.concatenate(pieces)
-    if isinstance(pieces[0], pd.Series):
-        return pd.concat(pieces)
-    return type(pieces[0])._concat_same_type(pieces)  # a pandas extension array (text, categories)
+    return type(pieces[0])._concat_same_type(pieces)  # a pandas extension array (text)
 
 
 _CONSTANTS: dict[tuple[int, str], Any] = {}

@@ -70,14 +70,20 @@ def test_parallel_prints_come_back_in_input_order(tmp_path):
 @needs_chromium
 @needs_poppler
 def test_the_printer_starts_its_browser_again_when_it_died(tmp_path):
-    import asyncio
-
-    html_to_pdf("<p>first</p>", engine="chromium")
-    printer = pdf_module._printer()
     # when the browser goes away (a crash, an out-of-memory kill)
-    asyncio.run_coroutine_threadsafe(printer._browser.close(), printer._loop).result(timeout=30)
+    _printer_whose_browser_died()
     # then the next print starts a new one and prints
     assert "second" in _text(html_to_pdf("<p>second</p>", engine="chromium"), tmp_path)
+
+
+def _printer_whose_browser_died() -> pdf_module.ChromiumPrinter:
+    """This process's printer after a print, with its browser closed under it."""
+    import asyncio
+
+    html_to_pdf("<p>warm</p>", engine="chromium")
+    printer = pdf_module._printer()
+    asyncio.run_coroutine_threadsafe(printer._browser.close(), printer._loop).result(timeout=30)
+    return printer
 
 
 def test_a_chromium_that_cannot_start_fails_every_document_with_the_reason(monkeypatch):
@@ -165,9 +171,7 @@ def test_threads_printing_at_once_share_one_browser(tmp_path):
     import asyncio
     from concurrent.futures import ThreadPoolExecutor
 
-    html_to_pdf("<p>warm</p>", engine="chromium")
-    printer = pdf_module._printer()
-    asyncio.run_coroutine_threadsafe(printer._browser.close(), printer._loop).result(timeout=30)
+    printer = _printer_whose_browser_died()
     chromium = printer._playwright.chromium
     launches = []
     real_launch = chromium.launch

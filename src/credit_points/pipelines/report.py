@@ -225,7 +225,7 @@ def _render_records(
     for a record that failed (reported, not raised: one bad record must not stop a batch).
 
     The PDFs are printed together at the end, ``pdf_concurrency`` at a time (Chromium prints them in
-    parallel; WeasyPrint one after another).
+    parallel; WeasyPrint one after another). Worker processes call this with ``engine`` unset (theirs).
     """
     from credit_points.reports.loan import render_report
     from credit_points.reports.pdf import htmls_to_pdfs
@@ -267,18 +267,6 @@ def _render_records(
     return out
 
 
-def _render_chunk(
-    records: Sequence[dict[str, Any]],
-    out_dir: str,
-    formats: Sequence[str],
-    langs: Sequence[str],
-    pdf_engine: str,
-) -> list[tuple[list[str], str | None]]:
-    """Render several records in a worker process (with the PDF engine the batch chose: a worker's environment
-    is its start-up's, not the batch's)."""
-    return _render_records(records, out_dir, formats, langs, pdf_engine=pdf_engine)
-
-
 def render_batch(
     records: Sequence[dict[str, Any]],
     out_dir: str | Path,
@@ -305,7 +293,6 @@ def render_batch(
     Returns:
         The paths written and the records that failed (key, error), in input order.
     """
-    from credit_points.config import get_settings
     from credit_points.pipelines.common import progress_bar
     from credit_points.reports.loan import FORMATS
     from credit_points.reports.messages import LANGS
@@ -341,9 +328,8 @@ def render_batch(
     # by this process's browser, with no worker processes to start (each would load the model again)
     in_process = n_workers <= 1 or model_uri is None
     pdf_concurrency = 1
-    if pdf_engine is None:
-        pdf_engine = get_settings().pdf_engine
-    if "pdf" in formats and resolve_engine(pdf_engine) == "chromium":
+    prints = resolve_engine(pdf_engine) if "pdf" in formats else None
+    if prints == "chromium":
         in_process, pdf_concurrency = True, workers or os.cpu_count() or 1
     with progress_bar("reports", console) as bar:
         task = bar.add_task("reports", total=len(records))
@@ -370,14 +356,15 @@ def render_batch(
             ) as pool:
                 size = max(1, min(_CHUNK, len(records) // (n_workers * 4)))
                 chunks = [list(range(a, min(a + size, len(records)))) for a in range(0, len(records), size)]
+                # each worker prints with the engine resolved here: a worker's environment is its start-up's
                 futures = {
                     pool.submit(
-                        _render_chunk,
+                        _render_records,
                         [records[k] for k in chunk],
                         str(out),
                         tuple(formats),
                         tuple(langs),
-                        pdf_engine,
+                        pdf_engine=prints,
                     ): chunk
                     for chunk in chunks
                 }

@@ -69,21 +69,25 @@ def resolve_engine(engine: str | None = None) -> str:
     Raises:
         ConfigError: an unknown engine, or ``chromium`` asked for where there is no Chromium or Playwright.
     """
+    return _choose(engine)[1]
+
+
+def _choose(engine: str | None) -> tuple[str, str, str | None]:
+    """The engine asked for (the setting when ``None``), the engine that prints, and the Chromium executable
+    when that is Chromium: the setting and PATH are read once per print."""
     if engine is None:
         from credit_points.config import get_settings
 
         engine = get_settings().pdf_engine
     if engine not in ENGINES:
         raise ConfigError(f"unknown PDF engine {engine!r}; expected one of {list(ENGINES)}")
-    if engine == "weasyprint":
-        return "weasyprint"
-    usable = chromium_executable() is not None and _playwright_installed()
-    if engine == "chromium" and not usable:
+    executable = None if engine == "weasyprint" or not _playwright_installed() else chromium_executable()
+    if executable is None and engine == "chromium":
         raise ConfigError(
             "pdf_engine is chromium but no Chromium executable (chromium_path or chromium on PATH) or no "
             "playwright package is installed"
         )
-    return "chromium" if usable else "weasyprint"
+    return engine, ("weasyprint" if executable is None else "chromium"), executable
 
 
 # ------------------------------------------------------------------------------------------ print
@@ -109,13 +113,10 @@ def htmls_to_pdfs(
     cannot start here (a container without the namespaces its sandbox needs) is reported once in the log
     and WeasyPrint prints instead.
     """
-    if engine is None:
-        from credit_points.config import get_settings
-
-        engine = get_settings().pdf_engine
-    if resolve_engine(engine) == "chromium":
-        printer = _printer()
-        if engine == "chromium" or printer.start() is None:
+    asked, _, executable = _choose(engine)
+    if executable is not None:
+        printer = _printer(executable)
+        if asked == "chromium" or printer.start() is None:
             return printer.print_many(htmls, concurrency or os.cpu_count() or 1)
     out: list[bytes | PdfError] = []
     for html in htmls:
@@ -168,9 +169,7 @@ class ChromiumPrinter:
             try:
                 asyncio.run_coroutine_threadsafe(self._ensure_browser(), self._loop).result(PRINT_TIMEOUT_S)
             except Exception as exc:  # noqa: BLE001 - returned to the caller, which decides
-                self._start_failure = PdfError(
-                    f"Chromium ({self.executable}) could not start: {type(exc).__name__}: {exc}"
-                )
+                self._start_failure = self._cannot_start(exc)
                 logging.getLogger(__name__).warning("%s; PDFs print with WeasyPrint", self._start_failure)
         return self._start_failure
 
@@ -181,6 +180,9 @@ class ChromiumPrinter:
             self._print_all(list(htmls), max(1, concurrency)), self._loop
         )
         return future.result()
+
+    def _cannot_start(self, exc: Exception) -> PdfError:
+        return PdfError(f"Chromium ({self.executable}) could not start: {type(exc).__name__}: {exc}")
 
     def close(self) -> None:
         if self._loop.is_closed():
@@ -197,7 +199,7 @@ class ChromiumPrinter:
         try:
             await self._ensure_browser()
         except Exception as exc:  # noqa: BLE001 - every document gets the reason
-            failed = PdfError(f"Chromium ({self.executable}) could not start: {type(exc).__name__}: {exc}")
+            failed = self._cannot_start(exc)
             return [failed for _ in htmls]
         gate = asyncio.Semaphore(concurrency)
 
@@ -271,10 +273,10 @@ _PRINTERS: dict[tuple[int, str], ChromiumPrinter] = {}
 _PRINTERS_LOCK = threading.Lock()
 
 
-def _printer() -> ChromiumPrinter:
-    """This process's printer for the configured Chromium (a forked child starts its own: a browser does not
-    survive a fork)."""
-    executable = chromium_executable()
+def _printer(executable: str | None = None) -> ChromiumPrinter:
+    """This process's printer for ``executable`` (default: the configured Chromium); a forked child starts
+    its own: a browser does not survive a fork."""
+    executable = executable or chromium_executable()
     if executable is None:
         raise ConfigError("no Chromium executable to print with (chromium_path or chromium on PATH)")
     key = (os.getpid(), executable)
